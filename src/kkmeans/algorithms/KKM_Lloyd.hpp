@@ -1,0 +1,339 @@
+#pragma once
+/// \file KKM_Lloyd.hpp
+/// \brief kkm::fit (batched Lloyd k-means over ranks), kkm::predict and kkm::transform.
+///
+/// One epoch: every rank walks its local rows in batches (assign + accumulate into fixed-point
+/// sums), then ONE allreduce of {sums, counts, changed labels, each rank's inertia} and every rank
+/// computes the same new centroids with the metric's update rule from the same integers, checks the
+/// same stopping tests, and so stops at the same epoch.
+///
+/// Reproducibility: with the fused path (every metric), the centroids and labels are identical bit
+/// for bit for a given seed whatever the number of ranks (1, 2, 3, 4, …, any split of the rows, a
+/// rank with no rows included) and the number of threads: all sums that decide them are integer sums
+/// (see KKM_FixedPoint.hpp), all random draws depend on global row indices only. The inertia is a
+/// floating-point sum and may differ in its last bits. The GEMM path computes ‖x‖² − 2x·c + ‖c‖² in
+/// float arithmetic through BLAS, whose summation order may depend on the batch shape: its labels
+/// can differ on near ties between runs with different row splits, so it is not covered.
+#include <kkmeans/algorithms/detail/KKM_Memory.hpp>
+#include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/core/KKM_Result.hpp>
+#include <kkmeans/init/KKM_Init.hpp>
+#include <kkmeans/kernels/KKM_Assign.hpp>
+#include <kkmeans/kernels/KKM_Columns.hpp>
+#include <kkmeans/kernels/KKM_Median.hpp>
+#include <kkmeans/metrics/KKM_Metrics.hpp>
+#include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
+#include <kkmeans/parallel/KKM_Communicator.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace kkm {
+namespace detail {
+
+template <class ExecSpace, class T>
+using DeviceMatrix = Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space>;
+
+/// Chooses the assignment path and the batch size for this problem.
+template <class ExecSpace, class T, class Metric>
+void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, bool& gemm, std::int64_t& batch) {
+  if constexpr (is_squared_euclidean<Metric>::value) {
+    gemm = p.assign == AssignPath::gemm ||
+           (p.assign == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64);
+  } else {
+    KKM_REQUIRE(p.assign != AssignPath::gemm, "the GEMM assignment path needs a squared-Euclidean metric");
+    gemm = false;
+  }
+  if (p.batch_size > 0) {
+    batch = p.batch_size;
+  } else if (gemm) {
+    // The B × k distance buffer may take a quarter of the free memory, at most 1 GiB.
+    std::size_t const budget = std::min<std::size_t>(available_memory<ExecSpace>() / 4, std::size_t(1) << 30);
+    batch = std::max<std::int64_t>(1024, static_cast<std::int64_t>(budget / (std::size_t(k) * sizeof(T))));
+  } else {
+    batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
+  }
+  if (batch > n_local) batch = 0;
+}
+
+/// One Lloyd run from given initial centroids.
+template <class ExecSpace, class T, class Metric>
+Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
+                                                     Parameters const& p, Metric const& metric,
+                                                     Communicator const& comm, DataSummary const& s,
+                                                     HostMatrix<T> centroids) {
+  using mem = typename ExecSpace::memory_space;
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  int k = centroids.extent(0);
+
+  Result<T, mem> res;
+  res.k_requested = k;
+  res.n_rows = s.n_total;
+  bool gemm = false;
+  plan_assignment<ExecSpace, T, Metric>(p, n, d, k, gemm, res.batch_size);
+  res.path = gemm ? "gemm" : "fused";
+
+  Kokkos::View<double*, mem> scale(Kokkos::view_alloc(space, "kkm::scale"), d);
+  {
+    auto h = Kokkos::create_mirror_view(scale);
+    for (int j = 0; j < d; ++j) h(j) = s.scale[j];
+    Kokkos::deep_copy(space, scale, h);
+  }
+  res.labels = Kokkos::View<int*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::labels"), n);
+  Kokkos::deep_copy(space, res.labels, -1);
+  AssignWorkspace<ExecSpace, T> ws;
+  double const tol_abs = p.tol * s.mean_variance;
+  int const P = comm.size();
+
+  Kokkos::Timer timer;
+  for (int epoch = 1; epoch <= p.max_epochs; ++epoch) {
+    Kokkos::Profiling::pushRegion("kkm::epoch");
+    Kokkos::Timer et;
+    std::size_t const acc_len = accumulator_size(k, d);
+    Kokkos::View<T**, Kokkos::LayoutRight, mem> c_d(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d);
+    Kokkos::deep_copy(space, c_d, centroids);
+    Kokkos::View<fixed_t*, mem> acc(Kokkos::view_alloc(space, "kkm::accumulator"), acc_len);
+
+    double const local_inertia = assign_rows<true>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, acc, res.labels,
+                                                   metric, gemm, res.batch_size, ws);
+
+    // The one allreduce of the epoch: sums, counts, changed, and each rank's inertia bit for bit.
+    std::vector<fixed_t> buf(acc_len + P, 0);
+    {
+      auto acc_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
+      std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
+      std::memcpy(&buf[acc_len + comm.rank()], &local_inertia, sizeof(double));
+    }
+    comm.allreduce_sum(buf.data(), buf.size());
+    double inertia = 0;
+    for (int r = 0; r < P; ++r) {
+      double v;
+      std::memcpy(&v, &buf[acc_len + r], sizeof(double));
+      inertia += v;
+    }
+    std::vector<std::int64_t> counts(k);
+    for (int c = 0; c < k; ++c) counts[c] = static_cast<std::int64_t>(buf[std::size_t(k) * d + c]);
+    auto const changed = static_cast<std::int64_t>(buf[std::size_t(k) * d + k]);
+
+    // New centroids by the metric's update rule, from the same integers on every rank.
+    std::vector<T> next(std::size_t(k) * d);
+    for (int c = 0; c < k; ++c)
+      for (int j = 0; j < d; ++j) next[std::size_t(c) * d + j] = centroids(c, j);
+    if constexpr (Metric::update == Update::median) {
+      cluster_medians(space, x, Kokkos::View<int const*, mem>(res.labels), k, counts, comm, next);
+    } else {
+      for (int c = 0; c < k; ++c) {
+        if (counts[c] == 0) continue;
+        double norm2 = 0;
+        std::vector<double> m(d);
+        for (int j = 0; j < d; ++j) {
+          m[j] = from_fixed(buf[std::size_t(c) * d + j], s.scale[j]) / static_cast<double>(counts[c]);
+          norm2 += m[j] * m[j];
+        }
+        double const f = (Metric::update == Update::normalized_mean && norm2 > 0) ? 1.0 / std::sqrt(norm2) : 1.0;
+        for (int j = 0; j < d; ++j) next[std::size_t(c) * d + j] = static_cast<T>(m[j] * f);
+      }
+    }
+    double shift = 0;
+    for (int c = 0; c < k; ++c)
+      for (int j = 0; j < d; ++j) {
+        double const t = double(next[std::size_t(c) * d + j]) - double(centroids(c, j));
+        shift += t * t;
+      }
+
+    // Empty clusters: drop them (k shrinks) and renumber the labels to match.
+    int empty = 0;
+    for (int c = 0; c < k; ++c) empty += counts[c] == 0;
+    if (empty > 0 && p.empty == EmptyPolicy::drop) {
+      std::vector<int> remap(k, -1);
+      int kk = 0;
+      for (int c = 0; c < k; ++c)
+        if (counts[c] > 0) remap[c] = kk++;
+      HostMatrix<T> kept("kkm::centroids", kk, d);
+      for (int c = 0; c < k; ++c)
+        if (remap[c] >= 0)
+          for (int j = 0; j < d; ++j) kept(remap[c], j) = next[std::size_t(c) * d + j];
+      Kokkos::View<int*, mem> remap_d("kkm::remap", k);
+      auto remap_h = Kokkos::create_mirror_view(remap_d);
+      for (int c = 0; c < k; ++c) remap_h(c) = remap[c];
+      Kokkos::deep_copy(space, remap_d, remap_h);
+      auto labels = res.labels;
+      Kokkos::parallel_for(
+          "kkm::relabel", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
+          KOKKOS_LAMBDA(std::int64_t i) { labels(i) = remap_d(labels(i)); });
+      centroids = kept;
+      k = kk;
+    } else {
+      for (int c = 0; c < k; ++c)
+        for (int j = 0; j < d; ++j) centroids(c, j) = next[std::size_t(c) * d + j];
+    }
+    space.fence();
+    Kokkos::Profiling::popRegion();
+
+    res.history.push_back(EpochStats{epoch, inertia, shift, changed, empty, k, et.seconds()});
+    res.epochs = epoch;
+    if (p.stop_on_no_change && changed == 0) {
+      res.converged = true;
+      res.stop_reason = "no label changed";
+      break;
+    }
+    if (shift == 0 || (p.tol > 0 && shift <= tol_abs)) {
+      res.converged = true;
+      res.stop_reason = "shift below tol";
+      break;
+    }
+  }
+  if (!res.converged) res.stop_reason = "max epochs";
+
+  // Final assignment: labels and inertia that match the final centroids.
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> c_d(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d);
+  Kokkos::deep_copy(space, c_d, centroids);
+  double const local = assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, Kokkos::View<fixed_t*, mem>(),
+                                          res.labels, metric, gemm, res.batch_size, ws);
+  res.inertia = comm.ordered_sum(local);
+  res.centroids = centroids;
+  res.k_final = k;
+  res.seconds_epochs = timer.seconds();
+  return res;
+}
+
+}  // namespace detail
+
+/// Fits k-means to the rows of `data` (this rank's rows; the global data set is the concatenation
+/// of all ranks' rows in rank order) and returns centroids, this rank's labels and the run's
+/// history. Collective over `comm`: every rank must call it with the same parameters and metric.
+///
+/// \param space   execution space the kernels run in; `data` must be accessible from it
+/// \param data    n_local × d, LayoutRight, any memory space reachable from `space`
+/// \param params  see kkm::Parameters (validated first; throws kkm::UserError on bad values)
+/// \param metric  a metric functor (kkm::SquaredEuclidean, … or a user's: see KKM_Metrics.hpp)
+/// \param comm    the ranks taking part (default: this process alone)
+template <class ExecSpace, class T, class... P, class Metric>
+Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace const& space,
+                                                                      Kokkos::View<T**, P...> const& data,
+                                                                      Parameters const& params, Metric const& metric,
+                                                                      Communicator const& comm = Communicator{}) {
+  using V = std::remove_const_t<T>;
+  using View = Kokkos::View<T**, P...>;
+  static_assert(std::is_floating_point_v<V>, "kkm::fit: data must be float or double");
+  static_assert(std::is_same_v<typename View::array_layout, Kokkos::LayoutRight>,
+                "kkm::fit: data must be LayoutRight (one row per point, contiguous)");
+  static_assert(Kokkos::SpaceAccessibility<ExecSpace, typename View::memory_space>::accessible,
+                "kkm::fit: data must be accessible from the execution space");
+  detail::check_metric<Metric, V>();
+  params.validate();
+  int const d = data.extent(1);
+  KKM_REQUIRE(d >= 1, "data has no columns (d = 0)");
+  {
+    std::int64_t dd[2] = {d, -std::int64_t(d)};
+    comm.allreduce_max(dd, 2);
+    KKM_REQUIRE(dd[0] == -dd[1], "ranks disagree on the number of columns (" + std::to_string(-dd[1]) + " to " +
+                                     std::to_string(dd[0]) + ")");
+  }
+  detail::check_metric_dimensions(metric, d);
+  Kokkos::Profiling::pushRegion("kkm::fit");
+  detail::DeviceMatrix<ExecSpace, V> x = data;
+  Kokkos::Timer timer;
+  auto const summary = detail::summarize(space, x, comm);
+  KKM_REQUIRE(summary.n_total >= 1, "data has no rows");
+  KKM_REQUIRE(params.k <= summary.n_total, "k = " + std::to_string(params.k) + " exceeds the number of rows (" +
+                                               std::to_string(summary.n_total) + ")");
+
+  Result<V, typename ExecSpace::memory_space> best;
+  std::vector<double> inertias;
+  double t_init = 0, t_epochs = 0;
+  for (int r = 0; r < params.n_init; ++r) {
+    std::uint64_t const seed = params.seed + std::uint64_t(r);
+    Kokkos::Timer ti;
+    Kokkos::Profiling::pushRegion("kkm::init");
+    auto c0 = params.init == Init::random
+                  ? detail::init_random(space, x, params.k, seed, summary, comm)
+                  : detail::init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm);
+    Kokkos::Profiling::popRegion();
+    t_init += ti.seconds();
+    auto run = detail::lloyd_run(space, x, params, metric, comm, summary, c0);
+    t_epochs += run.seconds_epochs;
+    inertias.push_back(run.inertia);
+    if (r == 0 || run.inertia < best.inertia) {
+      best = std::move(run);
+      best.best_restart = r;
+    }
+  }
+  best.restart_inertia = inertias;
+  best.seconds_init = t_init;
+  best.seconds_epochs = t_epochs;
+  Kokkos::Profiling::popRegion();
+  return best;
+}
+
+/// Fits with the default execution space.
+template <class T, class... P, class Metric>
+auto fit(Kokkos::View<T**, P...> const& data, Parameters const& params, Metric const& metric,
+         Communicator const& comm = Communicator{}) {
+  return fit(typename Kokkos::View<T**, P...>::execution_space{}, data, params, metric, comm);
+}
+
+/// Labels of the rows of `data` for given centroids (k × d, host): the nearest centroid by the
+/// metric, ties → lowest index. If `inertia` is given it receives the local sum of distances.
+template <class ExecSpace, class T, class... P, class Metric>
+Kokkos::View<int*, typename ExecSpace::memory_space> predict(
+    ExecSpace const& space, Kokkos::View<T**, P...> const& data,
+    Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
+    Metric const& metric, double* inertia = nullptr, std::int64_t batch_size = 0) {
+  using V = std::remove_const_t<T>;
+  using mem = typename ExecSpace::memory_space;
+  detail::check_metric<Metric, V>();
+  int const d = data.extent(1);
+  KKM_REQUIRE(int(centroids.extent(1)) == d, "the model has " + std::to_string(centroids.extent(1)) +
+                                                 " columns but the data has " + std::to_string(d));
+  KKM_REQUIRE(centroids.extent(0) >= 1, "the model has no centroids");
+  detail::check_metric_dimensions(metric, d);
+  detail::DeviceMatrix<ExecSpace, V> x = data;
+  Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
+  Kokkos::deep_copy(space, c, centroids);
+  Kokkos::View<int*, mem> labels(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::labels"), x.extent(0));
+  Kokkos::View<double*, mem> scale("kkm::scale", d);
+  detail::AssignWorkspace<ExecSpace, V> ws;
+  double const s = detail::assign_rows<false>(space, x, detail::DeviceMatrix<ExecSpace, V>(c), scale,
+                                              Kokkos::View<detail::fixed_t*, mem>(), labels, metric, false, batch_size, ws);
+  if (inertia) *inertia = s;
+  return labels;
+}
+
+/// Distances of every row of `data` to every centroid (n × k): scikit-learn's transform. This is
+/// an n × k array by design; use predict when only labels are needed.
+template <class ExecSpace, class T, class... P, class Metric>
+Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transform(
+    ExecSpace const& space, Kokkos::View<T**, P...> const& data,
+    Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
+    Metric const& metric) {
+  using V = std::remove_const_t<T>;
+  using mem = typename ExecSpace::memory_space;
+  detail::check_metric<Metric, V>();
+  int const d = data.extent(1);
+  int const k = centroids.extent(0);
+  KKM_REQUIRE(int(centroids.extent(1)) == d, "the model has " + std::to_string(centroids.extent(1)) +
+                                                 " columns but the data has " + std::to_string(d));
+  detail::check_metric_dimensions(metric, d);
+  detail::DeviceMatrix<ExecSpace, V> x = data;
+  Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", k, d);
+  Kokkos::deep_copy(space, c, centroids);
+  Kokkos::View<V**, Kokkos::LayoutRight, mem> out(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::distances"),
+                                                  x.extent(0), k);
+  Kokkos::parallel_for(
+      "kkm::transform", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {int64_t(x.extent(0)), int64_t(k)}),
+      KOKKOS_LAMBDA(std::int64_t i, std::int64_t j) {
+        out(i, j) = static_cast<V>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(j, 0), d}));
+      });
+  return out;
+}
+
+}  // namespace kkm

@@ -1,0 +1,73 @@
+#pragma once
+/// \file KKM_Parameters.hpp
+/// \brief Everything a fit can be told, in one struct, every field with its default (as FAISS'
+/// ClusteringParameters); validate() checks all of it before any data is touched.
+#include <kkmeans/core/KKM_Error.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace kkm {
+
+/// How the first k centroids are chosen. Both are deterministic for a seed and give the same
+/// centroids whatever the number of ranks or threads.
+enum class Init {
+  random,    ///< k distinct rows drawn uniformly
+  kmeanspp,  ///< greedy k-means++ (scikit-learn's): several candidates per step, keep the best
+};
+
+/// What happens to a centroid that attracted no row in an epoch.
+enum class EmptyPolicy {
+  drop,  ///< remove it: k shrinks and Result::k_final says so (the seed's behaviour)
+};
+
+/// How distances are computed in the assignment step.
+enum class AssignPath {
+  automatic,  ///< fused kernel, or GEMM for squared Euclidean when d and k are large
+  fused,      ///< fused distance + argmin + accumulate kernel, every metric, bitwise reproducible
+  gemm,       ///< ‖x‖² − 2x·c + ‖c‖² through KokkosBlas::gemm; squared-Euclidean metrics only
+};
+
+struct Parameters {
+  /// Number of clusters requested. Required: 1 ≤ k ≤ number of rows.
+  int k = 8;
+  /// Initialisation. Default: greedy k-means++.
+  Init init = Init::kmeanspp;
+  /// Candidates tried per k-means++ step; 0 means 2 + floor(ln k), as scikit-learn.
+  int kmeanspp_trials = 0;
+  /// Independent runs (seeds seed, seed+1, …); the one with the lowest inertia is kept. Default 1.
+  int n_init = 1;
+  /// Upper bound on Lloyd epochs (passes over the data). Default 300, as scikit-learn.
+  int max_epochs = 300;
+  /// Stop when the sum over centroids of their squared shift is ≤ tol × (mean per-column variance of
+  /// the data), as scikit-learn. 0 disables this test. Default 1e-4.
+  double tol = 1e-4;
+  /// Stop when no row changed cluster in an epoch (the seed's "centroids stopped moving"). Default on.
+  bool stop_on_no_change = true;
+  /// Rows per batch in the assignment step; 0 = auto (sized from the memory the device has free).
+  std::int64_t batch_size = 0;
+  /// Empty-cluster policy. Default drop.
+  EmptyPolicy empty = EmptyPolicy::drop;
+  /// Distance path. Default automatic.
+  AssignPath assign = AssignPath::automatic;
+  /// Seed for every random choice. Same seed → same result.
+  std::uint64_t seed = 0;
+
+  /// Throws kkm::UserError naming the first bad field.
+  void validate() const {
+    KKM_REQUIRE(k >= 1, "k must be at least 1, got " + std::to_string(k));
+    KKM_REQUIRE(kmeanspp_trials >= 0, "kmeanspp_trials must be ≥ 0, got " + std::to_string(kmeanspp_trials));
+    KKM_REQUIRE(n_init >= 1, "n_init must be at least 1, got " + std::to_string(n_init));
+    KKM_REQUIRE(max_epochs >= 1, "max_epochs must be at least 1, got " + std::to_string(max_epochs));
+    KKM_REQUIRE(tol >= 0 && tol == tol, "tol must be ≥ 0, got " + std::to_string(tol));
+    KKM_REQUIRE(batch_size >= 0, "batch size must be positive (or 0 for auto), got " + std::to_string(batch_size));
+  }
+};
+
+inline char const* to_string(Init i) { return i == Init::random ? "random" : "kmeans++"; }
+inline char const* to_string(EmptyPolicy) { return "drop"; }
+inline char const* to_string(AssignPath a) {
+  return a == AssignPath::fused ? "fused" : a == AssignPath::gemm ? "gemm" : "auto";
+}
+
+}  // namespace kkm

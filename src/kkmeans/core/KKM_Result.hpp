@@ -1,0 +1,47 @@
+#pragma once
+/// \file KKM_Result.hpp
+/// \brief What a fit returns.
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kkm {
+
+/// One Lloyd epoch as every rank saw it (the numbers are global, after the allreduce).
+struct EpochStats {
+  int epoch = 0;               ///< 1-based
+  double inertia = 0;          ///< sum over rows of the metric distance to the assigned centroid (before the update)
+  double shift = 0;            ///< sum over centroids of the squared move made by this epoch's update
+  std::int64_t changed = 0;    ///< rows whose label changed (all rows in epoch 1)
+  int empty = 0;               ///< centroids that attracted no row
+  int k = 0;                   ///< centroids after the update (k shrinks under EmptyPolicy::drop)
+  double seconds = 0;          ///< wall time of the epoch on this rank
+};
+
+/// \tparam T working precision; \tparam MemSpace where the labels live (the fit's memory space).
+template <class T, class MemSpace>
+struct Result {
+  /// Final centroids, k_final × d, on the host (identical on every rank).
+  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> centroids;
+  /// Label of each local row (this rank's rows), in [0, k_final).
+  Kokkos::View<int*, MemSpace> labels;
+  /// Sum over all rows (all ranks) of the distance to the assigned final centroid.
+  double inertia = 0;
+  int epochs = 0;               ///< epochs run by the kept run
+  bool converged = false;       ///< stopped by tol or no-change before max_epochs
+  std::string stop_reason;      ///< "no label changed", "shift below tol" or "max epochs"
+  int k_requested = 0;
+  int k_final = 0;              ///< < k_requested when empty clusters were dropped
+  std::int64_t n_rows = 0;      ///< rows over all ranks
+  std::vector<EpochStats> history;      ///< of the kept run
+  std::vector<double> restart_inertia;  ///< final inertia of each of the n_init runs
+  int best_restart = 0;                 ///< index of the kept run
+  std::string path;             ///< assignment path used: "fused" or "gemm"
+  std::int64_t batch_size = 0;  ///< rows per batch actually used
+  double seconds_init = 0;      ///< time spent choosing initial centroids (all runs)
+  double seconds_epochs = 0;    ///< time spent in epochs and the final assignment (all runs)
+};
+
+}  // namespace kkm

@@ -1,0 +1,448 @@
+#include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/io/KKM_HDF5.hpp>
+
+#include <hdf5.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <unistd.h>
+
+namespace kkm::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Owns one HDF5 identifier and closes it with the matching H5?close.
+class H {
+ public:
+  H() = default;
+  H(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  H(H&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  H& operator=(H&& o) noexcept {
+    reset();
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = -1;
+    return *this;
+  }
+  H(H const&) = delete;
+  H& operator=(H const&) = delete;
+  ~H() { reset(); }
+  void reset() {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = -1;
+  }
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+/// HDF5 prints its error stack by default; kkmeans reports one line of its own instead.
+void quiet() {
+  static bool done = false;
+  if (!done) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    done = true;
+  }
+}
+
+void check(herr_t rc, std::string const& what) {
+  if (rc < 0) throw UserError(what);
+}
+
+H open_file(std::string const& file, unsigned flags, hid_t fapl = H5P_DEFAULT) {
+  quiet();
+  std::error_code ec;
+  KKM_REQUIRE(fs::exists(file, ec), "file not found: '" + file + "'");
+  KKM_REQUIRE(!fs::is_directory(file, ec), "'" + file + "' is a directory, not an HDF5 file");
+  htri_t const is = H5Fis_hdf5(file.c_str());
+  KKM_REQUIRE(is > 0, "'" + file + "' is not an HDF5 file (or it is truncated or corrupt)");
+  H f(H5Fopen(file.c_str(), flags, fapl), H5Fclose);
+  KKM_REQUIRE(f.ok(), "cannot open HDF5 file '" + file + "' (truncated, corrupt or not readable)");
+  return f;
+}
+
+/// Opens a dataset after checking that every link on the path exists and that it is a dataset.
+H open_dataset(hid_t file, DatasetRef const& ref) {
+  std::string const& p = ref.dataset;
+  KKM_REQUIRE(!p.empty() && p[0] == '/', "dataset path must start with '/': '" + ref.str() + "'");
+  std::size_t pos = 1;
+  while (pos <= p.size()) {
+    std::size_t const next = p.find('/', pos);
+    std::string const prefix = p.substr(0, next == std::string::npos ? p.size() : next);
+    if (prefix.size() > 1 && prefix.back() != '/') {
+      htri_t const e = H5Lexists(file, prefix.c_str(), H5P_DEFAULT);
+      KKM_REQUIRE(e > 0, "no dataset '" + ref.dataset + "' in '" + ref.file + "' ('" + prefix + "' does not exist)");
+    }
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  H5O_info_t info;
+  KKM_REQUIRE(H5Oget_info_by_name(file, p.c_str(), &info, H5P_DEFAULT) >= 0,
+              "cannot read object '" + ref.dataset + "' in '" + ref.file + "'");
+  KKM_REQUIRE(info.type == H5O_TYPE_DATASET,
+              "'" + ref.dataset + "' in '" + ref.file + "' is " +
+                  (info.type == H5O_TYPE_GROUP ? std::string("a group") : std::string("not a dataset")) +
+                  ", not a dataset");
+  H d(H5Dopen2(file, p.c_str(), H5P_DEFAULT), H5Dclose);
+  KKM_REQUIRE(d.ok(), "cannot open dataset '" + ref.str() + "'");
+  return d;
+}
+
+std::string type_name(hid_t type) {
+  H5T_class_t const cls = H5Tget_class(type);
+  std::size_t const size = H5Tget_size(type);
+  switch (cls) {
+    case H5T_INTEGER:
+      return std::string(H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(8 * size);
+    case H5T_FLOAT: return "float" + std::to_string(8 * size);
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_ARRAY: return "array";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_VLEN: return "variable-length";
+    case H5T_REFERENCE: return "reference";
+    case H5T_BITFIELD: return "bitfield";
+    default: return "unknown";
+  }
+}
+
+/// Runs `fn` on each rank in turn (rank 0 first), passing on failure to every rank afterwards.
+void in_rank_order(Communicator const& comm, std::function<void()> const& fn) {
+  std::string error;
+  for (int r = 0; r < comm.size(); ++r) {
+    if (r == comm.rank()) {
+      try {
+        fn();
+      } catch (std::exception const& e) {
+        error = e.what();
+      }
+    }
+    if (comm.any(!error.empty())) {
+      if (!error.empty()) throw UserError(error);
+      throw UserError("writing failed on another rank");
+    }
+  }
+}
+
+void write_attribute(hid_t obj, std::string const& name, Attribute const& a) {
+  H space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (a.kind == Attribute::text) {
+    H type(H5Tcopy(H5T_C_S1), H5Tclose);
+    check(H5Tset_size(type.get(), a.s.size() > 0 ? a.s.size() : 1), "attribute type");
+    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "attribute type");
+    H at(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    KKM_REQUIRE(at.ok(), "cannot create attribute '" + name + "'");
+    std::string v = a.s.empty() ? std::string(1, '\0') : a.s;
+    check(H5Awrite(at.get(), type.get(), v.data()), "cannot write attribute '" + name + "'");
+  } else {
+    hid_t const t = a.kind == Attribute::integer ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
+    H at(H5Acreate2(obj, name.c_str(), t, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    KKM_REQUIRE(at.ok(), "cannot create attribute '" + name + "'");
+    void const* p = a.kind == Attribute::integer ? static_cast<void const*>(&a.i) : static_cast<void const*>(&a.r);
+    check(H5Awrite(at.get(), t, p), "cannot write attribute '" + name + "'");
+  }
+}
+
+template <class T>
+hid_t native();
+template <>
+hid_t native<float>() { return H5T_NATIVE_FLOAT; }
+template <>
+hid_t native<double>() { return H5T_NATIVE_DOUBLE; }
+template <>
+hid_t native<int>() { return H5T_NATIVE_INT; }
+
+/// Creates a dataset of `dims` (1 or 2) of type `file_type` and writes `data` (full) if given.
+template <class T>
+void create_dataset(hid_t loc, std::string const& name, std::vector<hsize_t> const& dims, hid_t file_type,
+                    T const* data) {
+  H space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
+  H d(H5Dcreate2(loc, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  KKM_REQUIRE(d.ok(), "cannot create dataset '" + name + "'");
+  bool empty = false;
+  for (auto v : dims) empty = empty || v == 0;
+  if (data && !empty) check(H5Dwrite(d.get(), native<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot write '" + name + "'");
+}
+
+/// Writes rows [row0, row0 + rows) of an existing 1-D or 2-D dataset.
+template <class T>
+void write_slab(hid_t file, std::string const& name, std::int64_t row0, std::int64_t rows, std::int64_t cols,
+                T const* data) {
+  if (rows == 0) return;
+  H d(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+  KKM_REQUIRE(d.ok(), "cannot open dataset '" + name + "' for writing");
+  H fspace(H5Dget_space(d.get()), H5Sclose);
+  int const nd = H5Sget_simple_extent_ndims(fspace.get());
+  hsize_t start[2] = {hsize_t(row0), 0}, count[2] = {hsize_t(rows), hsize_t(cols)};
+  check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "hyperslab");
+  H mspace(H5Screate_simple(nd, count, nullptr), H5Sclose);
+  check(H5Dwrite(d.get(), native<T>(), mspace.get(), fspace.get(), H5P_DEFAULT, data), "cannot write '" + name + "'");
+}
+
+std::string temporary_name(std::string const& path, Communicator const& comm) {
+  std::int64_t pid = getpid();
+  auto all = comm.allgather(pid);
+  fs::path p(path);
+  return (p.parent_path() / ("." + p.filename().string() + ".tmp-kkmeans-" + std::to_string(all[0]))).string();
+}
+
+/// Checks (on rank 0, result shared) that `path` can be created.
+void check_output_path(std::string const& path, bool overwrite, Communicator const& comm) {
+  std::string error;
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    fs::path p(path);
+    fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+    if (p.filename().empty())
+      error = "output path '" + path + "' names a folder, not a file";
+    else if (!fs::is_directory(dir, ec))
+      error = "output folder '" + dir.string() + "' does not exist";
+    else if (access(dir.c_str(), W_OK) != 0)
+      error = "output folder '" + dir.string() + "' is not writable";
+    else if (fs::exists(p, ec) && !overwrite)
+      error = "output '" + path + "' exists (pass --overwrite to replace it)";
+  }
+  if (comm.any(!error.empty())) throw UserError(error.empty() ? "output path rejected on rank 0" : error);
+}
+
+/// Writes a file under a temporary name with `create` (rank 0, whole-file parts) and `slab` (each
+/// rank, in order, its own rows), then renames it into place. On any failure the temporary file is
+/// removed on rank 0 and every rank throws.
+void atomic_write(std::string const& path, bool overwrite, Communicator const& comm,
+                  std::function<void(hid_t)> const& create, std::function<void(hid_t)> const& slab) {
+  quiet();
+  check_output_path(path, overwrite, comm);
+  std::string const tmp = temporary_name(path, comm);
+  try {
+    in_rank_order(comm, [&]() {
+      if (comm.rank() == 0) {
+        H f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+        KKM_REQUIRE(f.ok(), "cannot create '" + tmp + "'");
+        create(f.get());
+        slab(f.get());
+        check(H5Fflush(f.get(), H5F_SCOPE_GLOBAL), "cannot flush '" + tmp + "'");
+      } else {
+        H f(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+        KKM_REQUIRE(f.ok(), "cannot open '" + tmp + "' for writing");
+        slab(f.get());
+      }
+    });
+    std::string error;
+    if (comm.rank() == 0 && std::rename(tmp.c_str(), path.c_str()) != 0)
+      error = "cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(errno);
+    if (comm.any(!error.empty())) throw UserError(error.empty() ? "rename failed on rank 0" : error);
+  } catch (...) {
+    if (comm.rank() == 0) std::remove(tmp.c_str());
+    throw;
+  }
+}
+
+}  // namespace
+
+DatasetRef parse_dataset_ref(std::string const& spec) {
+  auto const pos = spec.rfind(":/");
+  KKM_REQUIRE(pos != std::string::npos && pos > 0,
+              "expected FILE.h5:/DATASET (e.g. data.h5:/points), got '" + spec + "'");
+  return DatasetRef{spec.substr(0, pos), spec.substr(pos + 1)};
+}
+
+DatasetInfo inspect(DatasetRef const& ref, bool allow_1d) {
+  H f = open_file(ref.file, H5F_ACC_RDONLY);
+  H d = open_dataset(f.get(), ref);
+  H type(H5Dget_type(d.get()), H5Tclose);
+  H space(H5Dget_space(d.get()), H5Sclose);
+  KKM_REQUIRE(type.ok() && space.ok(), "cannot read the type and shape of '" + ref.str() + "'");
+  DatasetInfo info;
+  info.type = type_name(type.get());
+  H5T_class_t const cls = H5Tget_class(type.get());
+  KKM_REQUIRE(cls == H5T_INTEGER || cls == H5T_FLOAT,
+              "dataset '" + ref.str() + "' has type " + info.type + "; a numeric (integer or float) type is needed");
+  int const nd = H5Sget_simple_extent_ndims(space.get());
+  KKM_REQUIRE(nd == 2 || (allow_1d && nd == 1),
+              "dataset '" + ref.str() + "' has " + std::to_string(nd) + " dimension(s); " +
+                  (allow_1d ? "1 or 2 are" : "2 (rows × columns) are") + " needed");
+  hsize_t dims[2] = {0, 1};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  info.rank = nd;
+  info.rows = static_cast<std::int64_t>(dims[0]);
+  info.cols = nd == 2 ? static_cast<std::int64_t>(dims[1]) : 1;
+  H plist(H5Dget_create_plist(d.get()), H5Pclose);
+  info.chunked = plist.ok() && H5Pget_layout(plist.get()) == H5D_CHUNKED;
+  if (info.rows > 0 && info.cols > 0) {
+    H5D_space_status_t status;
+    check(H5Dget_space_status(d.get(), &status), "cannot query storage of '" + ref.str() + "'");
+    KKM_REQUIRE(status == H5D_SPACE_STATUS_ALLOCATED,
+                "dataset '" + ref.str() + "' has " +
+                    (status == H5D_SPACE_STATUS_NOT_ALLOCATED ? std::string("no data written")
+                                                              : std::string("missing (never written) chunks")) +
+                    ": its values would be fill values, not data");
+  }
+  return info;
+}
+
+void split_rows(std::int64_t n_total, int rank, int size, std::int64_t& row0, std::int64_t& count) {
+  std::int64_t const base = n_total / size, extra = n_total % size;
+  count = base + (rank < extra ? 1 : 0);
+  row0 = rank * base + (rank < extra ? rank : extra);
+}
+
+template <class T>
+std::vector<T> read_rows(DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t n,
+                         Communicator const& comm) {
+  std::vector<T> out(static_cast<std::size_t>(n * info.cols));
+  bool const collective = hdf5_is_parallel() && comm.is_distributed();
+  H fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+#if KKMEANS_HDF5_IS_PARALLEL && KKMEANS_ENABLE_MPI
+  if (collective) {
+    check(H5Pset_fapl_mpio(fapl.get(), comm.raw(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
+    check(H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+  }
+#endif
+  std::string error;
+  try {
+    H f = open_file(ref.file, H5F_ACC_RDONLY, fapl.get());
+    H d = open_dataset(f.get(), ref);
+    H fspace(H5Dget_space(d.get()), H5Sclose);
+    hsize_t start[2] = {hsize_t(row0), 0}, count[2] = {hsize_t(n), hsize_t(info.cols)};
+    H mspace(H5Screate_simple(info.rank, count, nullptr), H5Sclose);
+    if (n > 0) {
+      check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "hyperslab");
+    } else {
+      H5Sselect_none(fspace.get());
+      H5Sselect_none(mspace.get());
+    }
+    if (n > 0 || collective) {
+      T* p = out.empty() ? nullptr : out.data();
+      T dummy;
+      check(H5Dread(d.get(), native<T>(), mspace.get(), fspace.get(), xfer.get(), p ? p : &dummy),
+            "cannot read rows " + std::to_string(row0) + ".." + std::to_string(row0 + n) + " of '" + ref.str() +
+                "' (truncated or corrupt file?)");
+    }
+  } catch (std::exception const& e) {
+    error = e.what();
+  }
+  if (comm.any(!error.empty())) throw UserError(error.empty() ? "reading '" + ref.str() + "' failed on another rank" : error);
+  return out;
+}
+
+template std::vector<float> read_rows<float>(DatasetRef const&, DatasetInfo const&, std::int64_t, std::int64_t,
+                                             Communicator const&);
+template std::vector<double> read_rows<double>(DatasetRef const&, DatasetInfo const&, std::int64_t, std::int64_t,
+                                               Communicator const&);
+
+void write_output(std::string const& path, OutputFile const& out, std::vector<int> const& local_labels,
+                  std::int64_t label_offset, std::int64_t n_total, bool overwrite, Communicator const& comm) {
+  auto create = [&](hid_t f) {
+    std::vector<hsize_t> cdims = {hsize_t(out.k), hsize_t(out.d)};
+    if (out.centroids_double) {
+      create_dataset(f, "centroids", cdims, H5T_IEEE_F64LE, out.centroids.data());
+    } else {
+      std::vector<float> c(out.centroids.begin(), out.centroids.end());
+      create_dataset(f, "centroids", cdims, H5T_IEEE_F32LE, c.data());
+    }
+    if (n_total >= 0) create_dataset<int>(f, "labels", {hsize_t(n_total)}, H5T_STD_I32LE, nullptr);
+    if (!out.history.columns.empty()) {
+      H g(H5Gcreate2(f, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+      KKM_REQUIRE(g.ok(), "cannot create group 'history'");
+      std::size_t const nc = out.history.columns.size();
+      std::size_t const rows = out.history.values.size() / nc;
+      for (std::size_t c = 0; c < nc; ++c) {
+        std::vector<double> col(rows);
+        for (std::size_t r = 0; r < rows; ++r) col[r] = out.history.values[r * nc + c];
+        create_dataset(g.get(), out.history.columns[c], {hsize_t(rows)}, H5T_IEEE_F64LE, col.data());
+      }
+    }
+    for (auto const& [name, a] : out.attributes) write_attribute(f, name, a);
+  };
+  auto slab = [&](hid_t f) {
+    if (n_total >= 0) write_slab(f, "labels", label_offset, std::int64_t(local_labels.size()), 1, local_labels.data());
+  };
+  atomic_write(path, overwrite, comm, create, slab);
+}
+
+void write_matrix(std::string const& path, std::string const& dataset, std::vector<float> const& local,
+                  std::int64_t row0, std::int64_t n_total, std::int64_t cols,
+                  std::map<std::string, std::vector<double>> const& extra, Attributes const& attrs, bool overwrite,
+                  Communicator const& comm, std::vector<int> const* local_labels) {
+  std::string const name = dataset.size() > 1 && dataset[0] == '/' ? dataset.substr(1) : dataset;
+  KKM_REQUIRE(!name.empty() && name.find('/') == std::string::npos,
+              "generate writes a dataset at the file's root, e.g. out.h5:/points; got '" + dataset + "'");
+  std::int64_t const rows = cols > 0 ? std::int64_t(local.size()) / cols : 0;
+  auto create = [&](hid_t f) {
+    create_dataset<float>(f, name, {hsize_t(n_total), hsize_t(cols)}, H5T_IEEE_F32LE, nullptr);
+    if (local_labels) create_dataset<int>(f, "labels", {hsize_t(n_total)}, H5T_STD_I32LE, nullptr);
+    for (auto const& [n, v] : extra) {
+      std::vector<hsize_t> dims = {hsize_t(v.size())};
+      if (n == "centers") dims = {hsize_t(v.size() / cols), hsize_t(cols)};
+      create_dataset(f, n, dims, H5T_IEEE_F64LE, v.data());
+    }
+    for (auto const& [n, a] : attrs) write_attribute(f, n, a);
+  };
+  auto slab = [&](hid_t f) {
+    write_slab(f, name, row0, rows, cols, local.data());
+    if (local_labels) write_slab(f, "labels", row0, std::int64_t(local_labels->size()), 1, local_labels->data());
+  };
+  atomic_write(path, overwrite, comm, create, slab);
+}
+
+Model read_model(std::string const& path) {
+  H f = open_file(path, H5F_ACC_RDONLY);
+  DatasetRef ref{path, "/centroids"};
+  H d = open_dataset(f.get(), ref);
+  H space(H5Dget_space(d.get()), H5Sclose);
+  KKM_REQUIRE(H5Sget_simple_extent_ndims(space.get()) == 2, "'" + ref.str() + "' is not a k × d matrix: not a kkmeans model");
+  hsize_t dims[2];
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  Model m;
+  m.k = dims[0];
+  m.d = dims[1];
+  m.centroids.resize(dims[0] * dims[1]);
+  if (!m.centroids.empty())
+    check(H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, m.centroids.data()),
+          "cannot read '" + ref.str() + "'");
+  H5O_info_t oinfo;
+  check(H5Oget_info(f.get(), &oinfo), "cannot read attributes of '" + path + "'");
+  for (hsize_t a = 0; a < oinfo.num_attrs; ++a) {
+    H at(H5Aopen_by_idx(f.get(), ".", H5_INDEX_NAME, H5_ITER_INC, a, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!at.ok()) continue;
+    char name[256];
+    H5Aget_name(at.get(), sizeof(name), name);
+    H type(H5Aget_type(at.get()), H5Tclose);
+    Attribute v;
+    switch (H5Tget_class(type.get())) {
+      case H5T_STRING: {
+        if (H5Tis_variable_str(type.get()) > 0) continue;
+        std::string s(H5Tget_size(type.get()), '\0');
+        H mt(H5Tcopy(type.get()), H5Tclose);
+        if (H5Aread(at.get(), mt.get(), s.data()) < 0) continue;
+        s.erase(s.find_last_not_of('\0') + 1);
+        v.kind = Attribute::text;
+        v.s = s;
+        break;
+      }
+      case H5T_INTEGER:
+        v.kind = Attribute::integer;
+        if (H5Aread(at.get(), H5T_NATIVE_INT64, &v.i) < 0) continue;
+        break;
+      case H5T_FLOAT:
+        v.kind = Attribute::real;
+        if (H5Aread(at.get(), H5T_NATIVE_DOUBLE, &v.r) < 0) continue;
+        break;
+      default: continue;
+    }
+    m.attributes[name] = v;
+  }
+  return m;
+}
+
+}  // namespace kkm::io

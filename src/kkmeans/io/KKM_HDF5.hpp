@@ -1,0 +1,100 @@
+#pragma once
+/// \file KKM_HDF5.hpp
+/// \brief HDF5 input and output: each rank reads only its hyperslab of an N × d dataset (any
+/// integer or float type, converted by HDF5 to the working precision), collectively through MPI-IO
+/// when the HDF5 library is parallel, by independent read-only opens when it is serial. Every
+/// handle is owned by an RAII object and every return code is checked: a failure is a
+/// kkm::UserError naming the file and dataset.
+#include <kkmeans/KKM_Config.hpp>
+#include <kkmeans/parallel/KKM_Communicator.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace kkm::io {
+
+/// "file.h5:/group/dataset" split into file and dataset path.
+struct DatasetRef {
+  std::string file;
+  std::string dataset;
+  std::string str() const { return file + ":" + dataset; }
+};
+
+/// Splits at the last ':' that is followed by '/'. Throws UserError if there is none.
+DatasetRef parse_dataset_ref(std::string const& spec);
+
+/// Shape and type of a dataset, checked to be a 2-D (or, with allow_1d, 1-D) numeric dataset.
+struct DatasetInfo {
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;      ///< 1 for a 1-D dataset
+  int rank = 2;               ///< 1 or 2
+  std::string type;           ///< e.g. "float32", "int64"
+  bool chunked = false;
+};
+
+/// Opens the file and dataset and checks them. Throws UserError: missing or unreadable file, not
+/// an HDF5 file, missing dataset, a group instead of a dataset, wrong rank, non-numeric type.
+DatasetInfo inspect(DatasetRef const& ref, bool allow_1d = false);
+
+/// Rows [row0, row0 + n) of a 2-D dataset (or elements of a 1-D one), converted to T (float or
+/// double), row-major. Collective over comm when HDF5 is parallel and comm has several ranks.
+template <class T>
+std::vector<T> read_rows(DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t n,
+                         Communicator const& comm);
+
+/// Rows this rank owns when N rows are split over comm.size() ranks as evenly as possible
+/// (the first N mod P ranks get one more).
+void split_rows(std::int64_t n_total, int rank, int size, std::int64_t& row0, std::int64_t& count);
+
+/// One attribute value.
+struct Attribute {
+  enum Kind { text, integer, real } kind = text;
+  std::string s;
+  std::int64_t i = 0;
+  double r = 0;
+};
+using Attributes = std::map<std::string, Attribute>;
+
+/// A named 2-D table of doubles (e.g. history: epochs × columns) with its column names.
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<double> values;  // row-major, rows × columns.size()
+};
+
+/// Contents of a model/output file.
+struct OutputFile {
+  std::vector<double> centroids;  ///< k × d, row-major
+  std::int64_t k = 0, d = 0;
+  bool centroids_double = false;  ///< store as float64 (else float32)
+  Table history;                  ///< written as /history/<column> 1-D datasets
+  Attributes attributes;          ///< root attributes
+};
+
+/// Writes `out` plus every rank's labels (its hyperslab of an N-long int32 dataset /labels;
+/// skipped if n_total < 0) to `path`, collectively: first under a temporary name in the same
+/// folder, then renamed by rank 0 once every rank has written, so a crash never leaves a file
+/// that looks complete. Refuses an existing `path` unless overwrite. Throws UserError.
+void write_output(std::string const& path, OutputFile const& out, std::vector<int> const& local_labels,
+                  std::int64_t label_offset, std::int64_t n_total, bool overwrite, Communicator const& comm);
+
+/// What a model file holds (read back by `kkmeans predict` and by checks).
+struct Model {
+  std::vector<double> centroids;
+  std::int64_t k = 0, d = 0;
+  Attributes attributes;
+};
+Model read_model(std::string const& path);
+
+/// Writes a 2-D float dataset (rows × cols, row-major, this rank's rows [row0, row0 + rows) of
+/// n_total) and optional extra datasets to a new file, in parallel as write_output does.
+void write_matrix(std::string const& path, std::string const& dataset, std::vector<float> const& local,
+                  std::int64_t row0, std::int64_t n_total, std::int64_t cols,
+                  std::map<std::string, std::vector<double>> const& extra_root_datasets, Attributes const& attrs,
+                  bool overwrite, Communicator const& comm, std::vector<int> const* local_labels = nullptr);
+
+/// True if HDF5 was built with MPI-IO.
+constexpr bool hdf5_is_parallel() { return KKMEANS_HDF5_IS_PARALLEL != 0; }
+
+}  // namespace kkm::io

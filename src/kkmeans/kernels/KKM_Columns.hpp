@@ -1,0 +1,180 @@
+#pragma once
+/// \file KKM_Columns.hpp
+/// \brief Per-column reductions over the local rows (run once per fit): max |x|, exact column sums
+/// and sums of squared deviations, all reproducible bit for bit.
+#include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/kernels/KKM_FixedPoint.hpp>
+#include <kkmeans/parallel/KKM_Communicator.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace kkm::detail {
+
+/// Host spaces get one thread per team; devices a full team.
+template <class ExecSpace>
+constexpr bool is_host_space() {
+  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecSpace::memory_space>::accessible;
+}
+
+/// Number of row chunks so that d × chunks teams keep the space busy.
+template <class ExecSpace>
+int column_chunks(ExecSpace const& space, std::int64_t n, int d) {
+  std::int64_t const want = is_host_space<ExecSpace>() ? 4 * space.concurrency() : 2 * space.concurrency() / 256;
+  std::int64_t chunks = (want + d - 1) / d;
+  chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(chunks, (n + 1023) / 1024));
+  return static_cast<int>(chunks);
+}
+
+/// max over local rows of |x(i, j)| for every column j; a non-finite value makes that column +inf.
+template <class ExecSpace, class XView>
+std::vector<double> column_max_abs(ExecSpace const& space, XView const& x) {
+  using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  Kokkos::View<double*, typename ExecSpace::memory_space> out(Kokkos::view_alloc(space, "kkm::colmax"), d);
+  if (n > 0) {
+    int const chunks = column_chunks(space, n, d);
+    Kokkos::parallel_for(
+        "kkm::column_max_abs", Kokkos::TeamPolicy<ExecSpace>(space, d * chunks, Kokkos::AUTO),
+        KOKKOS_LAMBDA(member const& t) {
+          int const j = t.league_rank() % d;
+          int const c = t.league_rank() / d;
+          std::int64_t const r0 = n * c / chunks, r1 = n * (c + 1) / chunks;
+          double m = 0;
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(t, r0, r1),
+              [&](std::int64_t i, double& lm) {
+                double v = static_cast<double>(x(i, j));
+                v = v < 0 ? -v : v;
+                if (!(v <= 1.7976931348623157e308)) v = HUGE_VAL;  // NaN and ±inf
+                if (v > lm) lm = v;
+              },
+              Kokkos::Max<double>(m));
+          Kokkos::single(Kokkos::PerTeam(t), [&]() { Kokkos::atomic_fetch_max(&out(j), m); });
+        });
+  }
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  return std::vector<double>(h.data(), h.data() + d);
+}
+
+/// Throws kkm::UserError naming the first non-finite value (global row index) of the local rows.
+template <class ExecSpace, class XView>
+void report_non_finite(ExecSpace const& space, XView const& x, std::int64_t row_offset) {
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  std::int64_t count = 0;
+  Kokkos::parallel_reduce(
+      "kkm::count_non_finite", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n * d),
+      KOKKOS_LAMBDA(std::int64_t e, std::int64_t& c) {
+        double const v = static_cast<double>(x(e / d, e % d));
+        if (!(v - v == 0)) ++c;
+      },
+      count);
+  if (count == 0) return;
+  Kokkos::MinLoc<std::int64_t, std::int64_t>::value_type first;
+  Kokkos::parallel_reduce(
+      "kkm::first_non_finite", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n * d),
+      KOKKOS_LAMBDA(std::int64_t e, Kokkos::MinLoc<std::int64_t, std::int64_t>::value_type & m) {
+        double const v = static_cast<double>(x(e / d, e % d));
+        if (!(v - v == 0) && e < m.val) {
+          m.val = e;
+          m.loc = e;
+        }
+      },
+      Kokkos::MinLoc<std::int64_t, std::int64_t>(first));
+  throw UserError("data has " + std::to_string(count) + " NaN or infinite value(s) on this rank; the first at row " +
+                  std::to_string(row_offset + first.loc / d) + ", column " + std::to_string(first.loc % d) +
+                  " (clean the data or drop those rows)");
+}
+
+/// Exact (fixed-point) per-column sums of f(i, j) over local rows, with per-column scales.
+/// f must be a device callable returning double.
+template <class ExecSpace, class F>
+std::vector<fixed_t> column_fixed_sums(ExecSpace const& space, std::int64_t n, int d,
+                                       Kokkos::View<double const*, typename ExecSpace::memory_space> scale, F f) {
+  using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  Kokkos::View<fixed_t*, typename ExecSpace::memory_space> out(Kokkos::view_alloc(space, "kkm::colsum"), d);
+  if (n > 0) {
+    int const chunks = column_chunks(space, n, d);
+    Kokkos::parallel_for(
+        "kkm::column_fixed_sums", Kokkos::TeamPolicy<ExecSpace>(space, d * chunks, Kokkos::AUTO),
+        KOKKOS_LAMBDA(member const& t) {
+          int const j = t.league_rank() % d;
+          int const c = t.league_rank() / d;
+          std::int64_t const r0 = n * c / chunks, r1 = n * (c + 1) / chunks;
+          fixed_t s = 0;
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(t, r0, r1),
+              [&](std::int64_t i, fixed_t& ls) { ls += to_fixed(f(i, j), scale(j)); }, s);
+          Kokkos::single(Kokkos::PerTeam(t), [&]() { Kokkos::atomic_add(&out(j), s); });
+        });
+  }
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  return std::vector<fixed_t>(h.data(), h.data() + d);
+}
+
+/// Global facts about the data that every rank agrees on bit for bit.
+struct DataSummary {
+  std::int64_t n_total = 0;          ///< rows over all ranks
+  std::int64_t row_offset = 0;       ///< global index of this rank's first row
+  std::vector<double> max_abs;       ///< per column, global
+  std::vector<double> scale;         ///< fixed-point scale per column for sums over all rows
+  double mean_variance = 0;          ///< mean over columns of the population variance
+};
+
+template <class ExecSpace, class XView>
+DataSummary summarize(ExecSpace const& space, XView const& x, Communicator const& comm) {
+  DataSummary s;
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  auto counts = comm.allgather(static_cast<std::int64_t>(n));
+  for (int r = 0; r < comm.size(); ++r) {
+    if (r < comm.rank()) s.row_offset += counts[r];
+    s.n_total += counts[r];
+  }
+  s.max_abs = column_max_abs(space, x);
+  bool const bad = comm.any(std::any_of(s.max_abs.begin(), s.max_abs.end(), [](double v) { return std::isinf(v); }));
+  if (bad) {
+    bool const mine = std::any_of(s.max_abs.begin(), s.max_abs.end(), [](double v) { return std::isinf(v); });
+    if (mine) report_non_finite(space, x, s.row_offset);
+    throw UserError("data has NaN or infinite values on another rank (clean the data or drop those rows)");
+  }
+  comm.allreduce_max(s.max_abs.data(), d);
+  s.scale.resize(d);
+  for (int j = 0; j < d; ++j) s.scale[j] = fixed_point_scale(s.max_abs[j], static_cast<double>(s.n_total));
+
+  // Variance: exact column sums give the mean; squared deviations (≤ (2 max|x|)²) are summed the same way.
+  using mem = typename ExecSpace::memory_space;
+  Kokkos::View<double*, mem> scale_d(Kokkos::view_alloc(space, "kkm::scale"), d);
+  Kokkos::View<double*, mem> mean_d(Kokkos::view_alloc(space, "kkm::mean"), d);
+  auto scale_h = Kokkos::create_mirror_view(scale_d);
+  for (int j = 0; j < d; ++j) scale_h(j) = s.scale[j];
+  Kokkos::deep_copy(space, scale_d, scale_h);
+  auto sums = column_fixed_sums(space, n, d, scale_d, KOKKOS_LAMBDA(std::int64_t i, int j) { return double(x(i, j)); });
+  comm.allreduce_sum(sums.data(), d);
+  auto mean_h = Kokkos::create_mirror_view(mean_d);
+  std::vector<double> scale2(d);
+  for (int j = 0; j < d; ++j) {
+    mean_h(j) = from_fixed(sums[j], s.scale[j]) / static_cast<double>(s.n_total);
+    scale2[j] = fixed_point_scale(4.0 * s.max_abs[j] * s.max_abs[j], static_cast<double>(s.n_total));
+    scale_h(j) = scale2[j];
+  }
+  Kokkos::deep_copy(space, mean_d, mean_h);
+  Kokkos::deep_copy(space, scale_d, scale_h);
+  auto sq = column_fixed_sums(space, n, d, scale_d, KOKKOS_LAMBDA(std::int64_t i, int j) {
+    double const t = double(x(i, j)) - mean_d(j);
+    return t * t;
+  });
+  comm.allreduce_sum(sq.data(), d);
+  double v = 0;
+  for (int j = 0; j < d; ++j) v += from_fixed(sq[j], scale2[j]) / static_cast<double>(s.n_total);
+  s.mean_variance = v / d;
+  return s;
+}
+
+}  // namespace kkm::detail

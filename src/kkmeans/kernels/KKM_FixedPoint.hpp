@@ -1,0 +1,37 @@
+#pragma once
+/// \file KKM_FixedPoint.hpp
+/// \brief Order-independent sums. Every sum that decides centroids (per-cluster column sums) or a
+/// choice (k-means++ potentials) is accumulated as a 64-bit integer: x is mapped to
+/// trunc(x · 2^e) with one power-of-two scale per column, agreed by all ranks from the global
+/// maximum |x| and row count so that no sum can overflow. Integer addition is associative, so the
+/// result is the same bit for bit whatever the number of ranks, threads, teams or the order of
+/// atomics. For float32 data with fewer than about 2^38 rows the mapping is even exact (x · 2^e is
+/// an integer), i.e. the sums equal the exact real sums.
+///
+/// Values travel as uint64 (two's complement), since unsigned atomic adds wrap as signed ones would.
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstdint>
+
+namespace kkm::detail {
+
+/// The accumulator type: 64-bit, and the type CUDA has native atomics for.
+using fixed_t = unsigned long long;
+static_assert(sizeof(fixed_t) == 8, "kkmeans needs 64-bit unsigned long long");
+
+/// The largest power of two s such that n_terms values of magnitude ≤ max_abs sum to < 2^62 after
+/// scaling by s. max_abs = 0 gives 2^0 (every term is 0 anyway).
+inline double fixed_point_scale(double max_abs, double n_terms) {
+  if (!(max_abs > 0)) return 1.0;
+  int const e = 62 - static_cast<int>(std::ceil(std::log2(max_abs * n_terms))) - 1;
+  return std::ldexp(1.0, e);
+}
+
+KOKKOS_INLINE_FUNCTION fixed_t to_fixed(double v, double scale) {
+  return static_cast<fixed_t>(static_cast<long long>(v * scale));
+}
+
+inline double from_fixed(fixed_t q, double scale) { return static_cast<double>(static_cast<long long>(q)) / scale; }
+
+}  // namespace kkm::detail
