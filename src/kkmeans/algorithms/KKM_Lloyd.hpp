@@ -68,7 +68,7 @@ template <class ExecSpace, class T, class Metric>
 Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
                                                      Parameters const& p, Metric const& metric,
                                                      Communicator const& comm, DataSummary const& s,
-                                                     HostMatrix<T> centroids) {
+                                                     HostMatrix<T> centroids, int run_index = 0) {
   using mem = typename ExecSpace::memory_space;
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
@@ -179,6 +179,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     Kokkos::Profiling::popRegion();
 
     res.history.push_back(EpochStats{epoch, inertia, shift, changed, empty, k, et.seconds()});
+    if (p.on_epoch) p.on_epoch(run_index, res.history.back());
     res.epochs = epoch;
     if (p.stop_on_no_change && changed == 0) {
       res.converged = true;
@@ -239,6 +240,10 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace c
                                      std::to_string(dd[0]) + ")");
   }
   detail::check_metric_dimensions(metric, d);
+  if (params.init == Init::given)
+    KKM_REQUIRE(params.initial_centroids.size() == std::size_t(params.k) * d,
+                "initial centroids: expected k × d = " + std::to_string(std::size_t(params.k) * d) + " values, got " +
+                    std::to_string(params.initial_centroids.size()));
   Kokkos::Profiling::pushRegion("kkm::fit");
   detail::DeviceMatrix<ExecSpace, V> x = data;
   Kokkos::Timer timer;
@@ -254,12 +259,19 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace c
     std::uint64_t const seed = params.seed + std::uint64_t(r);
     Kokkos::Timer ti;
     Kokkos::Profiling::pushRegion("kkm::init");
-    auto c0 = params.init == Init::random
-                  ? detail::init_random(space, x, params.k, seed, summary, comm)
-                  : detail::init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm);
+    detail::HostMatrix<V> c0;
+    if (params.init == Init::given) {
+      c0 = detail::HostMatrix<V>("kkm::init_centers", params.k, d);
+      for (int c = 0; c < params.k; ++c)
+        for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(params.initial_centroids[std::size_t(c) * d + j]);
+    } else if (params.init == Init::random) {
+      c0 = detail::init_random(space, x, params.k, seed, summary, comm);
+    } else {
+      c0 = detail::init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm);
+    }
     Kokkos::Profiling::popRegion();
     t_init += ti.seconds();
-    auto run = detail::lloyd_run(space, x, params, metric, comm, summary, c0);
+    auto run = detail::lloyd_run(space, x, params, metric, comm, summary, c0, r);
     t_epochs += run.seconds_epochs;
     inertias.push_back(run.inertia);
     if (r == 0 || run.inertia < best.inertia) {
@@ -306,6 +318,30 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
                                               Kokkos::View<detail::fixed_t*, mem>(), labels, metric, false, batch_size, ws);
   if (inertia) *inertia = s;
   return labels;
+}
+
+/// Distance of each row of `data` to the centroid its label names (e.g. the labels from predict).
+template <class ExecSpace, class T, class... P, class Metric>
+Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances(
+    ExecSpace const& space, Kokkos::View<T**, P...> const& data,
+    Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
+    Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric) {
+  using V = std::remove_const_t<T>;
+  using mem = typename ExecSpace::memory_space;
+  detail::check_metric<Metric, V>();
+  int const d = data.extent(1);
+  KKM_REQUIRE(int(centroids.extent(1)) == d, "the model's d differs from the data's");
+  detail::DeviceMatrix<ExecSpace, V> x = data;
+  Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
+  Kokkos::deep_copy(space, c, centroids);
+  Kokkos::View<double*, mem> out(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"),
+                                 x.extent(0));
+  Kokkos::parallel_for(
+      "kkm::assigned_distances", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, x.extent(0)),
+      KOKKOS_LAMBDA(std::int64_t i) {
+        out(i) = static_cast<double>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(labels(i), 0), d}));
+      });
+  return out;
 }
 
 /// Distances of every row of `data` to every centroid (n × k): scikit-learn's transform. This is

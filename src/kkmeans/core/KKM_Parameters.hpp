@@ -5,15 +5,20 @@
 #include <kkmeans/core/KKM_Error.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace kkm {
+
+struct EpochStats;  // KKM_Result.hpp
 
 /// How the first k centroids are chosen. Both are deterministic for a seed and give the same
 /// centroids whatever the number of ranks or threads.
 enum class Init {
   random,    ///< k distinct rows drawn uniformly
   kmeanspp,  ///< greedy k-means++ (scikit-learn's): several candidates per step, keep the best
+  given,     ///< Parameters::initial_centroids (k × d, row-major), as scikit-learn's init=array
 };
 
 /// What happens to a centroid that attracted no row in an epoch.
@@ -52,6 +57,11 @@ struct Parameters {
   AssignPath assign = AssignPath::automatic;
   /// Seed for every random choice. Same seed → same result.
   std::uint64_t seed = 0;
+  /// Initial centroids for Init::given: k × d values, row-major (every rank passes the same).
+  std::vector<double> initial_centroids;
+  /// Called on every rank after each epoch with the run index (0 … n_init − 1) and the epoch's
+  /// global statistics (e.g. to print progress). Empty: nothing is called.
+  std::function<void(int, EpochStats const&)> on_epoch;
 
   /// Throws kkm::UserError naming the first bad field.
   void validate() const {
@@ -64,7 +74,9 @@ struct Parameters {
   }
 };
 
-inline char const* to_string(Init i) { return i == Init::random ? "random" : "kmeans++"; }
+inline char const* to_string(Init i) {
+  return i == Init::random ? "random" : i == Init::given ? "given" : "kmeans++";
+}
 inline char const* to_string(EmptyPolicy) { return "drop"; }
 inline char const* to_string(AssignPath a) {
   return a == AssignPath::fused ? "fused" : a == AssignPath::gemm ? "gemm" : "auto";

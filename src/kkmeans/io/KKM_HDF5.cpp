@@ -395,6 +395,22 @@ void write_matrix(std::string const& path, std::string const& dataset, std::vect
   atomic_write(path, overwrite, comm, create, slab);
 }
 
+void write_labels(std::string const& path, std::vector<int> const& local_labels,
+                  std::vector<double> const& local_distances, std::int64_t row0, std::int64_t n_total,
+                  Attributes const& attrs, bool overwrite, Communicator const& comm) {
+  bool const with_d = comm.any(!local_distances.empty());
+  auto create = [&](hid_t f) {
+    create_dataset<int>(f, "labels", {hsize_t(n_total)}, H5T_STD_I32LE, nullptr);
+    if (with_d) create_dataset<double>(f, "distances", {hsize_t(n_total)}, H5T_IEEE_F64LE, nullptr);
+    for (auto const& [n, a] : attrs) write_attribute(f, n, a);
+  };
+  auto slab = [&](hid_t f) {
+    write_slab(f, "labels", row0, std::int64_t(local_labels.size()), 1, local_labels.data());
+    if (with_d) write_slab(f, "distances", row0, std::int64_t(local_distances.size()), 1, local_distances.data());
+  };
+  atomic_write(path, overwrite, comm, create, slab);
+}
+
 Model read_model(std::string const& path) {
   H f = open_file(path, H5F_ACC_RDONLY);
   DatasetRef ref{path, "/centroids"};

@@ -94,6 +94,12 @@ void write_matrix(std::string const& path, std::string const& dataset, std::vect
                   std::map<std::string, std::vector<double>> const& extra_root_datasets, Attributes const& attrs,
                   bool overwrite, Communicator const& comm, std::vector<int> const* local_labels = nullptr);
 
+/// Writes /labels (N int32) and, if `local_distances` is not empty, /distances (N float64): this
+/// rank's rows [row0, row0 + local_labels.size()) of n_total, atomically as write_output does.
+void write_labels(std::string const& path, std::vector<int> const& local_labels,
+                  std::vector<double> const& local_distances, std::int64_t row0, std::int64_t n_total,
+                  Attributes const& attrs, bool overwrite, Communicator const& comm);
+
 /// True if HDF5 was built with MPI-IO.
 constexpr bool hdf5_is_parallel() { return KKMEANS_HDF5_IS_PARALLEL != 0; }
 

@@ -1,0 +1,161 @@
+// TOML input decks for `kkmeans fit`, shared helpers of the application.
+#include "App.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <unistd.h>
+
+namespace kkm::app {
+namespace {
+
+std::string where(toml::node const& n, std::string const& path) {
+  auto const& src = n.source();
+  return path + ":" + std::to_string(src.begin.line);
+}
+
+}  // namespace
+
+void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::string> const& set_on_cli) {
+  toml::table deck;
+  try {
+    deck = toml::parse_file(path);
+  } catch (toml::parse_error const& e) {
+    auto const& src = e.source();
+    throw UsageError("deck " + path + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column) +
+                     ": " + std::string(e.description()));
+  }
+  // key → (flag name as CLI11 reports it, setter)
+  using Setter = std::function<void(toml::node const&, std::string const&)>;
+  auto str = [&](std::string& dst) -> Setter {
+    return [&dst, &path](toml::node const& n, std::string const& key) {
+      auto v = n.value<std::string>();
+      if (!v) throw UsageError("deck " + where(n, path) + ": '" + key + "' must be a string");
+      dst = *v;
+    };
+  };
+  auto integer = [&](auto& dst) -> Setter {
+    return [&dst, &path](toml::node const& n, std::string const& key) {
+      auto v = n.value<std::int64_t>();
+      if (!v || !n.is_integer()) throw UsageError("deck " + where(n, path) + ": '" + key + "' must be an integer");
+      dst = static_cast<std::remove_reference_t<decltype(dst)>>(*v);
+    };
+  };
+  auto real = [&](double& dst) -> Setter {
+    return [&dst, &path](toml::node const& n, std::string const& key) {
+      if (!n.is_number()) throw UsageError("deck " + where(n, path) + ": '" + key + "' must be a number");
+      dst = *n.value<double>();
+    };
+  };
+  auto boolean = [&](bool& dst) -> Setter {
+    return [&dst, &path](toml::node const& n, std::string const& key) {
+      if (!n.is_boolean()) throw UsageError("deck " + where(n, path) + ": '" + key + "' must be true or false");
+      dst = *n.value<bool>();
+    };
+  };
+  Setter batch = [&opt, &path](toml::node const& n, std::string const& key) {
+    if (n.is_integer())
+      opt.batch_size = std::to_string(*n.value<std::int64_t>());
+    else if (n.is_string())
+      opt.batch_size = *n.value<std::string>();
+    else
+      throw UsageError("deck " + where(n, path) + ": '" + key + "' must be an integer or \"auto\"");
+  };
+  std::map<std::string, std::pair<std::string, Setter>> keys = {
+      {"input", {"--input", str(opt.input)}},
+      {"k", {"--k", integer(opt.k)}},
+      {"metric", {"--metric", str(opt.metric)}},
+      {"init", {"--init", str(opt.init)}},
+      {"n_init", {"--n-init", integer(opt.n_init)}},
+      {"max_epochs", {"--max-epochs", integer(opt.max_epochs)}},
+      {"tol", {"--tol", real(opt.tol)}},
+      {"batch_size", {"--batch-size", batch}},
+      {"seed", {"--seed", integer(opt.seed)}},
+      {"precision", {"--precision", str(opt.precision)}},
+      {"assign", {"--assign", str(opt.assign)}},
+      {"iou_column", {"--iou-column", integer(opt.iou_column)}},
+      {"stop_on_no_change", {"--no-stop-on-no-change", boolean(opt.stop_on_no_change)}},
+      {"output", {"--output", str(opt.output)}},
+      {"report", {"--report", str(opt.report)}},
+      {"overwrite", {"--overwrite", boolean(opt.overwrite)}},
+      {"quiet", {"--quiet", boolean(opt.quiet)}},
+  };
+  for (auto const& [key, node] : deck) {
+    std::string const k(key.str());
+    auto it = keys.find(k);
+    if (it == keys.end()) {
+      std::string known;
+      for (auto const& [name, _] : keys) known += (known.empty() ? "" : ", ") + name;
+      throw UsageError("deck " + where(node, path) + ": unknown key '" + k + "' (known: " + known + ")");
+    }
+    auto const& [flag, set] = it->second;
+    if (std::find(set_on_cli.begin(), set_on_cli.end(), flag) != set_on_cli.end()) continue;  // the flag wins
+    set(node, k);
+  }
+}
+
+void validate(FitOptions const& o) {
+  auto one_of = [](std::string const& what, std::string const& v, std::vector<std::string> const& ok) {
+    if (std::find(ok.begin(), ok.end(), v) == ok.end()) {
+      std::string list;
+      for (auto const& s : ok) list += (list.empty() ? "" : ", ") + s;
+      throw UsageError("unknown " + what + " '" + v + "' (use one of: " + list + ")");
+    }
+  };
+  if (o.input.empty()) throw UsageError("fit needs --input FILE.h5:/DATASET (or 'input' in the deck)");
+  if (o.k <= 0) throw UsageError("k must be a positive integer (--k), got " + std::to_string(o.k));
+  one_of("metric", o.metric, {"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"});
+  one_of("init", o.init, {"kmeans++", "random"});
+  one_of("precision", o.precision, {"float", "double"});
+  one_of("assign path", o.assign, {"auto", "fused", "gemm"});
+  if (o.n_init < 1) throw UsageError("n_init must be at least 1, got " + std::to_string(o.n_init));
+  if (o.max_epochs < 1) throw UsageError("max_epochs must be at least 1, got " + std::to_string(o.max_epochs));
+  if (!(o.tol >= 0)) throw UsageError("tol must be ≥ 0, got " + std::to_string(o.tol));
+  if (o.batch_size != "auto") {
+    char* end = nullptr;
+    errno = 0;
+    long long const b = std::strtoll(o.batch_size.c_str(), &end, 10);
+    if (o.batch_size.empty() || *end != '\0' || errno != 0 || b <= 0)
+      throw UsageError("batch size must be a positive integer or auto, got '" + o.batch_size + "'");
+  }
+  if (o.assign == "gemm" && o.metric != "sqeuclidean")
+    throw UsageError("--assign gemm needs --metric sqeuclidean, got " + o.metric);
+  if (!o.output.empty() && o.output == o.report) throw UsageError("--output and --report name the same file");
+}
+
+void log(Communicator const& comm, bool quiet, std::string const& line) {
+  if (!quiet && comm.rank() == 0) std::fprintf(stderr, "[kkmeans] %s\n", line.c_str());
+}
+
+void write_text_atomically(std::string const& path, std::string const& text, bool overwrite) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p(path);
+  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  KKM_REQUIRE(fs::is_directory(dir, ec), "report folder '" + dir.string() + "' does not exist");
+  KKM_REQUIRE(overwrite || !fs::exists(p, ec), "report '" + path + "' exists (pass --overwrite to replace it)");
+  std::string const tmp = (dir / ("." + p.filename().string() + ".tmp-kkmeans-" + std::to_string(getpid()))).string();
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    KKM_REQUIRE(f.good(), "cannot write report '" + tmp + "': " + std::strerror(errno));
+    f << text;
+    f.flush();
+    if (!f.good()) {
+      std::remove(tmp.c_str());
+      throw UserError("cannot write report '" + path + "' (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw UserError("cannot rename report into '" + path + "': " + std::strerror(errno));
+  }
+}
+
+}  // namespace kkm::app

@@ -1,0 +1,188 @@
+#pragma once
+// `kkmeans fit`: read this rank's slice, fit, write the model, labels and report.
+#include "App.hpp"
+#include "Progress.hpp"
+
+#include <kkmeans/io/KKM_HDF5.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace kkm::app {
+
+/// Calls f(metric) with the metric named `name`.
+template <class F>
+auto with_metric(std::string const& name, int iou_column, F&& f) {
+  if (name == "euclidean") return f(Euclidean{});
+  if (name == "cosine") return f(Cosine{});
+  if (name == "manhattan") return f(Manhattan{});
+  if (name == "iou") return f(IoU{iou_column});
+  return f(SquaredEuclidean{});
+}
+
+/// This rank's rows of `ref` in a device View of T. Returns the rank's first global row in row0.
+template <class T>
+Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::DefaultExecutionSpace::memory_space> read_slice(
+    io::DatasetRef const& ref, io::DatasetInfo const& info, Communicator const& comm, std::int64_t& row0) {
+  std::int64_t count = 0;
+  io::split_rows(info.rows, comm.rank(), comm.size(), row0, count);
+  auto host = io::read_rows<T>(ref, info, row0, count, comm);
+  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(
+      host.data(), count, info.cols);
+  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::DefaultExecutionSpace::memory_space> x(
+      Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::data"), count, info.cols);
+  Kokkos::deep_copy(x, h);
+  return x;
+}
+
+inline io::DatasetRef parse_ref(std::string const& spec) {
+  try {
+    return io::parse_dataset_ref(spec);
+  } catch (UserError const& e) {
+    throw UsageError(e.what());
+  }
+}
+
+template <class T>
+int run_fit(FitOptions const& o, Communicator const& comm) {
+  using space = Kokkos::DefaultExecutionSpace;
+  Kokkos::Timer total;
+  auto const ref = parse_ref(o.input);
+  auto const info = io::inspect(ref);
+  KKM_REQUIRE(info.rows > 0, "dataset '" + ref.str() + "' has zero rows");
+  KKM_REQUIRE(info.cols > 0, "dataset '" + ref.str() + "' has zero columns (d = 0)");
+  KKM_REQUIRE(o.k <= info.rows, "k = " + std::to_string(o.k) + " exceeds the number of rows N = " +
+                                    std::to_string(info.rows) + " of '" + ref.str() + "'");
+  int const iou_column = o.iou_column >= 0 ? o.iou_column : (info.cols >= 4 ? 2 : 0);
+  if (o.metric == "iou") IoU{iou_column}.check_dimensions(static_cast<int>(info.cols));
+  // Refuse an existing output before any work, so a long run never ends in "file exists".
+  for (auto const* f : {&o.output, &o.report})
+    if (!f->empty() && !o.overwrite && comm.rank() == 0 && std::ifstream(*f).good())
+      throw UserError("output '" + *f + "' exists (pass --overwrite to replace it)");
+
+  Kokkos::Timer t;
+  std::int64_t row0 = 0;
+  auto x = read_slice<T>(ref, info, comm, row0);
+  double const t_read = t.seconds();
+  log(comm, o.quiet,
+      fmt::format("read {} × {} ({}) from {} in {:.2f} s on {} rank(s); {}", info.rows, info.cols, info.type,
+                  ref.str(), t_read, comm.size(), backend_description()));
+
+  Parameters p;
+  p.k = o.k;
+  p.init = o.init == "random" ? Init::random : Init::kmeanspp;
+  p.n_init = o.n_init;
+  p.max_epochs = o.max_epochs;
+  p.tol = o.tol;
+  p.stop_on_no_change = o.stop_on_no_change;
+  p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
+  p.assign = o.assign == "fused" ? AssignPath::fused : o.assign == "gemm" ? AssignPath::gemm : AssignPath::automatic;
+  p.seed = o.seed;
+  Progress progress(comm.rank() == 0 && !o.quiet, o.max_epochs, o.n_init);
+  p.on_epoch = [&progress](int run, EpochStats const& e) { progress.epoch(run, e); };
+
+  t.reset();
+  auto res = with_metric(o.metric, iou_column, [&](auto metric) { return fit(space{}, x, p, metric, comm); });
+  progress.done();
+  double const t_fit = t.seconds();
+
+  // Output: model, labels (each rank its hyperslab), history, attributes.
+  t.reset();
+  io::OutputFile out;
+  out.k = res.k_final;
+  out.d = info.cols;
+  out.centroids_double = std::is_same_v<T, double>;
+  for (int q = 0; q < res.k_final; ++q)
+    for (int j = 0; j < info.cols; ++j) out.centroids.push_back(res.centroids(q, j));
+  out.history.columns = {"epoch", "inertia", "shift", "changed", "empty", "k", "seconds"};
+  for (auto const& e : res.history)
+    out.history.values.insert(out.history.values.end(), {double(e.epoch), e.inertia, e.shift, double(e.changed),
+                                                         double(e.empty), double(e.k), e.seconds});
+  using A = io::Attribute;
+  auto txt = [](std::string s) { A a; a.kind = A::text; a.s = std::move(s); return a; };
+  auto num = [](std::int64_t i) { A a; a.kind = A::integer; a.i = i; return a; };
+  auto real = [](double r) { A a; a.kind = A::real; a.r = r; return a; };
+  out.attributes = {{"metric", txt(o.metric)},
+                    {"iou_column", num(iou_column)},
+                    {"k_requested", num(o.k)},
+                    {"k_final", num(res.k_final)},
+                    {"init", txt(o.init)},
+                    {"n_init", num(o.n_init)},
+                    {"best_restart", num(res.best_restart)},
+                    {"seed", num(static_cast<std::int64_t>(o.seed))},
+                    {"epochs", num(res.epochs)},
+                    {"converged", num(res.converged ? 1 : 0)},
+                    {"stop_reason", txt(res.stop_reason)},
+                    {"inertia", real(res.inertia)},
+                    {"tol", real(o.tol)},
+                    {"max_epochs", num(o.max_epochs)},
+                    {"n_rows", num(info.rows)},
+                    {"d", num(info.cols)},
+                    {"input", txt(ref.str())},
+                    {"precision", txt(o.precision)},
+                    {"assign_path", txt(res.path)},
+                    {"batch_size", num(res.batch_size)},
+                    {"ranks", num(comm.size())},
+                    {"backend", txt(backend_description())},
+                    {"version", txt(version())}};
+  if (!o.output.empty()) {
+    auto labels = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), res.labels);
+    std::vector<int> local(labels.data(), labels.data() + labels.extent(0));
+    io::write_output(o.output, out, local, row0, info.rows, o.overwrite, comm);
+  }
+  double const t_write = t.seconds();
+
+  if (comm.rank() == 0) {
+    if (!o.report.empty()) {
+      nlohmann::json j;
+      for (auto const& [name, a] : out.attributes) {
+        if (a.kind == A::text) j[name] = a.s;
+        else if (a.kind == A::integer) j[name] = a.i;
+        else j[name] = a.r;
+      }
+      j["converged"] = res.converged;
+      j["output"] = o.output;
+      j["restart_inertia"] = res.restart_inertia;
+      j["seconds"] = {{"read", t_read},
+                      {"init", res.seconds_init},
+                      {"epochs", res.seconds_epochs},
+                      {"fit", t_fit},
+                      {"write", t_write},
+                      {"total", total.seconds()}};
+      j["history"] = nlohmann::json::array();
+      for (auto const& e : res.history)
+        j["history"].push_back({{"epoch", e.epoch}, {"inertia", e.inertia}, {"shift", e.shift},
+                                {"changed", e.changed}, {"empty", e.empty}, {"k", e.k}, {"seconds", e.seconds}});
+      write_text_atomically(o.report, j.dump(1) + "\n", o.overwrite);
+    }
+    if (!o.quiet) {
+      std::printf("kkmeans fit: N = %lld, d = %lld, k = %d%s, metric %s, %d epoch(s), %s, inertia %.9g\n",
+                  static_cast<long long>(info.rows), static_cast<long long>(info.cols), res.k_final,
+                  res.k_final != o.k ? (" (of " + std::to_string(o.k) + " requested; empty clusters dropped)").c_str() : "",
+                  o.metric.c_str(), res.epochs, res.converged ? ("converged: " + res.stop_reason).c_str() : "not converged (max epochs)",
+                  res.inertia);
+      double epoch_s = 0;
+      for (auto const& e : res.history) epoch_s += e.seconds;
+      std::printf("  time: read %.3f s, init %.3f s, epochs %.3f s (%.3f ms/epoch), write %.3f s\n", t_read,
+                  res.seconds_init, res.seconds_epochs,
+                  1e3 * epoch_s / std::max(1, static_cast<int>(res.history.size())), t_write);
+      int const show = std::min(res.k_final, 10);
+      for (int q = 0; q < show; ++q) {
+        std::string row;
+        for (int j = 0; j < std::min<std::int64_t>(info.cols, 8); ++j) row += fmt::format(" {:>12.5g}", double(res.centroids(q, j)));
+        std::printf("  centroid %3d:%s%s\n", q, row.c_str(), info.cols > 8 ? " …" : "");
+      }
+      if (res.k_final > show) std::printf("  … %d more centroid(s)\n", res.k_final - show);
+      if (!o.output.empty()) std::printf("  wrote %s\n", o.output.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace kkm::app

@@ -1,0 +1,84 @@
+// `kkmeans predict`: labels (and distances) of new data from a saved model; `kkmeans info`.
+#include "App.hpp"
+#include "Fit.hpp"
+
+#include <kkmeans/io/KKM_HDF5.hpp>
+
+namespace kkm::app {
+namespace {
+
+template <class T>
+int predict_as(PredictOptions const& o, Communicator const& comm) {
+  using space = Kokkos::DefaultExecutionSpace;
+  auto const model = io::read_model(o.model);
+  auto const ref = parse_ref(o.input);
+  auto const info = io::inspect(ref);
+  KKM_REQUIRE(info.rows > 0, "dataset '" + ref.str() + "' has zero rows");
+  KKM_REQUIRE(info.cols == model.d, "model '" + o.model + "' has d = " + std::to_string(model.d) + " but '" +
+                                        ref.str() + "' has " + std::to_string(info.cols) + " columns");
+  auto const mit = model.attributes.find("metric");
+  KKM_REQUIRE(mit != model.attributes.end() && mit->second.kind == io::Attribute::text,
+              "model '" + o.model + "' has no 'metric' attribute: not a kkmeans model");
+  std::string const metric = mit->second.s;
+  KKM_REQUIRE(metric == "sqeuclidean" || metric == "euclidean" || metric == "cosine" || metric == "manhattan" ||
+                  metric == "iou",
+              "model '" + o.model + "' has unknown metric '" + metric + "'");
+  auto const cit = model.attributes.find("iou_column");
+  int const iou_column = cit != model.attributes.end() ? static_cast<int>(cit->second.i) : 0;
+
+  std::int64_t row0 = 0;
+  auto x = read_slice<T>(ref, info, comm, row0);
+  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> c("kkm::model", model.k, model.d);
+  for (std::int64_t q = 0; q < model.k; ++q)
+    for (std::int64_t j = 0; j < model.d; ++j) c(q, j) = static_cast<T>(model.centroids[q * model.d + j]);
+  std::vector<double> dist;
+  auto labels = with_metric(metric, iou_column, [&](auto m) {
+    auto l = predict(space{}, x, c, m);
+    if (o.distances) {
+      auto dd = assigned_distances(space{}, x, c, l, m);
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dd);
+      dist.assign(h.data(), h.data() + h.extent(0));
+    }
+    return l;
+  });
+  auto lh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), labels);
+  std::vector<int> local(lh.data(), lh.data() + lh.extent(0));
+  io::Attributes attrs;
+  attrs["model"] = io::Attribute{io::Attribute::text, o.model, 0, 0};
+  attrs["input"] = io::Attribute{io::Attribute::text, ref.str(), 0, 0};
+  attrs["metric"] = io::Attribute{io::Attribute::text, metric, 0, 0};
+  io::write_labels(o.output, local, dist, row0, info.rows, attrs, o.overwrite, comm);
+  log(comm, o.quiet, fmt::format("labelled {} rows of {} with {} ({} centroids, {}) -> {}", info.rows, ref.str(),
+                                 o.model, model.k, metric, o.output));
+  return 0;
+}
+
+}  // namespace
+
+int run_predict(PredictOptions const& o, Communicator const& comm) {
+  return o.precision == "double" ? predict_as<double>(o, comm) : predict_as<float>(o, comm);
+}
+
+int run_info(std::string const& what) {
+  std::printf("kkmeans %s, %s, MPI %s, HDF5 %s\n", version().c_str(), backend_description().c_str(),
+              KKMEANS_ENABLE_MPI ? "on" : "off", io::hdf5_is_parallel() ? "parallel" : "serial");
+  if (what.empty()) return 0;
+  if (what.find(":/") != std::string::npos) {
+    auto const ref = parse_ref(what);
+    auto const i = io::inspect(ref, true);
+    std::printf("%s: %lld × %lld %s, %s\n", ref.str().c_str(), static_cast<long long>(i.rows),
+                static_cast<long long>(i.cols), i.type.c_str(), i.chunked ? "chunked" : "contiguous");
+    return 0;
+  }
+  auto const m = io::read_model(what);
+  std::printf("%s: model with k = %lld centroids of d = %lld\n", what.c_str(), static_cast<long long>(m.k),
+              static_cast<long long>(m.d));
+  for (auto const& [name, a] : m.attributes) {
+    if (a.kind == io::Attribute::text) std::printf("  %s = %s\n", name.c_str(), a.s.c_str());
+    else if (a.kind == io::Attribute::integer) std::printf("  %s = %lld\n", name.c_str(), static_cast<long long>(a.i));
+    else std::printf("  %s = %.9g\n", name.c_str(), a.r);
+  }
+  return 0;
+}
+
+}  // namespace kkm::app

@@ -1,0 +1,202 @@
+// kkmeans: k-means by batch on Kokkos over MPI ranks.
+//   kkmeans fit [DECK.toml] --input data.h5:/points --k 200 [...]
+//   kkmeans predict --model model.h5 --input new.h5:/points --output labels.h5
+//   kkmeans generate --output blobs.h5:/points --n 1000000 --d 4 --k 200
+//   kkmeans info data.h5[:/points]
+// Exit status: 0 success, 2 bad usage (flags, deck), 1 bad data or a runtime failure.
+#include "App.hpp"
+
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#if KKMEANS_ENABLE_MPI
+#include <mpi.h>
+#endif
+
+namespace {
+
+/// Rank within this node: each rank takes GPU (local rank mod GPUs).
+int node_local_rank() {
+#if KKMEANS_ENABLE_MPI
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int r = 0;
+  MPI_Comm_rank(node, &r);
+  MPI_Comm_free(&node);
+  return r;
+#else
+  return 0;
+#endif
+}
+
+/// Initialises Kokkos with one GPU per rank, chosen by node-local rank, unless the command line
+/// names a device itself (--kokkos-device-id, --kokkos-num-devices, --kokkos-map-device-id-by).
+void initialize_kokkos(std::vector<char*>& storage, std::string& extra) {
+  bool named = false;
+  for (std::size_t i = 1; i < storage.size(); ++i) {
+    std::string const a = storage[i];
+    named = named || a.rfind("--kokkos-device", 0) == 0 || a.rfind("--kokkos-num-devices", 0) == 0 ||
+            a.rfind("--kokkos-map-device-id-by", 0) == 0;
+  }
+  int const local = node_local_rank();
+#if defined(KOKKOS_ENABLE_CUDA)
+  int n = 0;
+  if (!named && cudaGetDeviceCount(&n) == cudaSuccess && n > 0) {
+    extra = "--kokkos-device-id=" + std::to_string(local % n);
+    storage.push_back(extra.data());
+  }
+#else
+  (void)local;
+  (void)named;
+#endif
+  int count = static_cast<int>(storage.size());
+  storage.push_back(nullptr);
+  Kokkos::initialize(count, storage.data());
+}
+
+int finish(int code) {
+  if (Kokkos::is_initialized()) Kokkos::finalize();
+#if KKMEANS_ENABLE_MPI
+  MPI_Finalize();
+#endif
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+#if KKMEANS_ENABLE_MPI
+  MPI_Init(&argc, &argv);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  kkm::Communicator comm(MPI_COMM_WORLD);
+#else
+  int rank = 0;
+  kkm::Communicator comm;
+#endif
+
+  using namespace kkm::app;
+  CLI::App app{"kkmeans " + kkm::version() + ": k-means by batch on Kokkos, over MPI ranks"};
+  app.set_version_flag("--version", "kkmeans " + kkm::version());
+  app.require_subcommand(1);
+  app.allow_extras(false);
+
+  // --- fit ---------------------------------------------------------------------------------------
+  FitOptions fo;
+  std::string deck;
+  auto* fit = app.add_subcommand("fit", "fit k-means to an HDF5 dataset (flags override a TOML deck)");
+  fit->add_option("deck", deck, "TOML input deck (keys are the flag names with underscores)")->check(CLI::ExistingFile);
+  fit->add_option("--input,-i", fo.input, "FILE.h5:/DATASET, N × d, any integer or float type");
+  fit->add_option("--k,-k", fo.k, "number of clusters");
+  fit->add_option("--metric", fo.metric, "sqeuclidean | euclidean | cosine | manhattan | iou")
+      ->check(CLI::IsMember({"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"}));
+  fit->add_option("--init", fo.init, "kmeans++ | random")->check(CLI::IsMember({"kmeans++", "random"}));
+  fit->add_option("--n-init", fo.n_init, "independent runs; the lowest inertia is kept");
+  fit->add_option("--max-epochs", fo.max_epochs, "most Lloyd epochs");
+  fit->add_option("--tol", fo.tol, "relative centroid-shift tolerance (scikit-learn's); 0 disables");
+  fit->add_option("--batch-size", fo.batch_size, "rows per batch, or auto");
+  fit->add_option("--seed", fo.seed, "seed of every random choice");
+  fit->add_option("--precision", fo.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
+  fit->add_option("--assign", fo.assign, "auto | fused | gemm")->check(CLI::IsMember({"auto", "fused", "gemm"}));
+  fit->add_option("--iou-column", fo.iou_column, "column of the box width for --metric iou (height follows)");
+  fit->add_flag("!--no-stop-on-no-change", fo.stop_on_no_change, "keep going when no label changed");
+  fit->add_option("--output,-o", fo.output, "HDF5 file for centroids, labels, history and attributes");
+  fit->add_option("--report", fo.report, "JSON run report");
+  fit->add_flag("--overwrite", fo.overwrite, "replace existing output files");
+  fit->add_flag("--quiet,-q", fo.quiet, "no progress or log lines");
+
+  // --- predict -----------------------------------------------------------------------------------
+  PredictOptions po;
+  auto* predict = app.add_subcommand("predict", "label new data with a fitted model");
+  predict->add_option("--model,-m", po.model, "model file written by kkmeans fit --output")->required();
+  predict->add_option("--input,-i", po.input, "FILE.h5:/DATASET to label")->required();
+  predict->add_option("--output,-o", po.output, "HDF5 file for /labels (and /distances)")->required();
+  predict->add_flag("--distances", po.distances, "also write each row's distance to its centroid");
+  predict->add_option("--precision", po.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
+  predict->add_flag("--overwrite", po.overwrite, "replace an existing output file");
+  predict->add_flag("--quiet,-q", po.quiet, "no log lines");
+
+  // --- generate ----------------------------------------------------------------------------------
+  GenerateOptions go;
+  auto* gen = app.add_subcommand("generate", "write Gaussian blobs with known centres (in parallel)");
+  gen->add_option("--output,-o", go.output, "FILE.h5:/DATASET")->required();
+  gen->add_option("--n", go.n, "rows")->check(CLI::PositiveNumber);
+  gen->add_option("--d", go.d, "columns")->check(CLI::PositiveNumber);
+  gen->add_option("--k", go.k, "blobs")->check(CLI::PositiveNumber);
+  gen->add_option("--spread", go.spread, "standard deviation of each blob")->check(CLI::NonNegativeNumber);
+  gen->add_option("--box", go.box, "centres uniform in [-box, box]^d")->check(CLI::PositiveNumber);
+  gen->add_option("--imbalance", go.imbalance, "largest / smallest blob size (≥ 1)")->check(CLI::Range(1.0, 1e9));
+  gen->add_option("--seed", go.seed, "seed");
+  gen->add_flag("--overwrite", go.overwrite, "replace an existing file");
+  gen->add_flag("--quiet,-q", go.quiet, "no log lines");
+
+  // --- info --------------------------------------------------------------------------------------
+  std::string what;
+  auto* info = app.add_subcommand("info", "describe a dataset (FILE.h5:/DATASET) or a model file, and this build");
+  info->add_option("what", what, "FILE.h5:/DATASET or a model FILE.h5");
+
+  // --kokkos-* flags go to Kokkos, everything else to the command-line parser.
+  std::vector<char*> kokkos_argv = {argv[0]};
+  std::vector<std::string> cli_args;
+  for (int i = argc - 1; i >= 1; --i) {
+    if (std::string(argv[i]).rfind("--kokkos-", 0) == 0)
+      kokkos_argv.insert(kokkos_argv.begin() + 1, argv[i]);
+    else
+      cli_args.push_back(argv[i]);  // CLI11 takes the arguments in reverse order
+  }
+  try {
+    app.parse(cli_args);
+  } catch (CLI::CallForHelp const& e) {
+    if (rank == 0) app.exit(e);
+    return finish(0);
+  } catch (CLI::CallForAllHelp const& e) {
+    if (rank == 0) app.exit(e);
+    return finish(0);
+  } catch (CLI::CallForVersion const& e) {
+    if (rank == 0) app.exit(e);
+    return finish(0);
+  } catch (CLI::ParseError const& e) {
+    if (rank == 0) std::fprintf(stderr, "kkmeans: error: %s (see kkmeans --help)\n", e.what());
+    return finish(2);
+  }
+
+  std::string kokkos_extra;
+  initialize_kokkos(kokkos_argv, kokkos_extra);
+  int code = 0;
+  try {
+    if (*fit) {
+      std::vector<std::string> on_cli;
+      for (auto* o : fit->get_options())
+        if (o->count() > 0) on_cli.push_back(o->get_name());
+      if (!deck.empty()) apply_deck(deck, fo, on_cli);
+      validate(fo);
+      code = fo.precision == "double" ? run_fit<double>(fo, comm) : run_fit<float>(fo, comm);
+    } else if (*predict) {
+      code = run_predict(po, comm);
+    } else if (*gen) {
+      code = run_generate(go, comm);
+    } else if (*info) {
+      code = rank == 0 ? run_info(what) : 0;
+    }
+  } catch (kkm::UsageError const& e) {
+    if (rank == 0) std::fprintf(stderr, "kkmeans: error: %s\n", e.what());
+    code = 2;
+  } catch (kkm::UserError const& e) {
+    if (rank == 0) std::fprintf(stderr, "kkmeans: error: %s\n", e.what());
+    code = 1;
+  } catch (std::exception const& e) {
+    // Not agreed by all ranks: bring the whole job down rather than leave the others waiting.
+    std::fprintf(stderr, "kkmeans: error on rank %d: %s\n", rank, e.what());
+#if KKMEANS_ENABLE_MPI
+    if (comm.size() > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+#endif
+    code = 1;
+  }
+  return finish(code);
+}

@@ -1,0 +1,110 @@
+// Distributed fits at any rank count give bit for bit the centroids and labels of a one-process
+// fit of the whole data, with N not divisible by the rank count and the last rank holding no rows.
+#include <KKM_TestHelpers.hpp>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace kkm_test;
+
+#if KKMEANS_ENABLE_MPI
+kkm::Communicator world() { return kkm::Communicator(MPI_COMM_WORLD); }
+#else
+kkm::Communicator world() { return kkm::Communicator(); }
+#endif
+
+/// Uneven split: rank r < P−1 gets a share that grows with r; the last rank gets nothing when P > 1.
+void uneven_split(std::int64_t n, int rank, int size, std::int64_t& r0, std::int64_t& count) {
+  if (size == 1) {
+    r0 = 0;
+    count = n;
+    return;
+  }
+  int const parts = size - 1;  // the last rank holds 0 rows
+  std::int64_t const total_w = std::int64_t(parts) * (parts + 1) / 2;
+  std::int64_t start = 0;
+  for (int r = 0; r < rank && r < parts; ++r) start += n * (r + 1) / total_w;
+  count = rank < parts ? (rank == parts - 1 ? n - start : n * (rank + 1) / total_w) : 0;
+  r0 = rank < parts ? start : n;
+}
+
+template <class Metric>
+void check_distributed(Metric const& metric, kkm::Parameters const& p, Matrix<float> const& x) {
+  using space = TEST_EXECSPACE;
+  auto comm = world();
+  std::int64_t r0, count;
+  uneven_split(x.n, comm.rank(), comm.size(), r0, count);
+  auto local = to_device<space>(x, r0, count);
+  auto dist = kkm::fit(space{}, local, p, metric, comm);
+  // Reference: every rank fits the whole data alone.
+  auto whole = kkm::fit(space{}, to_device<space>(x), p, metric, kkm::Communicator{});
+
+  EXPECT_EQ(dist.n_rows, x.n);
+  EXPECT_EQ(dist.k_final, whole.k_final);
+  EXPECT_EQ(dist.epochs, whole.epochs);
+  EXPECT_EQ(centroids_vector(dist), centroids_vector(whole)) << "centroids differ from the one-process fit";
+  auto all = labels_to_host(whole.labels);
+  auto mine = labels_to_host(dist.labels);
+  ASSERT_EQ(std::int64_t(mine.size()), count);
+  EXPECT_TRUE(std::equal(mine.begin(), mine.end(), all.begin() + r0)) << "labels differ from the one-process fit";
+  EXPECT_NEAR(dist.inertia, whole.inertia, 1e-9 * whole.inertia);
+  // Every rank saw the same history.
+  std::vector<double> h;
+  for (auto const& e : dist.history) h.push_back(e.inertia);
+  double first = h.empty() ? 0 : h.front();
+  double mx = first;
+  comm.allreduce_max(&mx, 1);
+  EXPECT_EQ(mx, first);
+}
+
+TEST(TEST_CATEGORY, distributed_sqeuclidean_kmeanspp) {
+  kkm::Parameters p;
+  p.k = 7;
+  p.seed = 5;
+  check_distributed(kkm::SquaredEuclidean{}, p, blobs<float>(1001, 3, 7, 1.2, 31));
+}
+
+TEST(TEST_CATEGORY, distributed_random_init_restarts) {
+  kkm::Parameters p;
+  p.k = 6;
+  p.seed = 6;
+  p.n_init = 3;
+  p.init = kkm::Init::random;
+  check_distributed(kkm::Euclidean{}, p, blobs<float>(997, 2, 6, 1.0, 32));
+}
+
+TEST(TEST_CATEGORY, distributed_cosine) {
+  kkm::Parameters p;
+  p.k = 5;
+  p.seed = 7;
+  check_distributed(kkm::Cosine{}, p, blobs<float>(803, 4, 5, 2.0, 33));
+}
+
+TEST(TEST_CATEGORY, distributed_manhattan_medians) {
+  kkm::Parameters p;
+  p.k = 5;
+  p.seed = 8;
+  check_distributed(kkm::Manhattan{}, p, blobs<float>(899, 3, 5, 1.5, 34));
+}
+
+TEST(TEST_CATEGORY, distributed_iou) {
+  kkm::Parameters p;
+  p.k = 6;
+  p.seed = 9;
+  check_distributed(kkm::IoU{}, p, uniform<float>(1003, 2, 0.05, 1.0, 35));
+}
+
+TEST(TEST_CATEGORY, distributed_empty_cluster_drop) {
+  auto x = blobs<float>(500, 2, 3, 0.2, 36);
+  kkm::Parameters p;
+  p.k = 4;
+  p.init = kkm::Init::given;
+  for (int q = 0; q < 3; ++q)
+    for (int j = 0; j < 2; ++j) p.initial_centroids.push_back(x(q, j));
+  p.initial_centroids.push_back(1e4);
+  p.initial_centroids.push_back(-1e4);
+  check_distributed(kkm::SquaredEuclidean{}, p, x);
+}
+
+}  // namespace

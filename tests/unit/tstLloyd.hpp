@@ -1,0 +1,263 @@
+// Lloyd against a straightforward reference epoch by epoch; stopping rules; empty clusters;
+// reproducibility across batch sizes, backends and runs; the GEMM path; bad input.
+#include <KKM_TestHelpers.hpp>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace kkm_test;
+
+std::vector<double> first_rows(Matrix<float> const& x, int k, int stride) {
+  std::vector<double> c(std::size_t(k) * x.d);
+  for (int q = 0; q < k; ++q)
+    for (int j = 0; j < x.d; ++j) c[std::size_t(q) * x.d + j] = x(std::int64_t(q) * stride, j);
+  return c;
+}
+
+TEST(TEST_CATEGORY, lloyd_matches_reference_epoch_by_epoch) {
+  using space = TEST_EXECSPACE;
+  auto x = blobs<float>(700, 3, 5, 2.5, 11);  // overlapping blobs: labels keep changing for a while
+  int const k = 5, E = 8;
+  auto c = first_rows(x, k, 1);
+  kkm::Parameters p;
+  p.k = k;
+  p.init = kkm::Init::given;
+  p.initial_centroids = c;
+  p.max_epochs = E;
+  p.tol = 0;
+  p.stop_on_no_change = false;
+  auto r = kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{});
+  ASSERT_EQ(r.k_final, k);
+
+  std::vector<int> prev(x.n, -1);
+  for (int e = 0; e < int(r.history.size()); ++e) {
+    auto a = ref_assign(Ref::sqeuclidean, x, c, k);
+    std::int64_t changed = 0;
+    for (std::int64_t i = 0; i < x.n; ++i) changed += a.labels[i] != prev[i];
+    prev = a.labels;
+    EXPECT_NEAR(r.history[e].inertia, a.inertia, 1e-5 * a.inertia) << "epoch " << e + 1;
+    EXPECT_EQ(r.history[e].changed, changed) << "epoch " << e + 1;
+    auto next = ref_update(Ref::sqeuclidean, x, a.labels, c, k);
+    double shift = 0;
+    for (std::size_t i = 0; i < c.size(); ++i) shift += (next[i] - c[i]) * (next[i] - c[i]);
+    EXPECT_NEAR(r.history[e].shift, shift, 1e-4 * shift + 1e-10) << "epoch " << e + 1;
+    c = next;
+  }
+  EXPECT_EQ(r.epochs, int(r.history.size()));
+  auto got = centroids_vector(r);
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_NEAR(got[i], c[i], 1e-5 * std::max(1.0, std::fabs(c[i])));
+  auto final_ref = ref_assign(Ref::sqeuclidean, x, c, k);
+  EXPECT_EQ(labels_to_host(r.labels), final_ref.labels);
+  EXPECT_NEAR(r.inertia, final_ref.inertia, 1e-5 * final_ref.inertia);
+}
+
+TEST(TEST_CATEGORY, lloyd_stopping_rules) {
+  using space = TEST_EXECSPACE;
+  auto x = blobs<float>(400, 2, 4, 0.2, 12);
+  auto xd = to_device<space>(x);
+  kkm::Parameters p;
+  p.k = 4;
+  p.seed = 3;
+  p.tol = 0;
+  auto r = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  EXPECT_TRUE(r.converged);
+  EXPECT_EQ(r.stop_reason, "no label changed");
+  EXPECT_EQ(r.history.back().changed, 0);
+  EXPECT_LT(r.epochs, p.max_epochs);
+
+  p.max_epochs = 1;
+  p.init = kkm::Init::random;
+  auto r1 = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  EXPECT_FALSE(r1.converged);
+  EXPECT_EQ(r1.stop_reason, "max epochs");
+  EXPECT_EQ(r1.epochs, 1);
+
+  p.max_epochs = 100;
+  p.tol = 1e6;  // any shift is below this
+  auto r2 = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  EXPECT_TRUE(r2.converged);
+  EXPECT_EQ(r2.stop_reason, "shift below tol");
+  EXPECT_EQ(r2.epochs, 1);
+}
+
+TEST(TEST_CATEGORY, lloyd_empty_cluster_is_dropped) {
+  using space = TEST_EXECSPACE;
+  auto x = blobs<float>(300, 2, 3, 0.2, 13);
+  auto c = first_rows(x, 3, 1);
+  c.push_back(1e4);  // a fourth centroid far from every row: it attracts nothing
+  c.push_back(1e4);
+  kkm::Parameters p;
+  p.k = 4;
+  p.init = kkm::Init::given;
+  p.initial_centroids = c;
+  auto r = kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{});
+  EXPECT_EQ(r.k_requested, 4);
+  EXPECT_EQ(r.k_final, 3);
+  EXPECT_EQ(r.history[0].empty, 1);
+  EXPECT_EQ(r.history[0].k, 3);
+  ASSERT_EQ(r.centroids.extent(0), 3u);
+  for (int l : labels_to_host(r.labels)) EXPECT_TRUE(l >= 0 && l < 3);
+  for (std::size_t q = 0; q < 3; ++q) EXPECT_LT(std::fabs(r.centroids(q, 0)), 100.0);
+}
+
+template <class Metric>
+void expect_identical(Metric const& m, kkm::Parameters p, Matrix<float> const& x) {
+  using space = TEST_EXECSPACE;
+  auto xd = to_device<space>(x);
+  auto a = kkm::fit(space{}, xd, p, m);
+  auto b = kkm::fit(space{}, xd, p, m);
+  p.batch_size = 37;  // many batches and launches: another order of accumulation
+  auto c = kkm::fit(space{}, xd, p, m);
+  EXPECT_EQ(centroids_vector(a), centroids_vector(b));
+  EXPECT_EQ(centroids_vector(a), centroids_vector(c));
+  EXPECT_EQ(labels_to_host(a.labels), labels_to_host(b.labels));
+  EXPECT_EQ(labels_to_host(a.labels), labels_to_host(c.labels));
+  EXPECT_EQ(a.epochs, c.epochs);
+#if defined(KOKKOS_ENABLE_SERIAL)
+  // Another backend (one thread) gives the same bits.
+  auto hx = to_device<Kokkos::Serial>(x);
+  auto s = kkm::fit(Kokkos::Serial{}, hx, p, m);
+  EXPECT_EQ(centroids_vector(a), centroids_vector(s));
+  EXPECT_EQ(labels_to_host(a.labels), labels_to_host(s.labels));
+#endif
+}
+
+TEST(TEST_CATEGORY, lloyd_bitwise_reproducible) {
+  auto x = blobs<float>(1500, 4, 6, 1.5, 14);
+  kkm::Parameters p;
+  p.k = 6;
+  p.seed = 99;
+  expect_identical(kkm::SquaredEuclidean{}, p, x);
+  expect_identical(kkm::Cosine{}, p, x);
+  expect_identical(kkm::Manhattan{}, p, x);
+  p.init = kkm::Init::random;
+  expect_identical(kkm::Euclidean{}, p, x);
+}
+
+TEST(TEST_CATEGORY, lloyd_seed_changes_result) {
+  using space = TEST_EXECSPACE;
+  auto xd = to_device<space>(uniform<float>(500, 2, 0, 1, 15));
+  kkm::Parameters p;
+  p.k = 10;
+  p.seed = 1;
+  auto a = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  p.seed = 2;
+  auto b = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  EXPECT_NE(centroids_vector(a), centroids_vector(b));
+}
+
+TEST(TEST_CATEGORY, lloyd_gemm_path_agrees_with_fused) {
+  using space = TEST_EXECSPACE;
+  auto x = blobs<float>(2000, 40, 70, 0.5, 16);
+  auto xd = to_device<space>(x);
+  kkm::Parameters p;
+  p.k = 70;
+  p.seed = 5;
+  p.assign = kkm::AssignPath::fused;
+  auto f = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  p.assign = kkm::AssignPath::gemm;
+  p.batch_size = 300;  // several GEMM batches
+  auto g = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  EXPECT_EQ(f.path, "fused");
+  EXPECT_EQ(g.path, "gemm");
+  EXPECT_EQ(labels_to_host(f.labels), labels_to_host(g.labels));
+  EXPECT_NEAR(f.inertia, g.inertia, 1e-6 * f.inertia);
+  auto cf = centroids_vector(f), cg = centroids_vector(g);
+  ASSERT_EQ(cf.size(), cg.size());
+  for (std::size_t i = 0; i < cf.size(); ++i) EXPECT_NEAR(cf[i], cg[i], 1e-5 * std::max(1.0, std::fabs(cf[i])));
+}
+
+TEST(TEST_CATEGORY, lloyd_restarts_keep_the_best) {
+  using space = TEST_EXECSPACE;
+  auto xd = to_device<space>(blobs<float>(600, 2, 8, 1.0, 17));
+  kkm::Parameters p;
+  p.k = 8;
+  p.n_init = 4;
+  p.init = kkm::Init::random;
+  auto r = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  ASSERT_EQ(r.restart_inertia.size(), 4u);
+  EXPECT_EQ(r.inertia, *std::min_element(r.restart_inertia.begin(), r.restart_inertia.end()));
+  EXPECT_EQ(r.inertia, r.restart_inertia[r.best_restart]);
+}
+
+template <class F>
+std::string user_error(F f) {
+  try {
+    f();
+  } catch (kkm::UserError const& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TEST_CATEGORY, lloyd_rejects_bad_input) {
+  using space = TEST_EXECSPACE;
+  auto x = uniform<float>(20, 2, 0, 1, 18);
+  auto xd = to_device<space>(x);
+  kkm::Parameters p;
+  p.k = 21;
+  EXPECT_NE(user_error([&] { kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{}); }).find("exceeds the number of rows"),
+            std::string::npos);
+  p.k = 0;
+  EXPECT_NE(user_error([&] { kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{}); }).find("k must be at least 1"),
+            std::string::npos);
+  p.k = 2;
+  p.batch_size = -1;
+  EXPECT_NE(user_error([&] { kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{}); }).find("batch size"), std::string::npos);
+  p.batch_size = 0;
+  x(7, 1) = NAN;
+  x(9, 0) = INFINITY;
+  auto bad = to_device<space>(x);
+  auto msg = user_error([&] { kkm::fit(space{}, bad, p, kkm::SquaredEuclidean{}); });
+  EXPECT_NE(msg.find("2 NaN or infinite"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("row 7, column 1"), std::string::npos) << msg;
+  Kokkos::View<float**, Kokkos::LayoutRight, typename space::memory_space> empty("empty", 0, 2);
+  EXPECT_NE(user_error([&] { kkm::fit(space{}, empty, p, kkm::SquaredEuclidean{}); }).find("no rows"), std::string::npos);
+  Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace> model("m", 2, 3);
+  EXPECT_NE(user_error([&] { kkm::predict(space{}, xd, model, kkm::SquaredEuclidean{}); }).find("3 columns"),
+            std::string::npos);
+}
+
+TEST(TEST_CATEGORY, lloyd_single_row_and_identical_rows) {
+  using space = TEST_EXECSPACE;
+  Matrix<float> one{1, 3, {1.f, 2.f, 3.f}};
+  kkm::Parameters p;
+  p.k = 1;
+  auto r = kkm::fit(space{}, to_device<space>(one), p, kkm::SquaredEuclidean{});
+  EXPECT_EQ(r.k_final, 1);
+  EXPECT_EQ(r.centroids(0, 2), 3.f);
+  EXPECT_EQ(r.inertia, 0.0);
+  // All rows identical, k = 3: k-means++ can only pick duplicates; the duplicates empty and drop.
+  Matrix<float> same{50, 2, std::vector<float>(100, 4.5f)};
+  p.k = 3;
+  auto s = kkm::fit(space{}, to_device<space>(same), p, kkm::SquaredEuclidean{});
+  EXPECT_EQ(s.k_final, 1);
+  EXPECT_EQ(s.centroids(0, 0), 4.5f);
+  EXPECT_EQ(s.inertia, 0.0);
+}
+
+TEST(TEST_CATEGORY, lloyd_float64) {
+  using space = TEST_EXECSPACE;
+  auto xf = blobs<double>(500, 3, 4, 1.0, 19);
+  kkm::Parameters p;
+  p.k = 4;
+  p.init = kkm::Init::given;
+  std::vector<double> c(12);
+  for (int q = 0; q < 4; ++q)
+    for (int j = 0; j < 3; ++j) c[q * 3 + j] = xf(q, j);
+  p.initial_centroids = c;
+  p.max_epochs = 3;
+  p.tol = 0;
+  p.stop_on_no_change = false;
+  auto r = kkm::fit(space{}, to_device<space>(xf), p, kkm::SquaredEuclidean{});
+  for (int e = 0; e < 3; ++e) {
+    auto a = ref_assign(Ref::sqeuclidean, xf, c, 4);
+    EXPECT_NEAR(r.history[e].inertia, a.inertia, 1e-12 * a.inertia);
+    c = ref_update(Ref::sqeuclidean, xf, a.labels, c, 4);
+  }
+  auto got = centroids_vector(r);
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_NEAR(got[i], c[i], 1e-12 * std::max(1.0, std::fabs(c[i])));
+}
+
+}  // namespace
