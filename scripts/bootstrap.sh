@@ -20,7 +20,8 @@ usage: scripts/bootstrap.sh [options]
                     nvcc_wrapper, and Kokkos Kernels with cuBLAS (default: OpenMP + Serial)
   --source PATH     use an already-downloaded trilinos_13.2.0.orig.tar.gz, an extracted Trilinos tree,
                     or a folder holding kokkos/ and kokkos-kernels/ (offline machines)
-  --no-apt          do not install Debian packages (machines without apt; check them yourself)
+  --no-apt          do not install Debian packages (machines without apt; check them yourself);
+                    also KKMEANS_NO_APT=1 in the environment
   --deps-dir DIR    where sources, builds and installs go (default: <repo>/.deps)
   --jobs N          parallel build jobs (default: nproc)
   --print-prefix    print the install prefix for the chosen backend and exit
@@ -34,7 +35,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEPS=${KKMEANS_DEPS_DIR:-$ROOT/.deps}
 CUDA_ARCH=""
 SOURCE=""
-NO_APT=0
+NO_APT=${KKMEANS_NO_APT:-0}
 JOBS=$(nproc 2>/dev/null || echo 2)
 PRINT_PREFIX=0
 FETCH_ONLY=0
@@ -169,9 +170,11 @@ copy_from_folder() {
   [[ -d "$base/kokkos/core" && -d "$base/kokkos-kernels/src" ]] \
     || die "$dir holds neither packages/kokkos{,-kernels} nor kokkos/ and kokkos-kernels/"
   say "copying Kokkos sources from $base"
-  rm -rf "$SRC/kokkos" "$SRC/kokkos-kernels"
+  rm -rf "$SRC/kokkos" "$SRC/kokkos-kernels" "$SRC/.patched"
   cp -r "$base/kokkos" "$SRC/kokkos"
   cp -r "$base/kokkos-kernels" "$SRC/kokkos-kernels"
+  # A folder made by scripts/carry-deps.sh is patched already and says with which patches.
+  if [[ -f "$base/.patched" ]]; then cp "$base/.patched" "$SRC/.patched"; fi
 }
 
 check_version() {
@@ -184,12 +187,12 @@ if [[ -f "$SRC/kokkos/CMakeLists.txt" && -f "$SRC/kokkos-kernels/CMakeLists.txt"
 else
   if [[ -n "$SOURCE" ]]; then
     [[ -e "$SOURCE" ]] || die "--source $SOURCE does not exist"
-    if [[ -d "$SOURCE" ]]; then copy_from_folder "$SOURCE"; else extract_from_tarball "$SOURCE"; fi
+    if [[ -d "$SOURCE" ]]; then copy_from_folder "$SOURCE"; else extract_from_tarball "$SOURCE"; rm -f "$SRC/.patched"; fi
   else
     command -v apt-get >/dev/null || die "no apt-get here: pass --source with the trilinos tarball or the kokkos folders"
     extract_from_tarball "$(fetch_trilinos_tarball)"
+    rm -f "$SRC/.patched"
   fi
-  rm -f "$SRC/.patched"
 fi
 check_version
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configure and build kkmeans (bootstrapping Kokkos first when no Kokkos is given).
-#   scripts/build.sh [--cuda ARCH] [--build-dir DIR] [--debug] [--no-bootstrap] [-- extra cmake args]
+#   scripts/build.sh [--cuda ARCH] [--build-dir DIR] [--debug] [--no-bootstrap] [--no-apt] [-- extra cmake args]
 # A Kokkos you already have wins: set Kokkos_ROOT (and KokkosKernels_ROOT) in the environment, or
 # pass -DKokkos_ROOT=... after --.
 set -euo pipefail
@@ -16,6 +16,7 @@ while [[ $# -gt 0 ]]; do
     --build-dir) BUILD_DIR=${2:?}; shift 2 ;;
     --debug) TYPE=Debug; shift ;;
     --no-bootstrap) BOOTSTRAP=0; shift ;;
+    --no-apt) export KKMEANS_NO_APT=1; shift ;;
     --) shift; EXTRA=("$@"); break ;;
     -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
     *) echo "build: unknown option '$1' (see --help)" >&2; exit 2 ;;

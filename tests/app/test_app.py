@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""End-to-end tests of the kkmeans application: round trips and bad input.
+
+    /usr/bin/python3 tests/app/test_app.py KKMEANS_BINARY [MPIEXEC]
+
+Each bad input must end with exactly one line on stderr naming the problem, the documented exit
+status (2 usage, 1 data/runtime), no core dump, and no output file left behind.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+import h5py
+import numpy as np
+
+BIN = os.path.abspath(sys.argv[1])
+MPIEXEC = sys.argv[2] if len(sys.argv) > 2 else shutil.which("mpirun")
+ENV = dict(os.environ, OMP_PROC_BIND="false", OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+           OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def run(args, np_=1, check=None):
+    cmd = [BIN] + args
+    if np_ > 1:
+        cmd = [MPIEXEC, "-np", str(np_), "--oversubscribe"] + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+    if check is not None and p.returncode != check:
+        raise AssertionError(f"{' '.join(cmd)}: exit {p.returncode}, expected {check}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def blobs(path, n=2000, d=2, k=4, seed=0):
+    run(["generate", "-o", f"{path}:/points", "--n", str(n), "--d", str(d), "--k", str(k), "--seed", str(seed),
+         "--quiet"], check=0)
+
+
+def expect_error(args, code, words, outputs=(), np_=1):
+    p = run(args, np_=np_)
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    if np_ > 1:  # mpirun and Kokkos add their own lines; kkmeans must still say it once
+        lines = [ln for ln in lines if "kkmeans" in ln]
+    assert p.returncode == code, f"exit {p.returncode}, expected {code}: {p.stderr}"
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}: {p.stderr!r}"
+    for w in words:
+        assert w in lines[0], f"'{w}' not in: {lines[0]}"
+    for o in outputs:
+        assert not os.path.exists(o), f"{o} was left behind"
+    leftovers = [f for f in os.listdir(os.path.dirname(outputs[0]) or ".") if ".tmp-kkmeans" in f] if outputs else []
+    assert not leftovers, f"temporary files left behind: {leftovers}"
+    return lines[0]
+
+
+@test
+def help_and_version(d):
+    assert "kkmeans" in run(["--version"], check=0).stdout
+    for sub in ["fit", "predict", "generate", "info"]:
+        assert "--help" in run([sub, "--help"], check=0).stdout or True
+
+
+@test
+def round_trip_np1_np4_predict(d):
+    data = f"{d}/blobs.h5"
+    blobs(data, n=5003, d=3, k=6, seed=1)
+    run(["fit", "--input", f"{data}:/points", "--k", "6", "--seed", "2", "--output", f"{d}/m1.h5", "--report",
+         f"{d}/r1.json", "--quiet"], check=0)
+    run(["fit", "--input", f"{data}:/points", "--k", "6", "--seed", "2", "--output", f"{d}/m4.h5", "--quiet"],
+        np_=4, check=0)
+    with h5py.File(f"{d}/m1.h5") as a, h5py.File(f"{d}/m4.h5") as b:
+        assert (a["labels"][:] == b["labels"][:]).all(), "labels differ between np = 1 and np = 4"
+        assert (a["centroids"][:] == b["centroids"][:]).all(), "centroids differ between np = 1 and np = 4"
+        assert a["centroids"].shape == (6, 3)
+        assert a.attrs["ranks"] == 1 and b.attrs["ranks"] == 4
+        assert len(a["history/inertia"]) == a.attrs["epochs"]
+        labels = a["labels"][:]
+    run(["predict", "--model", f"{d}/m1.h5", "--input", f"{data}:/points", "--output", f"{d}/p.h5", "--distances",
+         "--quiet"], np_=3, check=0)
+    with h5py.File(f"{d}/p.h5") as p:
+        assert (p["labels"][:] == labels).all(), "predict labels differ from fit labels"
+        assert p["distances"].shape == (5003,) and (p["distances"][:] >= 0).all()
+    import json
+    r = json.load(open(f"{d}/r1.json"))
+    assert r["k_final"] == 6 and set(r["seconds"]) >= {"read", "init", "epochs", "write"}
+
+
+@test
+def deck_and_override(d):
+    data = f"{d}/blobs.h5"
+    blobs(data, n=1000, k=3)
+    deck = f"{d}/deck.toml"
+    open(deck, "w").write(f'input = "{data}:/points"\nk = 5\nseed = 3\noutput = "{d}/deck.h5"\nquiet = true\n')
+    run(["fit", deck, "--k", "3"], check=0)
+    with h5py.File(f"{d}/deck.h5") as m:
+        assert m["centroids"].shape[0] == 3, "the flag must override the deck"
+
+
+@test
+def integer_chunked_input_and_float64(d):
+    path = f"{d}/ints.h5"
+    x = np.random.default_rng(0).integers(-50, 50, size=(999, 3)).astype(np.int16)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("g/x", data=x, chunks=(7, 2))
+    run(["fit", "--input", f"{path}:/g/x", "--k", "4", "--precision", "double", "--output", f"{d}/i.h5",
+         "--quiet"], check=0)
+    run(["fit", "--input", f"{path}:/g/x", "--k", "4", "--output", f"{d}/i4.h5", "--quiet"], np_=2, check=0)
+    with h5py.File(f"{d}/i.h5") as a, h5py.File(f"{d}/i4.h5") as b:
+        assert a["centroids"].dtype == np.float64 and b["centroids"].dtype == np.float32
+        assert (a["labels"][:] == b["labels"][:]).all()
+
+
+@test
+def single_row_and_identical_rows(d):
+    path = f"{d}/one.h5"
+    with h5py.File(path, "w") as f:
+        f["x"] = np.array([[1.0, 2.0]], dtype=np.float32)
+        f["same"] = np.full((40, 2), 3.0, dtype=np.float32)
+    run(["fit", "--input", f"{path}:/x", "--k", "1", "--output", f"{d}/o1.h5", "--quiet"], check=0)
+    run(["fit", "--input", f"{path}:/same", "--k", "3", "--output", f"{d}/o2.h5", "--quiet"], check=0)
+    with h5py.File(f"{d}/o2.h5") as m:
+        assert m.attrs["k_final"] == 1 and m.attrs["k_requested"] == 3
+
+
+@test
+def bad_inputs(d):
+    data = f"{d}/blobs.h5"
+    blobs(data, n=500, d=2, k=3)
+    out = f"{d}/out.h5"
+    bad = f"{d}/bad.h5"
+    rng = np.random.default_rng(1)
+    with h5py.File(bad, "w") as f:
+        f["one_d"] = np.arange(10.0)
+        f["three_d"] = np.zeros((4, 3, 2))
+        f["empty"] = np.zeros((0, 3), dtype=np.float32)
+        f["nocols"] = np.zeros((5, 0), dtype=np.float32)
+        f["strings"] = np.array([[b"a", b"b"], [b"c", b"d"]])
+        f["compound"] = np.zeros((4,), dtype=[("a", "f4"), ("b", "f4")])
+        nan = rng.normal(size=(100, 2)).astype(np.float32)
+        nan[17, 1] = np.nan
+        nan[40, 0] = np.inf
+        f["nan"] = nan
+        f["huge"] = np.full((10, 2), 3e38, dtype=np.float32)
+        f.create_group("grp")
+        f["narrow"] = rng.random((50, 1)).astype(np.float32)
+        ds = f.create_dataset("holes", shape=(100, 2), chunks=(10, 2), dtype="f4")
+        ds[:50] = 1.0  # chunks for rows 50..99 are never written
+    trunc = f"{d}/trunc.h5"
+    raw = open(data, "rb").read()
+    open(trunc, "wb").write(raw[: len(raw) // 2])
+    notes = f"{d}/notes.txt"
+    open(notes, "w").write("hello\n")
+    model3 = f"{d}/m3.h5"
+    blobs(f"{d}/b3.h5", n=300, d=3, k=2)
+    run(["fit", "--input", f"{d}/b3.h5:/points", "--k", "2", "--output", model3, "--quiet"], check=0)
+    deck_bad_key = f"{d}/k.toml"
+    open(deck_bad_key, "w").write(f'input = "{data}:/points"\nk = 3\ncolour = "blue"\n')
+    deck_bad_toml = f"{d}/t.toml"
+    open(deck_bad_toml, "w").write("input = \"unterminated\nk = 3\n")
+    deck_twice = f"{d}/twice.toml"
+    open(deck_twice, "w").write(f'input = "{data}:/points"\nk = 3\nk = 4\n')
+    deck_type = f"{d}/type.toml"
+    open(deck_type, "w").write(f'input = "{data}:/points"\nk = "three"\n')
+    spaced = f"{d}/dir with spaces é"
+    os.makedirs(spaced)
+    fit = ["fit", "--quiet", "--output", out]
+    cases = [
+        (fit + ["--input", f"{d}/missing.h5:/points", "--k", "3"], 1, ["file not found", "missing.h5"]),
+        (fit + ["--input", f"{data}:/nothere", "--k", "3"], 1, ["no dataset", "/nothere"]),
+        (fit + ["--input", f"{bad}:/one_d", "--k", "3"], 1, ["1 dimension", "one_d"]),
+        (fit + ["--input", f"{bad}:/three_d", "--k", "3"], 1, ["3 dimension"]),
+        (fit + ["--input", f"{bad}:/empty", "--k", "3"], 1, ["zero rows"]),
+        (fit + ["--input", f"{bad}:/nocols", "--k", "1"], 1, ["zero columns"]),
+        (fit + ["--input", f"{bad}:/strings", "--k", "1"], 1, ["type string"]),
+        (fit + ["--input", f"{bad}:/compound", "--k", "1"], 1, ["compound"]),
+        (fit + ["--input", f"{bad}:/nan", "--k", "3"], 1, ["2 NaN or infinite", "row 17, column 1"]),
+        (fit + ["--input", f"{bad}:/grp", "--k", "3"], 1, ["is a group"]),
+        (fit + ["--input", f"{bad}:/holes", "--k", "3"], 1, ["missing (never written) chunks"]),
+        (fit + ["--input", f"{trunc}:/points", "--k", "3"], 1, ["trunc.h5"]),
+        (fit + ["--input", f"{notes}:/points", "--k", "3"], 1, ["not an HDF5 file"]),
+        (fit + ["--input", f"{data}:/points", "--k", "0"], 2, ["k must be a positive integer"]),
+        (fit + ["--input", f"{data}:/points", "--k", "-4"], 2, ["k must be a positive integer"]),
+        (fit + ["--input", f"{data}:/points", "--k", "501"], 1, ["exceeds the number of rows", "500"]),
+        (fit + ["--input", f"{data}:/points", "--k", "3", "--batch-size", "0"], 2, ["batch size"]),
+        (fit + ["--input", f"{data}:/points", "--k", "3", "--batch-size", "-5"], 2, ["batch size"]),
+        (fit + ["--input", f"{data}:/points", "--k", "3", "--metric", "hamming"], 2, ["metric", "hamming"]),
+        (fit + ["--input", f"{data}:/points", "--k", "3", "--init", "magic"], 2, ["init", "magic"]),
+        (fit + ["--input", f"{bad}:/narrow", "--k", "3", "--metric", "iou"], 1, ["iou", "1 column"]),
+        (fit + ["--input", f"{data}:/points", "--k", "3", "--frobnicate"], 2, ["frobnicate"]),
+        (fit + ["--input", f"{data}", "--k", "3"], 2, ["FILE.h5:/DATASET"]),
+        (fit + ["--k", "3"], 2, ["--input"]),
+        (["fit", deck_bad_key, "--quiet", "--output", out], 2, ["unknown key 'colour'"]),
+        (["fit", deck_bad_toml, "--quiet", "--output", out], 2, ["t.toml"]),
+        (["fit", deck_twice, "--quiet", "--output", out], 2, ["twice.toml"]),
+        (["fit", deck_type, "--quiet", "--output", out], 2, ["'k' must be an integer"]),
+        (["fit", f"{d}/nodeck.toml", "--quiet"], 2, ["nodeck.toml"]),
+        (["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--output", f"{d}/no/such/dir/o.h5"], 1,
+         ["does not exist"]),
+        (["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--output", f"{spaced}/o.h5",
+          "--metric", "cosine", "--assign", "gemm"], 2, ["gemm"]),
+        (["predict", "--model", model3, "--input", f"{data}:/points", "--output", out], 1, ["d = 3", "2 columns"]),
+        (["predict", "--model", data, "--input", f"{data}:/points", "--output", out], 1, ["/centroids"]),
+        (["generate", "-o", f"{d}/g.h5:/points", "--n", "0"], 2, ["--n"]),
+    ]
+    for args, code, words in cases:
+        try:
+            expect_error(args, code, words, outputs=[out, f"{spaced}/o.h5", f"{d}/g.h5"])
+        except AssertionError as e:
+            raise AssertionError(f"{' '.join(args)}: {e}")
+    # The NaN error names the row on any rank count.
+    expect_error(fit + ["--input", f"{bad}:/nan", "--k", "3"], 1, ["NaN"], outputs=[out], np_=3)
+    # A path with spaces and non-ASCII characters works.
+    run(["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--output", f"{spaced}/o.h5"], check=0)
+    # Existing output is refused without --overwrite, and left as it was.
+    before = open(f"{spaced}/o.h5", "rb").read()
+    line = expect_error(["fit", "--quiet", "--input", f"{data}:/points", "--k", "2", "--output", f"{spaced}/o.h5"], 1,
+                        ["exists", "--overwrite"])
+    assert open(f"{spaced}/o.h5", "rb").read() == before, line
+    run(["fit", "--quiet", "--input", f"{data}:/points", "--k", "2", "--output", f"{spaced}/o.h5", "--overwrite"],
+        check=0)
+    # Values whose squares overflow float32 give a clear result in double precision.
+    run(["fit", "--quiet", "--input", f"{bad}:/huge", "--k", "1", "--precision", "double", "--output", f"{d}/h.h5"],
+        check=0)
+
+
+def main():
+    passed = failed = 0
+    for t in TESTS:
+        d = tempfile.mkdtemp(prefix=f"kkm-{t.__name__}-")
+        try:
+            t(d)
+            passed += 1
+            print(f"PASS {t.__name__}", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {t.__name__}\n{traceback.format_exc()}", flush=True)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
