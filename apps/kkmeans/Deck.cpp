@@ -1,5 +1,5 @@
 // TOML input decks for `kkmeans fit`, shared helpers of the application.
-#include "App.hpp"
+#include "Options.hpp"
 
 #include <toml++/toml.h>
 
@@ -128,10 +128,6 @@ void validate(FitOptions const& o) {
   if (o.assign == "gemm" && o.metric != "sqeuclidean")
     throw UsageError("--assign gemm needs --metric sqeuclidean, got " + o.metric);
   if (!o.output.empty() && o.output == o.report) throw UsageError("--output and --report name the same file");
-}
-
-void log(Communicator const& comm, bool quiet, std::string const& line) {
-  if (!quiet && comm.rank() == 0) std::fprintf(stderr, "[kkmeans] %s\n", line.c_str());
 }
 
 void write_text_atomically(std::string const& path, std::string const& text, bool overwrite) {

@@ -9,6 +9,11 @@
 #include <cmath>
 
 namespace kkm::app {
+
+void log(Communicator const& comm, bool quiet, std::string const& line) {
+  if (!quiet && comm.rank() == 0) std::fprintf(stderr, "[kkmeans] %s\n", line.c_str());
+}
+
 namespace {
 constexpr std::uint64_t stream_centre = 0x43454e545245ull;  // "CENTRE"
 constexpr std::uint64_t stream_label = 0x4c4142454cull;     // "LABEL"

@@ -93,14 +93,21 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   double const tol_abs = p.tol * s.mean_variance;
   int const P = comm.size();
 
+  // Device buffers for the largest k, allocated once; k only shrinks.
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> c_all(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d);
+  Kokkos::View<fixed_t*, mem> acc_all(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::accumulator"),
+                                      accumulator_size(k, d));
+  auto acc_host = Kokkos::create_mirror_view(acc_all);
+
   Kokkos::Timer timer;
   for (int epoch = 1; epoch <= p.max_epochs; ++epoch) {
     Kokkos::Profiling::pushRegion("kkm::epoch");
     Kokkos::Timer et;
     std::size_t const acc_len = accumulator_size(k, d);
-    Kokkos::View<T**, Kokkos::LayoutRight, mem> c_d(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d);
+    auto c_d = Kokkos::subview(c_all, Kokkos::make_pair(0, k), Kokkos::ALL());
     Kokkos::deep_copy(space, c_d, centroids);
-    Kokkos::View<fixed_t*, mem> acc(Kokkos::view_alloc(space, "kkm::accumulator"), acc_len);
+    auto acc = Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), acc_len));
+    Kokkos::deep_copy(space, acc, fixed_t(0));
 
     double const local_inertia = assign_rows<true>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, acc, res.labels,
                                                    metric, gemm, res.batch_size, ws);
@@ -108,7 +115,9 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     // The one allreduce of the epoch: sums, counts, changed, and each rank's inertia bit for bit.
     std::vector<fixed_t> buf(acc_len + P, 0);
     {
-      auto acc_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
+      auto acc_h = Kokkos::subview(acc_host, Kokkos::make_pair(std::size_t(0), acc_len));
+      Kokkos::deep_copy(space, acc_h, acc);
+      space.fence();
       std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
       std::memcpy(&buf[acc_len + comm.rank()], &local_inertia, sizeof(double));
     }
@@ -195,7 +204,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   if (!res.converged) res.stop_reason = "max epochs";
 
   // Final assignment: labels and inertia that match the final centroids.
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> c_d(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d);
+  auto c_d = Kokkos::subview(c_all, Kokkos::make_pair(0, k), Kokkos::ALL());
   Kokkos::deep_copy(space, c_d, centroids);
   double const local = assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, Kokkos::View<fixed_t*, mem>(),
                                           res.labels, metric, gemm, res.batch_size, ws);
@@ -320,6 +329,42 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
   return labels;
 }
 
+namespace detail {
+// Kernels of predict-side helpers live in functions with plain template parameters: nvcc cannot
+// name an enclosing function whose signature uses a parameter pack or alias templates.
+template <class ExecSpace, class V, class Metric>
+Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances_impl(
+    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
+    Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
+    Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric metric) {
+  int const d = x.extent(1);
+  Kokkos::View<double*, typename ExecSpace::memory_space> out(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"), x.extent(0));
+  Kokkos::parallel_for(
+      "kkm::assigned_distances", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, x.extent(0)),
+      KOKKOS_LAMBDA(std::int64_t i) {
+        out(i) = static_cast<double>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(labels(i), 0), d}));
+      });
+  return out;
+}
+
+template <class ExecSpace, class V, class Metric>
+Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transform_impl(
+    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
+    Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c, Metric metric) {
+  int const d = x.extent(1);
+  std::int64_t const n = x.extent(0), k = c.extent(0);
+  Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::distances"), n, k);
+  Kokkos::parallel_for(
+      "kkm::transform", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {n, k}),
+      KOKKOS_LAMBDA(std::int64_t i, std::int64_t j) {
+        out(i, j) = static_cast<V>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(j, 0), d}));
+      });
+  return out;
+}
+}  // namespace detail
+
 /// Distance of each row of `data` to the centroid its label names (e.g. the labels from predict).
 template <class ExecSpace, class T, class... P, class Metric>
 Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances(
@@ -327,21 +372,12 @@ Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances(
     Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
     Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric) {
   using V = std::remove_const_t<T>;
-  using mem = typename ExecSpace::memory_space;
   detail::check_metric<Metric, V>();
   int const d = data.extent(1);
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model's d differs from the data's");
-  detail::DeviceMatrix<ExecSpace, V> x = data;
-  Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
+  Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c("kkm::centroids", centroids.extent(0), d);
   Kokkos::deep_copy(space, c, centroids);
-  Kokkos::View<double*, mem> out(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"),
-                                 x.extent(0));
-  Kokkos::parallel_for(
-      "kkm::assigned_distances", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, x.extent(0)),
-      KOKKOS_LAMBDA(std::int64_t i) {
-        out(i) = static_cast<double>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(labels(i), 0), d}));
-      });
-  return out;
+  return detail::assigned_distances_impl(space, detail::DeviceMatrix<ExecSpace, V>(data), c, labels, metric);
 }
 
 /// Distances of every row of `data` to every centroid (n × k): scikit-learn's transform. This is
@@ -359,17 +395,9 @@ Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, typename ExecSpace::
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model has " + std::to_string(centroids.extent(1)) +
                                                  " columns but the data has " + std::to_string(d));
   detail::check_metric_dimensions(metric, d);
-  detail::DeviceMatrix<ExecSpace, V> x = data;
   Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", k, d);
   Kokkos::deep_copy(space, c, centroids);
-  Kokkos::View<V**, Kokkos::LayoutRight, mem> out(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::distances"),
-                                                  x.extent(0), k);
-  Kokkos::parallel_for(
-      "kkm::transform", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {int64_t(x.extent(0)), int64_t(k)}),
-      KOKKOS_LAMBDA(std::int64_t i, std::int64_t j) {
-        out(i, j) = static_cast<V>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(j, 0), d}));
-      });
-  return out;
+  return detail::transform_impl(space, detail::DeviceMatrix<ExecSpace, V>(data), c, metric);
 }
 
 }  // namespace kkm

@@ -73,6 +73,21 @@ HostMatrix<T> init_random(ExecSpace const& space,
   return gather_rows(space, x, picked, s.row_offset, comm);
 }
 
+/// k-means++ weight of row i against candidate t: the metric distance for squared-Euclidean
+/// metrics, its square otherwise. (A functor rather than a lambda: nvcc's host-side wrapper of a
+/// device lambda captured by another lambda has been seen to call a null pointer.)
+template <class Mem, class T, class Metric, bool Squared>
+struct KmppWeight {
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> x;
+  Kokkos::View<T**, Kokkos::LayoutRight, Mem> cand;
+  Metric metric;
+  int d;
+  KOKKOS_INLINE_FUNCTION double operator()(std::int64_t i, int t) const {
+    double const v = static_cast<double>(metric(VectorRef<T>{&x(i, 0), d}, VectorRef<T>{&cand(t, 0), d}));
+    return Squared ? v : v * v;
+  }
+};
+
 /// Greedy k-means++ (Arthur & Vassilvitskii 2007, with scikit-learn's 2 + ⌊ln k⌋ candidates per step
 /// keeping the one that lowers the potential most). Sampling "row i with probability ∝ D(i)" is done
 /// as an exponential race: row i draws E_i = −ln(u_i) / D(i) from its own counter-based uniform and
@@ -102,10 +117,7 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
   auto cand_h = Kokkos::create_mirror_view(cand);
   Kokkos::View<double*, mem> D(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_D"), n);
 
-  auto weight = KOKKOS_LAMBDA(std::int64_t i, int t)->double {
-    double const v = static_cast<double>(metric(VectorRef<T>{&x(i, 0), d}, VectorRef<T>{&cand(t, 0), d}));
-    return sq ? v : v * v;
-  };
+  KmppWeight<mem, T, Metric, sq> const weight{x, cand, metric, d};
   for (int j = 0; j < d; ++j) cand_h(0, j) = centers(0, j);
   Kokkos::deep_copy(space, cand, cand_h);
   Kokkos::parallel_for("kkm::kmpp_init_D", policy(space, 0, n), KOKKOS_LAMBDA(std::int64_t i) { D(i) = weight(i, 0); });

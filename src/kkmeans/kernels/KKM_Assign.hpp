@@ -22,7 +22,7 @@
 
 namespace kkm::detail {
 
-inline std::size_t accumulator_size(int k, int d) { return static_cast<std::size_t>(k) * d + k + 1; }
+KOKKOS_INLINE_FUNCTION std::size_t accumulator_size(int k, int d) { return static_cast<std::size_t>(k) * d + k + 1; }
 
 template <class ExecSpace, class T, class Metric, bool Accumulate, bool Gemm>
 struct AssignKernel {
@@ -44,7 +44,7 @@ struct AssignKernel {
   bool c_in_scratch = false;
   bool acc_in_scratch = false;
 
-  std::size_t acc_scratch_len() const { return acc_in_scratch ? accumulator_size(k, d) : 1; }
+  KOKKOS_INLINE_FUNCTION std::size_t acc_scratch_len() const { return acc_in_scratch ? accumulator_size(k, d) : 1; }
   std::size_t scratch_bytes() const {
     std::size_t b = acc_scratch_len() * sizeof(fixed_t);
     if (c_in_scratch) b += static_cast<std::size_t>(k) * d * sizeof(T) + 8;

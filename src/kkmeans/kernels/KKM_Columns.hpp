@@ -118,6 +118,22 @@ std::vector<fixed_t> column_fixed_sums(ExecSpace const& space, std::int64_t n, i
   return std::vector<fixed_t>(h.data(), h.data() + d);
 }
 
+/// x(i, j), and (x(i, j) − mean(j))²: the summands of column_fixed_sums.
+template <class XView>
+struct ColumnValue {
+  XView x;
+  KOKKOS_INLINE_FUNCTION double operator()(std::int64_t i, int j) const { return static_cast<double>(x(i, j)); }
+};
+template <class XView, class Mem>
+struct SquaredDeviation {
+  XView x;
+  Kokkos::View<double*, Mem> mean;
+  KOKKOS_INLINE_FUNCTION double operator()(std::int64_t i, int j) const {
+    double const t = static_cast<double>(x(i, j)) - mean(j);
+    return t * t;
+  }
+};
+
 /// Global facts about the data that every rank agrees on bit for bit.
 struct DataSummary {
   std::int64_t n_total = 0;          ///< rows over all ranks
@@ -155,7 +171,7 @@ DataSummary summarize(ExecSpace const& space, XView const& x, Communicator const
   auto scale_h = Kokkos::create_mirror_view(scale_d);
   for (int j = 0; j < d; ++j) scale_h(j) = s.scale[j];
   Kokkos::deep_copy(space, scale_d, scale_h);
-  auto sums = column_fixed_sums(space, n, d, scale_d, KOKKOS_LAMBDA(std::int64_t i, int j) { return double(x(i, j)); });
+  auto sums = column_fixed_sums(space, n, d, scale_d, ColumnValue<XView>{x});
   comm.allreduce_sum(sums.data(), d);
   auto mean_h = Kokkos::create_mirror_view(mean_d);
   std::vector<double> scale2(d);
@@ -166,10 +182,7 @@ DataSummary summarize(ExecSpace const& space, XView const& x, Communicator const
   }
   Kokkos::deep_copy(space, mean_d, mean_h);
   Kokkos::deep_copy(space, scale_d, scale_h);
-  auto sq = column_fixed_sums(space, n, d, scale_d, KOKKOS_LAMBDA(std::int64_t i, int j) {
-    double const t = double(x(i, j)) - mean_d(j);
-    return t * t;
-  });
+  auto sq = column_fixed_sums(space, n, d, scale_d, SquaredDeviation<XView, mem>{x, mean_d});
   comm.allreduce_sum(sq.data(), d);
   double v = 0;
   for (int j = 0; j < d; ++j) v += from_fixed(sq[j], scale2[j]) / static_cast<double>(s.n_total);

@@ -1,0 +1,67 @@
+#pragma once
+// Options of the kkmeans subcommands and the TOML deck loader. Free of Kokkos and MPI on purpose:
+// Deck.cpp is compiled by the host compiler alone (nvcc cannot parse toml++).
+#include <kkmeans/core/KKM_Error.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kkm::app {
+
+/// Options of `kkmeans fit`; the same names (with underscores) are the keys of a TOML deck.
+struct FitOptions {
+  std::string input;                 ///< FILE.h5:/DATASET (required)
+  int k = 0;                         ///< required
+  std::string metric = "sqeuclidean";
+  std::string init = "kmeans++";
+  int n_init = 1;
+  int max_epochs = 300;
+  double tol = 1e-4;
+  std::string batch_size = "auto";   ///< rows per batch or "auto"
+  std::uint64_t seed = 0;
+  std::string precision = "float";   ///< float | double
+  std::string assign = "auto";       ///< auto | fused | gemm
+  int iou_column = -1;               ///< column of box width for metric iou; -1: 0 if d = 2 else 2
+  bool stop_on_no_change = true;
+  std::string output;                ///< model + labels HDF5 file (optional)
+  std::string report;                ///< JSON run report (optional)
+  bool overwrite = false;
+  bool quiet = false;
+};
+
+struct GenerateOptions {
+  std::string output;  ///< FILE.h5:/DATASET
+  std::int64_t n = 100000;
+  int d = 2;
+  int k = 8;
+  double spread = 1.0;     ///< standard deviation of each blob
+  double box = 10.0;       ///< centres uniform in [-box, box]^d
+  double imbalance = 1.0;  ///< largest / smallest cluster size
+  std::uint64_t seed = 0;
+  bool overwrite = false;
+  bool quiet = false;
+};
+
+struct PredictOptions {
+  std::string model;
+  std::string input;
+  std::string output;
+  bool distances = false;
+  std::string precision = "float";
+  bool overwrite = false;
+  bool quiet = false;
+};
+
+/// Applies a TOML deck to `opt` for every key the command line did not set (`set_on_cli`).
+/// Throws kkm::UsageError for malformed TOML, unknown keys, wrong value types.
+void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::string> const& set_on_cli);
+
+/// Checks option values that the command-line parser cannot (also those from a deck).
+void validate(FitOptions const& opt);
+
+/// Writes `text` to `path` atomically (temporary name, then rename), refusing to replace an existing
+/// file unless overwrite. Call on one rank only.
+void write_text_atomically(std::string const& path, std::string const& text, bool overwrite);
+
+}  // namespace kkm::app
