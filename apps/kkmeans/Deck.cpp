@@ -73,6 +73,7 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
       {"k", {"--k", integer(opt.k)}},
       {"metric", {"--metric", str(opt.metric)}},
       {"init", {"--init", str(opt.init)}},
+      {"init_from", {"--init-from", str(opt.init_from)}},
       {"n_init", {"--n-init", integer(opt.n_init)}},
       {"max_epochs", {"--max-epochs", integer(opt.max_epochs)}},
       {"tol", {"--tol", real(opt.tol)}},

@@ -84,6 +84,16 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
   p.assign = o.assign == "fused" ? AssignPath::fused : o.assign == "gemm" ? AssignPath::gemm : AssignPath::automatic;
   p.seed = o.seed;
+  if (!o.init_from.empty()) {
+    auto const cref = parse_ref(o.init_from);
+    auto const cinfo = io::inspect(cref);
+    KKM_REQUIRE(cinfo.rows == o.k && cinfo.cols == info.cols,
+                "initial centroids '" + cref.str() + "' are " + std::to_string(cinfo.rows) + " × " +
+                    std::to_string(cinfo.cols) + "; k × d = " + std::to_string(o.k) + " × " + std::to_string(info.cols) +
+                    " is needed");
+    p.init = Init::given;
+    p.initial_centroids = io::read_rows<double>(cref, cinfo, 0, cinfo.rows, Communicator{});
+  }
   Progress progress(comm.rank() == 0 && !o.quiet, o.max_epochs, o.n_init);
   p.on_epoch = [&progress](int run, EpochStats const& e) { progress.epoch(run, e); };
 
@@ -112,7 +122,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                     {"iou_column", num(iou_column)},
                     {"k_requested", num(o.k)},
                     {"k_final", num(res.k_final)},
-                    {"init", txt(o.init)},
+                    {"init", txt(o.init_from.empty() ? o.init : "given:" + o.init_from)},
                     {"n_init", num(o.n_init)},
                     {"best_restart", num(res.best_restart)},
                     {"seed", num(static_cast<std::int64_t>(o.seed))},

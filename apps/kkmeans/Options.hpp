@@ -15,6 +15,7 @@ struct FitOptions {
   int k = 0;                         ///< required
   std::string metric = "sqeuclidean";
   std::string init = "kmeans++";
+  std::string init_from;             ///< FILE.h5:/DATASET with k × d initial centroids (overrides init)
   int n_init = 1;
   int max_epochs = 300;
   double tol = 1e-4;

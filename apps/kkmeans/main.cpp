@@ -97,6 +97,7 @@ int main(int argc, char* argv[]) {
   fit->add_option("--metric", fo.metric, "sqeuclidean | euclidean | cosine | manhattan | iou")
       ->check(CLI::IsMember({"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"}));
   fit->add_option("--init", fo.init, "kmeans++ | random")->check(CLI::IsMember({"kmeans++", "random"}));
+  fit->add_option("--init-from", fo.init_from, "FILE.h5:/DATASET holding k × d initial centroids");
   fit->add_option("--n-init", fo.n_init, "independent runs; the lowest inertia is kept");
   fit->add_option("--max-epochs", fo.max_epochs, "most Lloyd epochs");
   fit->add_option("--tol", fo.tol, "relative centroid-shift tolerance (scikit-learn's); 0 disables");

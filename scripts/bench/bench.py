@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""kkmeans against its peers on the same data and the same initial centroids (Lloyd, float32).
+
+    python3 scripts/bench/bench.py --kkmeans build/apps/kkmeans/kkmeans --workload W4 --out out/bench
+    python3 scripts/bench/bench.py --kkmeans build-cuda-HOPPER90/apps/kkmeans/kkmeans --workload W1 W2 --out $OUT
+
+Builds nothing. For each workload: kkmeans generate writes the data, numpy picks k distinct rows as
+the initial centroids (written next to the data), then every contender runs E Lloyd iterations from
+those centroids, tol 0. Reported: ms per iteration (median, min, max over iterations after the first),
+ratio to kkmeans, inertia after the run (each contender's own final assignment; kkmeans' from its report).
+Peers, when importable: scikit-learn KMeans (lloyd), FAISS Kmeans (CPU), and on a GPU PyTorch: the
+seed's batch loop (broadcast distances, argmin, index_add; batch 3000 and a large batch) and a
+matmul Lloyd (‖x‖² − 2x·c + ‖c‖², TF32 off). Writes bench.csv and bench.json to --out.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+WORKLOADS = {
+    # name: (N, d, k, iterations, where)
+    "W1": (1_000_000, 4, 200, 20, "gpu"),
+    "W2": (10_000_000, 128, 1024, 5, "gpu"),
+    "W3": (1_000_000, 256, 20000, 3, "gpu"),
+    "W4": (200_000, 16, 256, 10, "cpu"),
+}
+
+
+def stats(ms):
+    body = ms[1:] if len(ms) > 1 else ms
+    return statistics.median(body), min(body), max(body)
+
+
+def inertia_np(x, c, chunk=65536):
+    total = 0.0
+    cc = (c.astype(np.float64) ** 2).sum(1)
+    for s in range(0, len(x), chunk):
+        xb = x[s:s + chunk].astype(np.float64)
+        dist = (xb ** 2).sum(1)[:, None] - 2 * xb @ c.astype(np.float64).T + cc[None]
+        total += np.maximum(dist.min(1), 0).sum()
+    return total
+
+
+def run_kkmeans(binary, data, init, k, iters, out, extra):
+    report = os.path.join(out, "kkmeans_report.json")
+    cmd = [binary, "fit", "--input", f"{data}:/points", "--k", str(k), "--init-from", f"{init}:/init",
+           "--max-epochs", str(iters), "--tol", "0", "--no-stop-on-no-change", "--report", report, "--overwrite",
+           "--quiet"] + extra
+    env = dict(os.environ, OMP_PROC_BIND=os.environ.get("OMP_PROC_BIND", "false"))
+    subprocess.run(cmd, check=True, env=env)
+    r = json.load(open(report))
+    ms = [1e3 * e["seconds"] for e in r["history"]]
+    return ms, r["inertia"], r.get("assign_path", "")
+
+
+def run_sklearn(x, c0, iters):
+    from sklearn.cluster import KMeans
+    t = time.perf_counter()
+    km = KMeans(n_clusters=len(c0), init=c0, n_init=1, max_iter=iters, tol=0, algorithm="lloyd").fit(x)
+    total = 1e3 * (time.perf_counter() - t)
+    per = total / max(1, km.n_iter_)
+    return [per] * 2, float(km.inertia_)
+
+
+def run_faiss(x, c0, iters):
+    import faiss
+    km = faiss.Kmeans(x.shape[1], len(c0), niter=iters, verbose=False, seed=1)
+    km.max_points_per_centroid = x.shape[0]  # no subsampling: the same data as everyone
+    t = time.perf_counter()
+    km.train(x, init_centroids=c0)
+    total = 1e3 * (time.perf_counter() - t)
+    return [total / iters] * 2, inertia_np(x, km.centroids)
+
+
+def run_torch(x, c0, iters, mode, batch=None):
+    import torch
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    dev = "cuda"
+    X = torch.from_numpy(x).to(dev)
+    C = torch.from_numpy(c0).to(dev).clone()
+    k, d = C.shape
+    ms = []
+    for _ in range(iters):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        sums = torch.zeros(k, d, device=dev)
+        counts = torch.zeros(k, device=dev)
+        if mode == "seed":
+            for s in range(0, X.shape[0], batch):
+                xb = X[s:s + batch]
+                dist = ((xb[:, None, :] - C[None, :, :]) ** 2).sum(-1)
+                lab = dist.argmin(1)
+                sums.index_add_(0, lab, xb)
+                counts.index_add_(0, lab, torch.ones_like(lab, dtype=torch.float32))
+        else:
+            cn = (C * C).sum(1)
+            step = batch or X.shape[0]
+            for s in range(0, X.shape[0], step):
+                xb = X[s:s + step]
+                dist = cn[None, :] - 2 * xb @ C.T
+                lab = dist.argmin(1)
+                sums.index_add_(0, lab, xb)
+                counts.index_add_(0, lab, torch.ones_like(lab, dtype=torch.float32))
+        nz = counts > 0
+        C[nz] = sums[nz] / counts[nz, None]
+        torch.cuda.synchronize()
+        ms.append(1e3 * (time.perf_counter() - t))
+    return ms, inertia_np(x, C.cpu().numpy())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kkmeans", required=True)
+    ap.add_argument("--workload", nargs="+", default=["W4"])
+    ap.add_argument("--out", default="out/bench")
+    ap.add_argument("--iters", type=int, default=0, help="override the iteration count")
+    ap.add_argument("--n", type=int, default=0, help="override N (e.g. a smaller W2)")
+    ap.add_argument("--skip", nargs="*", default=[], help="contenders to skip")
+    ap.add_argument("--kkmeans-args", default="", help="extra kkmeans fit flags")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    rows = []
+    for w in a.workload:
+        n, d, k, iters, where = WORKLOADS[w]
+        n = a.n or n
+        iters = a.iters or iters
+        data = os.path.join(a.out, f"{w}.h5")
+        init = os.path.join(a.out, f"{w}_init.h5")
+        subprocess.run([a.kkmeans, "generate", "-o", f"{data}:/points", "--n", str(n), "--d", str(d), "--k", str(k),
+                        "--spread", "1.0", "--box", "10", "--seed", "11", "--overwrite", "--quiet"], check=True,
+                       env=dict(os.environ, OMP_PROC_BIND="false"))
+        with h5py.File(data, "r") as f:
+            x = f["points"][:]
+        rng = np.random.default_rng(5)
+        c0 = x[np.sort(rng.choice(n, size=k, replace=False))].copy()
+        with h5py.File(init, "w") as f:
+            f["init"] = c0
+        results = []
+        ms, inertia, path = run_kkmeans(a.kkmeans, data, init, k, iters, a.out, a.kkmeans_args.split())
+        results.append((f"kkmeans ({path})", ms, inertia))
+        contenders = []
+        if where == "cpu":
+            contenders += [("scikit-learn", lambda: run_sklearn(x, c0, iters)),
+                           ("faiss", lambda: run_faiss(x, c0, iters))]
+        else:
+            contenders += [("torch matmul", lambda: run_torch(x, c0, iters, "matmul",
+                                                             batch=None if n * k <= 4_000_000_000 else 1_000_000)),
+                           ("torch seed b=3000", lambda: run_torch(x, c0, min(iters, 2), "seed", 3000)),
+                           ("torch seed b=100000", lambda: run_torch(x, c0, min(iters, 3), "seed", 100000)),
+                           ("scikit-learn", lambda: run_sklearn(x, c0, 1 if n * k * d > 1e10 else min(iters, 3)))]
+        for name, fn in contenders:
+            if any(s in name for s in a.skip):
+                continue
+            try:
+                ms_c, inert_c = fn()
+                results.append((name, ms_c, inert_c))
+            except Exception as e:  # a missing peer is reported, not fatal
+                print(f"{w} {name}: not run ({type(e).__name__}: {e})", file=sys.stderr)
+        base = stats(results[0][1])[0]
+        for name, ms_c, inert_c in results:
+            med, lo, hi = stats(ms_c)
+            rows.append({"workload": w, "N": n, "d": d, "k": k, "iterations": iters, "contender": name,
+                         "ms_median": med, "ms_min": lo, "ms_max": hi, "ratio_to_kkmeans": med / base,
+                         "inertia": inert_c})
+    hdr = f"{'workload':8} {'contender':24} {'ms/iter med':>12} {'min':>10} {'max':>10} {'× kkmeans':>10} {'inertia':>16}"
+    print(hdr)
+    for r in rows:
+        print(f"{r['workload']:8} {r['contender']:24} {r['ms_median']:12.3f} {r['ms_min']:10.3f} {r['ms_max']:10.3f} "
+              f"{r['ratio_to_kkmeans']:10.2f} {r['inertia']:16.9g}")
+    with open(os.path.join(a.out, "bench.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    with open(os.path.join(a.out, "bench.csv"), "w") as f:
+        f.write(",".join(rows[0].keys()) + "\n")
+        for r in rows:
+            f.write(",".join(str(v) for v in r.values()) + "\n")
+
+
+if __name__ == "__main__":
+    main()
