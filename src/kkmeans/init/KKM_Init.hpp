@@ -88,6 +88,60 @@ struct KmppWeight {
   }
 };
 
+// The k-means++ kernels are functors, not lambdas: nvcc's host wrapper of device lambdas in a
+// function template instantiated from several translation units was seen to call a null pointer.
+
+/// Exponential race: the row with the smallest −ln(u_i)/D(i) (ties → lowest global index).
+template <class Mem>
+struct KmppRace {
+  Kokkos::View<double*, Mem> D;
+  std::uint64_t seed, stream;
+  std::int64_t offset;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, Kokkos::MinLoc<double, std::int64_t>::value_type& m) const {
+    if (D(i) > 0) {
+      double const key = -math::log(uniform01(seed, stream, std::uint64_t(offset + i))) / D(i);
+      if (key < m.val || (key == m.val && offset + i < m.loc)) {
+        m.val = key;
+        m.loc = offset + i;
+      }
+    }
+  }
+};
+
+template <class Mem>
+struct KmppMax {
+  Kokkos::View<double*, Mem> D;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, double& m) const {
+    if (D(i) > m) m = D(i);
+  }
+};
+
+/// Σ min(D(i), weight(i, t)) in fixed point.
+template <class Weight>
+struct KmppPotential {
+  Weight weight;
+  Kokkos::View<double*, typename decltype(Weight::x)::memory_space> D;
+  int t;
+  double scale;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, fixed_t& acc) const {
+    double const w = weight(i, t);
+    acc += to_fixed(w < D(i) ? w : D(i), scale);
+  }
+};
+
+/// D(i) = weight(i, t) (first) or min(D(i), weight(i, t)).
+template <class Weight>
+struct KmppLower {
+  Weight weight;
+  Kokkos::View<double*, typename decltype(Weight::x)::memory_space> D;
+  int t;
+  bool first;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
+    double const w = weight(i, t);
+    if (first || w < D(i)) D(i) = w;
+  }
+};
+
 /// Greedy k-means++ (Arthur & Vassilvitskii 2007, with scikit-learn's 2 + ⌊ln k⌋ candidates per step
 /// keeping the one that lowers the potential most). Sampling "row i with probability ∝ D(i)" is done
 /// as an exponential race: row i draws E_i = −ln(u_i) / D(i) from its own counter-based uniform and
@@ -117,10 +171,11 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
   auto cand_h = Kokkos::create_mirror_view(cand);
   Kokkos::View<double*, mem> D(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_D"), n);
 
-  KmppWeight<mem, T, Metric, sq> const weight{x, cand, metric, d};
+  using Weight = KmppWeight<mem, T, Metric, sq>;
+  Weight const weight{x, cand, metric, d};
   for (int j = 0; j < d; ++j) cand_h(0, j) = centers(0, j);
   Kokkos::deep_copy(space, cand, cand_h);
-  Kokkos::parallel_for("kkm::kmpp_init_D", policy(space, 0, n), KOKKOS_LAMBDA(std::int64_t i) { D(i) = weight(i, 0); });
+  Kokkos::parallel_for("kkm::kmpp_init_D", policy(space, 0, n), KmppLower<Weight>{weight, D, 0, true});
 
   using MinLoc = Kokkos::MinLoc<double, std::int64_t>;
   for (int step = 1; step < k; ++step) {
@@ -129,18 +184,8 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
     for (int t = 0; t < trials; ++t) {
       std::uint64_t const stream = stream_kmeanspp + (std::uint64_t(step) << 8) + t;
       typename MinLoc::value_type best;
-      Kokkos::parallel_reduce(
-          "kkm::kmpp_sample", policy(space, 0, n),
-          KOKKOS_LAMBDA(std::int64_t i, typename MinLoc::value_type & m) {
-            if (D(i) > 0) {
-              double const key = -math::log(uniform01(seed, stream, std::uint64_t(offset + i))) / D(i);
-              if (key < m.val || (key == m.val && offset + i < m.loc)) {
-                m.val = key;
-                m.loc = offset + i;
-              }
-            }
-          },
-          MinLoc(best));
+      Kokkos::parallel_reduce("kkm::kmpp_sample", policy(space, 0, n), KmppRace<mem>{D, seed, stream, offset},
+                              MinLoc(best));
       double key = n > 0 ? best.val : std::numeric_limits<double>::infinity();
       std::int64_t loc = (n > 0 && std::isfinite(key)) ? best.loc : -1;
       auto keys = comm.allgather(key);
@@ -163,25 +208,15 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
 
     // 2. the potential each candidate would leave, in fixed point (bounded by max D)
     double maxD = 0;
-    Kokkos::parallel_reduce(
-        "kkm::kmpp_maxD", policy(space, 0, n),
-        KOKKOS_LAMBDA(std::int64_t i, double& m) {
-          if (D(i) > m) m = D(i);
-        },
-        Kokkos::Max<double>(maxD));
+    Kokkos::parallel_reduce("kkm::kmpp_maxD", policy(space, 0, n), KmppMax<mem>{D}, Kokkos::Max<double>(maxD));
     if (n == 0) maxD = 0;
     comm.allreduce_max(&maxD, 1);
     double const scale = fixed_point_scale(maxD, static_cast<double>(s.n_total));
     std::vector<fixed_t> pot(trials);
     for (int t = 0; t < trials; ++t) {
       fixed_t p = 0;
-      Kokkos::parallel_reduce(
-          "kkm::kmpp_potential", policy(space, 0, n),
-          KOKKOS_LAMBDA(std::int64_t i, fixed_t & acc) {
-            double const w = weight(i, t);
-            acc += to_fixed(w < D(i) ? w : D(i), scale);
-          },
-          p);
+      Kokkos::parallel_reduce("kkm::kmpp_potential", policy(space, 0, n), KmppPotential<Weight>{weight, D, t, scale},
+                              p);
       pot[t] = p;
     }
     comm.allreduce_sum(pot.data(), trials);
@@ -191,11 +226,7 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
 
     // 3. keep it
     for (int j = 0; j < d; ++j) centers(step, j) = cand_h(bt, j);
-    Kokkos::parallel_for(
-        "kkm::kmpp_update_D", policy(space, 0, n), KOKKOS_LAMBDA(std::int64_t i) {
-          double const w = weight(i, bt);
-          if (w < D(i)) D(i) = w;
-        });
+    Kokkos::parallel_for("kkm::kmpp_update_D", policy(space, 0, n), KmppLower<Weight>{weight, D, bt, false});
   }
   space.fence();
   return centers;
