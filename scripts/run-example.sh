@@ -10,7 +10,7 @@ OUT=out/example
 mkdir -p "$OUT"
 export OMP_PROC_BIND=${OMP_PROC_BIND:-false}
 echo "== generate: 200000 points, d = 2, 12 blobs"
-"$BIN" generate -o "$OUT/blobs.h5:/points" --n 200000 --d 2 --k 12 --spread 0.5 --seed 7 --overwrite
+"$BIN" generate -o "$OUT/blobs.h5:/points" --n 200000 --d 2 --k 12 --spread 0.4 --seed 8 --overwrite
 echo "== fit: kkmeans fit inputs/example.toml"
 "$BIN" fit inputs/example.toml
 if /usr/bin/python3 -c "import h5py, matplotlib" 2>/dev/null; then

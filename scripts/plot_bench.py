@@ -1,0 +1,47 @@
+#!/usr/bin/python3
+"""Bar chart of ms per Lloyd iteration, kkmeans against its peers, from bench.json files.
+
+    /usr/bin/python3 scripts/plot_bench.py OUT.png docs/bench/gpu_*.json docs/bench/cpu_*.json
+"""
+import json
+import sys
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    rows = []
+    for f in sys.argv[2:]:
+        rows += json.load(open(f))
+    workloads = sorted({r["workload"] for r in rows})
+    fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4), dpi=110)
+    if len(workloads) == 1:
+        axes = [axes]
+    for ax, w in zip(axes, workloads):
+        rs = [r for r in rows if r["workload"] == w]
+        names = [r["contender"] for r in rs]
+        ms = [r["ms_median"] for r in rs]
+        colors = ["tab:green" if n.startswith("kkmeans") else "tab:gray" for n in names]
+        ax.barh(names, ms, color=colors)
+        ax.set_xscale("log")
+        ax.set_xlim(min(ms) / 4, max(ms) * 4)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.invert_yaxis()
+        r0 = rs[0]
+        ax.set_title(f"{w}: N={r0['N']:.0e}, d={r0['d']}, k={r0['k']}")
+        ax.set_xlabel("ms per iteration (log)")
+        for y, (v, r) in enumerate(zip(ms, rs)):
+            ax.text(v, y, f" {r['ratio_to_kkmeans']:.2g}×", va="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(sys.argv[1])
+    print(f"wrote {sys.argv[1]}")
+
+
+if __name__ == "__main__":
+    main()
