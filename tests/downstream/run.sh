@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# ctest driver: install kkmeans from BUILD into a fresh prefix, then configure, build and run the
+# downstream project against it with find_package(kkmeans).
+#   run.sh BUILD_DIR SOURCE_DIR KOKKOS_ROOT CXX_COMPILER
+set -euo pipefail
+BUILD=$1; SRC=$2; KOKKOS=$3; CXX=$4
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cmake --install "$BUILD" --prefix "$WORK/prefix" >/dev/null
+GEN=()
+command -v ninja >/dev/null && GEN=(-G Ninja)
+cmake -S "$SRC" -B "$WORK/build" "${GEN[@]}" -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$WORK/prefix;$KOKKOS" >"$WORK/configure.log" 2>&1 || { cat "$WORK/configure.log"; exit 1; }
+cmake --build "$WORK/build" >"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log"; exit 1; }
+OMP_PROC_BIND=false "$WORK/build/downstream"
