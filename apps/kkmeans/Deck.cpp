@@ -85,6 +85,9 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
       {"stop_on_no_change", {"--no-stop-on-no-change", boolean(opt.stop_on_no_change)}},
       {"output", {"--output", str(opt.output)}},
       {"report", {"--report", str(opt.report)}},
+      {"checkpoint", {"--checkpoint", str(opt.checkpoint)}},
+      {"checkpoint_every", {"--checkpoint-every", integer(opt.checkpoint_every)}},
+      {"resume", {"--resume", boolean(opt.resume)}},
       {"overwrite", {"--overwrite", boolean(opt.overwrite)}},
       {"quiet", {"--quiet", boolean(opt.quiet)}},
   };
@@ -129,6 +132,25 @@ void validate(FitOptions const& o) {
   if (o.assign == "gemm" && o.metric != "sqeuclidean")
     throw UsageError("--assign gemm needs --metric sqeuclidean, got " + o.metric);
   if (!o.output.empty() && o.output == o.report) throw UsageError("--output and --report name the same file");
+  if (o.checkpoint_every < 0) throw UsageError("--checkpoint-every must be ≥ 0, got " + std::to_string(o.checkpoint_every));
+  if ((o.checkpoint_every > 0 || o.resume) && o.checkpoint.empty())
+    throw UsageError("--checkpoint-every and --resume need --checkpoint FILE.h5");
+  if (!o.checkpoint.empty() && o.checkpoint_every == 0 && !o.resume)
+    throw UsageError("--checkpoint needs --checkpoint-every N (or --resume)");
+  if (!o.checkpoint.empty() && o.n_init != 1)
+    throw UsageError("checkpoints need --n-init 1 (got " + std::to_string(o.n_init) + ")");
+  if (!o.checkpoint.empty() && (o.checkpoint == o.output || o.checkpoint == o.report))
+    throw UsageError("--checkpoint must be a file of its own");
+}
+
+void remove_stale_temporaries(std::string const& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p(path);
+  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::string const prefix = "." + p.filename().string() + ".tmp-kkmeans-";
+  for (auto const& e : fs::directory_iterator(dir, ec))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
 }
 
 void write_text_atomically(std::string const& path, std::string const& text, bool overwrite) {

@@ -10,7 +10,10 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <csignal>
+#include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -94,6 +97,42 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
     p.init = Init::given;
     p.initial_centroids = io::read_rows<double>(cref, cinfo, 0, cinfo.rows, Communicator{});
   }
+  io::Attributes ck_attrs = {{"metric", io::Attribute{io::Attribute::text, o.metric, 0, 0}},
+                             {"precision", io::Attribute{io::Attribute::text, o.precision, 0, 0}},
+                             {"input", io::Attribute{io::Attribute::text, ref.str(), 0, 0}},
+                             {"version", io::Attribute{io::Attribute::text, version(), 0, 0}}};
+  if (!o.checkpoint.empty()) {
+    if (comm.rank() == 0) remove_stale_temporaries(o.checkpoint);
+    comm.barrier();
+  }
+  if (o.resume) {
+    KKM_REQUIRE(std::ifstream(o.checkpoint).good(),
+                "checkpoint '" + o.checkpoint + "' not found: nothing to resume (run without --resume)");
+    io::Attributes a;
+    auto ck = io::read_checkpoint(o.checkpoint, row0, static_cast<std::int64_t>(x.extent(0)), comm, a);
+    for (char const* key : {"metric", "precision"}) {
+      auto it = a.find(key);
+      std::string const want = key == std::string("metric") ? o.metric : o.precision;
+      KKM_REQUIRE(it != a.end() && it->second.s == want,
+                  "checkpoint '" + o.checkpoint + "' was made with " + key + " " +
+                      (it == a.end() ? std::string("?") : it->second.s) + ", this run has " + want);
+    }
+    log(comm, o.quiet, fmt::format("resuming from {} at epoch {}", o.checkpoint, ck.epoch));
+    p.resume_from = std::make_shared<Checkpoint const>(std::move(ck));
+  }
+  if (o.checkpoint_every > 0) {
+    p.checkpoint_every = o.checkpoint_every;
+    // Test hooks: simulate kill -9 right after a checkpoint, or while one is being written.
+    char const* kill_after = std::getenv("KKMEANS_TEST_KILL_AFTER_CHECKPOINT");
+    char const* kill_in = std::getenv("KKMEANS_TEST_KILL_IN_CHECKPOINT");
+    int const after = kill_after ? std::atoi(kill_after) : -1, in = kill_in ? std::atoi(kill_in) : -1;
+    p.on_checkpoint = [&o, &comm, &ck_attrs, after, in](Checkpoint const& ck) {
+      std::function<void()> hook;
+      if (ck.epoch == in) hook = [] { std::raise(SIGKILL); };
+      io::write_checkpoint(o.checkpoint, ck, ck_attrs, comm, hook);
+      if (ck.epoch == after && comm.rank() == 0) std::raise(SIGKILL);
+    };
+  }
   Progress progress(comm.rank() == 0 && !o.quiet, o.max_epochs, o.n_init);
   p.on_epoch = [&progress](int run, EpochStats const& e) { progress.epoch(run, e); };
 
@@ -140,7 +179,8 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                     {"batch_size", num(res.batch_size)},
                     {"ranks", num(comm.size())},
                     {"backend", txt(backend_description())},
-                    {"version", txt(version())}};
+                    {"version", txt(version())},
+                    {"resumed_from_epoch", num(p.resume_from ? p.resume_from->epoch : 0)}};
   if (!o.output.empty()) {
     auto labels = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), res.labels);
     std::vector<int> local(labels.data(), labels.data() + labels.extent(0));

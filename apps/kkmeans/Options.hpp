@@ -27,6 +27,9 @@ struct FitOptions {
   bool stop_on_no_change = true;
   std::string output;                ///< model + labels HDF5 file (optional)
   std::string report;                ///< JSON run report (optional)
+  std::string checkpoint;            ///< checkpoint file (HDF5), replaced atomically
+  int checkpoint_every = 0;          ///< epochs between checkpoints (0: none)
+  bool resume = false;               ///< continue from `checkpoint`
   bool overwrite = false;
   bool quiet = false;
 };
@@ -60,6 +63,9 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
 
 /// Checks option values that the command-line parser cannot (also those from a deck).
 void validate(FitOptions const& opt);
+
+/// Removes temporary files that an earlier, killed kkmeans left next to `path` (".NAME.tmp-kkmeans-PID").
+void remove_stale_temporaries(std::string const& path);
 
 /// Writes `text` to `path` atomically (temporary name, then rename), refusing to replace an existing
 /// file unless overwrite. Call on one rank only.

@@ -109,6 +109,9 @@ int main(int argc, char* argv[]) {
   fit->add_flag("!--no-stop-on-no-change", fo.stop_on_no_change, "keep going when no label changed");
   fit->add_option("--output,-o", fo.output, "HDF5 file for centroids, labels, history and attributes");
   fit->add_option("--report", fo.report, "JSON run report");
+  fit->add_option("--checkpoint", fo.checkpoint, "checkpoint file, replaced atomically every --checkpoint-every epochs");
+  fit->add_option("--checkpoint-every", fo.checkpoint_every, "epochs between checkpoints");
+  fit->add_flag("--resume", fo.resume, "continue from --checkpoint; ends exactly as an uninterrupted run");
   fit->add_flag("--overwrite", fo.overwrite, "replace existing output files");
   fit->add_flag("--quiet,-q", fo.quiet, "no progress or log lines");
 

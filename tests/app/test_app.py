@@ -8,9 +8,11 @@ status (2 usage, 1 data/runtime), no core dump, and no output file left behind.
 """
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 
 import h5py
@@ -126,6 +128,77 @@ def single_row_and_identical_rows(d):
     run(["fit", "--input", f"{path}:/same", "--k", "3", "--output", f"{d}/o2.h5", "--quiet"], check=0)
     with h5py.File(f"{d}/o2.h5") as m:
         assert m.attrs["k_final"] == 1 and m.attrs["k_requested"] == 3
+
+
+@test
+def checkpoint_kill_resume(d):
+    data = f"{d}/blob.h5"
+    # One wide blob fitted with k = 30: Lloyd creeps for many epochs, so there is a middle to kill.
+    run(["generate", "-o", f"{data}:/points", "--n", "30000", "--d", "3", "--k", "1", "--seed", "4", "--quiet"],
+        check=0)
+    args = ["fit", "--input", f"{data}:/points", "--k", "30", "--seed", "1", "--tol", "0", "--max-epochs", "40",
+            "--quiet"]
+    run(args + ["--output", f"{d}/full.h5"], check=0)
+    with h5py.File(f"{d}/full.h5") as f:
+        full_c, full_l, full_epochs = f["centroids"][:], f["labels"][:], int(f.attrs["epochs"])
+    assert full_epochs > 12, f"the reference run stopped after {full_epochs} epochs: too few to test resume"
+
+    def same(path, what):
+        with h5py.File(path) as f:
+            assert (f["centroids"][:] == full_c).all(), f"{what}: centroids differ from the uninterrupted run"
+            assert (f["labels"][:] == full_l).all(), f"{what}: labels differ from the uninterrupted run"
+            assert int(f.attrs["epochs"]) == full_epochs, what
+            return int(f.attrs["resumed_from_epoch"])
+
+    ck = f"{d}/ck.h5"
+    ckargs = ["--checkpoint", ck, "--checkpoint-every", "3"]
+    # 1. killed (SIGKILL) right after the checkpoint of epoch 6: no output, checkpoint at epoch 6
+    env = dict(ENV, KKMEANS_TEST_KILL_AFTER_CHECKPOINT="6")
+    p = subprocess.run([BIN] + args + ckargs + ["--output", f"{d}/out.h5"], env=env, capture_output=True)
+    assert p.returncode == -9, f"expected SIGKILL, got {p.returncode}"
+    assert not os.path.exists(f"{d}/out.h5")
+    with h5py.File(ck) as f:
+        assert f.attrs["checkpoint_epoch"] == 6
+    # resumed on 3 ranks: the same centroids and labels as the uninterrupted one-rank run
+    run(args + ckargs + ["--resume", "--output", f"{d}/out.h5"], np_=3, check=0)
+    assert same(f"{d}/out.h5", "resume after kill") == 6
+    # 2. killed while writing the checkpoint of epoch 9: the epoch-6 checkpoint stays whole
+    os.remove(ck)
+    env = dict(ENV, KKMEANS_TEST_KILL_IN_CHECKPOINT="9")
+    p = subprocess.run([BIN] + args + ckargs + ["--output", f"{d}/out2.h5"], env=env, capture_output=True)
+    assert p.returncode == -9, f"expected SIGKILL, got {p.returncode}"
+    with h5py.File(ck) as f:
+        assert f.attrs["checkpoint_epoch"] == 6, "a half-written checkpoint replaced the previous one"
+    assert any(".tmp-kkmeans" in n for n in os.listdir(d)), "the test hook did not stop inside the write"
+    run(args + ckargs + ["--resume", "--output", f"{d}/out2.h5"], check=0)
+    assert same(f"{d}/out2.h5", "resume after a kill inside a checkpoint write") == 6
+    assert not any(".tmp-kkmeans" in n for n in os.listdir(d)), "stale temporary files were not removed"
+    # 3. a real kill -9 from outside, at whatever epoch it lands
+    os.remove(ck)
+    proc = subprocess.Popen([BIN] + args + ["--checkpoint", ck, "--checkpoint-every", "1", "--output",
+                                            f"{d}/out3.h5"], env=ENV)
+    t0 = time.time()
+    while not os.path.exists(ck) and proc.poll() is None and time.time() - t0 < 60:
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if os.path.exists(ck):
+        run(args + ["--checkpoint", ck, "--checkpoint-every", "1", "--resume", "--output", f"{d}/out3.h5",
+                    "--overwrite"], np_=2, check=0)
+        same(f"{d}/out3.h5", "resume after kill -9")
+    # 4. resume refuses a checkpoint of other data or another k, and a missing one
+    other = f"{d}/other.h5"
+    run(["generate", "-o", f"{other}:/points", "--n", "30000", "--d", "3", "--k", "1", "--seed", "5", "--quiet"],
+        check=0)
+    run(args + ckargs + ["--output", f"{d}/tmp.h5"], check=0)
+    expect_error(["fit", "--input", f"{other}:/points", "--k", "30", "--seed", "1", "--quiet", "--checkpoint", ck,
+                  "--resume", "--output", f"{d}/x.h5"], 1, ["other data"], outputs=[f"{d}/x.h5"])
+    expect_error(["fit", "--input", f"{data}:/points", "--k", "20", "--seed", "1", "--quiet", "--checkpoint", ck,
+                  "--resume", "--output", f"{d}/x.h5"], 1, ["k = 30"], outputs=[f"{d}/x.h5"])
+    expect_error(["fit", "--input", f"{data}:/points", "--k", "30", "--quiet", "--checkpoint", f"{d}/none.h5",
+                  "--resume", "--output", f"{d}/x.h5"], 1, ["nothing to resume"], outputs=[f"{d}/x.h5"])
+    expect_error(["fit", "--input", f"{data}:/points", "--k", "30", "--quiet", "--checkpoint", ck,
+                  "--checkpoint-every", "2", "--n-init", "3"], 2, ["n-init 1"])
 
 
 @test

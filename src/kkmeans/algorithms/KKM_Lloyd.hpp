@@ -30,6 +30,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -68,14 +69,15 @@ template <class ExecSpace, class T, class Metric>
 Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
                                                      Parameters const& p, Metric const& metric,
                                                      Communicator const& comm, DataSummary const& s,
-                                                     HostMatrix<T> centroids, int run_index = 0) {
+                                                     HostMatrix<T> centroids, int run_index = 0,
+                                                     Checkpoint const* resume = nullptr) {
   using mem = typename ExecSpace::memory_space;
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
   int k = centroids.extent(0);
 
   Result<T, mem> res;
-  res.k_requested = k;
+  res.k_requested = resume ? resume->k_requested : k;
   res.n_rows = s.n_total;
   bool gemm = false;
   plan_assignment<ExecSpace, T, Metric>(p, n, d, k, gemm, res.batch_size);
@@ -88,7 +90,16 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     Kokkos::deep_copy(space, scale, h);
   }
   res.labels = Kokkos::View<int*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::labels"), n);
-  Kokkos::deep_copy(space, res.labels, -1);
+  int first_epoch = 1;
+  if (resume) {
+    Kokkos::View<int const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(resume->labels.data(), n);
+    Kokkos::deep_copy(space, res.labels, h);
+    res.history = resume->history;
+    res.epochs = resume->epoch;
+    first_epoch = resume->epoch + 1;
+  } else {
+    Kokkos::deep_copy(space, res.labels, -1);
+  }
   AssignWorkspace<ExecSpace, T> ws;
   double const tol_abs = p.tol * s.mean_variance;
   int const P = comm.size();
@@ -100,7 +111,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   auto acc_host = Kokkos::create_mirror_view(acc_all);
 
   Kokkos::Timer timer;
-  for (int epoch = 1; epoch <= p.max_epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch <= p.max_epochs; ++epoch) {
     Kokkos::Profiling::pushRegion("kkm::epoch");
     Kokkos::Timer et;
     std::size_t const acc_len = accumulator_size(k, d);
@@ -200,6 +211,25 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       res.stop_reason = "shift below tol";
       break;
     }
+    if (p.checkpoint_every > 0 && p.on_checkpoint && epoch % p.checkpoint_every == 0 && epoch < p.max_epochs) {
+      Checkpoint ck;
+      ck.run = run_index;
+      ck.epoch = epoch;
+      ck.k = k;
+      ck.d = d;
+      ck.k_requested = res.k_requested;
+      ck.centroids.resize(std::size_t(k) * d);
+      for (int c = 0; c < k; ++c)
+        for (int j = 0; j < d; ++j) ck.centroids[std::size_t(c) * d + j] = static_cast<double>(centroids(c, j));
+      auto lh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), res.labels);
+      ck.labels.assign(lh.data(), lh.data() + n);
+      ck.label_offset = s.row_offset;
+      ck.n_rows = s.n_total;
+      ck.history = res.history;
+      ck.fingerprint.assign(s.fingerprint.begin(), s.fingerprint.end());
+      ck.seed = p.seed;
+      p.on_checkpoint(ck);
+    }
   }
   if (!res.converged) res.stop_reason = "max epochs";
 
@@ -264,12 +294,33 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace c
   Result<V, typename ExecSpace::memory_space> best;
   std::vector<double> inertias;
   double t_init = 0, t_epochs = 0;
+  Checkpoint const* resume = params.resume_from.get();
+  if (resume) {
+    KKM_REQUIRE(resume->n_rows == summary.n_total && resume->d == d &&
+                    resume->fingerprint.size() == summary.fingerprint.size() &&
+                    std::equal(resume->fingerprint.begin(), resume->fingerprint.end(), summary.fingerprint.begin()),
+                "the checkpoint was made from other data (N = " + std::to_string(resume->n_rows) + ", d = " +
+                    std::to_string(resume->d) + " or other values) than this run's (N = " +
+                    std::to_string(summary.n_total) + ", d = " + std::to_string(d) + ")");
+    KKM_REQUIRE(resume->k_requested == params.k && resume->seed == params.seed,
+                "the checkpoint was made with k = " + std::to_string(resume->k_requested) + ", seed " +
+                    std::to_string(resume->seed) + "; this run has k = " + std::to_string(params.k) + ", seed " +
+                    std::to_string(params.seed));
+    KKM_REQUIRE(resume->k >= 1 && resume->centroids.size() == std::size_t(resume->k) * d &&
+                    std::int64_t(resume->labels.size()) == std::int64_t(data.extent(0)) &&
+                    resume->label_offset == summary.row_offset,
+                "the checkpoint's centroids or labels do not match this rank's rows");
+  }
   for (int r = 0; r < params.n_init; ++r) {
     std::uint64_t const seed = params.seed + std::uint64_t(r);
     Kokkos::Timer ti;
     Kokkos::Profiling::pushRegion("kkm::init");
     detail::HostMatrix<V> c0;
-    if (params.init == Init::given) {
+    if (resume) {
+      c0 = detail::HostMatrix<V>("kkm::resumed_centers", resume->k, d);
+      for (int c = 0; c < resume->k; ++c)
+        for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(resume->centroids[std::size_t(c) * d + j]);
+    } else if (params.init == Init::given) {
       c0 = detail::HostMatrix<V>("kkm::init_centers", params.k, d);
       for (int c = 0; c < params.k; ++c)
         for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(params.initial_centroids[std::size_t(c) * d + j]);
@@ -280,7 +331,7 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace c
     }
     Kokkos::Profiling::popRegion();
     t_init += ti.seconds();
-    auto run = detail::lloyd_run(space, x, params, metric, comm, summary, c0, r);
+    auto run = detail::lloyd_run(space, x, params, metric, comm, summary, c0, r, resume);
     t_epochs += run.seconds_epochs;
     inertias.push_back(run.inertia);
     if (r == 0 || run.inertia < best.inertia) {

@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace kkm {
 
 struct EpochStats;  // KKM_Result.hpp
+struct Checkpoint;  // KKM_Result.hpp
 
 /// How the first k centroids are chosen. Both are deterministic for a seed and give the same
 /// centroids whatever the number of ranks or threads.
@@ -62,6 +64,13 @@ struct Parameters {
   /// Called on every rank after each epoch with the run index (0 … n_init − 1) and the epoch's
   /// global statistics (e.g. to print progress). Empty: nothing is called.
   std::function<void(int, EpochStats const&)> on_epoch;
+  /// Every `checkpoint_every` epochs (0: never) `on_checkpoint` is called on every rank with the
+  /// run's state (e.g. to write it to a file). Needs n_init = 1.
+  int checkpoint_every = 0;
+  std::function<void(Checkpoint const&)> on_checkpoint;
+  /// Continue from this state instead of initialising (same data, k, seed and parameters; any
+  /// number of ranks, each passing its own labels). Needs n_init = 1.
+  std::shared_ptr<Checkpoint const> resume_from;
 
   /// Throws kkm::UserError naming the first bad field.
   void validate() const {
@@ -71,6 +80,9 @@ struct Parameters {
     KKM_REQUIRE(max_epochs >= 1, "max_epochs must be at least 1, got " + std::to_string(max_epochs));
     KKM_REQUIRE(tol >= 0 && tol == tol, "tol must be ≥ 0, got " + std::to_string(tol));
     KKM_REQUIRE(batch_size >= 0, "batch size must be positive (or 0 for auto), got " + std::to_string(batch_size));
+    KKM_REQUIRE(checkpoint_every >= 0, "checkpoint interval must be ≥ 0, got " + std::to_string(checkpoint_every));
+    KKM_REQUIRE(n_init == 1 || (checkpoint_every == 0 && !resume_from),
+                "checkpoints and resume need n_init = 1, got " + std::to_string(n_init));
   }
 };
 

@@ -20,6 +20,22 @@ struct EpochStats {
   double seconds = 0;          ///< wall time of the epoch on this rank
 };
 
+/// The state of a run after `epoch` epochs: enough to continue it and end exactly as an
+/// uninterrupted run would (every other input of an epoch is a deterministic function of the data).
+struct Checkpoint {
+  int run = 0;                           ///< restart index (checkpoints need n_init = 1: always 0)
+  int epoch = 0;                         ///< epochs completed
+  int k = 0, d = 0;                      ///< centroids now (k shrinks under EmptyPolicy::drop)
+  int k_requested = 0;
+  std::vector<double> centroids;         ///< k × d after `epoch` updates (exact: float and double fit)
+  std::vector<int> labels;               ///< this rank's labels from epoch `epoch`
+  std::int64_t label_offset = 0;         ///< global index of this rank's first row
+  std::int64_t n_rows = 0;               ///< rows over all ranks
+  std::vector<EpochStats> history;       ///< epochs 1 … epoch
+  std::vector<unsigned long long> fingerprint;  ///< data fingerprint (exact column sums)
+  std::uint64_t seed = 0;
+};
+
 /// \tparam T working precision; \tparam MemSpace where the labels live (the fit's memory space).
 template <class T, class MemSpace>
 struct Result {

@@ -218,7 +218,8 @@ void check_output_path(std::string const& path, bool overwrite, Communicator con
 /// rank, in order, its own rows), then renames it into place. On any failure the temporary file is
 /// removed on rank 0 and every rank throws.
 void atomic_write(std::string const& path, bool overwrite, Communicator const& comm,
-                  std::function<void(hid_t)> const& create, std::function<void(hid_t)> const& slab) {
+                  std::function<void(hid_t)> const& create, std::function<void(hid_t)> const& slab,
+                  std::function<void()> const& before_rename = {}) {
   quiet();
   check_output_path(path, overwrite, comm);
   std::string const tmp = temporary_name(path, comm);
@@ -237,6 +238,7 @@ void atomic_write(std::string const& path, bool overwrite, Communicator const& c
       }
     });
     std::string error;
+    if (comm.rank() == 0 && before_rename) before_rename();
     if (comm.rank() == 0 && std::rename(tmp.c_str(), path.c_str()) != 0)
       error = "cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(errno);
     if (comm.any(!error.empty())) throw UserError(error.empty() ? "rename failed on rank 0" : error);
@@ -421,6 +423,107 @@ void write_labels(std::string const& path, std::vector<int> const& local_labels,
     if (with_d) write_slab(f, "distances", row0, std::int64_t(local_distances.size()), 1, local_distances.data());
   };
   atomic_write(path, overwrite, comm, create, slab);
+}
+
+void write_checkpoint(std::string const& path, Checkpoint const& ck, Attributes const& attrs,
+                      Communicator const& comm, std::function<void()> const& before_rename) {
+  auto create = [&](hid_t f) {
+    create_dataset(f, "centroids", {hsize_t(ck.k), hsize_t(ck.d)}, H5T_IEEE_F64LE, ck.centroids.data());
+    create_dataset<int>(f, "labels", {hsize_t(ck.n_rows)}, H5T_STD_I32LE, nullptr);
+    std::vector<long long> fpi(ck.fingerprint.begin(), ck.fingerprint.end());
+    H space(H5Screate_simple(1, std::vector<hsize_t>{hsize_t(fpi.size())}.data(), nullptr), H5Sclose);
+    H d(H5Dcreate2(f, "fingerprint", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    KKM_REQUIRE(d.ok(), "cannot create dataset 'fingerprint'");
+    check(H5Dwrite(d.get(), H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, fpi.data()), "cannot write 'fingerprint'");
+    H g(H5Gcreate2(f, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    KKM_REQUIRE(g.ok(), "cannot create group 'history'");
+    std::size_t const rows = ck.history.size();
+    auto column = [&](char const* name, auto get) {
+      std::vector<double> v(rows);
+      for (std::size_t r = 0; r < rows; ++r) v[r] = get(ck.history[r]);
+      create_dataset(g.get(), name, {hsize_t(rows)}, H5T_IEEE_F64LE, v.data());
+    };
+    column("epoch", [](EpochStats const& e) { return double(e.epoch); });
+    column("inertia", [](EpochStats const& e) { return e.inertia; });
+    column("shift", [](EpochStats const& e) { return e.shift; });
+    column("changed", [](EpochStats const& e) { return double(e.changed); });
+    column("empty", [](EpochStats const& e) { return double(e.empty); });
+    column("k", [](EpochStats const& e) { return double(e.k); });
+    column("seconds", [](EpochStats const& e) { return e.seconds; });
+    Attributes a = attrs;
+    a["checkpoint_epoch"] = Attribute{Attribute::integer, "", ck.epoch, 0};
+    a["checkpoint_run"] = Attribute{Attribute::integer, "", ck.run, 0};
+    a["k_requested"] = Attribute{Attribute::integer, "", ck.k_requested, 0};
+    a["seed"] = Attribute{Attribute::integer, "", static_cast<std::int64_t>(ck.seed), 0};
+    a["kkmeans_checkpoint"] = Attribute{Attribute::integer, "", 1, 0};
+    for (auto const& [n, v] : a) write_attribute(f, n, v);
+  };
+  auto slab = [&](hid_t f) {
+    write_slab(f, "labels", ck.label_offset, std::int64_t(ck.labels.size()), 1, ck.labels.data());
+  };
+  atomic_write(path, true, comm, create, slab, before_rename);
+}
+
+Checkpoint read_checkpoint(std::string const& path, std::int64_t row0, std::int64_t count, Communicator const& comm,
+                           Attributes& attrs) {
+  Checkpoint ck;
+  std::string error;
+  try {
+    Model m = read_model(path);
+    attrs = m.attributes;
+    auto get = [&](char const* name) -> std::int64_t {
+      auto it = m.attributes.find(name);
+      KKM_REQUIRE(it != m.attributes.end() && it->second.kind == Attribute::integer,
+                  "'" + path + "' is not a kkmeans checkpoint (no attribute '" + name + "')");
+      return it->second.i;
+    };
+    KKM_REQUIRE(get("kkmeans_checkpoint") == 1, "'" + path + "' is not a kkmeans checkpoint");
+    ck.epoch = static_cast<int>(get("checkpoint_epoch"));
+    ck.run = static_cast<int>(get("checkpoint_run"));
+    ck.k_requested = static_cast<int>(get("k_requested"));
+    ck.seed = static_cast<std::uint64_t>(get("seed"));
+    ck.k = static_cast<int>(m.k);
+    ck.d = static_cast<int>(m.d);
+    ck.centroids = m.centroids;
+    H f = open_file(path, H5F_ACC_RDONLY);
+    DatasetRef lref{path, "/labels"};
+    auto linfo = inspect(lref, true);
+    ck.n_rows = linfo.rows;
+    KKM_REQUIRE(row0 + count <= linfo.rows, "the checkpoint '" + path + "' holds labels of " +
+                                                std::to_string(linfo.rows) + " rows, fewer than this data set's");
+    ck.labels.resize(count);
+    ck.label_offset = row0;
+    if (count > 0) {
+      H d = open_dataset(f.get(), lref);
+      H fspace(H5Dget_space(d.get()), H5Sclose);
+      hsize_t start[1] = {hsize_t(row0)}, cnt[1] = {hsize_t(count)};
+      check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr), "hyperslab");
+      H mspace(H5Screate_simple(1, cnt, nullptr), H5Sclose);
+      check(H5Dread(d.get(), H5T_NATIVE_INT, mspace.get(), fspace.get(), H5P_DEFAULT, ck.labels.data()),
+            "cannot read the labels of '" + path + "'");
+    }
+    DatasetRef fref{path, "/fingerprint"};
+    auto finfo = inspect(fref, true);
+    std::vector<long long> fp(finfo.rows);
+    H fd = open_dataset(f.get(), fref);
+    if (!fp.empty())
+      check(H5Dread(fd.get(), H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, fp.data()), "cannot read the fingerprint");
+    ck.fingerprint.assign(fp.begin(), fp.end());
+    auto hist = [&](char const* name) {
+      DatasetRef r{path, std::string("/history/") + name};
+      auto info = inspect(r, true);
+      auto v = read_rows<double>(r, info, 0, info.rows, Communicator{});
+      return v;
+    };
+    auto ep = hist("epoch"), in = hist("inertia"), sh = hist("shift"), ch = hist("changed"), em = hist("empty"),
+         kk = hist("k"), se = hist("seconds");
+    for (std::size_t r = 0; r < ep.size(); ++r)
+      ck.history.push_back(EpochStats{int(ep[r]), in[r], sh[r], std::int64_t(ch[r]), int(em[r]), int(kk[r]), se[r]});
+  } catch (std::exception const& e) {
+    error = e.what();
+  }
+  if (comm.any(!error.empty())) throw UserError(error.empty() ? "reading the checkpoint failed on another rank" : error);
+  return ck;
 }
 
 Model read_model(std::string const& path) {

@@ -6,9 +6,11 @@
 /// handle is owned by an RAII object and every return code is checked: a failure is a
 /// kkm::UserError naming the file and dataset.
 #include <kkmeans/KKM_Config.hpp>
+#include <kkmeans/core/KKM_Result.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -99,6 +101,17 @@ void write_matrix(std::string const& path, std::string const& dataset, std::vect
 void write_labels(std::string const& path, std::vector<int> const& local_labels,
                   std::vector<double> const& local_distances, std::int64_t row0, std::int64_t n_total,
                   Attributes const& attrs, bool overwrite, Communicator const& comm);
+
+/// Writes a checkpoint (centroids as float64, every rank's labels, history, fingerprint, `attrs`)
+/// to `path` atomically, replacing an older one: a crash leaves the previous checkpoint intact.
+/// `before_rename` (tests only) runs on rank 0 after the temporary file is complete.
+void write_checkpoint(std::string const& path, Checkpoint const& ck, Attributes const& attrs,
+                      Communicator const& comm, std::function<void()> const& before_rename = {});
+
+/// Reads a checkpoint, with this rank's labels [row0, row0 + count). Throws UserError for a missing,
+/// corrupt or foreign file. Its attributes are returned in `attrs`.
+Checkpoint read_checkpoint(std::string const& path, std::int64_t row0, std::int64_t count, Communicator const& comm,
+                           Attributes& attrs);
 
 /// True if HDF5 was built with MPI-IO.
 constexpr bool hdf5_is_parallel() { return KKMEANS_HDF5_IS_PARALLEL != 0; }

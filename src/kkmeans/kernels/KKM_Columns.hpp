@@ -141,6 +141,9 @@ struct DataSummary {
   std::vector<double> max_abs;       ///< per column, global
   std::vector<double> scale;         ///< fixed-point scale per column for sums over all rows
   double mean_variance = 0;          ///< mean over columns of the population variance
+  /// Exact per-column sums and sums of squared deviations (fixed point): a fingerprint of the data
+  /// set that does not depend on how rows are split over ranks (checkpoints compare it on resume).
+  std::vector<fixed_t> fingerprint;
 };
 
 template <class ExecSpace, class XView>
@@ -184,6 +187,8 @@ DataSummary summarize(ExecSpace const& space, XView const& x, Communicator const
   Kokkos::deep_copy(space, scale_d, scale_h);
   auto sq = column_fixed_sums(space, n, d, scale_d, SquaredDeviation<XView, mem>{x, mean_d});
   comm.allreduce_sum(sq.data(), d);
+  s.fingerprint = sums;
+  s.fingerprint.insert(s.fingerprint.end(), sq.begin(), sq.end());
   double v = 0;
   for (int j = 0; j < d; ++j) v += from_fixed(sq[j], scale2[j]) / static_cast<double>(s.n_total);
   s.mean_variance = v / d;
