@@ -70,6 +70,7 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
   };
   std::map<std::string, std::pair<std::string, Setter>> keys = {
       {"input", {"--input", str(opt.input)}},
+      {"weights", {"--weights", str(opt.weights)}},
       {"k", {"--k", integer(opt.k)}},
       {"metric", {"--metric", str(opt.metric)}},
       {"init", {"--init", str(opt.init)}},

@@ -72,6 +72,19 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   Kokkos::Timer t;
   std::int64_t row0 = 0;
   auto x = read_slice<T>(ref, info, comm, row0);
+  Kokkos::View<T const*, Kokkos::DefaultExecutionSpace::memory_space> weights;
+  if (!o.weights.empty()) {
+    auto const wref = parse_ref(o.weights);
+    auto const winfo = io::inspect(wref, true);
+    KKM_REQUIRE(winfo.rows == info.rows && winfo.cols == 1,
+                "weights '" + wref.str() + "' are " + std::to_string(winfo.rows) + " × " + std::to_string(winfo.cols) +
+                    "; one weight per row of '" + ref.str() + "' (" + std::to_string(info.rows) + ") is needed");
+    io::DatasetInfo one = winfo;
+    auto wh = io::read_rows<T>(wref, one, row0, static_cast<std::int64_t>(x.extent(0)), comm);
+    Kokkos::View<T*, Kokkos::DefaultExecutionSpace::memory_space> wd("kkm::weights", wh.size());
+    Kokkos::deep_copy(wd, Kokkos::View<T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(wh.data(), wh.size()));
+    weights = wd;
+  }
   double const t_read = t.seconds();
   log(comm, o.quiet,
       fmt::format("read {} × {} ({}) from {} in {:.2f} s on {} rank(s); {}", info.rows, info.cols, info.type,
@@ -137,7 +150,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.on_epoch = [&progress](int run, EpochStats const& e) { progress.epoch(run, e); };
 
   t.reset();
-  auto res = with_metric(o.metric, iou_column, [&](auto metric) { return fit(space{}, x, p, metric, comm); });
+  auto res = with_metric(o.metric, iou_column, [&](auto metric) { return fit(space{}, x, weights, p, metric, comm); });
   progress.done();
   double const t_fit = t.seconds();
 
@@ -174,6 +187,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                     {"n_rows", num(info.rows)},
                     {"d", num(info.cols)},
                     {"input", txt(ref.str())},
+                    {"weights", txt(o.weights)},
                     {"precision", txt(o.precision)},
                     {"assign_path", txt(res.path)},
                     {"batch_size", num(res.batch_size)},

@@ -12,6 +12,7 @@ namespace kkm::app {
 /// Options of `kkmeans fit`; the same names (with underscores) are the keys of a TOML deck.
 struct FitOptions {
   std::string input;                 ///< FILE.h5:/DATASET (required)
+  std::string weights;               ///< FILE.h5:/DATASET of N sample weights (optional)
   int k = 0;                         ///< required
   std::string metric = "sqeuclidean";
   std::string init = "kmeans++";

@@ -93,6 +93,7 @@ int main(int argc, char* argv[]) {
   auto* fit = app.add_subcommand("fit", "fit k-means to an HDF5 dataset (flags override a TOML deck)");
   fit->add_option("deck", deck, "TOML input deck (keys are the flag names with underscores)")->check(CLI::ExistingFile);
   fit->add_option("--input,-i", fo.input, "FILE.h5:/DATASET, N × d, any integer or float type");
+  fit->add_option("--weights,-w", fo.weights, "FILE.h5:/DATASET with one sample weight per row (N or N × 1)");
   fit->add_option("--k,-k", fo.k, "number of clusters");
   fit->add_option("--metric", fo.metric, "sqeuclidean | euclidean | cosine | manhattan | iou")
       ->check(CLI::IsMember({"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"}));

@@ -131,6 +131,38 @@ def single_row_and_identical_rows(d):
 
 
 @test
+def sample_weights(d):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 2)).astype(np.float32)
+    w = rng.integers(0, 4, size=400).astype(np.float64)
+    dup = np.repeat(x, w.astype(int), axis=0)
+    with h5py.File(f"{d}/w.h5", "w") as f:
+        f["x"] = x
+        f["w"] = w
+        f["w2d"] = w[:, None]
+        f["dup"] = dup
+        f["init"] = x[:3]
+        f["short"] = w[:10]
+        f["neg"] = np.where(np.arange(400) == 9, -2.0, w)
+    common = ["--k", "3", "--init-from", f"{d}/w.h5:/init", "--quiet"]
+    run(["fit", "--input", f"{d}/w.h5:/x", "--weights", f"{d}/w.h5:/w", "--output", f"{d}/a.h5"] + common, np_=2,
+        check=0)
+    run(["fit", "--input", f"{d}/w.h5:/x", "--weights", f"{d}/w.h5:/w2d", "--output", f"{d}/a2.h5"] + common, check=0)
+    run(["fit", "--input", f"{d}/w.h5:/dup", "--output", f"{d}/b.h5"] + common, check=0)
+    with h5py.File(f"{d}/a.h5") as a, h5py.File(f"{d}/a2.h5") as a2, h5py.File(f"{d}/b.h5") as b:
+        assert (a["centroids"][:] == b["centroids"][:]).all(), "weights must equal repeated rows"
+        assert (a["centroids"][:] == a2["centroids"][:]).all()
+        assert abs(a.attrs["inertia"] - b.attrs["inertia"]) <= 1e-9 * b.attrs["inertia"]
+    out = f"{d}/bad.h5"
+    expect_error(["fit", "--input", f"{d}/w.h5:/x", "--weights", f"{d}/w.h5:/neg", "--output", out] + common, 1,
+                 ["negative", "row 9"], outputs=[out])
+    expect_error(["fit", "--input", f"{d}/w.h5:/x", "--weights", f"{d}/w.h5:/short", "--output", out] + common, 1,
+                 ["one weight per row"], outputs=[out])
+    expect_error(["fit", "--input", f"{d}/w.h5:/x", "--weights", f"{d}/w.h5:/nope", "--output", out] + common, 1,
+                 ["no dataset"], outputs=[out])
+
+
+@test
 def checkpoint_kill_resume(d):
     data = f"{d}/blob.h5"
     # One wide blob fitted with k = 30: Lloyd creeps for many epochs, so there is a middle to kill.

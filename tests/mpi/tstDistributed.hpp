@@ -30,15 +30,23 @@ void uneven_split(std::int64_t n, int rank, int size, std::int64_t& r0, std::int
 }
 
 template <class Metric>
-void check_distributed(Metric const& metric, kkm::Parameters const& p, Matrix<float> const& x) {
+void check_distributed(Metric const& metric, kkm::Parameters const& p, Matrix<float> const& x,
+                       std::vector<float> const& weights = {}) {
   using space = TEST_EXECSPACE;
+  using mem = typename space::memory_space;
   auto comm = world();
   std::int64_t r0, count;
   uneven_split(x.n, comm.rank(), comm.size(), r0, count);
   auto local = to_device<space>(x, r0, count);
-  auto dist = kkm::fit(space{}, local, p, metric, comm);
+  Kokkos::View<float const*, mem> wl, wall;
+  if (!weights.empty()) {
+    Matrix<float> wm{x.n, 1, weights};
+    wl = Kokkos::subview(to_device<space>(wm, r0, count), Kokkos::ALL(), 0);
+    wall = Kokkos::subview(to_device<space>(wm), Kokkos::ALL(), 0);
+  }
+  auto dist = kkm::fit(space{}, local, wl, p, metric, comm);
   // Reference: every rank fits the whole data alone.
-  auto whole = kkm::fit(space{}, to_device<space>(x), p, metric, kkm::Communicator{});
+  auto whole = kkm::fit(space{}, to_device<space>(x), wall, p, metric, kkm::Communicator{});
 
   EXPECT_EQ(dist.n_rows, x.n);
   EXPECT_EQ(dist.k_final, whole.k_final);
@@ -93,6 +101,17 @@ TEST(TEST_CATEGORY, distributed_iou) {
   p.k = 6;
   p.seed = 9;
   check_distributed(kkm::IoU{}, p, uniform<float>(1003, 2, 0.05, 1.0, 35));
+}
+
+TEST(TEST_CATEGORY, distributed_weighted_kmeanspp_and_medians) {
+  auto x = blobs<float>(1201, 3, 6, 1.3, 37);
+  std::vector<float> w(x.n);
+  for (std::int64_t i = 0; i < x.n; ++i) w[i] = float((i * 7919) % 13) * 0.25f;  // includes zeros
+  kkm::Parameters p;
+  p.k = 6;
+  p.seed = 10;
+  check_distributed(kkm::SquaredEuclidean{}, p, x, w);
+  check_distributed(kkm::Manhattan{}, p, x, w);
 }
 
 TEST(TEST_CATEGORY, distributed_empty_cluster_drop) {

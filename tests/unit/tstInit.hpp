@@ -14,7 +14,7 @@ kkm::detail::HostMatrix<float> init(Matrix<float> const& x, kkm::Init how, int k
   auto xd = to_device<Space>(x);
   kkm::Communicator comm;
   kkm::detail::DeviceMatrix<Space, float> cx = xd;
-  auto s = kkm::detail::summarize(Space{}, cx, comm);
+  auto s = kkm::detail::summarize(Space{}, cx, Kokkos::View<float const*, typename Space::memory_space>(), comm);
   if (how == kkm::Init::random) return kkm::detail::init_random(Space{}, cx, k, seed, s, comm);
   return kkm::detail::init_kmeanspp(Space{}, cx, kkm::SquaredEuclidean{}, k, 0, seed, s, comm);
 }

@@ -70,7 +70,8 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
                                                      Parameters const& p, Metric const& metric,
                                                      Communicator const& comm, DataSummary const& s,
                                                      HostMatrix<T> centroids, int run_index = 0,
-                                                     Checkpoint const* resume = nullptr) {
+                                                     Checkpoint const* resume = nullptr,
+                                                     Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}) {
   using mem = typename ExecSpace::memory_space;
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
@@ -121,7 +122,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     Kokkos::deep_copy(space, acc, fixed_t(0));
 
     double const local_inertia = assign_rows<true>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, acc, res.labels,
-                                                   metric, gemm, res.batch_size, ws);
+                                                   metric, gemm, res.batch_size, ws, w, s.weight_scale);
 
     // The one allreduce of the epoch: sums, counts, changed, and each rank's inertia bit for bit.
     std::vector<fixed_t> buf(acc_len + P, 0);
@@ -148,14 +149,14 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     for (int c = 0; c < k; ++c)
       for (int j = 0; j < d; ++j) next[std::size_t(c) * d + j] = centroids(c, j);
     if constexpr (Metric::update == Update::median) {
-      cluster_medians(space, x, Kokkos::View<int const*, mem>(res.labels), k, counts, comm, next);
+      cluster_medians(space, x, Kokkos::View<int const*, mem>(res.labels), k, counts, comm, next, w, s.weight_scale);
     } else {
       for (int c = 0; c < k; ++c) {
         if (counts[c] == 0) continue;
         double norm2 = 0;
         std::vector<double> m(d);
         for (int j = 0; j < d; ++j) {
-          m[j] = from_fixed(buf[std::size_t(c) * d + j], s.scale[j]) / static_cast<double>(counts[c]);
+          m[j] = from_fixed(buf[std::size_t(c) * d + j], s.scale[j]) / (static_cast<double>(counts[c]) / s.weight_scale);
           norm2 += m[j] * m[j];
         }
         double const f = (Metric::update == Update::normalized_mean && norm2 > 0) ? 1.0 / std::sqrt(norm2) : 1.0;
@@ -237,7 +238,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   auto c_d = Kokkos::subview(c_all, Kokkos::make_pair(0, k), Kokkos::ALL());
   Kokkos::deep_copy(space, c_d, centroids);
   double const local = assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, Kokkos::View<fixed_t*, mem>(),
-                                          res.labels, metric, gemm, res.batch_size, ws);
+                                          res.labels, metric, gemm, res.batch_size, ws, w, s.weight_scale);
   res.inertia = comm.ordered_sum(local);
   res.centroids = centroids;
   res.k_final = k;
@@ -256,11 +257,13 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
 /// \param params  see kkm::Parameters (validated first; throws kkm::UserError on bad values)
 /// \param metric  a metric functor (kkm::SquaredEuclidean, … or a user's: see KKM_Metrics.hpp)
 /// \param comm    the ranks taking part (default: this process alone)
+/// \param weights sample weights of this rank's rows (≥ 0, finite, not all 0; an empty View means
+///                all 1): sums, means, medians, inertia and k-means++ are weighted.
 template <class ExecSpace, class T, class... P, class Metric>
-Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace const& space,
-                                                                      Kokkos::View<T**, P...> const& data,
-                                                                      Parameters const& params, Metric const& metric,
-                                                                      Communicator const& comm = Communicator{}) {
+Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
+    ExecSpace const& space, Kokkos::View<T**, P...> const& data,
+    Kokkos::View<std::remove_const_t<T> const*, typename ExecSpace::memory_space> const& weights,
+    Parameters const& params, Metric const& metric, Communicator const& comm = Communicator{}) {
   using V = std::remove_const_t<T>;
   using View = Kokkos::View<T**, P...>;
   static_assert(std::is_floating_point_v<V>, "kkm::fit: data must be float or double");
@@ -286,7 +289,7 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace c
   Kokkos::Profiling::pushRegion("kkm::fit");
   detail::DeviceMatrix<ExecSpace, V> x = data;
   Kokkos::Timer timer;
-  auto const summary = detail::summarize(space, x, comm);
+  auto const summary = detail::summarize(space, x, weights, comm);
   KKM_REQUIRE(summary.n_total >= 1, "data has no rows");
   KKM_REQUIRE(params.k <= summary.n_total, "k = " + std::to_string(params.k) + " exceeds the number of rows (" +
                                                std::to_string(summary.n_total) + ")");
@@ -327,11 +330,11 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace c
     } else if (params.init == Init::random) {
       c0 = detail::init_random(space, x, params.k, seed, summary, comm);
     } else {
-      c0 = detail::init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm);
+      c0 = detail::init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights);
     }
     Kokkos::Profiling::popRegion();
     t_init += ti.seconds();
-    auto run = detail::lloyd_run(space, x, params, metric, comm, summary, c0, r, resume);
+    auto run = detail::lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights);
     t_epochs += run.seconds_epochs;
     inertias.push_back(run.inertia);
     if (r == 0 || run.inertia < best.inertia) {
@@ -344,6 +347,16 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace c
   best.seconds_epochs = t_epochs;
   Kokkos::Profiling::popRegion();
   return best;
+}
+
+/// Fits without sample weights (every row weighs 1).
+template <class ExecSpace, class T, class... P, class Metric>
+Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace const& space,
+                                                                      Kokkos::View<T**, P...> const& data,
+                                                                      Parameters const& params, Metric const& metric,
+                                                                      Communicator const& comm = Communicator{}) {
+  return fit(space, data, Kokkos::View<std::remove_const_t<T> const*, typename ExecSpace::memory_space>(), params,
+             metric, comm);
 }
 
 /// Fits with the default execution space.

@@ -82,11 +82,21 @@ struct KmppWeight {
   Kokkos::View<T**, Kokkos::LayoutRight, Mem> cand;
   Metric metric;
   int d;
+  Kokkos::View<T const*, Mem> w;  // sample weights (empty: all 1), folded into D
   KOKKOS_INLINE_FUNCTION double operator()(std::int64_t i, int t) const {
     double const v = static_cast<double>(metric(VectorRef<T>{&x(i, 0), d}, VectorRef<T>{&cand(t, 0), d}));
-    return Squared ? v : v * v;
+    double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
+    return wi * (Squared ? v : v * v);
   }
 };
+
+template <class Mem, class T>
+struct CopyWeight {
+  Kokkos::View<T const*, Mem> w;
+  Kokkos::View<double*, Mem> out;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const { out(i) = static_cast<double>(w(i)); }
+};
+
 
 // The k-means++ kernels are functors, not lambdas: nvcc's host wrapper of device lambdas in a
 // function template instantiated from several translation units was seen to call a null pointer.
@@ -142,6 +152,31 @@ struct KmppLower {
   }
 };
 
+/// The global row that wins an exponential race on the non-negative values D (row i drawn with
+/// probability D(i) / ΣD), identical on every rank; −1 if every D is 0.
+template <class ExecSpace>
+std::int64_t race(ExecSpace const& space, Kokkos::View<double*, typename ExecSpace::memory_space> D,
+                  std::uint64_t seed, std::uint64_t stream, std::int64_t offset, Communicator const& comm) {
+  using MinLoc = Kokkos::MinLoc<double, std::int64_t>;
+  std::int64_t const n = D.extent(0);
+  typename MinLoc::value_type best;
+  Kokkos::parallel_reduce("kkm::kmpp_sample",
+                          Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
+                          KmppRace<typename ExecSpace::memory_space>{D, seed, stream, offset}, MinLoc(best));
+  double key = n > 0 ? best.val : std::numeric_limits<double>::infinity();
+  std::int64_t loc = (n > 0 && std::isfinite(key)) ? best.loc : -1;
+  auto keys = comm.allgather(key);
+  auto locs = comm.allgather(loc);
+  std::int64_t chosen = -1;
+  double kbest = std::numeric_limits<double>::infinity();
+  for (int r = 0; r < comm.size(); ++r)
+    if (locs[r] >= 0 && (keys[r] < kbest || (keys[r] == kbest && locs[r] < chosen))) {
+      kbest = keys[r];
+      chosen = locs[r];
+    }
+  return chosen;
+}
+
 /// Greedy k-means++ (Arthur & Vassilvitskii 2007, with scikit-learn's 2 + ⌊ln k⌋ candidates per step
 /// keeping the one that lowers the potential most). Sampling "row i with probability ∝ D(i)" is done
 /// as an exponential race: row i draws E_i = −ln(u_i) / D(i) from its own counter-based uniform and
@@ -152,7 +187,8 @@ template <class ExecSpace, class T, class Metric>
 HostMatrix<T> init_kmeanspp(ExecSpace const& space,
                             Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                             Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
-                            Communicator const& comm) {
+                            Communicator const& comm,
+                            Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}) {
   using mem = typename ExecSpace::memory_space;
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
   constexpr bool sq = is_squared_euclidean<Metric>::value;
@@ -162,9 +198,14 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
   if (trials <= 0) trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
 
   HostMatrix<T> centers("kkm::init_centers", k, d);
-  auto first = gather_rows(space, x,
-                           {static_cast<std::int64_t>(uniform_below(seed, stream_first_center, 0, s.n_total))},
-                           offset, comm);
+  std::int64_t first_row = static_cast<std::int64_t>(uniform_below(seed, stream_first_center, 0, s.n_total));
+  if (s.weighted) {  // the first centre ∝ weight: an exponential race on the weights
+    Kokkos::View<double*, mem> wd(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_w"), n);
+    Kokkos::parallel_for("kkm::kmpp_weights", policy(space, 0, n), CopyWeight<mem, T>{w, wd});
+    first_row = race(space, wd, seed, stream_first_center, offset, comm);
+    KKM_ASSERT(first_row >= 0);
+  }
+  auto first = gather_rows(space, x, {first_row}, offset, comm);
   for (int j = 0; j < d; ++j) centers(0, j) = first(0, j);
 
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cand("kkm::kmpp_candidates", trials, d);
@@ -172,7 +213,7 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
   Kokkos::View<double*, mem> D(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_D"), n);
 
   using Weight = KmppWeight<mem, T, Metric, sq>;
-  Weight const weight{x, cand, metric, d};
+  Weight const weight{x, cand, metric, d, w};
   for (int j = 0; j < d; ++j) cand_h(0, j) = centers(0, j);
   Kokkos::deep_copy(space, cand, cand_h);
   Kokkos::parallel_for("kkm::kmpp_init_D", policy(space, 0, n), KmppLower<Weight>{weight, D, 0, true});
@@ -183,20 +224,7 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
     std::vector<std::int64_t> picks(trials);
     for (int t = 0; t < trials; ++t) {
       std::uint64_t const stream = stream_kmeanspp + (std::uint64_t(step) << 8) + t;
-      typename MinLoc::value_type best;
-      Kokkos::parallel_reduce("kkm::kmpp_sample", policy(space, 0, n), KmppRace<mem>{D, seed, stream, offset},
-                              MinLoc(best));
-      double key = n > 0 ? best.val : std::numeric_limits<double>::infinity();
-      std::int64_t loc = (n > 0 && std::isfinite(key)) ? best.loc : -1;
-      auto keys = comm.allgather(key);
-      auto locs = comm.allgather(loc);
-      std::int64_t chosen = -1;
-      double kbest = std::numeric_limits<double>::infinity();
-      for (int r = 0; r < comm.size(); ++r)
-        if (locs[r] >= 0 && (keys[r] < kbest || (keys[r] == kbest && locs[r] < chosen))) {
-          kbest = keys[r];
-          chosen = locs[r];
-        }
+      std::int64_t chosen = race(space, D, seed, stream, offset, comm);
       // Every row coincides with a chosen centre: any row will do; draw one uniformly.
       if (chosen < 0) chosen = static_cast<std::int64_t>(uniform_below(seed, stream, 0, s.n_total));
       picks[t] = chosen;

@@ -6,8 +6,8 @@
 /// GEMM path keeps a B×k buffer for one batch of B rows.
 ///
 /// Layout of the accumulator (one flat array, which is also the allreduce payload):
-///   [0, k·d)            per-cluster column sums, fixed point (see KKM_FixedPoint.hpp)
-///   [k·d, k·d + k)      per-cluster row counts
+///   [0, k·d)            per-cluster column sums of w·x, fixed point (see KKM_FixedPoint.hpp)
+///   [k·d, k·d + k)      per-cluster row counts (weight sums in fixed point with sample weights)
 ///   [k·d + k]           number of rows whose label changed
 #include <kkmeans/kernels/KKM_Columns.hpp>
 #include <kkmeans/kernels/KKM_FixedPoint.hpp>
@@ -36,6 +36,8 @@ struct AssignKernel {
   Kokkos::View<T const*, mem> cnorm;                    // IN  (GEMM) ‖c‖²
   Kokkos::View<fixed_t*, mem> acc;                      // OUT accumulator (Accumulate only)
   Kokkos::View<int*, mem> labels;                       // IN previous labels / OUT new labels
+  Kokkos::View<T const*, mem> w;                        // IN  sample weights (empty: all 1)
+  double wscale = 1;                                    // IN  fixed-point scale of weights
   Metric metric;
   int k = 0, d = 0;
   std::int64_t begin = 0, end = 0;  // the batch: local rows [begin, end)
@@ -96,14 +98,15 @@ struct AssignKernel {
               }
             }
           }
+          double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
           if constexpr (Accumulate) {
             if (labels(i) != best) Kokkos::atomic_add(changed, fixed_t(1));
             for (int j = 0; j < d; ++j)
-              Kokkos::atomic_add(&sums[std::size_t(best) * d + j], to_fixed(static_cast<double>(xi[j]), scale(j)));
-            Kokkos::atomic_add(&sums[std::size_t(k) * d + best], fixed_t(1));
+              Kokkos::atomic_add(&sums[std::size_t(best) * d + j], to_fixed(wi * static_cast<double>(xi[j]), scale(j)));
+            Kokkos::atomic_add(&sums[std::size_t(k) * d + best], w.extent(0) > 0 ? to_fixed(wi, wscale) : fixed_t(1));
           }
           labels(i) = best;
-          ls += static_cast<double>(bestd);
+          ls += wi * static_cast<double>(bestd);
         },
         team_sum);
     if constexpr (Accumulate) {
@@ -138,7 +141,8 @@ double assign_rows(ExecSpace const& space, Kokkos::View<T const**, Kokkos::Layou
                    Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
                    Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
                    Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric, bool gemm,
-                   std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws) {
+                   std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
+                   Kokkos::View<T const*, typename ExecSpace::memory_space> weights = {}, double wscale = 1) {
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
   int const k = c.extent(0);
@@ -156,6 +160,8 @@ double assign_rows(ExecSpace const& space, Kokkos::View<T const**, Kokkos::Layou
     kernel.scale = scale;
     kernel.acc = acc;
     kernel.labels = labels;
+    kernel.w = weights;
+    kernel.wscale = wscale;
     kernel.metric = metric;
     kernel.k = k;
     kernel.d = d;

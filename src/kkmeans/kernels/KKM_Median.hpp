@@ -43,13 +43,16 @@ inline T from_ordered_key(key_type_t<T> k) {
   return v;
 }
 
-/// Medians of the rows of each cluster. counts: global rows per cluster (clusters with count 0 are
+/// Medians of the rows of each cluster. counts: global rows per cluster, or with sample weights
+/// `w` the clusters' weight sums in fixed point (scale wscale); the weighted lower median is the
+/// smallest value whose cumulative weight reaches half the cluster's (clusters with count 0 are
 /// left as they are in `out`). out: k × d host array, row-major.
 template <class ExecSpace, class T>
 void cluster_medians(ExecSpace const& space,
                      Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                      Kokkos::View<int const*, typename ExecSpace::memory_space> labels, int k,
-                     std::vector<std::int64_t> const& counts, Communicator const& comm, std::vector<T>& out) {
+                     std::vector<std::int64_t> const& counts, Communicator const& comm, std::vector<T>& out,
+                     Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}, double wscale = 1) {
   using K = key_type_t<T>;
   using mem = typename ExecSpace::memory_space;
   std::int64_t const n = x.extent(0);
@@ -79,7 +82,9 @@ void cluster_medians(ExecSpace const& space,
             std::size_t const cj = std::size_t(c) * d + j;
             // Only keys that agree with the bytes already chosen take part.
             bool const match = pass == 0 || ((key ^ prefix_d(cj)) >> (shift + 8)) == 0;
-            if (match) Kokkos::atomic_add(&hist(cj * 256 + ((key >> shift) & 0xff)), fixed_t(1));
+            if (match)
+              Kokkos::atomic_add(&hist(cj * 256 + ((key >> shift) & 0xff)),
+                                 w.extent(0) > 0 ? to_fixed(static_cast<double>(w(i)), wscale) : fixed_t(1));
           }
         });
     Kokkos::deep_copy(space, hist_h, hist);
