@@ -25,6 +25,7 @@ struct FitOptions {
   std::string precision = "float";   ///< float | double
   std::string assign = "auto";       ///< auto | fused | gemm
   int iou_column = -1;               ///< column of box width for metric iou; -1: 0 if d = 2 else 2
+  std::string empty = "drop";        ///< empty-cluster policy
   bool stop_on_no_change = true;
   std::string output;                ///< model + labels HDF5 file (optional)
   std::string report;                ///< JSON run report (optional)
@@ -50,6 +51,7 @@ struct GenerateOptions {
 
 struct PredictOptions {
   std::string model;
+  std::string metric;  ///< if given, must be the model's metric
   std::string input;
   std::string output;
   bool distances = false;

@@ -23,6 +23,8 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
   KKM_REQUIRE(metric == "sqeuclidean" || metric == "euclidean" || metric == "cosine" || metric == "manhattan" ||
                   metric == "iou",
               "model '" + o.model + "' has unknown metric '" + metric + "'");
+  KKM_REQUIRE(o.metric.empty() || o.metric == metric,
+              "model '" + o.model + "' was fitted with metric " + metric + ", not " + o.metric);
   auto const cit = model.attributes.find("iou_column");
   int const iou_column = cit != model.attributes.end() ? static_cast<int>(cit->second.i) : 0;
 

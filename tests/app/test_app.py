@@ -296,6 +296,7 @@ def bad_inputs(d):
         (fit + ["--input", f"{data}:/points", "--k", "3", "--batch-size", "-5"], 2, ["batch size"]),
         (fit + ["--input", f"{data}:/points", "--k", "3", "--metric", "hamming"], 2, ["metric", "hamming"]),
         (fit + ["--input", f"{data}:/points", "--k", "3", "--init", "magic"], 2, ["init", "magic"]),
+        (fit + ["--input", f"{data}:/points", "--k", "3", "--empty", "vanish"], 2, ["empty-cluster policy", "vanish"]),
         (fit + ["--input", f"{bad}:/narrow", "--k", "3", "--metric", "iou"], 1, ["iou", "1 column"]),
         (fit + ["--input", f"{data}:/points", "--k", "3", "--frobnicate"], 2, ["frobnicate"]),
         (fit + ["--input", f"{data}", "--k", "3"], 2, ["FILE.h5:/DATASET"]),
@@ -311,6 +312,8 @@ def bad_inputs(d):
           "--metric", "cosine", "--assign", "gemm"], 2, ["gemm"]),
         (["predict", "--model", model3, "--input", f"{data}:/points", "--output", out], 1, ["d = 3", "2 columns"]),
         (["predict", "--model", data, "--input", f"{data}:/points", "--output", out], 1, ["/centroids"]),
+        (["predict", "--model", model3, "--metric", "cosine", "--input", f"{d}/b3.h5:/points", "--output", out], 1,
+         ["fitted with metric sqeuclidean, not cosine"]),
         (["generate", "-o", f"{d}/g.h5:/points", "--n", "0"], 2, ["--n"]),
     ]
     for args, code, words in cases:
