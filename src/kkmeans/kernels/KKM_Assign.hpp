@@ -22,22 +22,25 @@
 
 namespace kkm::detail {
 
-KOKKOS_INLINE_FUNCTION std::size_t accumulator_size(int k, int d) { return static_cast<std::size_t>(k) * d + k + 1; }
+KOKKOS_INLINE_FUNCTION std::size_t accumulator_size(int k, int d) {
+  return static_cast<std::size_t>(k) * d + k + 1;
+}
 
 template <class ExecSpace, class T, class Metric, bool Accumulate, bool Gemm>
 struct AssignKernel {
   using mem = typename ExecSpace::memory_space;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
 
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;  // IN  local rows
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> c;  // IN  k × d centroids
-  Kokkos::View<double const*, mem> scale;               // IN  fixed-point scale per column
+  Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;    // IN  local rows
+  Kokkos::View<T const**, Kokkos::LayoutRight, mem> c;    // IN  k × d centroids
+  Kokkos::View<double const*, mem> scale;                 // IN  fixed-point scale per column
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> dot;  // IN  (GEMM) x_b · cᵀ for the batch
-  Kokkos::View<T const*, mem> cnorm;                    // IN  (GEMM) ‖c‖²
-  Kokkos::View<fixed_t*, mem> acc;                      // OUT accumulator (Accumulate only)
-  Kokkos::View<int*, mem> labels;                       // IN previous labels / OUT new labels
-  Kokkos::View<T const*, mem> w;                        // IN  sample weights (empty: all 1)
-  double wscale = 1;                                    // IN  fixed-point scale of weights
+  Kokkos::View<T const*, mem> cnorm;                      // IN  (GEMM) ‖c‖²
+  Kokkos::View<T const*, mem> ct;                         // IN  (host, squared Euclidean) d × k transposed centroids
+  Kokkos::View<fixed_t*, mem> acc;                        // OUT accumulator (Accumulate only)
+  Kokkos::View<int*, mem> labels;                         // IN previous labels / OUT new labels
+  Kokkos::View<T const*, mem> w;                          // IN  sample weights (empty: all 1)
+  double wscale = 1;                                      // IN  fixed-point scale of weights
   Metric metric;
   int k = 0, d = 0;
   std::int64_t begin = 0, end = 0;  // the batch: local rows [begin, end)
@@ -89,12 +92,43 @@ struct AssignKernel {
             }
             bestd = static_cast<T>(metric(xi, VectorRef<T>{cs + std::size_t(best) * d, d}));
           } else {
-            bestd = static_cast<T>(metric(xi, VectorRef<T>{cs, d}));
-            for (int j = 1; j < k; ++j) {
-              T const dj = static_cast<T>(metric(xi, VectorRef<T>{cs + std::size_t(j) * d, d}));
-              if (dj < bestd) {
-                bestd = dj;
-                best = j;
+            bool done = false;
+            if constexpr (is_host_space<ExecSpace>() && std::is_same_v<Metric, SquaredEuclidean>) {
+              if (ct.extent(0) > 0) {
+                // Host, squared-Euclidean metrics: the same sums in the same order as the metric's
+                // (Σ_j (x_j − c_j)², j ascending), over a transposed d × k copy of the centroids so
+                // that the innermost loop runs over centroids and vectorises.
+                constexpr int QB = 64;
+                T acc[QB];
+                bestd = T(0);
+                for (int q0 = 0; q0 < k; q0 += QB) {
+                  int const qn = k - q0 < QB ? k - q0 : QB;
+                  for (int q = 0; q < qn; ++q) acc[q] = T(0);
+                  for (int j = 0; j < d; ++j) {
+                    T const xj = xi[j];
+                    T const* cj = ct.data() + std::size_t(j) * k + q0;
+                    for (int q = 0; q < qn; ++q) {
+                      T const t = xj - cj[q];
+                      acc[q] += t * t;
+                    }
+                  }
+                  for (int q = 0; q < qn; ++q)
+                    if ((q0 == 0 && q == 0) || acc[q] < bestd) {
+                      bestd = acc[q];
+                      best = q0 + q;
+                    }
+                }
+                done = true;
+              }
+            }
+            if (!done) {
+              bestd = static_cast<T>(metric(xi, VectorRef<T>{cs, d}));
+              for (int j = 1; j < k; ++j) {
+                T const dj = static_cast<T>(metric(xi, VectorRef<T>{cs + std::size_t(j) * d, d}));
+                if (dj < bestd) {
+                  bestd = dj;
+                  best = j;
+                }
               }
             }
           }
@@ -136,7 +170,8 @@ struct AssignWorkspace {
 /// Runs the assignment over local rows [begin, end) and returns the local sum of distances.
 /// With Accumulate, acc (zeroed by the caller) receives sums, counts and the changed count.
 template <bool Accumulate, class ExecSpace, class T, class Metric>
-double assign_rows(ExecSpace const& space, Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
+double assign_rows(ExecSpace const& space,
+                   Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                    Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
                    Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
                    Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
@@ -214,8 +249,18 @@ double assign_rows(ExecSpace const& space, Kokkos::View<T const**, Kokkos::Layou
       return total;
     }
   }
+  AssignKernel<ExecSpace, T, Metric, Accumulate, false> fused;
+  if constexpr (host && is_squared_euclidean<Metric>::value) {
+    if constexpr (std::is_same_v<Metric, SquaredEuclidean>) {  // the layout trick needs the built-in's formula
+      Kokkos::View<T*, typename ExecSpace::memory_space> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"),
+                                                           std::size_t(k) * d);
+      for (int q = 0; q < k; ++q)
+        for (int j = 0; j < d; ++j) t(std::size_t(j) * k + q) = c(q, j);
+      fused.ct = t;
+    }
+  }
   std::int64_t const B = batch > 0 ? batch : n;
-  for (std::int64_t b0 = 0; b0 < n; b0 += B) run(AssignKernel<ExecSpace, T, Metric, Accumulate, false>{}, b0, std::min(n, b0 + B));
+  for (std::int64_t b0 = 0; b0 < n; b0 += B) run(fused, b0, std::min(n, b0 + B));
   return total;
 }
 
