@@ -121,7 +121,7 @@ void validate(FitOptions const& o) {
   one_of("init", o.init, {"kmeans++", "random"});
   one_of("precision", o.precision, {"float", "double"});
   one_of("assign path", o.assign, {"auto", "fused", "gemm"});
-  one_of("empty-cluster policy", o.empty, {"drop"});
+  one_of("empty-cluster policy", o.empty, {"drop", "split", "farthest"});
   if (o.n_init < 1) throw UsageError("n_init must be at least 1, got " + std::to_string(o.n_init));
   if (o.max_epochs < 1) throw UsageError("max_epochs must be at least 1, got " + std::to_string(o.max_epochs));
   if (!(o.tol >= 0)) throw UsageError("tol must be ≥ 0, got " + std::to_string(o.tol));

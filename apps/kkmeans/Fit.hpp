@@ -100,6 +100,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
   p.assign = o.assign == "fused" ? AssignPath::fused : o.assign == "gemm" ? AssignPath::gemm : AssignPath::automatic;
   p.seed = o.seed;
+  p.empty = o.empty == "split" ? EmptyPolicy::split : o.empty == "farthest" ? EmptyPolicy::farthest : EmptyPolicy::drop;
   if (!o.init_from.empty()) {
     auto const cref = parse_ref(o.init_from);
     auto const cinfo = io::inspect(cref);
@@ -162,10 +163,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   out.centroids_double = std::is_same_v<T, double>;
   for (int q = 0; q < res.k_final; ++q)
     for (int j = 0; j < info.cols; ++j) out.centroids.push_back(res.centroids(q, j));
-  out.history.columns = {"epoch", "inertia", "shift", "changed", "empty", "k", "seconds"};
+  out.history.columns = {"epoch", "inertia", "shift", "changed", "empty", "relocated", "k", "seconds"};
   for (auto const& e : res.history)
     out.history.values.insert(out.history.values.end(), {double(e.epoch), e.inertia, e.shift, double(e.changed),
-                                                         double(e.empty), double(e.k), e.seconds});
+                                                         double(e.empty), double(e.relocated), double(e.k), e.seconds});
   using A = io::Attribute;
   auto txt = [](std::string s) { A a; a.kind = A::text; a.s = std::move(s); return a; };
   auto num = [](std::int64_t i) { A a; a.kind = A::integer; a.i = i; return a; };
@@ -175,6 +176,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                     {"k_requested", num(o.k)},
                     {"k_final", num(res.k_final)},
                     {"init", txt(o.init_from.empty() ? o.init : "given:" + o.init_from)},
+                    {"empty_policy", txt(o.empty)},
                     {"n_init", num(o.n_init)},
                     {"best_restart", num(res.best_restart)},
                     {"seed", num(static_cast<std::int64_t>(o.seed))},
@@ -222,7 +224,8 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
       j["history"] = nlohmann::json::array();
       for (auto const& e : res.history)
         j["history"].push_back({{"epoch", e.epoch}, {"inertia", e.inertia}, {"shift", e.shift},
-                                {"changed", e.changed}, {"empty", e.empty}, {"k", e.k}, {"seconds", e.seconds}});
+                                {"changed", e.changed}, {"empty", e.empty}, {"relocated", e.relocated},
+                                {"k", e.k}, {"seconds", e.seconds}});
       write_text_atomically(o.report, j.dump(1) + "\n", o.overwrite);
     }
     if (!o.quiet) {

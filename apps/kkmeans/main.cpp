@@ -106,7 +106,7 @@ int main(int argc, char* argv[]) {
   fit->add_option("--seed", fo.seed, "seed of every random choice");
   fit->add_option("--precision", fo.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
   fit->add_option("--assign", fo.assign, "auto | fused | gemm")->check(CLI::IsMember({"auto", "fused", "gemm"}));
-  fit->add_option("--empty", fo.empty, "empty-cluster policy: drop (k shrinks; the result says so)");
+  fit->add_option("--empty", fo.empty, "empty clusters: drop (k shrinks), split (FAISS), farthest (scikit-learn)");
   fit->add_option("--iou-column", fo.iou_column, "column of the box width for --metric iou (height follows)");
   fit->add_flag("!--no-stop-on-no-change", fo.stop_on_no_change, "keep going when no label changed");
   fit->add_option("--output,-o", fo.output, "HDF5 file for centroids, labels, history and attributes");

@@ -114,6 +114,22 @@ TEST(TEST_CATEGORY, distributed_weighted_kmeanspp_and_medians) {
   check_distributed(kkm::Manhattan{}, p, x, w);
 }
 
+TEST(TEST_CATEGORY, distributed_empty_cluster_split_and_farthest) {
+  auto x = blobs<float>(700, 2, 3, 0.3, 38);
+  x(401, 0) = 50.f;  // farthest row, on a middle rank at np > 2
+  kkm::Parameters p;
+  p.k = 5;
+  p.init = kkm::Init::given;
+  for (int q = 0; q < 3; ++q)
+    for (int j = 0; j < 2; ++j) p.initial_centroids.push_back(x(q, j));
+  for (double v : {1e4, 1e4, -1e4, -1e4}) p.initial_centroids.push_back(v);
+  for (auto policy : {kkm::EmptyPolicy::split, kkm::EmptyPolicy::farthest}) {
+    p.empty = policy;
+    check_distributed(kkm::SquaredEuclidean{}, p, x);
+    check_distributed(kkm::Manhattan{}, p, x);
+  }
+}
+
 TEST(TEST_CATEGORY, distributed_empty_cluster_drop) {
   auto x = blobs<float>(500, 2, 3, 0.2, 36);
   kkm::Parameters p;

@@ -261,3 +261,67 @@ TEST(TEST_CATEGORY, lloyd_float64) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace kkm_test;
+
+kkm::Parameters far_away_start(Matrix<float> const& x, kkm::EmptyPolicy policy) {
+  kkm::Parameters p;
+  p.k = 4;
+  p.init = kkm::Init::given;
+  for (int q = 0; q < 3; ++q)
+    for (int j = 0; j < 2; ++j) p.initial_centroids.push_back(x(q * 2, j));
+  p.initial_centroids.push_back(1e4);  // attracts nothing in epoch 1
+  p.initial_centroids.push_back(1e4);
+  p.empty = policy;
+  p.max_epochs = 1;
+  p.tol = 0;
+  return p;
+}
+
+TEST(TEST_CATEGORY, empty_policy_split) {
+  using space = TEST_EXECSPACE;
+  auto x = blobs<float>(300, 2, 3, 0.3, 51);
+  auto p = far_away_start(x, kkm::EmptyPolicy::split);
+  auto r = kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{});
+  ASSERT_EQ(r.k_final, 4);
+  EXPECT_EQ(r.history[0].empty, 1);
+  EXPECT_EQ(r.history[0].relocated, 1);
+  // Centroid 3 is the largest cluster's mean times (1 ± 1/1024), and that centroid the mirror image.
+  int big = 0;
+  auto a = ref_assign(Ref::sqeuclidean, x, std::vector<double>(p.initial_centroids.begin(), p.initial_centroids.end() - 2), 3);
+  std::vector<int> count(3, 0);
+  for (int l : a.labels) ++count[l];
+  for (int c = 1; c < 3; ++c)
+    if (count[c] > count[big]) big = c;
+  auto mean = ref_update(Ref::sqeuclidean, x, a.labels, std::vector<double>(6, 0.0), 3);
+  EXPECT_FLOAT_EQ(r.centroids(3, 0), float(mean[big * 2] * (1 + 1.0 / 1024)));
+  EXPECT_FLOAT_EQ(r.centroids(3, 1), float(mean[big * 2 + 1] * (1 - 1.0 / 1024)));
+  EXPECT_FLOAT_EQ(r.centroids(big, 0), float(mean[big * 2] * (1 - 1.0 / 1024)));
+  EXPECT_FLOAT_EQ(r.centroids(big, 1), float(mean[big * 2 + 1] * (1 + 1.0 / 1024)));
+}
+
+TEST(TEST_CATEGORY, empty_policy_farthest) {
+  using space = TEST_EXECSPACE;
+  auto x = blobs<float>(300, 2, 3, 0.3, 52);
+  x(77, 0) = 40.f;  // an outlier: the farthest row from every centroid
+  x(77, 1) = -40.f;
+  auto p = far_away_start(x, kkm::EmptyPolicy::farthest);
+  auto r = kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{});
+  ASSERT_EQ(r.k_final, 4);
+  EXPECT_EQ(r.history[0].empty, 1);
+  EXPECT_EQ(r.history[0].relocated, 1);
+  EXPECT_EQ(r.centroids(3, 0), 40.f);
+  EXPECT_EQ(r.centroids(3, 1), -40.f);
+  // The outlier left its old cluster: that mean no longer includes it.
+  auto a = ref_assign(Ref::sqeuclidean, x, std::vector<double>(p.initial_centroids.begin(), p.initial_centroids.end() - 2), 3);
+  int const old = a.labels[77];
+  a.labels[77] = 3;
+  auto mean = ref_update(Ref::sqeuclidean, x, a.labels, std::vector<double>(8, 0.0), 4);
+  EXPECT_NEAR(r.centroids(old, 0), mean[old * 2], 1e-5);
+  EXPECT_NEAR(r.centroids(old, 1), mean[old * 2 + 1], 1e-5);
+  EXPECT_EQ(labels_to_host(r.labels)[77], 3);
+}
+
+}  // namespace

@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -41,6 +42,40 @@ namespace detail {
 
 template <class ExecSpace, class T>
 using DeviceMatrix = Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space>;
+
+// Kernels of predict-side helpers live in functions with plain template parameters: nvcc cannot
+// name an enclosing function whose signature uses a parameter pack or alias templates.
+template <class ExecSpace, class V, class Metric>
+Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances_impl(
+    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
+    Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
+    Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric metric) {
+  int const d = x.extent(1);
+  Kokkos::View<double*, typename ExecSpace::memory_space> out(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"), x.extent(0));
+  Kokkos::parallel_for(
+      "kkm::assigned_distances", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, x.extent(0)),
+      KOKKOS_LAMBDA(std::int64_t i) {
+        out(i) = static_cast<double>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(labels(i), 0), d}));
+      });
+  return out;
+}
+
+template <class ExecSpace, class V, class Metric>
+Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transform_impl(
+    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
+    Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c, Metric metric) {
+  int const d = x.extent(1);
+  std::int64_t const n = x.extent(0), k = c.extent(0);
+  Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::distances"), n, k);
+  Kokkos::parallel_for(
+      "kkm::transform", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {n, k}),
+      KOKKOS_LAMBDA(std::int64_t i, std::int64_t j) {
+        out(i, j) = static_cast<V>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(j, 0), d}));
+      });
+  return out;
+}
 
 /// Chooses the assignment path and the batch size for this problem.
 template <class ExecSpace, class T, class Metric>
@@ -62,6 +97,102 @@ void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, bo
     batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
   }
   if (batch > n_local) batch = 0;
+}
+
+/// EmptyPolicy::farthest (scikit-learn's relocation): each empty cluster takes one of the rows
+/// farthest from their centroids (a global top-m; ties → lower global index; rows of weight 0 are
+/// skipped), and that row's contribution moves from its old cluster's sums to the empty one's, exactly
+/// (fixed point). Returns the rows taken, for the median update.
+template <class ExecSpace, class T, class CView, class Metric>
+std::vector<std::pair<int, std::vector<T>>> relocate_farthest(
+    ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, CView c_d,
+    Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric,
+    Kokkos::View<T const*, typename ExecSpace::memory_space> w, DataSummary const& s, Communicator const& comm,
+    int k, std::vector<std::int64_t>& counts, std::vector<fixed_t>& buf) {
+  using mem = typename ExecSpace::memory_space;
+  int const d = x.extent(1);
+  std::int64_t const n = x.extent(0);
+  std::vector<int> empties;
+  for (int c = 0; c < k; ++c)
+    if (counts[c] == 0) empties.push_back(c);
+  int const m = empties.size();
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> c(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::c_old"), k, d);
+  Kokkos::deep_copy(space, c, c_d);
+  auto dist = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), assigned_distances_impl(space, x, c, labels, metric));
+  auto lab = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), labels);
+  auto wh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
+  auto weight = [&](std::int64_t i) { return wh.extent(0) > 0 ? static_cast<double>(wh(i)) : 1.0; };
+  std::vector<std::int64_t> idx;
+  for (std::int64_t i = 0; i < n; ++i)
+    if (weight(i) > 0) idx.push_back(i);
+  auto before = [&](std::int64_t a, std::int64_t b) { return dist(a) > dist(b) || (dist(a) == dist(b) && a < b); };
+  std::size_t const take = std::min<std::size_t>(m, idx.size());
+  std::partial_sort(idx.begin(), idx.begin() + take, idx.end(), before);
+  // Every rank's candidates travel bit for bit: each owns slots, the others add zeros.
+  int const P = comm.size();
+  std::vector<double> slots(std::size_t(P) * m * 4, 0.0);
+  for (int t = 0; t < m; ++t) {
+    double* e = &slots[(std::size_t(comm.rank()) * m + t) * 4];
+    if (std::size_t(t) < take) {
+      e[0] = dist(idx[t]);
+      e[1] = double(s.row_offset + idx[t]);
+      e[2] = lab(idx[t]);
+      e[3] = weight(idx[t]);
+    } else {
+      e[0] = -1;  // no candidate
+    }
+  }
+  comm.allreduce_sum(slots.data(), slots.size());
+  std::vector<std::array<double, 4>> all;
+  for (std::size_t e = 0; e < std::size_t(P) * m; ++e)
+    if (slots[e * 4] >= 0) all.push_back({slots[e * 4], slots[e * 4 + 1], slots[e * 4 + 2], slots[e * 4 + 3]});
+  std::sort(all.begin(), all.end(), [](auto const& a, auto const& b) { return a[0] > b[0] || (a[0] == b[0] && a[1] < b[1]); });
+  if (all.size() > std::size_t(m)) all.resize(m);
+  std::vector<std::int64_t> rows;
+  for (auto const& a : all) rows.push_back(static_cast<std::int64_t>(a[1]));
+  auto values = gather_rows(space, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(x), rows, s.row_offset, comm);
+  std::vector<std::pair<int, std::vector<T>>> moved;
+  for (std::size_t t = 0; t < all.size(); ++t) {
+    int const e = empties[t], old = static_cast<int>(all[t][2]);
+    double const wt = all[t][3];
+    fixed_t const wf = s.weighted ? to_fixed(wt, s.weight_scale) : fixed_t(1);
+    std::vector<T> row(d);
+    for (int j = 0; j < d; ++j) {
+      row[j] = values(t, j);
+      fixed_t const q = to_fixed(wt * static_cast<double>(row[j]), s.scale[j]);
+      buf[std::size_t(old) * d + j] -= q;
+      buf[std::size_t(e) * d + j] = q;
+    }
+    counts[old] -= static_cast<std::int64_t>(wf);
+    counts[e] = static_cast<std::int64_t>(wf);
+    moved.push_back({e, std::move(row)});
+  }
+  return moved;
+}
+
+/// EmptyPolicy::split (FAISS): each empty cluster takes half of the currently largest one (ties →
+/// lower index), the two centroids pushed apart by a factor 1 ± 1/1024 alternating over columns.
+template <class T>
+int split_largest(std::vector<T>& next, std::vector<std::int64_t>& counts, int k, int d) {
+  constexpr double eps = 1.0 / 1024;
+  int moved = 0;
+  for (int e = 0; e < k; ++e) {
+    if (counts[e] != 0) continue;
+    int big = 0;
+    for (int c = 1; c < k; ++c)
+      if (counts[c] > counts[big]) big = c;
+    if (counts[big] == 0) break;
+    for (int j = 0; j < d; ++j) {
+      double const v = next[std::size_t(big) * d + j];
+      double const up = v * (1 + eps), down = v * (1 - eps);
+      next[std::size_t(e) * d + j] = static_cast<T>(j % 2 == 0 ? up : down);
+      next[std::size_t(big) * d + j] = static_cast<T>(j % 2 == 0 ? down : up);
+    }
+    counts[e] = counts[big] / 2;
+    counts[big] -= counts[e];
+    ++moved;
+  }
+  return moved;
 }
 
 /// One Lloyd run from given initial centroids.
@@ -143,6 +274,14 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     std::vector<std::int64_t> counts(k);
     for (int c = 0; c < k; ++c) counts[c] = static_cast<std::int64_t>(buf[std::size_t(k) * d + c]);
     auto const changed = static_cast<std::int64_t>(buf[std::size_t(k) * d + k]);
+    int empty = 0;
+    for (int c = 0; c < k; ++c) empty += counts[c] == 0;
+    int relocated = 0;
+    std::vector<std::pair<int, std::vector<T>>> far;
+    if (empty > 0 && p.empty == EmptyPolicy::farthest) {
+      far = relocate_farthest(space, x, c_d, res.labels, metric, w, s, comm, k, counts, buf);
+      relocated = far.size();
+    }
 
     // New centroids by the metric's update rule, from the same integers on every rank.
     std::vector<T> next(std::size_t(k) * d);
@@ -150,6 +289,8 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       for (int j = 0; j < d; ++j) next[std::size_t(c) * d + j] = centroids(c, j);
     if constexpr (Metric::update == Update::median) {
       cluster_medians(space, x, Kokkos::View<int const*, mem>(res.labels), k, counts, comm, next, w, s.weight_scale);
+      for (auto const& [e, row] : far)
+        for (int j = 0; j < d; ++j) next[std::size_t(e) * d + j] = row[j];
     } else {
       for (int c = 0; c < k; ++c) {
         if (counts[c] == 0) continue;
@@ -163,6 +304,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
         for (int j = 0; j < d; ++j) next[std::size_t(c) * d + j] = static_cast<T>(m[j] * f);
       }
     }
+    if (empty > 0 && p.empty == EmptyPolicy::split) relocated = split_largest(next, counts, k, d);
     double shift = 0;
     for (int c = 0; c < k; ++c)
       for (int j = 0; j < d; ++j) {
@@ -170,9 +312,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
         shift += t * t;
       }
 
-    // Empty clusters: drop them (k shrinks) and renumber the labels to match.
-    int empty = 0;
-    for (int c = 0; c < k; ++c) empty += counts[c] == 0;
+    // Empty clusters under EmptyPolicy::drop: remove them (k shrinks) and renumber the labels.
     if (empty > 0 && p.empty == EmptyPolicy::drop) {
       std::vector<int> remap(k, -1);
       int kk = 0;
@@ -199,7 +339,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     space.fence();
     Kokkos::Profiling::popRegion();
 
-    res.history.push_back(EpochStats{epoch, inertia, shift, changed, empty, k, et.seconds()});
+    res.history.push_back(EpochStats{epoch, inertia, shift, changed, empty, k, et.seconds(), relocated});
     if (p.on_epoch) p.on_epoch(run_index, res.history.back());
     res.epochs = epoch;
     if (p.stop_on_no_change && changed == 0) {
@@ -393,41 +533,6 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
   return labels;
 }
 
-namespace detail {
-// Kernels of predict-side helpers live in functions with plain template parameters: nvcc cannot
-// name an enclosing function whose signature uses a parameter pack or alias templates.
-template <class ExecSpace, class V, class Metric>
-Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances_impl(
-    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
-    Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
-    Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric metric) {
-  int const d = x.extent(1);
-  Kokkos::View<double*, typename ExecSpace::memory_space> out(
-      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"), x.extent(0));
-  Kokkos::parallel_for(
-      "kkm::assigned_distances", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, x.extent(0)),
-      KOKKOS_LAMBDA(std::int64_t i) {
-        out(i) = static_cast<double>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(labels(i), 0), d}));
-      });
-  return out;
-}
-
-template <class ExecSpace, class V, class Metric>
-Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transform_impl(
-    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
-    Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c, Metric metric) {
-  int const d = x.extent(1);
-  std::int64_t const n = x.extent(0), k = c.extent(0);
-  Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out(
-      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::distances"), n, k);
-  Kokkos::parallel_for(
-      "kkm::transform", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {n, k}),
-      KOKKOS_LAMBDA(std::int64_t i, std::int64_t j) {
-        out(i, j) = static_cast<V>(metric(VectorRef<V>{&x(i, 0), d}, VectorRef<V>{&c(j, 0), d}));
-      });
-  return out;
-}
-}  // namespace detail
 
 /// Distance of each row of `data` to the centroid its label names (e.g. the labels from predict).
 template <class ExecSpace, class T, class... P, class Metric>

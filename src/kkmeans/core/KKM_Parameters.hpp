@@ -25,7 +25,9 @@ enum class Init {
 
 /// What happens to a centroid that attracted no row in an epoch.
 enum class EmptyPolicy {
-  drop,  ///< remove it: k shrinks and Result::k_final says so (the seed's behaviour)
+  drop,      ///< remove it: k shrinks and Result::k_final says so (the seed's behaviour)
+  split,     ///< FAISS: split the largest cluster in two with a tiny symmetric perturbation
+  farthest,  ///< scikit-learn: move it to the row farthest from its centroid (a global top-m over ranks)
 };
 
 /// How distances are computed in the assignment step.
@@ -89,7 +91,9 @@ struct Parameters {
 inline char const* to_string(Init i) {
   return i == Init::random ? "random" : i == Init::given ? "given" : "kmeans++";
 }
-inline char const* to_string(EmptyPolicy) { return "drop"; }
+inline char const* to_string(EmptyPolicy e) {
+  return e == EmptyPolicy::drop ? "drop" : e == EmptyPolicy::split ? "split" : "farthest";
+}
 inline char const* to_string(AssignPath a) {
   return a == AssignPath::fused ? "fused" : a == AssignPath::gemm ? "gemm" : "auto";
 }

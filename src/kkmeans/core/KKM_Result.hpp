@@ -18,6 +18,7 @@ struct EpochStats {
   int empty = 0;               ///< centroids that attracted no row
   int k = 0;                   ///< centroids after the update (k shrinks under EmptyPolicy::drop)
   double seconds = 0;          ///< wall time of the epoch on this rank
+  int relocated = 0;           ///< empty centroids moved by EmptyPolicy::split or farthest (the rest were dropped)
 };
 
 /// The state of a run after `epoch` epochs: enough to continue it and end exactly as an

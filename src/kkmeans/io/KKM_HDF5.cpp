@@ -448,6 +448,7 @@ void write_checkpoint(std::string const& path, Checkpoint const& ck, Attributes 
     column("shift", [](EpochStats const& e) { return e.shift; });
     column("changed", [](EpochStats const& e) { return double(e.changed); });
     column("empty", [](EpochStats const& e) { return double(e.empty); });
+    column("relocated", [](EpochStats const& e) { return double(e.relocated); });
     column("k", [](EpochStats const& e) { return double(e.k); });
     column("seconds", [](EpochStats const& e) { return e.seconds; });
     Attributes a = attrs;
@@ -516,9 +517,10 @@ Checkpoint read_checkpoint(std::string const& path, std::int64_t row0, std::int6
       return v;
     };
     auto ep = hist("epoch"), in = hist("inertia"), sh = hist("shift"), ch = hist("changed"), em = hist("empty"),
-         kk = hist("k"), se = hist("seconds");
+         kk = hist("k"), se = hist("seconds"), rl = hist("relocated");
     for (std::size_t r = 0; r < ep.size(); ++r)
-      ck.history.push_back(EpochStats{int(ep[r]), in[r], sh[r], std::int64_t(ch[r]), int(em[r]), int(kk[r]), se[r]});
+      ck.history.push_back(
+          EpochStats{int(ep[r]), in[r], sh[r], std::int64_t(ch[r]), int(em[r]), int(kk[r]), se[r], int(rl[r])});
   } catch (std::exception const& e) {
     error = e.what();
   }
