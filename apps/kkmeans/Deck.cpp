@@ -118,7 +118,7 @@ void validate(FitOptions const& o) {
   if (o.input.empty()) throw UsageError("fit needs --input FILE.h5:/DATASET (or 'input' in the deck)");
   if (o.k <= 0) throw UsageError("k must be a positive integer (--k), got " + std::to_string(o.k));
   one_of("metric", o.metric, {"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"});
-  one_of("init", o.init, {"kmeans++", "random"});
+  one_of("init", o.init, {"kmeans++", "kmeans||", "random"});
   one_of("precision", o.precision, {"float", "double"});
   one_of("assign path", o.assign, {"auto", "fused", "gemm"});
   one_of("empty-cluster policy", o.empty, {"drop", "split", "farthest"});

@@ -92,7 +92,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
 
   Parameters p;
   p.k = o.k;
-  p.init = o.init == "random" ? Init::random : Init::kmeanspp;
+  p.init = o.init == "random" ? Init::random : o.init == "kmeans||" ? Init::kmeans_parallel : Init::kmeanspp;
   p.n_init = o.n_init;
   p.max_epochs = o.max_epochs;
   p.tol = o.tol;

@@ -97,7 +97,8 @@ int main(int argc, char* argv[]) {
   fit->add_option("--k,-k", fo.k, "number of clusters");
   fit->add_option("--metric", fo.metric, "sqeuclidean | euclidean | cosine | manhattan | iou")
       ->check(CLI::IsMember({"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"}));
-  fit->add_option("--init", fo.init, "kmeans++ | random")->check(CLI::IsMember({"kmeans++", "random"}));
+  fit->add_option("--init", fo.init, "kmeans++ | kmeans|| | random")
+      ->check(CLI::IsMember({"kmeans++", "kmeans||", "random"}));
   fit->add_option("--init-from", fo.init_from, "FILE.h5:/DATASET holding k × d initial centroids");
   fit->add_option("--n-init", fo.n_init, "independent runs; the lowest inertia is kept");
   fit->add_option("--max-epochs", fo.max_epochs, "most Lloyd epochs");

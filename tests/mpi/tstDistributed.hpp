@@ -82,6 +82,18 @@ TEST(TEST_CATEGORY, distributed_random_init_restarts) {
   check_distributed(kkm::Euclidean{}, p, blobs<float>(997, 2, 6, 1.0, 32));
 }
 
+TEST(TEST_CATEGORY, distributed_kmeans_parallel) {
+  kkm::Parameters p;
+  p.k = 8;
+  p.seed = 12;
+  p.init = kkm::Init::kmeans_parallel;
+  auto x = blobs<float>(1501, 3, 8, 1.0, 39);
+  check_distributed(kkm::SquaredEuclidean{}, p, x);
+  std::vector<float> w(x.n);
+  for (std::int64_t i = 0; i < x.n; ++i) w[i] = float(1 + i % 3);
+  check_distributed(kkm::Manhattan{}, p, x, w);
+}
+
 TEST(TEST_CATEGORY, distributed_cosine) {
   kkm::Parameters p;
   p.k = 5;

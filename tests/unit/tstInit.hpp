@@ -16,6 +16,8 @@ kkm::detail::HostMatrix<float> init(Matrix<float> const& x, kkm::Init how, int k
   kkm::detail::DeviceMatrix<Space, float> cx = xd;
   auto s = kkm::detail::summarize(Space{}, cx, Kokkos::View<float const*, typename Space::memory_space>(), comm);
   if (how == kkm::Init::random) return kkm::detail::init_random(Space{}, cx, k, seed, s, comm);
+  if (how == kkm::Init::kmeans_parallel)
+    return kkm::detail::init_kmeans_parallel(Space{}, cx, kkm::SquaredEuclidean{}, k, 0, seed, s, comm);
   return kkm::detail::init_kmeanspp(Space{}, cx, kkm::SquaredEuclidean{}, k, 0, seed, s, comm);
 }
 
@@ -45,20 +47,23 @@ TEST(TEST_CATEGORY, init_random_distinct_rows_deterministic) {
   EXPECT_EQ(rows_of(init<TEST_EXECSPACE>(x, kkm::Init::random, 300, 1)), data);
 }
 
-TEST(TEST_CATEGORY, init_kmeanspp_one_centre_per_blob) {
+void one_centre_per_blob(kkm::Init how) {
   int const k = 10;
   std::vector<int> truth;
   Matrix<double> centres;
   auto x = blobs<float>(2000, 2, k, 0.05, 22, &truth, &centres);
   for (std::uint64_t seed = 0; seed < 5; ++seed) {
-    auto c = init<TEST_EXECSPACE>(x, kkm::Init::kmeanspp, k, seed);
+    auto c = init<TEST_EXECSPACE>(x, how, k, seed);
     std::vector<double> got(std::size_t(k) * 2);
     for (int q = 0; q < k; ++q)
       for (int j = 0; j < 2; ++j) got[q * 2 + j] = c(q, j);
     EXPECT_EQ(centroid_index(got, centres.v, 2), 0) << "seed " << seed;
-    auto again = init<TEST_EXECSPACE>(x, kkm::Init::kmeanspp, k, seed);
+    auto again = init<TEST_EXECSPACE>(x, how, k, seed);
     EXPECT_EQ(rows_of(c), rows_of(again));
   }
 }
+
+TEST(TEST_CATEGORY, init_kmeanspp_one_centre_per_blob) { one_centre_per_blob(kkm::Init::kmeanspp); }
+TEST(TEST_CATEGORY, init_kmeans_parallel_one_centre_per_blob) { one_centre_per_blob(kkm::Init::kmeans_parallel); }
 
 }  // namespace

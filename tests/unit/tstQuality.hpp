@@ -54,6 +54,34 @@ void check_set(std::string const& name, bool check_ci) {
   }
 }
 
+// k-means‖ against k-means++ (best of 5 each): within a few percent.
+void check_parallel_init(std::string const& name) {
+  using space = TEST_EXECSPACE;
+  std::vector<double> values, labels;
+  int d = 0, one = 0;
+  std::string const dir = KKMEANS_SIPU_DIR;
+  if (!read_text_table(dir + "/" + name + ".data.gz", values, d) ||
+      !read_text_table(dir + "/" + name + ".labels0.gz", labels, one)) {
+    if (std::getenv("KKMEANS_REQUIRE_SIPU")) FAIL() << "sipu data missing in " << dir;
+    GTEST_SKIP() << "sipu data not found in " << dir;
+  }
+  int k = 0;
+  for (double l : labels) k = std::max(k, int(l));
+  Matrix<float> x{std::int64_t(labels.size()), d, std::vector<float>(values.begin(), values.end())};
+  auto xd = to_device<space>(x);
+  kkm::Parameters p;
+  p.k = k;
+  p.n_init = 5;
+  auto pp = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  p.init = kkm::Init::kmeans_parallel;
+  auto par = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  EXPECT_LE(par.inertia, 1.03 * pp.inertia) << name << ": k-means|| " << par.inertia << " vs k-means++ " << pp.inertia;
+}
+
+TEST(TEST_CATEGORY, quality_kmeans_parallel_s1_s4_a1) {
+  for (auto name : {"s1", "s2", "s3", "s4", "a1"}) check_parallel_init(name);
+}
+
 TEST(TEST_CATEGORY, quality_s1) { check_set("s1", true); }
 TEST(TEST_CATEGORY, quality_s2) { check_set("s2", true); }
 TEST(TEST_CATEGORY, quality_s3) { check_set("s3", true); }

@@ -19,6 +19,7 @@
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
 #include <kkmeans/init/KKM_Init.hpp>
+#include <kkmeans/init/KKM_InitParallel.hpp>
 #include <kkmeans/kernels/KKM_Assign.hpp>
 #include <kkmeans/kernels/KKM_Columns.hpp>
 #include <kkmeans/kernels/KKM_Median.hpp>
@@ -469,6 +470,9 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
         for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(params.initial_centroids[std::size_t(c) * d + j]);
     } else if (params.init == Init::random) {
       c0 = detail::init_random(space, x, params.k, seed, summary, comm);
+    } else if (params.init == Init::kmeans_parallel) {
+      c0 = detail::init_kmeans_parallel(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm,
+                                        weights);
     } else {
       c0 = detail::init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights);
     }

@@ -21,6 +21,7 @@ enum class Init {
   random,    ///< k distinct rows drawn uniformly
   kmeanspp,  ///< greedy k-means++ (scikit-learn's): several candidates per step, keep the best
   given,     ///< Parameters::initial_centroids (k × d, row-major), as scikit-learn's init=array
+  kmeans_parallel,  ///< k-means‖ (Bahmani et al. 2012): 5 rounds oversampling 2k, then weighted k-means++
 };
 
 /// What happens to a centroid that attracted no row in an epoch.
@@ -89,7 +90,7 @@ struct Parameters {
 };
 
 inline char const* to_string(Init i) {
-  return i == Init::random ? "random" : i == Init::given ? "given" : "kmeans++";
+  return i == Init::random ? "random" : i == Init::given ? "given" : i == Init::kmeans_parallel ? "kmeans||" : "kmeans++";
 }
 inline char const* to_string(EmptyPolicy e) {
   return e == EmptyPolicy::drop ? "drop" : e == EmptyPolicy::split ? "split" : "farthest";
