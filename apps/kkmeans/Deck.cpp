@@ -84,6 +84,7 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
       {"assign", {"--assign", str(opt.assign)}},
       {"iou_column", {"--iou-column", integer(opt.iou_column)}},
       {"empty", {"--empty", str(opt.empty)}},
+      {"mode", {"--mode", str(opt.mode)}},
       {"stop_on_no_change", {"--no-stop-on-no-change", boolean(opt.stop_on_no_change)}},
       {"output", {"--output", str(opt.output)}},
       {"report", {"--report", str(opt.report)}},
@@ -122,6 +123,8 @@ void validate(FitOptions const& o) {
   one_of("precision", o.precision, {"float", "double"});
   one_of("assign path", o.assign, {"auto", "fused", "gemm"});
   one_of("empty-cluster policy", o.empty, {"drop", "split", "farthest"});
+  one_of("mode", o.mode, {"lloyd", "minibatch", "seed"});
+  if (o.mode != "lloyd" && !o.checkpoint.empty()) throw UsageError("checkpoints are for --mode lloyd");
   if (o.n_init < 1) throw UsageError("n_init must be at least 1, got " + std::to_string(o.n_init));
   if (o.max_epochs < 1) throw UsageError("max_epochs must be at least 1, got " + std::to_string(o.max_epochs));
   if (!(o.tol >= 0)) throw UsageError("tol must be ≥ 0, got " + std::to_string(o.tol));

@@ -100,6 +100,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
   p.assign = o.assign == "fused" ? AssignPath::fused : o.assign == "gemm" ? AssignPath::gemm : AssignPath::automatic;
   p.seed = o.seed;
+  p.mode = o.mode == "minibatch" ? Mode::minibatch : o.mode == "seed" ? Mode::seed : Mode::lloyd;
   p.empty = o.empty == "split" ? EmptyPolicy::split : o.empty == "farthest" ? EmptyPolicy::farthest : EmptyPolicy::drop;
   if (!o.init_from.empty()) {
     auto const cref = parse_ref(o.init_from);
@@ -177,6 +178,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                     {"k_final", num(res.k_final)},
                     {"init", txt(o.init_from.empty() ? o.init : "given:" + o.init_from)},
                     {"empty_policy", txt(o.empty)},
+                    {"mode", txt(o.mode)},
                     {"n_init", num(o.n_init)},
                     {"best_restart", num(res.best_restart)},
                     {"seed", num(static_cast<std::int64_t>(o.seed))},

@@ -26,6 +26,7 @@ struct FitOptions {
   std::string assign = "auto";       ///< auto | fused | gemm
   int iou_column = -1;               ///< column of box width for metric iou; -1: 0 if d = 2 else 2
   std::string empty = "drop";        ///< empty-cluster policy
+  std::string mode = "lloyd";        ///< lloyd | minibatch | seed
   bool stop_on_no_change = true;
   std::string output;                ///< model + labels HDF5 file (optional)
   std::string report;                ///< JSON run report (optional)

@@ -107,6 +107,8 @@ int main(int argc, char* argv[]) {
   fit->add_option("--seed", fo.seed, "seed of every random choice");
   fit->add_option("--precision", fo.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
   fit->add_option("--assign", fo.assign, "auto | fused | gemm")->check(CLI::IsMember({"auto", "fused", "gemm"}));
+  fit->add_option("--mode", fo.mode, "lloyd | minibatch (scikit-learn's MiniBatchKMeans) | seed (batch means)")
+      ->check(CLI::IsMember({"lloyd", "minibatch", "seed"}));
   fit->add_option("--empty", fo.empty, "empty clusters: drop (k shrinks), split (FAISS), farthest (scikit-learn)");
   fit->add_option("--iou-column", fo.iou_column, "column of the box width for --metric iou (height follows)");
   fit->add_flag("!--no-stop-on-no-change", fo.stop_on_no_change, "keep going when no label changed");

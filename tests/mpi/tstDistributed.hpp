@@ -94,6 +94,27 @@ TEST(TEST_CATEGORY, distributed_kmeans_parallel) {
   check_distributed(kkm::Manhattan{}, p, x, w);
 }
 
+TEST(TEST_CATEGORY, distributed_minibatch_converges) {
+  using space = TEST_EXECSPACE;
+  auto comm = world();
+  auto x = blobs<float>(12001, 2, 6, 0.5, 40);
+  std::int64_t r0, count;
+  uneven_split(x.n, comm.rank(), comm.size(), r0, count);
+  auto local = to_device<space>(x, r0, count);
+  kkm::Parameters p;
+  p.k = 6;
+  p.seed = 4;
+  auto lloyd = kkm::fit(space{}, local, p, kkm::SquaredEuclidean{}, comm);
+  p.mode = kkm::Mode::minibatch;
+  p.batch_size = 300;
+  p.max_epochs = 30;
+  auto mb = kkm::fit(space{}, local, p, kkm::SquaredEuclidean{}, comm);
+  EXPECT_LE(mb.inertia, 1.02 * lloyd.inertia);
+  double first = mb.centroids(0, 0), mx = first;  // every rank holds the same centroids
+  comm.allreduce_max(&mx, 1);
+  EXPECT_EQ(mx, first);
+}
+
 TEST(TEST_CATEGORY, distributed_cosine) {
   kkm::Parameters p;
   p.k = 5;

@@ -14,6 +14,7 @@
 /// floating-point sum and may differ in its last bits. The GEMM path computes ‖x‖² − 2x·c + ‖c‖² in
 /// float arithmetic through BLAS, whose summation order may depend on the batch shape: its labels
 /// can differ on near ties between runs with different row splits, so it is not covered.
+#include <kkmeans/algorithms/KKM_MiniBatch.hpp>
 #include <kkmeans/algorithms/detail/KKM_Memory.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
@@ -438,6 +439,8 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
   Result<V, typename ExecSpace::memory_space> best;
   std::vector<double> inertias;
   double t_init = 0, t_epochs = 0;
+  if constexpr (Metric::update == Update::median)
+    KKM_REQUIRE(params.mode == Mode::lloyd, "the mini-batch modes need a metric with a mean update (not k-medians)");
   Checkpoint const* resume = params.resume_from.get();
   if (resume) {
     KKM_REQUIRE(resume->n_rows == summary.n_total && resume->d == d &&
@@ -478,7 +481,12 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
     }
     Kokkos::Profiling::popRegion();
     t_init += ti.seconds();
-    auto run = detail::lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights);
+    Result<V, typename ExecSpace::memory_space> run;
+    if (params.mode == Mode::lloyd) {
+      run = detail::lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights);
+    } else if constexpr (Metric::update != Update::median) {
+      run = detail::minibatch_run(space, x, params, metric, comm, summary, c0, r, weights);
+    }
     t_epochs += run.seconds_epochs;
     inertias.push_back(run.inertia);
     if (r == 0 || run.inertia < best.inertia) {

@@ -31,6 +31,15 @@ enum class EmptyPolicy {
   farthest,  ///< scikit-learn: move it to the row farthest from its centroid (a global top-m over ranks)
 };
 
+/// How centroids move.
+enum class Mode {
+  lloyd,      ///< once per epoch, from all rows (the default)
+  minibatch,  ///< after every global batch (each rank one local batch), per-centroid learning rates
+              ///< (scikit-learn's MiniBatchKMeans), early stop after 10 batches without improvement
+  seed,       ///< after every global batch, centroids := the batch's means; centroids without rows in
+              ///< the batch are dropped (the update of the PyTorch snippet kkmeans descends from)
+};
+
 /// How distances are computed in the assignment step.
 enum class AssignPath {
   automatic,  ///< fused kernel, or GEMM for squared Euclidean when d and k are large
@@ -55,7 +64,10 @@ struct Parameters {
   /// Stop when no row changed cluster in an epoch (the seed's "centroids stopped moving"). Default on.
   bool stop_on_no_change = true;
   /// Rows per batch in the assignment step; 0 = auto (sized from the memory the device has free).
+  /// In the mini-batch modes: rows per rank per batch; 0 = 1024 (scikit-learn's default).
   std::int64_t batch_size = 0;
+  /// Lloyd (default) or a mini-batch mode.
+  Mode mode = Mode::lloyd;
   /// Empty-cluster policy. Default drop.
   EmptyPolicy empty = EmptyPolicy::drop;
   /// Distance path. Default automatic.
@@ -84,6 +96,8 @@ struct Parameters {
     KKM_REQUIRE(tol >= 0 && tol == tol, "tol must be ≥ 0, got " + std::to_string(tol));
     KKM_REQUIRE(batch_size >= 0, "batch size must be positive (or 0 for auto), got " + std::to_string(batch_size));
     KKM_REQUIRE(checkpoint_every >= 0, "checkpoint interval must be ≥ 0, got " + std::to_string(checkpoint_every));
+    KKM_REQUIRE(mode == Mode::lloyd || (checkpoint_every == 0 && !resume_from),
+                "checkpoints and resume are for Lloyd mode");
     KKM_REQUIRE(n_init == 1 || (checkpoint_every == 0 && !resume_from),
                 "checkpoints and resume need n_init = 1, got " + std::to_string(n_init));
   }
@@ -95,6 +109,7 @@ inline char const* to_string(Init i) {
 inline char const* to_string(EmptyPolicy e) {
   return e == EmptyPolicy::drop ? "drop" : e == EmptyPolicy::split ? "split" : "farthest";
 }
+inline char const* to_string(Mode m) { return m == Mode::lloyd ? "lloyd" : m == Mode::minibatch ? "minibatch" : "seed"; }
 inline char const* to_string(AssignPath a) {
   return a == AssignPath::fused ? "fused" : a == AssignPath::gemm ? "gemm" : "auto";
 }

@@ -1,0 +1,193 @@
+#pragma once
+/// \file KKM_MiniBatch.hpp
+/// \brief Mini-batch modes. A step: every rank assigns its next local batch of B rows (its rows in
+/// order, wrapping around), one allreduce of the batch's fixed-point sums, counts, changed labels
+/// and inertia, and every rank moves the centroids the same way:
+///  - Mode::minibatch (scikit-learn's MiniBatchKMeans): c ← c + (b_c / n_c)(mean_c − c), where b_c is
+///    the batch's weight in cluster c and n_c all the weight c has seen; stops after 10 batches in a
+///    row without improving the smoothed batch inertia, or when a batch's squared shift ≤ tol;
+///  - Mode::seed: c ← the batch's mean of c, and centroids with no row in the batch are dropped.
+/// An epoch is ⌈max local rows / B⌉ steps. The global batches depend on how rows are split over
+/// ranks, so unlike Lloyd the result depends on the number of ranks (it is deterministic for a given
+/// split). A final pass over all rows assigns the labels.
+#include <kkmeans/algorithms/detail/KKM_Memory.hpp>
+#include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/core/KKM_Result.hpp>
+#include <kkmeans/init/KKM_Init.hpp>
+#include <kkmeans/kernels/KKM_Assign.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace kkm::detail {
+
+/// labels(i) ← remap(labels(i)) for labelled rows (−1 stays −1).
+template <class Mem>
+struct Relabel {
+  Kokkos::View<int*, Mem> labels;
+  Kokkos::View<int*, Mem> remap;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
+    int const l = labels(i);
+    labels(i) = l >= 0 ? remap(l) : l;
+  }
+};
+
+template <class ExecSpace, class T, class Metric>
+Result<T, typename ExecSpace::memory_space> minibatch_run(
+    ExecSpace const& space, Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
+    Parameters const& p, Metric const& metric, Communicator const& comm, DataSummary const& s,
+    HostMatrix<T> centroids, int run_index, Kokkos::View<T const*, typename ExecSpace::memory_space> w) {
+  using mem = typename ExecSpace::memory_space;
+  static_assert(Metric::update != Update::median, "mini-batch modes need a mean update");
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  int k = centroids.extent(0);
+  int const P = comm.size();
+  std::int64_t const B = p.batch_size > 0 ? p.batch_size : 1024;
+  Result<T, mem> res;
+  res.k_requested = k;
+  res.n_rows = s.n_total;
+  res.path = "fused";
+  res.batch_size = B;
+  Kokkos::View<double*, mem> scale("kkm::scale", d);
+  {
+    auto h = Kokkos::create_mirror_view(scale);
+    for (int j = 0; j < d; ++j) h(j) = s.scale[j];
+    Kokkos::deep_copy(space, scale, h);
+  }
+  res.labels = Kokkos::View<int*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::labels"), n);
+  Kokkos::deep_copy(space, res.labels, -1);
+  AssignWorkspace<ExecSpace, T> ws;
+  std::vector<double> seen(k, 0.0);  // weight each centroid has absorbed (minibatch mode)
+  std::int64_t const max_local = [&] {
+    std::int64_t m = n;
+    comm.allreduce_max(&m, 1);
+    return m;
+  }();
+  std::int64_t const steps_per_epoch = std::max<std::int64_t>(1, (max_local + B - 1) / B);
+  double const tol_abs = p.tol * s.mean_variance;
+  double const alpha = std::min(1.0, 2.0 * double(B) * P / (double(s.n_total) + 1));
+  double ewa = -1, best_ewa = INFINITY;
+  int no_improvement = 0;
+  bool stop = false;
+  Kokkos::Timer timer;
+  for (int epoch = 1; epoch <= p.max_epochs && !stop; ++epoch) {
+    Kokkos::Timer et;
+    EpochStats st;
+    st.epoch = epoch;
+    for (std::int64_t step = 0; step < steps_per_epoch && !stop; ++step) {
+      // This rank's batch: rows [b0, b1), in order, wrapping around its rows.
+      std::int64_t const global_step = (epoch - 1) * steps_per_epoch + step;
+      std::int64_t b0 = 0, b1 = 0;
+      if (n > 0) {
+        b0 = (global_step * B) % n;
+        b1 = std::min(n, b0 + B);
+      }
+      auto xb = Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
+      auto lb = Kokkos::subview(res.labels, Kokkos::make_pair(b0, b1));
+      Kokkos::View<T const*, mem> wb;
+      if (w.extent(0) > 0) wb = Kokkos::subview(w, Kokkos::make_pair(b0, b1));
+      Kokkos::View<T**, Kokkos::LayoutRight, mem> c_d("kkm::centroids", k, d);
+      Kokkos::deep_copy(space, c_d, centroids);
+      std::size_t const acc_len = accumulator_size(k, d);
+      Kokkos::View<fixed_t*, mem> acc("kkm::accumulator", acc_len);
+      double const local = assign_rows<true>(space, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(xb),
+                                             Kokkos::View<T const**, Kokkos::LayoutRight, mem>(c_d), scale, acc,
+                                             Kokkos::View<int*, mem>(lb), metric, false, 0, ws, wb, s.weight_scale);
+      std::vector<fixed_t> buf(acc_len + P, 0);
+      auto acc_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
+      std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
+      std::memcpy(&buf[acc_len + comm.rank()], &local, sizeof(double));
+      comm.allreduce_sum(buf.data(), buf.size());
+      double inertia = 0;
+      for (int r = 0; r < P; ++r) {
+        double v;
+        std::memcpy(&v, &buf[acc_len + r], sizeof(double));
+        inertia += v;
+      }
+      st.inertia += inertia;
+      st.changed += static_cast<std::int64_t>(buf[std::size_t(k) * d + k]);
+      double batch_weight = 0, shift = 0;
+      std::vector<int> keep;
+      for (int c = 0; c < k; ++c) {
+        double const bw = static_cast<double>(static_cast<long long>(buf[std::size_t(k) * d + c])) / s.weight_scale;
+        batch_weight += bw;
+        if (bw == 0) {
+          if (p.mode == Mode::minibatch) keep.push_back(c);
+          continue;
+        }
+        keep.push_back(c);
+        double lr = 1.0;
+        if (p.mode == Mode::minibatch) {
+          seen[c] += bw;
+          lr = bw / seen[c];
+        }
+        for (int j = 0; j < d; ++j) {
+          double const mean = from_fixed(buf[std::size_t(c) * d + j], s.scale[j]) / bw;
+          double const old = centroids(c, j);
+          auto const now = static_cast<T>(old + lr * (mean - old));
+          shift += (double(now) - old) * (double(now) - old);
+          centroids(c, j) = now;
+        }
+      }
+      st.shift += shift;
+      if (int(keep.size()) < k) {  // seed mode: drop the centroids the batch did not reach
+        st.empty += k - int(keep.size());
+        HostMatrix<T> kept("kkm::centroids", keep.size(), d);
+        std::vector<int> remap(k, -1);
+        for (std::size_t q = 0; q < keep.size(); ++q) {
+          remap[keep[q]] = int(q);
+          for (int j = 0; j < d; ++j) kept(q, j) = centroids(keep[q], j);
+        }
+        Kokkos::View<int*, mem> remap_d("kkm::remap", k);
+        auto rh = Kokkos::create_mirror_view(remap_d);
+        for (int c = 0; c < k; ++c) rh(c) = remap[c];
+        Kokkos::deep_copy(space, remap_d, rh);
+        auto labels = res.labels;
+        Kokkos::parallel_for("kkm::relabel", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
+                             Relabel<mem>{labels, remap_d});
+        centroids = kept;
+        k = int(keep.size());
+      }
+      if (p.mode == Mode::minibatch) {
+        // scikit-learn's early stopping: a smoothed per-row batch inertia that stops improving.
+        double const per_row = batch_weight > 0 ? inertia / batch_weight : 0;
+        ewa = ewa < 0 ? per_row : ewa * (1 - alpha) + per_row * alpha;
+        if (ewa < best_ewa) {
+          best_ewa = ewa;
+          no_improvement = 0;
+        } else if (++no_improvement >= 10) {
+          stop = true;
+          res.converged = true;
+          res.stop_reason = "no improvement in 10 batches";
+        }
+        if (!stop && p.tol > 0 && shift <= tol_abs) {
+          stop = true;
+          res.converged = true;
+          res.stop_reason = "shift below tol";
+        }
+      }
+    }
+    st.k = k;
+    st.seconds = et.seconds();
+    res.history.push_back(st);
+    res.epochs = epoch;
+    if (p.on_epoch) p.on_epoch(run_index, res.history.back());
+  }
+  if (!res.converged) res.stop_reason = "max epochs";
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> c_d("kkm::centroids", k, d);
+  Kokkos::deep_copy(space, c_d, centroids);
+  double const local = assign_rows<false>(space, x, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(c_d), scale,
+                                          Kokkos::View<fixed_t*, mem>(), res.labels, metric, false, 0, ws, w,
+                                          s.weight_scale);
+  res.inertia = comm.ordered_sum(local);
+  res.centroids = centroids;
+  res.k_final = k;
+  res.seconds_epochs = timer.seconds();
+  return res;
+}
+
+}  // namespace kkm::detail
