@@ -264,15 +264,8 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       Kokkos::deep_copy(space, acc_h, acc);
       space.fence();
       std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
-      std::memcpy(&buf[acc_len + comm.rank()], &local_inertia, sizeof(double));
     }
-    comm.allreduce_sum(buf.data(), buf.size());
-    double inertia = 0;
-    for (int r = 0; r < P; ++r) {
-      double v;
-      std::memcpy(&v, &buf[acc_len + r], sizeof(double));
-      inertia += v;
-    }
+    double const inertia = allreduce_accumulator(buf, acc_len, local_inertia, comm);
     std::vector<std::int64_t> counts(k);
     for (int c = 0; c < k; ++c) counts[c] = static_cast<std::int64_t>(buf[std::size_t(k) * d + c]);
     auto const changed = static_cast<std::int64_t>(buf[std::size_t(k) * d + k]);

@@ -100,14 +100,7 @@ Result<T, typename ExecSpace::memory_space> minibatch_run(
       std::vector<fixed_t> buf(acc_len + P, 0);
       auto acc_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
       std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
-      std::memcpy(&buf[acc_len + comm.rank()], &local, sizeof(double));
-      comm.allreduce_sum(buf.data(), buf.size());
-      double inertia = 0;
-      for (int r = 0; r < P; ++r) {
-        double v;
-        std::memcpy(&v, &buf[acc_len + r], sizeof(double));
-        inertia += v;
-      }
+      double const inertia = allreduce_accumulator(buf, acc_len, local, comm);
       st.inertia += inertia;
       st.changed += static_cast<std::int64_t>(buf[std::size_t(k) * d + k]);
       double batch_weight = 0, shift = 0;

@@ -19,6 +19,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 namespace kkm::detail {
 
@@ -158,6 +160,25 @@ struct AssignKernel {
     Kokkos::single(Kokkos::PerTeam(t), [&]() { inertia += team_sum; });
   }
 };
+
+/// The one allreduce of an epoch (or mini-batch step). `buf` holds this rank's accumulator in its
+/// first acc_len entries and room for one slot per rank after it; each rank's inertia travels bit
+/// for bit in its slot and all ranks add them in rank order, so the returned global inertia is the
+/// same everywhere. On return `buf` holds the global sums, counts and changed-label count.
+inline double allreduce_accumulator(std::vector<fixed_t>& buf, std::size_t acc_len, double local_inertia,
+                                    Communicator const& comm) {
+  int const P = comm.size();
+  KKM_ASSERT(buf.size() == acc_len + std::size_t(P));
+  std::memcpy(&buf[acc_len + comm.rank()], &local_inertia, sizeof(double));
+  comm.allreduce_sum(buf.data(), buf.size());
+  double inertia = 0;
+  for (int r = 0; r < P; ++r) {
+    double v;
+    std::memcpy(&v, &buf[acc_len + r], sizeof(double));
+    inertia += v;
+  }
+  return inertia;
+}
 
 /// Device buffers of one assignment setup, reused across batches and epochs.
 template <class ExecSpace, class T>
