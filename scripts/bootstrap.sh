@@ -237,7 +237,10 @@ if [[ -n "$CUDA_ARCH" ]]; then
   KOKKOS_OPTS+=(-DCMAKE_CXX_COMPILER="$WRAPPER" -DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON
     -DKokkos_ENABLE_CUDA_CONSTEXPR=ON "-DKokkos_ARCH_$CUDA_ARCH=ON")
   # CMake >= 4: Kokkos' exported CUDA::cudart needs FindCUDAToolkit to have run (DEPS.md item 5).
-  echo 'find_package(CUDAToolkit QUIET)' >"$DEPS/find-cudatoolkit.cmake"
+  # CMake 3.x needs no help, and its FindThreads fails this early (no language enabled yet).
+  echo 'if(CMAKE_VERSION VERSION_GREATER_EQUAL 4.0)
+  find_package(CUDAToolkit QUIET)
+endif()' >"$DEPS/find-cudatoolkit.cmake"
   KK_OPTS+=(-DCMAKE_CXX_COMPILER="$WRAPPER" -DKokkosKernels_ENABLE_TPL_CUBLAS=ON
     -DCMAKE_PROJECT_INCLUDE_BEFORE="$DEPS/find-cudatoolkit.cmake")
 else
