@@ -439,9 +439,10 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
     KKM_REQUIRE(resume->n_rows == summary.n_total && resume->d == d &&
                     resume->fingerprint.size() == summary.fingerprint.size() &&
                     std::equal(resume->fingerprint.begin(), resume->fingerprint.end(), summary.fingerprint.begin()),
-                "the checkpoint was made from other data (N = " + std::to_string(resume->n_rows) + ", d = " +
-                    std::to_string(resume->d) + " or other values) than this run's (N = " +
-                    std::to_string(summary.n_total) + ", d = " + std::to_string(d) + ")");
+                "the checkpoint was made from other data: its data fingerprint (exact column sums; N = " +
+                    std::to_string(resume->n_rows) + ", d = " + std::to_string(resume->d) +
+                    ") differs from this run's (N = " + std::to_string(summary.n_total) + ", d = " +
+                    std::to_string(d) + ")");
     KKM_REQUIRE(resume->k_requested == params.k && resume->seed == params.seed,
                 "the checkpoint was made with k = " + std::to_string(resume->k_requested) + ", seed " +
                     std::to_string(resume->seed) + "; this run has k = " + std::to_string(params.k) + ", seed " +
