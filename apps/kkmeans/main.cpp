@@ -162,13 +162,7 @@ int main(int argc, char* argv[]) {
   }
   try {
     app.parse(cli_args);
-  } catch (CLI::CallForHelp const& e) {
-    if (rank == 0) app.exit(e);
-    return finish(0);
-  } catch (CLI::CallForAllHelp const& e) {
-    if (rank == 0) app.exit(e);
-    return finish(0);
-  } catch (CLI::CallForVersion const& e) {
+  } catch (CLI::Success const& e) {  // --help, --help-all, --version
     if (rank == 0) app.exit(e);
     return finish(0);
   } catch (CLI::ParseError const& e) {

@@ -271,14 +271,13 @@ double assign_rows(ExecSpace const& space,
     }
   }
   AssignKernel<ExecSpace, T, Metric, Accumulate, false> fused;
-  if constexpr (host && is_squared_euclidean<Metric>::value) {
-    if constexpr (std::is_same_v<Metric, SquaredEuclidean>) {  // the layout trick needs the built-in's formula
-      Kokkos::View<T*, typename ExecSpace::memory_space> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"),
-                                                           std::size_t(k) * d);
-      for (int q = 0; q < k; ++q)
-        for (int j = 0; j < d; ++j) t(std::size_t(j) * k + q) = c(q, j);
-      fused.ct = t;
-    }
+  // Host fast path for the built-in squared Euclidean (its formula is what the kernel reproduces).
+  if constexpr (host && std::is_same_v<Metric, SquaredEuclidean>) {
+    Kokkos::View<T*, typename ExecSpace::memory_space> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"),
+                                                         std::size_t(k) * d);
+    for (int q = 0; q < k; ++q)
+      for (int j = 0; j < d; ++j) t(std::size_t(j) * k + q) = c(q, j);
+    fused.ct = t;
   }
   std::int64_t const B = batch > 0 ? batch : n;
   for (std::int64_t b0 = 0; b0 < n; b0 += B) run(fused, b0, std::min(n, b0 + B));
