@@ -72,6 +72,7 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
       {"input", {"--input", str(opt.input)}},
       {"weights", {"--weights", str(opt.weights)}},
       {"k", {"--k", integer(opt.k)}},
+      {"rows", {"--rows", integer(opt.rows)}},
       {"metric", {"--metric", str(opt.metric)}},
       {"init", {"--init", str(opt.init)}},
       {"init_from", {"--init-from", str(opt.init_from)}},
@@ -117,6 +118,7 @@ void validate(FitOptions const& o) {
     }
   };
   if (o.input.empty()) throw UsageError("fit needs --input FILE.h5:/DATASET (or 'input' in the deck)");
+  if (o.rows < 0) throw UsageError("rows must be ≥ 0 (0: all rows), got " + std::to_string(o.rows));
   if (o.k <= 0) throw UsageError("k must be a positive integer (--k), got " + std::to_string(o.k));
   one_of("metric", o.metric, {"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"});
   one_of("init", o.init, {"kmeans++", "kmeans||", "random"});

@@ -57,7 +57,13 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   using space = Kokkos::DefaultExecutionSpace;
   Kokkos::Timer total;
   auto const ref = parse_ref(o.input);
-  auto const info = io::inspect(ref);
+  auto info = io::inspect(ref);
+  std::int64_t const file_rows = info.rows;
+  if (o.rows > 0) {
+    KKM_REQUIRE(o.rows <= info.rows, "--rows " + std::to_string(o.rows) + " exceeds the " +
+                                         std::to_string(info.rows) + " rows of '" + ref.str() + "'");
+    info.rows = o.rows;
+  }
   KKM_REQUIRE(info.rows > 0, "dataset '" + ref.str() + "' has zero rows");
   KKM_REQUIRE(info.cols > 0, "dataset '" + ref.str() + "' has zero columns (d = 0)");
   KKM_REQUIRE(o.k <= info.rows, "k = " + std::to_string(o.k) + " exceeds the number of rows N = " +
@@ -76,9 +82,9 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   if (!o.weights.empty()) {
     auto const wref = parse_ref(o.weights);
     auto const winfo = io::inspect(wref, true);
-    KKM_REQUIRE(winfo.rows == info.rows && winfo.cols == 1,
+    KKM_REQUIRE(winfo.rows == file_rows && winfo.cols == 1,
                 "weights '" + wref.str() + "' are " + std::to_string(winfo.rows) + " × " + std::to_string(winfo.cols) +
-                    "; one weight per row of '" + ref.str() + "' (" + std::to_string(info.rows) + ") is needed");
+                    "; one weight per row of '" + ref.str() + "' (" + std::to_string(file_rows) + ") is needed");
     io::DatasetInfo one = winfo;
     auto wh = io::read_rows<T>(wref, one, row0, static_cast<std::int64_t>(x.extent(0)), comm);
     Kokkos::View<T*, Kokkos::DefaultExecutionSpace::memory_space> wd("kkm::weights", wh.size());
@@ -164,10 +170,12 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   out.centroids_double = std::is_same_v<T, double>;
   for (int q = 0; q < res.k_final; ++q)
     for (int j = 0; j < info.cols; ++j) out.centroids.push_back(res.centroids(q, j));
-  out.history.columns = {"epoch", "inertia", "shift", "changed", "empty", "relocated", "k", "seconds"};
+  out.history.columns = {"epoch", "inertia", "shift", "changed", "empty", "relocated", "k", "seconds", "assign_seconds",
+                         "allreduce_seconds"};
   for (auto const& e : res.history)
     out.history.values.insert(out.history.values.end(), {double(e.epoch), e.inertia, e.shift, double(e.changed),
-                                                         double(e.empty), double(e.relocated), double(e.k), e.seconds});
+                                                         double(e.empty), double(e.relocated), double(e.k), e.seconds,
+                                                         e.seconds_assign, e.seconds_allreduce});
   using A = io::Attribute;
   auto txt = [](std::string s) { A a; a.kind = A::text; a.s = std::move(s); return a; };
   auto num = [](std::int64_t i) { A a; a.kind = A::integer; a.i = i; return a; };
@@ -227,7 +235,8 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
       for (auto const& e : res.history)
         j["history"].push_back({{"epoch", e.epoch}, {"inertia", e.inertia}, {"shift", e.shift},
                                 {"changed", e.changed}, {"empty", e.empty}, {"relocated", e.relocated},
-                                {"k", e.k}, {"seconds", e.seconds}});
+                                {"k", e.k}, {"seconds", e.seconds},
+                                {"assign_seconds", e.seconds_assign}, {"allreduce_seconds", e.seconds_allreduce}});
       write_text_atomically(o.report, j.dump(1) + "\n", o.overwrite);
     }
     if (!o.quiet) {

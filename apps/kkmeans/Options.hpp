@@ -13,6 +13,7 @@ namespace kkm::app {
 struct FitOptions {
   std::string input;                 ///< FILE.h5:/DATASET (required)
   std::string weights;               ///< FILE.h5:/DATASET of N sample weights (optional)
+  std::int64_t rows = 0;             ///< fit on the first `rows` rows only (0: all)
   int k = 0;                         ///< required
   std::string metric = "sqeuclidean";
   std::string init = "kmeans++";

@@ -95,6 +95,7 @@ int main(int argc, char* argv[]) {
   fit->add_option("--input,-i", fo.input, "FILE.h5:/DATASET, N × d, any integer or float type");
   fit->add_option("--weights,-w", fo.weights, "FILE.h5:/DATASET with one sample weight per row (N or N × 1)");
   fit->add_option("--k,-k", fo.k, "number of clusters");
+  fit->add_option("--rows", fo.rows, "fit on the first ROWS rows of the dataset only (default: all)");
   fit->add_option("--metric", fo.metric, "sqeuclidean | euclidean | cosine | manhattan | iou")
       ->check(CLI::IsMember({"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"}));
   fit->add_option("--init", fo.init, "kmeans++ | kmeans|| | random")

@@ -96,6 +96,25 @@ def round_trip_np1_np4_predict(d):
 
 
 @test
+def first_rows_only(d):
+    # --rows R fits the first R rows: the same model as a file holding only those rows, at np 1 and 3.
+    data, head = f"{d}/all.h5", f"{d}/head.h5"
+    blobs(data, n=3000, d=3, k=5, seed=4)
+    with h5py.File(data) as f, h5py.File(head, "w") as g:
+        g["points"] = f["points"][:1234]
+    run(["fit", "--input", f"{head}:/points", "--k", "5", "--output", f"{d}/h.h5", "--quiet"], check=0)
+    run(["fit", "--input", f"{data}:/points", "--rows", "1234", "--k", "5", "--output", f"{d}/r.h5", "--report",
+         f"{d}/r.json", "--quiet"], np_=3, check=0)
+    with h5py.File(f"{d}/h.h5") as a, h5py.File(f"{d}/r.h5") as b:
+        assert b["labels"].shape == (1234,) and b.attrs["n_rows"] == 1234
+        assert (a["labels"][:] == b["labels"][:]).all() and (a["centroids"][:] == b["centroids"][:]).all()
+        assert "allreduce_seconds" in b["history"] and len(b["history/assign_seconds"]) == b.attrs["epochs"]
+    import json
+    for e in json.load(open(f"{d}/r.json"))["history"]:
+        assert 0 <= e["assign_seconds"] <= e["seconds"] and 0 <= e["allreduce_seconds"] <= e["seconds"]
+
+
+@test
 def deck_and_override(d):
     data = f"{d}/blobs.h5"
     blobs(data, n=1000, k=3)
@@ -294,6 +313,9 @@ def bad_inputs(d):
         (fit + ["--input", f"{data}:/points", "--k", "0"], 2, ["k must be a positive integer"]),
         (fit + ["--input", f"{data}:/points", "--k", "-4"], 2, ["k must be a positive integer"]),
         (fit + ["--input", f"{data}:/points", "--k", "501"], 1, ["exceeds the number of rows", "500"]),
+        (fit + ["--input", f"{data}:/points", "--k", "3", "--rows", "501"], 1, ["--rows 501 exceeds the 500 rows"]),
+        (fit + ["--input", f"{data}:/points", "--k", "3", "--rows", "-1"], 2, ["rows must be ≥ 0"]),
+        (fit + ["--input", f"{data}:/points", "--k", "30", "--rows", "20"], 1, ["exceeds the number of rows", "20"]),
         (fit + ["--input", f"{data}:/points", "--k", "3", "--batch-size", "0"], 2, ["batch size"]),
         (fit + ["--input", f"{data}:/points", "--k", "3", "--batch-size", "-5"], 2, ["batch size"]),
         (fit + ["--input", f"{data}:/points", "--k", "3", "--metric", "hamming"], 2, ["metric", "hamming"]),

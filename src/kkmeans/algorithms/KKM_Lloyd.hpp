@@ -265,7 +265,9 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       space.fence();
       std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
     }
+    double const t_assign = et.seconds();
     double const inertia = allreduce_accumulator(buf, acc_len, local_inertia, comm);
+    double const t_allreduce = et.seconds() - t_assign;
     std::vector<std::int64_t> counts(k);
     for (int c = 0; c < k; ++c) counts[c] = static_cast<std::int64_t>(buf[std::size_t(k) * d + c]);
     auto const changed = static_cast<std::int64_t>(buf[std::size_t(k) * d + k]);
@@ -334,7 +336,8 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     space.fence();
     Kokkos::Profiling::popRegion();
 
-    res.history.push_back(EpochStats{epoch, inertia, shift, changed, empty, k, et.seconds(), relocated});
+    res.history.push_back(
+        EpochStats{epoch, inertia, shift, changed, empty, k, et.seconds(), relocated, t_assign, t_allreduce});
     if (p.on_epoch) p.on_epoch(run_index, res.history.back());
     res.epochs = epoch;
     if (p.stop_on_no_change && changed == 0) {

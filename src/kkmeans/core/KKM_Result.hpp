@@ -19,6 +19,8 @@ struct EpochStats {
   int k = 0;                   ///< centroids after the update (k shrinks under EmptyPolicy::drop)
   double seconds = 0;          ///< wall time of the epoch on this rank
   int relocated = 0;           ///< empty centroids moved by EmptyPolicy::split or farthest (the rest were dropped)
+  double seconds_assign = 0;   ///< this rank's assignment + accumulation, until its sums were on the host
+  double seconds_allreduce = 0;  ///< the epoch's allreduce on this rank (includes waiting for the slowest rank)
 };
 
 /// The state of a run after `epoch` epochs: enough to continue it and end exactly as an
