@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # ctest driver: install kkmeans from BUILD into a fresh prefix, then configure, build and run the
 # downstream project against it with find_package(kkmeans).
-#   run.sh BUILD_DIR SOURCE_DIR KOKKOS_ROOT CXX_COMPILER
+#   run.sh BUILD_DIR SOURCE_DIR CXX_COMPILER PREFIX...   (PREFIX: where Kokkos and Kokkos Kernels are)
+# The prefixes come as separate arguments: a ';' inside one ctest argument is not passed alike by
+# every CMake version (4.4 broke it).
 set -euo pipefail
-BUILD=$1; SRC=$2; KOKKOS=$3; CXX=$4
+BUILD=$1; SRC=$2; CXX=$3; shift 3
+KOKKOS=$(IFS=';'; echo "$*")
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cmake --install "$BUILD" --prefix "$WORK/prefix" >/dev/null

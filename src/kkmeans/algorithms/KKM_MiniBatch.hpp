@@ -24,17 +24,6 @@
 
 namespace kkm::detail {
 
-/// labels(i) ← remap(labels(i)) for labelled rows (−1 stays −1).
-template <class Mem>
-struct Relabel {
-  Kokkos::View<int*, Mem> labels;
-  Kokkos::View<int*, Mem> remap;
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
-    int const l = labels(i);
-    labels(i) = l >= 0 ? remap(l) : l;
-  }
-};
-
 template <class ExecSpace, class T, class Metric>
 Result<T, typename ExecSpace::memory_space> minibatch_run(
     ExecSpace const& space, Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,

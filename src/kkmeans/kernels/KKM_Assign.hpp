@@ -28,13 +28,51 @@ KOKKOS_INLINE_FUNCTION std::size_t accumulator_size(int k, int d) {
   return static_cast<std::size_t>(k) * d + k + 1;
 }
 
-template <class ExecSpace, class T, class Metric, bool Accumulate, bool Gemm>
+/// A row or centroid of compile-time length D held in registers or scratch (the small-d kernel).
+template <class T, int D>
+struct FixedVectorRef {
+  T const* data;
+  KOKKOS_INLINE_FUNCTION T operator[](int j) const { return data[j]; }
+  KOKKOS_INLINE_FUNCTION constexpr int size() const { return D; }
+};
+
+/// 16 bytes of T, for vector loads of padded centroids from scratch.
+template <class T>
+struct alignas(16) Chunk16 {
+  T v[16 / sizeof(T)];
+};
+
+/// The padded width used by the small-d kernel for d columns: 4, 8 or 16 for metrics whose distance
+/// is unchanged by zero columns (every built-in metric), d itself for others when d is 4, 8 or 16;
+/// 0: use the generic kernel.
+template <class Metric>
+int small_d_width(int d) {
+  if (d > 16) return 0;
+  int const D = d <= 4 ? 4 : d <= 8 ? 8 : 16;
+  return (is_zero_padding_neutral<Metric>::value || D == d) ? D : 0;
+}
+
+/// The assignment kernel: each team takes a range of rows; per row the nearest centroid (ties →
+/// lowest index), the label, the distance, and (Accumulate) the row's contribution to the sums.
+///
+/// Gemm: the distances come from a batch × k product x·cᵀ (one vector of lanes per row scans its row
+/// of it). D > 0 (fused only): the row is held in registers and the centroids, zero-padded to D
+/// columns, in scratch, read 16 bytes at a time; the metric sees D columns (only for metrics whose
+/// distances do not change with zero columns, see small_d_width). D = 0: the metric reads the row
+/// and centroids in place.
+///
+/// Where the per-cluster sums go: `sums_here` adds each row to the k × d sums in this kernel, in team
+/// scratch when they fit (acc_in_scratch), else with global atomics; otherwise a later
+/// ColumnBlockSums launch adds them and this kernel only counts rows per cluster and changed labels.
+template <class ExecSpace, class T, class Metric, bool Accumulate, bool Gemm, int D = 0>
 struct AssignKernel {
+  static constexpr int width = D;
   using mem = typename ExecSpace::memory_space;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
 
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;    // IN  local rows
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> c;    // IN  k × d centroids
+  Kokkos::View<T const*, mem> cpad;                       // IN  (D > 0) k × D centroids, zero-padded
   Kokkos::View<double const*, mem> scale;                 // IN  fixed-point scale per column
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> dot;  // IN  (GEMM) x_b · cᵀ for the batch
   Kokkos::View<T const*, mem> cnorm;                      // IN  (GEMM) ‖c‖²
@@ -49,29 +87,103 @@ struct AssignKernel {
   std::int64_t rows_per_team = 1;
   int scratch_level = 0;
   bool c_in_scratch = false;
-  bool acc_in_scratch = false;
+  bool acc_in_scratch = false;  // the scratch accumulator (sums_here: all of it; else counts + changed) fits
+  bool sums_here = true;
 
-  KOKKOS_INLINE_FUNCTION std::size_t acc_scratch_len() const { return acc_in_scratch ? accumulator_size(k, d) : 1; }
+  /// Entries of the team's scratch accumulator: [sums k·d,] counts k, changed 1; or just changed.
+  KOKKOS_INLINE_FUNCTION std::size_t acc_scratch_len() const {
+    if (!acc_in_scratch) return 1;
+    return (sums_here ? std::size_t(k) * d : std::size_t(0)) + k + 1;
+  }
+  KOKKOS_INLINE_FUNCTION int cwidth() const { return D > 0 ? D : d; }
   std::size_t scratch_bytes() const {
     std::size_t b = acc_scratch_len() * sizeof(fixed_t);
-    if (c_in_scratch) b += static_cast<std::size_t>(k) * d * sizeof(T) + 8;
+    if (c_in_scratch) b += static_cast<std::size_t>(k) * cwidth() * sizeof(T) + 16;
     return b + 16;
+  }
+
+  /// Nearest centroid of row i by the metric over centroids `cs` (row stride cwidth()).
+  KOKKOS_INLINE_FUNCTION void nearest(std::int64_t i, T const* cs, int& best, T& bestd) const {
+    VectorRef<T> const xi{&x(i, 0), d};
+    best = 0;
+    if constexpr (D > 0) {
+      T xr[D];
+      for (int j = 0; j < D; ++j) xr[j] = j < d ? x(i, j) : T(0);
+      FixedVectorRef<T, D> const xv{xr};
+      constexpr int per = 16 / sizeof(T);
+      auto const* cc = reinterpret_cast<Chunk16<T> const*>(cs);
+      for (int q = 0; q < k; ++q) {
+        T cr[D];
+        for (int m = 0; m < D / per; ++m) {
+          Chunk16<T> const v = cc[std::size_t(q) * (D / per) + m];
+          for (int e = 0; e < per; ++e) cr[m * per + e] = v.v[e];
+        }
+        T const dq = static_cast<T>(metric(xv, FixedVectorRef<T, D>{cr}));
+        if (q == 0 || dq < bestd) {
+          bestd = dq;
+          best = q;
+        }
+      }
+      return;
+    } else {
+      if constexpr (is_host_space<ExecSpace>() && std::is_same_v<Metric, SquaredEuclidean>) {
+        if (ct.extent(0) > 0) {
+          // Host, squared-Euclidean metrics: the same sums in the same order as the metric's
+          // (Σ_j (x_j − c_j)², j ascending), over a transposed d × k copy of the centroids so
+          // that the innermost loop runs over centroids and vectorises.
+          constexpr int QB = 64;
+          T acc_[QB];
+          bestd = T(0);
+          for (int q0 = 0; q0 < k; q0 += QB) {
+            int const qn = k - q0 < QB ? k - q0 : QB;
+            for (int q = 0; q < qn; ++q) acc_[q] = T(0);
+            for (int j = 0; j < d; ++j) {
+              T const xj = xi[j];
+              T const* cj = ct.data() + std::size_t(j) * k + q0;
+              for (int q = 0; q < qn; ++q) {
+                T const t = xj - cj[q];
+                acc_[q] += t * t;
+              }
+            }
+            for (int q = 0; q < qn; ++q)
+              if ((q0 == 0 && q == 0) || acc_[q] < bestd) {
+                bestd = acc_[q];
+                best = q0 + q;
+              }
+          }
+          return;
+        }
+      }
+      bestd = static_cast<T>(metric(xi, VectorRef<T>{cs, d}));
+      for (int j = 1; j < k; ++j) {
+        T const dj = static_cast<T>(metric(xi, VectorRef<T>{cs + std::size_t(j) * d, d}));
+        if (dj < bestd) {
+          bestd = dj;
+          best = j;
+        }
+      }
+    }
   }
 
   KOKKOS_FUNCTION void operator()(member const& t, double& inertia) const {
     auto const len = acc_scratch_len();
-    auto* lacc = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(len * sizeof(fixed_t)));
-    T const* cs = c.data();
+    int const cw = cwidth();
+    T const* cs = D > 0 ? cpad.data() : c.data();
     if (c_in_scratch) {
-      auto* s = static_cast<T*>(t.team_scratch(scratch_level).get_shmem(std::size_t(k) * d * sizeof(T)));
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k * d), [&](int e) { s[e] = c.data()[e]; });
+      auto* s = static_cast<T*>(
+          t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(k) * cw * sizeof(T), 16));
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k * cw), [&](int e) { s[e] = cs[e]; });
       cs = s;
     }
+    auto* lacc = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(len * sizeof(fixed_t)));
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, static_cast<int>(len)), [&](int e) { lacc[e] = 0; });
     t.team_barrier();
 
+    // Where this team adds sums, counts and the changed-label count.
+    std::size_t const kd = std::size_t(k) * d;
     fixed_t* const sums = acc_in_scratch ? lacc : acc.data();
-    fixed_t* const changed = acc_in_scratch ? lacc + std::size_t(k) * d + k : lacc;
+    fixed_t* const counts = acc_in_scratch ? lacc + (sums_here ? kd : 0) : acc.data() + kd;
+    fixed_t* const changed = acc_in_scratch ? counts + k : lacc;
     std::int64_t const i0 = begin + t.league_rank() * rows_per_team;
     std::int64_t const i1 = i0 + rows_per_team < end ? i0 + rows_per_team : end;
 
@@ -79,85 +191,159 @@ struct AssignKernel {
     Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(t, i0, i1),
         [&](std::int64_t i, double& ls) {
-          VectorRef<T> const xi{&x(i, 0), d};
           int best = 0;
-          T bestd;
+          T bestd = 0;
           if constexpr (Gemm) {
+            // One vector of lanes per row: the smallest ‖c‖² − 2x·c, then the lowest index that
+            // attains it, then the exact ‖x − c‖² of that centroid.
             std::int64_t const r = i - begin;
-            T bv = cnorm(0) - T(2) * dot(r, 0);
-            for (int j = 1; j < k; ++j) {
-              T const v = cnorm(j) - T(2) * dot(r, j);
-              if (v < bv) {
-                bv = v;
-                best = j;
-              }
-            }
-            bestd = static_cast<T>(metric(xi, VectorRef<T>{cs + std::size_t(best) * d, d}));
+            T vmin;
+            Kokkos::parallel_reduce(
+                Kokkos::ThreadVectorRange(t, k),
+                [&](int j, T& m) {
+                  T const v = cnorm(j) - T(2) * dot(r, j);
+                  if (v < m) m = v;
+                },
+                Kokkos::Min<T>(vmin));
+            Kokkos::parallel_reduce(
+                Kokkos::ThreadVectorRange(t, k),
+                [&](int j, int& m) {
+                  if (j < m && cnorm(j) - T(2) * dot(r, j) == vmin) m = j;
+                },
+                Kokkos::Min<int>(best));
+            Kokkos::parallel_reduce(
+                Kokkos::ThreadVectorRange(t, d),
+                [&](int j, T& s) {
+                  T const e = x(i, j) - c(best, j);
+                  s += e * e;
+                },
+                bestd);
           } else {
-            bool done = false;
-            if constexpr (is_host_space<ExecSpace>() && std::is_same_v<Metric, SquaredEuclidean>) {
-              if (ct.extent(0) > 0) {
-                // Host, squared-Euclidean metrics: the same sums in the same order as the metric's
-                // (Σ_j (x_j − c_j)², j ascending), over a transposed d × k copy of the centroids so
-                // that the innermost loop runs over centroids and vectorises.
-                constexpr int QB = 64;
-                T acc[QB];
-                bestd = T(0);
-                for (int q0 = 0; q0 < k; q0 += QB) {
-                  int const qn = k - q0 < QB ? k - q0 : QB;
-                  for (int q = 0; q < qn; ++q) acc[q] = T(0);
-                  for (int j = 0; j < d; ++j) {
-                    T const xj = xi[j];
-                    T const* cj = ct.data() + std::size_t(j) * k + q0;
-                    for (int q = 0; q < qn; ++q) {
-                      T const t = xj - cj[q];
-                      acc[q] += t * t;
-                    }
-                  }
-                  for (int q = 0; q < qn; ++q)
-                    if ((q0 == 0 && q == 0) || acc[q] < bestd) {
-                      bestd = acc[q];
-                      best = q0 + q;
-                    }
-                }
-                done = true;
-              }
-            }
-            if (!done) {
-              bestd = static_cast<T>(metric(xi, VectorRef<T>{cs, d}));
-              for (int j = 1; j < k; ++j) {
-                T const dj = static_cast<T>(metric(xi, VectorRef<T>{cs + std::size_t(j) * d, d}));
-                if (dj < bestd) {
-                  bestd = dj;
-                  best = j;
-                }
-              }
-            }
+            nearest(i, cs, best, bestd);
           }
-          double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
-          if constexpr (Accumulate) {
-            if (labels(i) != best) Kokkos::atomic_add(changed, fixed_t(1));
-            for (int j = 0; j < d; ++j)
-              Kokkos::atomic_add(&sums[std::size_t(best) * d + j], to_fixed(wi * static_cast<double>(xi[j]), scale(j)));
-            Kokkos::atomic_add(&sums[std::size_t(k) * d + best], w.extent(0) > 0 ? to_fixed(wi, wscale) : fixed_t(1));
-          }
-          labels(i) = best;
-          ls += wi * static_cast<double>(bestd);
+          Kokkos::single(Kokkos::PerThread(t), [&]() {
+            double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
+            if constexpr (Accumulate) {
+              if (labels(i) != best) Kokkos::atomic_add(changed, fixed_t(1));
+              if (sums_here)
+                for (int j = 0; j < d; ++j)
+                  Kokkos::atomic_add(&sums[std::size_t(best) * d + j],
+                                     to_fixed(wi * static_cast<double>(x(i, j)), scale(j)));
+              Kokkos::atomic_add(&counts[best], w.extent(0) > 0 ? to_fixed(wi, wscale) : fixed_t(1));
+            }
+            labels(i) = best;
+            ls += wi * static_cast<double>(bestd);
+          });
         },
         team_sum);
     if constexpr (Accumulate) {
       t.team_barrier();
       if (acc_in_scratch) {
+        std::size_t const off = sums_here ? 0 : kd;  // scratch entry e is acc(off + e)
         Kokkos::parallel_for(Kokkos::TeamThreadRange(t, static_cast<int>(len)), [&](int e) {
-          if (lacc[e] != 0) Kokkos::atomic_add(&acc(e), lacc[e]);
+          if (lacc[e] != 0) Kokkos::atomic_add(&acc(off + e), lacc[e]);
         });
       } else {
         Kokkos::single(Kokkos::PerTeam(t), [&]() {
-          if (lacc[0] != 0) Kokkos::atomic_add(&acc(std::size_t(k) * d + k), lacc[0]);
+          if (lacc[0] != 0) Kokkos::atomic_add(&acc(kd + k), lacc[0]);
         });
       }
     }
     Kokkos::single(Kokkos::PerTeam(t), [&]() { inertia += team_sum; });
+  }
+};
+
+/// Per-cluster column sums of w·x (fixed point) for labelled rows, when they do not fit a team's
+/// scratch whole: each team takes a block of `cb` columns and a range of rows and adds into a k × cb
+/// scratch block (or, if even one column of k sums does not fit, straight into the global sums).
+/// Integer sums, so the result is the same as adding row by row.
+template <class ExecSpace, class T>
+struct ColumnBlockSums {
+  using mem = typename ExecSpace::memory_space;
+  using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;
+  Kokkos::View<int const*, mem> labels;
+  Kokkos::View<T const*, mem> w;
+  Kokkos::View<double const*, mem> scale;
+  Kokkos::View<fixed_t*, mem> acc;
+  int k = 0, d = 0, cb = 1, blocks = 1;
+  std::int64_t n = 0, rows_per_team = 1;
+  int scratch_level = 0;
+  bool in_scratch = true;
+
+  std::size_t scratch_bytes() const { return (in_scratch ? std::size_t(k) * cb * sizeof(fixed_t) : 0) + 16; }
+
+  KOKKOS_FUNCTION void operator()(member const& t) const {
+    int const b = t.league_rank() % blocks;
+    std::int64_t const chunk = t.league_rank() / blocks;
+    int const j0 = b * cb;
+    int const nc = d - j0 < cb ? d - j0 : cb;
+    std::int64_t const i0 = chunk * rows_per_team;
+    std::int64_t const i1 = i0 + rows_per_team < n ? i0 + rows_per_team : n;
+    if (i0 >= i1) return;
+    fixed_t* s = nullptr;
+    if (in_scratch) {
+      s = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(std::size_t(k) * cb * sizeof(fixed_t)));
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k * cb), [&](int e) { s[e] = 0; });
+      t.team_barrier();
+    }
+    std::int64_t const m = (i1 - i0) * nc;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, m), [&](std::int64_t e) {
+      std::int64_t const i = i0 + e / nc;
+      int const jj = static_cast<int>(e % nc), j = j0 + jj;
+      double const v = w.extent(0) > 0 ? static_cast<double>(w(i)) * static_cast<double>(x(i, j))
+                                       : static_cast<double>(x(i, j));
+      fixed_t const q = to_fixed(v, scale(j));
+      if (q == 0) return;
+      if (in_scratch)
+        Kokkos::atomic_add(&s[std::size_t(labels(i)) * cb + jj], q);
+      else
+        Kokkos::atomic_add(&acc(std::size_t(labels(i)) * d + j), q);
+    });
+    if (in_scratch) {
+      t.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k * nc), [&](int e) {
+        int const q = e / nc, jj = e % nc;
+        fixed_t const v = s[std::size_t(q) * cb + jj];
+        if (v != 0) Kokkos::atomic_add(&acc(std::size_t(q) * d + j0 + jj), v);
+      });
+    }
+  }
+};
+
+/// Zero-padded copy of the k × d centroids with D columns (the small-d kernel's layout).
+template <class T, class Mem>
+struct PadCentroids {
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> c;
+  Kokkos::View<T*, Mem> out;
+  int d, D;
+  KOKKOS_INLINE_FUNCTION void operator()(int e) const {
+    int const q = e / D, j = e % D;
+    out(e) = j < d ? c(q, j) : T(0);
+  }
+};
+
+/// labels(i) ← remap(labels(i)) after empty clusters were dropped (negative labels: unassigned, kept).
+template <class Mem>
+struct Relabel {
+  Kokkos::View<int*, Mem> labels;
+  Kokkos::View<int*, Mem> remap;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
+    int const l = labels(i);
+    labels(i) = l >= 0 ? remap(l) : l;
+  }
+};
+
+/// ‖c_j‖² for the GEMM path.
+template <class T, class Mem>
+struct CentroidNorms {
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> c;
+  Kokkos::View<T*, Mem> out;
+  int d;
+  KOKKOS_INLINE_FUNCTION void operator()(int q) const {
+    T s = 0;
+    for (int e = 0; e < d; ++e) s += c(q, e) * c(q, e);
+    out(q) = s;
   }
 };
 
@@ -186,6 +372,7 @@ struct AssignWorkspace {
   using mem = typename ExecSpace::memory_space;
   Kokkos::View<T**, Kokkos::LayoutRight, mem> dot;  // GEMM only: batch × k
   Kokkos::View<T*, mem> cnorm;                      // GEMM only
+  Kokkos::View<T*, mem> cpad;                       // small-d kernel: k × D padded centroids
 };
 
 /// Runs the assignment over local rows [begin, end) and returns the local sum of distances.
@@ -199,6 +386,7 @@ double assign_rows(ExecSpace const& space,
                    Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric, bool gemm,
                    std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
                    Kokkos::View<T const*, typename ExecSpace::memory_space> weights = {}, double wscale = 1) {
+  using mem = typename ExecSpace::memory_space;
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
   int const k = c.extent(0);
@@ -207,7 +395,12 @@ double assign_rows(ExecSpace const& space,
   int const level = host ? 1 : 0;
   std::size_t const smax = Kokkos::TeamPolicy<ExecSpace>::scratch_size_max(level);
   int const team = host ? 1 : 256;
+  int const lanes = host ? 1 : 32;  // GEMM path: one vector of lanes per row
   std::int64_t const teams_target = host ? 8 * space.concurrency() : std::max(1, 2 * space.concurrency() / team);
+  // Whole accumulator in each team's scratch (sums too), or only counts + changed there and the sums
+  // by ColumnBlockSums afterwards. The GEMM path always leaves the sums to ColumnBlockSums.
+  bool const whole_fits = accumulator_size(k, d) * sizeof(fixed_t) + 8 <= smax / 2;
+  bool const sums_here = Accumulate && !gemm && whole_fits;
 
   double total = 0;
   auto run = [&](auto kernel, std::int64_t b0, std::int64_t b1) {
@@ -224,37 +417,58 @@ double assign_rows(ExecSpace const& space,
     kernel.begin = b0;
     kernel.end = b1;
     kernel.scratch_level = level;
-    std::size_t const acc_bytes = accumulator_size(k, d) * sizeof(fixed_t) + 16;
-    std::size_t const c_bytes = std::size_t(k) * d * sizeof(T) + 8;
-    kernel.acc_in_scratch = Accumulate && acc_bytes + 8 <= smax;
-    kernel.c_in_scratch = !host && (kernel.acc_in_scratch ? acc_bytes : 24) + c_bytes <= smax;
+    kernel.sums_here = sums_here;
+    kernel.acc_in_scratch = Accumulate && (sums_here ? whole_fits : (std::size_t(k) + 1) * sizeof(fixed_t) + 8 <= smax / 2);
+    std::size_t const acc_bytes = kernel.acc_scratch_len() * sizeof(fixed_t) + 16;
+    std::size_t const c_bytes = std::size_t(k) * kernel.cwidth() * sizeof(T) + 16;
+    kernel.c_in_scratch = !host && !gemm && acc_bytes + c_bytes <= smax;
+    int const vl = gemm ? lanes : 1;
+    int const ts = gemm ? team / lanes : team;
     std::int64_t rows = (b1 - b0 + teams_target - 1) / teams_target;
-    if (!host) rows = ((rows + team - 1) / team) * team;
+    if (!host) rows = ((rows + ts - 1) / ts) * ts;
     kernel.rows_per_team = std::max<std::int64_t>(rows, 1);
     std::int64_t const league = (b1 - b0 + kernel.rows_per_team - 1) / kernel.rows_per_team;
-    Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>(league), host ? 1 : team);
+    Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>(league), ts, vl);
     policy.set_scratch_size(level, Kokkos::PerTeam(kernel.scratch_bytes()));
     double s = 0;
     Kokkos::parallel_reduce(gemm ? "kkm::assign_gemm" : "kkm::assign_fused", policy, kernel, s);
     total += s;
+  };
+  // The per-cluster column sums of all n rows from their (new) labels.
+  auto column_sums = [&]() {
+    if (!Accumulate || sums_here) return;
+    ColumnBlockSums<ExecSpace, T> cs;
+    cs.x = x;
+    cs.labels = labels;
+    cs.w = weights;
+    cs.scale = scale;
+    cs.acc = acc;
+    cs.k = k;
+    cs.d = d;
+    cs.n = n;
+    cs.scratch_level = level;
+    int const fit_cols = static_cast<int>((smax - 64) / (std::size_t(k) * sizeof(fixed_t)));
+    cs.in_scratch = fit_cols >= 1;
+    cs.cb = std::max(1, std::min(d, fit_cols));
+    cs.blocks = (d + cs.cb - 1) / cs.cb;
+    std::int64_t const chunks = std::max<std::int64_t>(1, teams_target / cs.blocks);
+    cs.rows_per_team = (n + chunks - 1) / chunks;
+    std::int64_t const league = cs.blocks * ((n + cs.rows_per_team - 1) / cs.rows_per_team);
+    Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>(league), team);
+    policy.set_scratch_size(level, Kokkos::PerTeam(cs.scratch_bytes()));
+    Kokkos::parallel_for("kkm::column_sums", policy, cs);
   };
 
   if (gemm) {
     if constexpr (is_squared_euclidean<Metric>::value) {
       std::int64_t const B = std::min<std::int64_t>(batch > 0 ? batch : n, n);
       if (ws.dot.extent(0) < std::size_t(B) || ws.dot.extent(1) != std::size_t(k))
-        ws.dot = Kokkos::View<T**, Kokkos::LayoutRight, typename ExecSpace::memory_space>(
+        ws.dot = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
             Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gemm_dot"), B, k);
       if (ws.cnorm.extent(0) != std::size_t(k))
-        ws.cnorm = Kokkos::View<T*, typename ExecSpace::memory_space>(
-            Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cnorm"), k);
-      auto cnorm = ws.cnorm;
-      Kokkos::parallel_for(
-          "kkm::centroid_norms", Kokkos::RangePolicy<ExecSpace>(space, 0, k), KOKKOS_LAMBDA(int j) {
-            T s = 0;
-            for (int e = 0; e < d; ++e) s += c(j, e) * c(j, e);
-            cnorm(j) = s;
-          });
+        ws.cnorm = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cnorm"), k);
+      Kokkos::parallel_for("kkm::centroid_norms", Kokkos::RangePolicy<ExecSpace>(space, 0, k),
+                           CentroidNorms<T, mem>{c, ws.cnorm, d});
       for (std::int64_t b0 = 0; b0 < n; b0 += B) {
         std::int64_t const b1 = std::min(n, b0 + B);
         auto xb = Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
@@ -267,21 +481,42 @@ double assign_rows(ExecSpace const& space,
         kernel.cnorm = ws.cnorm;
         run(kernel, b0, b1);
       }
+      column_sums();
       return total;
     }
   }
-  AssignKernel<ExecSpace, T, Metric, Accumulate, false> fused;
+  std::int64_t const B = batch > 0 ? batch : n;
+  auto fused_over_batches = [&](auto fused) {
+    for (std::int64_t b0 = 0; b0 < n; b0 += B) run(fused, b0, std::min(n, b0 + B));
+    column_sums();
+    return total;
+  };
   // Host fast path for the built-in squared Euclidean (its formula is what the kernel reproduces).
   if constexpr (host && std::is_same_v<Metric, SquaredEuclidean>) {
-    Kokkos::View<T*, typename ExecSpace::memory_space> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"),
-                                                         std::size_t(k) * d);
+    AssignKernel<ExecSpace, T, Metric, Accumulate, false> fused;
+    Kokkos::View<T*, mem> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"), std::size_t(k) * d);
     for (int q = 0; q < k; ++q)
       for (int j = 0; j < d; ++j) t(std::size_t(j) * k + q) = c(q, j);
     fused.ct = t;
+    return fused_over_batches(fused);
+  } else {
+    // Small d: rows in registers, zero-padded centroids read 16 bytes at a time.
+    int const D = small_d_width<Metric>(d);
+    auto padded = [&](auto fused) {
+      constexpr int W = decltype(fused)::width;
+      if (ws.cpad.extent(0) != std::size_t(k) * W)
+        ws.cpad = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cpad"),
+                                        std::size_t(k) * W);
+      Kokkos::parallel_for("kkm::pad_centroids", Kokkos::RangePolicy<ExecSpace>(space, 0, k * W),
+                           PadCentroids<T, mem>{c, ws.cpad, d, W});
+      fused.cpad = ws.cpad;
+      return fused_over_batches(fused);
+    };
+    if (D == 4) return padded(AssignKernel<ExecSpace, T, Metric, Accumulate, false, 4>{});
+    if (D == 8) return padded(AssignKernel<ExecSpace, T, Metric, Accumulate, false, 8>{});
+    if (D == 16) return padded(AssignKernel<ExecSpace, T, Metric, Accumulate, false, 16>{});
+    return fused_over_batches(AssignKernel<ExecSpace, T, Metric, Accumulate, false>{});
   }
-  std::int64_t const B = batch > 0 ? batch : n;
-  for (std::int64_t b0 = 0; b0 < n; b0 += B) run(fused, b0, std::min(n, b0 + B));
-  return total;
 }
 
 }  // namespace kkm::detail

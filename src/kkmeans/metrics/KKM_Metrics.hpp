@@ -11,6 +11,8 @@
 /// \endcode
 ///
 /// Optional members: `static constexpr bool squared_euclidean = true` lets the GEMM path be used;
+/// `static constexpr bool zero_padding_neutral = true` says zero columns appended to x and c leave the
+/// distance unchanged (lets the small-d kernel pad d to 4, 8 or 16);
 /// `void check_dimensions(int d) const` rejects data it cannot handle (throw kkm::UserError);
 /// `static constexpr char const* name`. kkm::fit checks the shape at compile time
 /// (see detail/KKM_MetricTraits.hpp).
@@ -44,6 +46,7 @@ struct SquaredEuclidean {
   static constexpr Update update = Update::mean;
   static constexpr bool squared_euclidean = true;
   static constexpr char const* name = "sqeuclidean";
+  static constexpr bool zero_padding_neutral = true;
   template <class X, class C>
   KOKKOS_INLINE_FUNCTION auto operator()(X const& x, C const& c) const {
     decltype(x[0] - c[0]) s = 0;
@@ -59,6 +62,7 @@ struct SquaredEuclidean {
 struct Euclidean {
   static constexpr Update update = Update::mean;
   static constexpr char const* name = "euclidean";
+  static constexpr bool zero_padding_neutral = true;
   template <class X, class C>
   KOKKOS_INLINE_FUNCTION auto operator()(X const& x, C const& c) const {
     return math::sqrt(SquaredEuclidean{}(x, c));
@@ -70,6 +74,7 @@ struct Euclidean {
 struct Cosine {
   static constexpr Update update = Update::normalized_mean;
   static constexpr char const* name = "cosine";
+  static constexpr bool zero_padding_neutral = true;
   template <class X, class C>
   KOKKOS_INLINE_FUNCTION auto operator()(X const& x, C const& c) const {
     using V = decltype(x[0] * c[0]);
@@ -88,6 +93,7 @@ struct Cosine {
 struct Manhattan {
   static constexpr Update update = Update::median;
   static constexpr char const* name = "manhattan";
+  static constexpr bool zero_padding_neutral = true;
   template <class X, class C>
   KOKKOS_INLINE_FUNCTION auto operator()(X const& x, C const& c) const {
     decltype(x[0] - c[0]) s = 0;
@@ -103,6 +109,7 @@ struct IoU {
   int wh_column = 0;
   static constexpr Update update = Update::mean;
   static constexpr char const* name = "iou";
+  static constexpr bool zero_padding_neutral = true;  // reads only the width and height columns
   template <class X, class C>
   KOKKOS_INLINE_FUNCTION auto operator()(X const& x, C const& c) const {
     using V = decltype(x[0] * c[0]);

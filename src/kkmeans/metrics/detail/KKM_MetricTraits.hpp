@@ -33,6 +33,14 @@ template <class M>
 struct is_squared_euclidean<M, std::void_t<decltype(M::squared_euclidean)>>
     : std::integral_constant<bool, static_cast<bool>(M::squared_euclidean)> {};
 
+/// Optional `static constexpr bool zero_padding_neutral = true`: appending zero columns to a row and a
+/// centroid leaves their distance unchanged bit for bit (lets the small-d kernel pad d up to 4, 8, 16).
+template <class M, class = void>
+struct is_zero_padding_neutral : std::false_type {};
+template <class M>
+struct is_zero_padding_neutral<M, std::void_t<decltype(M::zero_padding_neutral)>>
+    : std::integral_constant<bool, static_cast<bool>(M::zero_padding_neutral)> {};
+
 template <class M, class = void>
 struct has_check_dimensions : std::false_type {};
 template <class M>
