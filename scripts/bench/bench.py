@@ -151,7 +151,7 @@ def main():
                            ("faiss", lambda: run_faiss(x, c0, iters))]
         else:
             contenders += [("torch matmul", lambda: run_torch(x, c0, iters, "matmul",
-                                                             batch=None if n * k <= 4_000_000_000 else 1_000_000)),
+                                                             batch=None if n * k <= 4_000_000_000 else max(1, 2_000_000_000 // k))),
                            ("torch seed b=3000", lambda: run_torch(x, c0, min(iters, 2), "seed", 3000)),
                            ("torch seed b=100000", lambda: run_torch(x, c0, min(iters, 3), "seed", 100000)),
                            ("scikit-learn", lambda: run_sklearn(x, c0, 1 if n * k * d > 1e10 else min(iters, 3)))]
