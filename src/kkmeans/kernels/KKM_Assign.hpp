@@ -52,6 +52,37 @@ int small_d_width(int d) {
   return (is_zero_padding_neutral<Metric>::value || D == d) ? D : 0;
 }
 
+/// Reducer for the nearest centroid: the smallest value, ties → the lowest index (whatever the order
+/// in which lanes combine), so every path picks the centroid the sequential scan picks.
+template <class T>
+struct NearestReducer {
+  struct value_type {
+    T v;
+    int j;
+  };
+  using reducer = NearestReducer;
+  using result_view_type = Kokkos::View<value_type, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
+  value_type* ref;
+  KOKKOS_INLINE_FUNCTION explicit NearestReducer(value_type& v) : ref(&v) {}
+  KOKKOS_INLINE_FUNCTION static bool better(T v1, int j1, T v2, int j2) { return v1 < v2 || (v1 == v2 && j1 < j2); }
+  KOKKOS_INLINE_FUNCTION void join(value_type& dest, value_type const& src) const {
+    if (better(src.v, src.j, dest.v, dest.j)) dest = src;
+  }
+  KOKKOS_INLINE_FUNCTION void join(volatile value_type& dest, volatile value_type const& src) const {
+    if (better(src.v, src.j, dest.v, dest.j)) {
+      dest.v = src.v;
+      dest.j = src.j;
+    }
+  }
+  KOKKOS_INLINE_FUNCTION void init(value_type& v) const {
+    v.v = Kokkos::reduction_identity<T>::min();
+    v.j = Kokkos::reduction_identity<int>::min();
+  }
+  KOKKOS_INLINE_FUNCTION value_type& reference() const { return *ref; }
+  KOKKOS_INLINE_FUNCTION result_view_type view() const { return result_view_type(ref); }
+  KOKKOS_INLINE_FUNCTION bool references_scalar() const { return true; }
+};
+
 /// The assignment kernel: each team takes a range of rows; per row the nearest centroid (ties →
 /// lowest index), the label, the distance, and (Accumulate) the row's contribution to the sums.
 ///
@@ -172,11 +203,11 @@ struct AssignKernel {
     if (c_in_scratch) {
       auto* s = static_cast<T*>(
           t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(k) * cw * sizeof(T), 16));
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k * cw), [&](int e) { s[e] = cs[e]; });
+      Kokkos::parallel_for(Kokkos::TeamVectorRange(t, k * cw), [&](int e) { s[e] = cs[e]; });
       cs = s;
     }
     auto* lacc = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(len * sizeof(fixed_t)));
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, static_cast<int>(len)), [&](int e) { lacc[e] = 0; });
+    Kokkos::parallel_for(Kokkos::TeamVectorRange(t, static_cast<int>(len)), [&](int e) { lacc[e] = 0; });
     t.team_barrier();
 
     // Where this team adds sums, counts and the changed-label count.
@@ -194,23 +225,21 @@ struct AssignKernel {
           int best = 0;
           T bestd = 0;
           if constexpr (Gemm) {
-            // One vector of lanes per row: the smallest ‖c‖² − 2x·c, then the lowest index that
+            // One vector of lanes per row: the smallest ‖c‖² − 2x·c and the lowest index that
             // attains it, then the exact ‖x − c‖² of that centroid.
             std::int64_t const r = i - begin;
-            T vmin;
+            typename NearestReducer<T>::value_type nb;
             Kokkos::parallel_reduce(
                 Kokkos::ThreadVectorRange(t, k),
-                [&](int j, T& m) {
+                [&](int j, typename NearestReducer<T>::value_type& m) {
                   T const v = cnorm(j) - T(2) * dot(r, j);
-                  if (v < m) m = v;
+                  if (NearestReducer<T>::better(v, j, m.v, m.j)) {
+                    m.v = v;
+                    m.j = j;
+                  }
                 },
-                Kokkos::Min<T>(vmin));
-            Kokkos::parallel_reduce(
-                Kokkos::ThreadVectorRange(t, k),
-                [&](int j, int& m) {
-                  if (j < m && cnorm(j) - T(2) * dot(r, j) == vmin) m = j;
-                },
-                Kokkos::Min<int>(best));
+                NearestReducer<T>(nb));
+            best = nb.j;
             Kokkos::parallel_reduce(
                 Kokkos::ThreadVectorRange(t, d),
                 [&](int j, T& s) {
@@ -240,7 +269,8 @@ struct AssignKernel {
       t.team_barrier();
       if (acc_in_scratch) {
         std::size_t const off = sums_here ? 0 : kd;  // scratch entry e is acc(off + e)
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(t, static_cast<int>(len)), [&](int e) {
+        // TeamVectorRange: each entry once, also when the team has vector lanes (GEMM path).
+        Kokkos::parallel_for(Kokkos::TeamVectorRange(t, static_cast<int>(len)), [&](int e) {
           if (lacc[e] != 0) Kokkos::atomic_add(&acc(off + e), lacc[e]);
         });
       } else {
