@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configure and build kkmeans (bootstrapping Kokkos first when no Kokkos is given).
-#   scripts/build.sh [--cuda ARCH] [--build-dir DIR] [--debug] [--no-bootstrap] [--no-apt] [-- extra cmake args]
+#   scripts/build.sh [--cuda ARCH] [--build-dir DIR] [--debug] [--no-bootstrap] [--no-apt] [--target T]... [-- extra cmake args]
 # A Kokkos you already have wins: set Kokkos_ROOT (and KokkosKernels_ROOT) in the environment, or
 # pass -DKokkos_ROOT=... after --.
 set -euo pipefail
@@ -10,12 +10,14 @@ BUILD_DIR=""
 TYPE=Release
 BOOTSTRAP=1
 EXTRA=()
+TARGETS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --cuda) CUDA_ARCH=${2:?--cuda needs an arch such as HOPPER90}; shift 2 ;;
     --build-dir) BUILD_DIR=${2:?}; shift 2 ;;
     --debug) TYPE=Debug; shift ;;
     --no-bootstrap) BOOTSTRAP=0; shift ;;
+    --target) TARGETS+=(--target "${2:?--target needs a name}"); shift 2 ;;
     --no-apt) export KKMEANS_NO_APT=1; shift ;;
     --) shift; EXTRA=("$@"); break ;;
     -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
@@ -54,5 +56,5 @@ say "configure -> $BUILD_DIR ($TYPE)"
 cmake -S "$ROOT" -B "$BUILD_DIR" "${GEN[@]+"${GEN[@]}"}" -DCMAKE_BUILD_TYPE="$TYPE" "${CMAKE_ARGS[@]+"${CMAKE_ARGS[@]}"}" \
   "${EXTRA[@]+"${EXTRA[@]}"}" >"$BUILD_DIR.configure.log" 2>&1 || { cat "$BUILD_DIR.configure.log" >&2; echo "build: cmake configure failed" >&2; exit 1; }
 say "build ($(nproc) jobs)"
-cmake --build "$BUILD_DIR" -j "$(nproc)"
+cmake --build "$BUILD_DIR" -j "$(nproc)" "${TARGETS[@]+"${TARGETS[@]}"}"
 say "built: $BUILD_DIR/apps/kkmeans/kkmeans"

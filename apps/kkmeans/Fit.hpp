@@ -29,12 +29,38 @@ auto with_metric(std::string const& name, int iou_column, F&& f) {
   return f(SquaredEuclidean{});
 }
 
+/// Free bytes where the fit's data lives (the GPU's, or the host's); KKMEANS_TEST_FREE_MEMORY (bytes)
+/// stands in for it in tests.
+inline std::size_t free_memory() {
+  if (char const* t = std::getenv("KKMEANS_TEST_FREE_MEMORY")) return std::strtoull(t, nullptr, 10);
+  return detail::available_memory<Kokkos::DefaultExecutionSpace>();
+}
+
+/// Refuses, before reading, a slice whose rows (plus a label per row) would not fit the free memory
+/// of this rank's device: a clear error instead of an allocation failure deep in a kernel. Collective:
+/// every rank learns whether any rank's slice does not fit.
+template <class T>
+void check_fits_memory(io::DatasetRef const& ref, std::int64_t count, std::int64_t cols, Communicator const& comm) {
+  double const need = double(count) * (double(cols) * sizeof(T) + sizeof(int));
+  double const have = 0.9 * double(free_memory());
+  bool const bad = need > have;
+  if (!comm.any(bad)) return;
+  auto const gib = [](double b) { return b / double(1u << 30); };
+  std::string const where = Kokkos::DefaultExecutionSpace::memory_space::name();
+  throw UserError(fmt::format(
+      "{}{} rows × {} columns of '{}' need {:.2f} GiB as {} but {} has {:.2f} GiB free: run on more "
+      "ranks/GPUs (mpirun -np P splits the rows), use --precision float, or fit a subset with --rows",
+      bad ? "this rank's " : "another rank's slice does not fit; ", count, cols, ref.str(), gib(need),
+      sizeof(T) == 4 ? "float32" : "float64", where, gib(have / 0.9)));
+}
+
 /// This rank's rows of `ref` in a device View of T. Returns the rank's first global row in row0.
 template <class T>
 Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::DefaultExecutionSpace::memory_space> read_slice(
     io::DatasetRef const& ref, io::DatasetInfo const& info, Communicator const& comm, std::int64_t& row0) {
   std::int64_t count = 0;
   io::split_rows(info.rows, comm.rank(), comm.size(), row0, count);
+  check_fits_memory<T>(ref, count, info.cols, comm);
   auto host = io::read_rows<T>(ref, info, row0, count, comm);
   Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(
       host.data(), count, info.cols);
@@ -158,6 +184,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.on_epoch = [&progress](int run, EpochStats const& e) { progress.epoch(run, e); };
 
   t.reset();
+  std::size_t const free_before_fit = free_memory();
   auto res = with_metric(o.metric, iou_column, [&](auto metric) { return fit(space{}, x, weights, p, metric, comm); });
   progress.done();
   double const t_fit = t.seconds();
@@ -225,6 +252,13 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
       j["converged"] = res.converged;
       j["output"] = o.output;
       j["restart_inertia"] = res.restart_inertia;
+      std::size_t const ws = res.path == "gemm"
+                                 ? std::size_t(res.batch_size > 0 ? res.batch_size : std::int64_t(x.extent(0))) *
+                                       std::size_t(o.k) * sizeof(T)
+                                 : 0;
+      j["memory"] = {{"data_bytes", std::size_t(x.extent(0)) * std::size_t(info.cols) * sizeof(T)},
+                     {"assign_workspace_bytes", ws},
+                     {"free_bytes_before_fit", free_before_fit}};
       j["seconds"] = {{"read", t_read},
                       {"init", res.seconds_init},
                       {"epochs", res.seconds_epochs},

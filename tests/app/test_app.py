@@ -115,6 +115,32 @@ def first_rows_only(d):
 
 
 @test
+def memory_limits(d):
+    # A slice larger than the free memory is refused before reading, naming the sizes and what to do;
+    # --batch-size auto keeps the GEMM workspace within a quarter of the free memory it saw.
+    data = f"{d}/m.h5"
+    blobs(data, n=4000, d=8, k=5)
+    out = f"{d}/o.h5"
+    ENV["KKMEANS_TEST_FREE_MEMORY"] = "100000"  # 4000 × (8 × 4 + 4) bytes = 144 kB do not fit
+    try:
+        for np_ in (1, 2):
+            expect_error(["fit", "--input", f"{data}:/points", "--k", "5", "--output", out, "--quiet"], 1,
+                         ["4000" if np_ == 1 else "2000", "rows × 8 columns", "GiB free", "more ranks/GPUs", "--rows"],
+                         outputs=[out], np_=np_)
+    finally:
+        del ENV["KKMEANS_TEST_FREE_MEMORY"]
+    import json
+    run(["fit", "--input", f"{data}:/points", "--k", "64", "--assign", "gemm", "--max-epochs", "2", "--report",
+         f"{d}/r.json", "--quiet"], check=0)
+    r = json.load(open(f"{d}/r.json"))
+    m = r["memory"]
+    assert r["assign_path"] == "gemm" and m["data_bytes"] == 4000 * 8 * 4
+    rows = r["batch_size"] if r["batch_size"] > 0 else 4000
+    assert m["assign_workspace_bytes"] == rows * 64 * 4
+    assert m["assign_workspace_bytes"] <= m["free_bytes_before_fit"] // 4
+
+
+@test
 def deck_and_override(d):
     data = f"{d}/blobs.h5"
     blobs(data, n=1000, k=3)

@@ -1,0 +1,66 @@
+// libFuzzer harness: the HDF5 input checks (inspect: rank, shape, type, missing chunks; read_rows
+// with conversion to float and double) and the model reader of `kkmeans predict`, on mutated files.
+// Contract: a file is read or refused with kkm::UserError; nothing else may escape, crash or trip
+// a sanitizer (HDF5's own code is not instrumented, but what it returns to us is checked).
+#include <kkmeans/io/KKM_HDF5.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
+
+namespace {
+std::string file_path() {
+  static std::string path = [] {
+    char tmpl[] = "/tmp/kkmeans-fuzz-h5-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) std::abort();
+    close(fd);
+    return std::string(tmpl);
+  }();
+  return path;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+#if KKMEANS_ENABLE_MPI
+  int flag = 0;
+  MPI_Initialized(&flag);
+  if (!flag) {
+    MPI_Init(nullptr, nullptr);
+    std::atexit([] { MPI_Finalize(); });
+  }
+#endif
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
+  std::string const path = file_path();
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) std::abort();
+  if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
+  std::fclose(f);
+  kkm::Communicator const self;
+  for (char const* name : {"/points", "/centroids", "/labels"}) {
+    try {
+      kkm::io::DatasetRef ref;
+      ref.file = path;
+      ref.dataset = name;
+      auto const info = kkm::io::inspect(ref, true);
+      std::int64_t const n = info.rows < 64 ? info.rows : 64;
+      auto v = kkm::io::read_rows<float>(ref, info, 0, n, self);
+      if (v.size() != static_cast<std::size_t>(n * info.cols)) std::abort();  // the reader's contract
+      auto w = kkm::io::read_rows<double>(ref, info, info.rows - n, n, self);
+      if (w.size() != v.size()) std::abort();
+    } catch (kkm::UserError const&) {
+    }
+  }
+  try {
+    auto const m = kkm::io::read_model(path);
+    if (m.centroids.size() != static_cast<std::size_t>(m.k * m.d)) std::abort();
+  } catch (kkm::UserError const&) {
+  }
+  return 0;
+}
