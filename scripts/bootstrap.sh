@@ -79,7 +79,7 @@ PACKAGES=(cmake ninja-build g++ gcc make patch pkg-config
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  zlib1g-dev python3-h5py python3-numpy python3-sklearn python3-faiss python3-matplotlib)
+  zlib1g-dev python3-h5py python3-numpy python3-sklearn python3-faiss python3-matplotlib valgrind)
 
 install_packages() {
   local missing=()

@@ -24,9 +24,11 @@ if [[ $sanitize == 1 ]]; then
   [[ $has_dashdash == 1 ]] || args+=(--)
   args=(--build-dir "$BUILD_DIR" "${args[@]}" -DKKMEANS_SANITIZE=address,undefined -DKKMEANS_TEST_BACKENDS_ONLY=SERIAL
         -DCMAKE_BUILD_TYPE=RelWithDebInfo)
-  # Leaks inside Open MPI / hwloc / HDF5 are theirs, not ours (tests/sanitize/lsan.supp).
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1}
-  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/sanitize/lsan.supp:print_suppressions=0}
+  # Leak checking is valgrind's job here (ctest valgrind_fit in the normal build): every test process
+  # initialises MPI, and Open MPI's plugins, unloaded at MPI_Finalize, leave leaks LeakSanitizer can
+  # neither symbolise nor suppress. A failing malloc returns NULL, as outside ASan (HDF5 asks for
+  # absurd sizes on corrupt files and reports the failure).
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   CTEST_ARGS=(-E "install_find_package|compile_fail")
 fi

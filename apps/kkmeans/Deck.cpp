@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <unistd.h>
 
@@ -43,9 +44,19 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
   };
   auto integer = [&](auto& dst) -> Setter {
     return [&dst, &path](toml::node const& n, std::string const& key) {
-      auto v = n.value<std::int64_t>();
-      if (!v || !n.is_integer()) throw UsageError("deck " + where(n, path) + ": '" + key + "' must be an integer");
-      dst = static_cast<std::remove_reference_t<decltype(dst)>>(*v);
+      // Only integers (asking toml++ for an integer of a huge float is undefined behaviour: found by
+      // fuzzing), and only values the option's type holds (no silent wrap-around).
+      using D = std::remove_reference_t<decltype(dst)>;
+      if (!n.is_integer()) throw UsageError("deck " + where(n, path) + ": '" + key + "' must be an integer");
+      std::int64_t const v = n.as_integer()->get();
+      bool const fits = std::is_signed_v<D> ? (v >= std::int64_t(std::numeric_limits<D>::min()) &&
+                                               v <= std::int64_t(std::numeric_limits<D>::max()))
+                                            : (v >= 0 && std::uint64_t(v) <= std::numeric_limits<D>::max());
+      if (!fits)
+        throw UsageError("deck " + where(n, path) + ": '" + key + "' = " + std::to_string(v) + " is out of range (" +
+                         std::to_string(std::numeric_limits<D>::min()) + " to " +
+                         std::to_string(std::numeric_limits<D>::max()) + ")");
+      dst = static_cast<D>(v);
     };
   };
   auto real = [&](double& dst) -> Setter {

@@ -45,13 +45,19 @@ void check_fits_memory(io::DatasetRef const& ref, std::int64_t count, std::int64
   double const have = 0.9 * double(free_memory());
   bool const bad = need > have;
   if (!comm.any(bad)) return;
-  auto const gib = [](double b) { return b / double(1u << 30); };
+  auto const size = [](double b) {
+    char const* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024 && u < 4) b /= 1024, ++u;
+    return fmt::format("{:.{}f} {}", b, u == 0 ? 0 : 2, unit[u]);
+  };
   std::string const where = Kokkos::DefaultExecutionSpace::memory_space::name();
   throw UserError(fmt::format(
-      "{}{} rows × {} columns of '{}' need {:.2f} GiB as {} but {} has {:.2f} GiB free: run on more "
-      "ranks/GPUs (mpirun -np P splits the rows), use --precision float, or fit a subset with --rows",
-      bad ? "this rank's " : "another rank's slice does not fit; ", count, cols, ref.str(), gib(need),
-      sizeof(T) == 4 ? "float32" : "float64", where, gib(have / 0.9)));
+      "{}{} rows × {} columns of '{}' need {} as {} but {} memory has {} free: run on more ranks/GPUs "
+      "(mpirun -np P splits the rows){}, or fit a subset with --rows",
+      bad ? "this rank's " : "another rank's slice does not fit; ", count, cols, ref.str(), size(need),
+      sizeof(T) == 4 ? "float32" : "float64", where, size(have / 0.9),
+      sizeof(T) == 8 ? ", use --precision float" : ""));
 }
 
 /// This rank's rows of `ref` in a device View of T. Returns the rank's first global row in row0.

@@ -60,8 +60,11 @@ void initialize_kokkos(std::vector<char*>& storage, std::string& extra) {
   Kokkos::initialize(count, storage.data());
 }
 
-int finish(int code) {
+/// Ends the program: Kokkos, then our duplicated communicator (freed while MPI still runs; valgrind
+/// caught it outliving MPI_Finalize), then MPI.
+int finish(kkm::Communicator& comm, int code) {
   if (Kokkos::is_initialized()) Kokkos::finalize();
+  comm = kkm::Communicator{};
 #if KKMEANS_ENABLE_MPI
   MPI_Finalize();
 #endif
@@ -165,10 +168,10 @@ int main(int argc, char* argv[]) {
     app.parse(cli_args);
   } catch (CLI::Success const& e) {  // --help, --help-all, --version
     if (rank == 0) app.exit(e);
-    return finish(0);
+    return finish(comm, 0);
   } catch (CLI::ParseError const& e) {
     if (rank == 0) std::fprintf(stderr, "kkmeans: error: %s (see kkmeans --help)\n", e.what());
-    return finish(2);
+    return finish(comm, 2);
   }
 
   std::string kokkos_extra;
@@ -203,5 +206,5 @@ int main(int argc, char* argv[]) {
 #endif
     code = 1;
   }
-  return finish(code);
+  return finish(comm, code);
 }

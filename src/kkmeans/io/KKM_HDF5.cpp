@@ -277,6 +277,9 @@ DatasetInfo inspect(DatasetRef const& ref, bool allow_1d) {
   info.rank = nd;
   info.rows = static_cast<std::int64_t>(dims[0]);
   info.cols = nd == 2 ? static_cast<std::int64_t>(dims[1]) : 1;
+  KKM_REQUIRE(dims[0] < (hsize_t(1) << 62) && info.cols <= std::int64_t(0x7fffffff),
+              "dataset '" + ref.str() + "' is " + std::to_string(dims[0]) + " × " + std::to_string(info.cols) +
+                  "; kkmeans takes at most 2^31 − 1 columns (and under 2^62 rows)");
   H plist(H5Dget_create_plist(d.get()), H5Pclose);
   info.chunked = plist.ok() && H5Pget_layout(plist.get()) == H5D_CHUNKED;
   if (info.rows > 0 && info.cols > 0) {
@@ -536,6 +539,11 @@ Model read_model(std::string const& path) {
   KKM_REQUIRE(H5Sget_simple_extent_ndims(space.get()) == 2, "'" + ref.str() + "' is not a k × d matrix: not a kkmeans model");
   hsize_t dims[2];
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  // A corrupt header can claim any shape: refuse what no model can be before allocating (fuzzing found it).
+  KKM_REQUIRE(dims[0] >= 1 && dims[1] >= 1 && dims[0] <= (hsize_t(1) << 31) && dims[1] <= (hsize_t(1) << 31) &&
+                  dims[0] * dims[1] <= (hsize_t(1) << 31),
+              "'" + ref.str() + "' claims " + std::to_string(dims[0]) + " × " + std::to_string(dims[1]) +
+                  " centroids: not a kkmeans model (corrupt file?)");
   Model m;
   m.k = dims[0];
   m.d = dims[1];
