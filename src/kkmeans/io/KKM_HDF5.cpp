@@ -248,6 +248,31 @@ void atomic_write(std::string const& path, bool overwrite, Communicator const& c
   }
 }
 
+/// Accepts only the standard layouts of integers (1, 2, 4, 8 bytes, every bit used) and IEEE
+/// floats (32 or 64 bit, either byte order). HDF5 can describe others (a corrupt header too) and
+/// its own conversion of some of them crashes (SIGBUS in H5T__conv_i_f, found by fuzzing).
+void require_standard_numeric(hid_t type, std::string const& what) {
+  H5T_class_t const cls = H5Tget_class(type);
+  std::size_t const size = H5Tget_size(type);
+  if (cls == H5T_INTEGER) {
+    bool const ok = (size == 1 || size == 2 || size == 4 || size == 8) && H5Tget_precision(type) == 8 * size &&
+                    H5Tget_offset(type) == 0;
+    KKM_REQUIRE(ok, what + " has a non-standard integer type (" + std::to_string(H5Tget_precision(type)) +
+                        " bits at offset " + std::to_string(H5Tget_offset(type)) + " in " + std::to_string(size) +
+                        " bytes); 8-, 16-, 32- or 64-bit integers are needed");
+    return;
+  }
+  if (cls == H5T_FLOAT) {
+    bool ok = false;
+    for (hid_t std_type : {H5T_IEEE_F32LE, H5T_IEEE_F32BE, H5T_IEEE_F64LE, H5T_IEEE_F64BE})
+      ok = ok || H5Tequal(type, std_type) > 0;
+    KKM_REQUIRE(ok, what + " has a non-standard floating-point type (" + std::to_string(size) +
+                        " bytes); IEEE 32- or 64-bit floats are needed");
+    return;
+  }
+  throw UserError(what + " is not numeric");
+}
+
 }  // namespace
 
 DatasetRef parse_dataset_ref(std::string const& spec) {
@@ -268,6 +293,7 @@ DatasetInfo inspect(DatasetRef const& ref, bool allow_1d) {
   H5T_class_t const cls = H5Tget_class(type.get());
   KKM_REQUIRE(cls == H5T_INTEGER || cls == H5T_FLOAT,
               "dataset '" + ref.str() + "' has type " + info.type + "; a numeric (integer or float) type is needed");
+  require_standard_numeric(type.get(), "dataset '" + ref.str() + "'");
   int const nd = H5Sget_simple_extent_ndims(space.get());
   KKM_REQUIRE(nd == 2 || (allow_1d && nd == 1),
               "dataset '" + ref.str() + "' has " + std::to_string(nd) + " dimension(s); " +
@@ -535,6 +561,11 @@ Model read_model(std::string const& path) {
   H f = open_file(path, H5F_ACC_RDONLY);
   DatasetRef ref{path, "/centroids"};
   H d = open_dataset(f.get(), ref);
+  {
+    H type(H5Dget_type(d.get()), H5Tclose);
+    KKM_REQUIRE(type.ok(), "cannot read the type of '" + ref.str() + "'");
+    require_standard_numeric(type.get(), "'" + ref.str() + "'");
+  }
   H space(H5Dget_space(d.get()), H5Sclose);
   KKM_REQUIRE(H5Sget_simple_extent_ndims(space.get()) == 2, "'" + ref.str() + "' is not a k × d matrix: not a kkmeans model");
   hsize_t dims[2];
