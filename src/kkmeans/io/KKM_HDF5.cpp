@@ -263,9 +263,10 @@ void require_standard_numeric(hid_t type, std::string const& what) {
     return;
   }
   if (cls == H5T_FLOAT) {
-    bool ok = false;
-    for (hid_t std_type : {H5T_IEEE_F32LE, H5T_IEEE_F32BE, H5T_IEEE_F64LE, H5T_IEEE_F64BE})
-      ok = ok || H5Tequal(type, std_type) > 0;
+    // One call per type: the H5T_IEEE_* macros do not expand to plain values in every HDF5 build
+    // (a braced list of them failed to compile with the serial HDF5 of the CUDA build).
+    bool const ok = H5Tequal(type, H5T_IEEE_F32LE) > 0 || H5Tequal(type, H5T_IEEE_F32BE) > 0 ||
+                    H5Tequal(type, H5T_IEEE_F64LE) > 0 || H5Tequal(type, H5T_IEEE_F64BE) > 0;
     KKM_REQUIRE(ok, what + " has a non-standard floating-point type (" + std::to_string(size) +
                         " bytes); IEEE 32- or 64-bit floats are needed");
     return;
