@@ -2,35 +2,17 @@
 // with conversion to float and double) and the model reader of `kkmeans predict`, on mutated files.
 // Contract: a file is read or refused with kkm::UserError; nothing else may escape, crash or trip
 // a sanitizer (HDF5's own code is not instrumented, but what it returns to us is checked).
+#include "FuzzInput.hpp"
+
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 
-#include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <unistd.h>
-
-namespace {
-std::string file_path() {
-  static std::string path = [] {
-    char tmpl[] = "/tmp/kkmeans-fuzz-h5-XXXXXX";
-    int fd = mkstemp(tmpl);
-    if (fd < 0) std::abort();
-    close(fd);
-    return std::string(tmpl);
-  }();
-  return path;
-}
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
-  std::string const path = file_path();
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) std::abort();
-  if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
-  std::fclose(f);
+  std::string const& path = write_fuzz_input(data, size);
   kkm::Communicator const self;  // one process: no MPI call (and no MPI_Init needed)
   for (char const* name : {"/points", "/centroids", "/labels"}) {
     try {

@@ -73,7 +73,6 @@ struct AllDistances {
   }
 };
 
-
 template <class ExecSpace, class V, class Metric>
 Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances_impl(
     ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,

@@ -177,6 +177,22 @@ std::int64_t race(ExecSpace const& space, Kokkos::View<double*, typename ExecSpa
   return chosen;
 }
 
+/// The first centre of k-means++ and k-means‖: a global row drawn uniformly, or ∝ weight (an
+/// exponential race on the weights) when the data are weighted; identical on every rank.
+template <class ExecSpace, class T>
+std::int64_t first_center_row(ExecSpace const& space, Kokkos::View<T const*, typename ExecSpace::memory_space> w,
+                              std::int64_t n, std::uint64_t seed, DataSummary const& s, Communicator const& comm) {
+  using mem = typename ExecSpace::memory_space;
+  if (!s.weighted) return static_cast<std::int64_t>(uniform_below(seed, stream_first_center, 0, s.n_total));
+  Kokkos::View<double*, mem> wd(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::first_center_w"), n);
+  Kokkos::parallel_for("kkm::first_center_weights",
+                       Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
+                       CopyWeight<mem, T>{w, wd});
+  std::int64_t const row = race(space, wd, seed, stream_first_center, s.row_offset, comm);
+  KKM_ASSERT(row >= 0);
+  return row;
+}
+
 /// Greedy k-means++ (Arthur & Vassilvitskii 2007, with scikit-learn's 2 + ⌊ln k⌋ candidates per step
 /// keeping the one that lowers the potential most). Sampling "row i with probability ∝ D(i)" is done
 /// as an exponential race: row i draws E_i = −ln(u_i) / D(i) from its own counter-based uniform and
@@ -198,13 +214,7 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
   if (trials <= 0) trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
 
   HostMatrix<T> centers("kkm::init_centers", k, d);
-  std::int64_t first_row = static_cast<std::int64_t>(uniform_below(seed, stream_first_center, 0, s.n_total));
-  if (s.weighted) {  // the first centre ∝ weight: an exponential race on the weights
-    Kokkos::View<double*, mem> wd(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_w"), n);
-    Kokkos::parallel_for("kkm::kmpp_weights", policy(space, 0, n), CopyWeight<mem, T>{w, wd});
-    first_row = race(space, wd, seed, stream_first_center, offset, comm);
-    KKM_ASSERT(first_row >= 0);
-  }
+  std::int64_t const first_row = first_center_row(space, w, n, seed, s, comm);
   auto first = gather_rows(space, x, {first_row}, offset, comm);
   for (int j = 0; j < d; ++j) centers(0, j) = first(0, j);
 

@@ -76,7 +76,7 @@ struct KparNearest {
         best = t;
       }
     }
-    Kokkos::atomic_add(&counts(best), w.extent(0) > 0 ? to_fixed(static_cast<double>(w(i)), wscale) : fixed_t(1));
+    Kokkos::atomic_add(&counts(best), fixed_count(w, i, wscale));
   }
 };
 
@@ -95,12 +95,8 @@ HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
   std::int64_t const offset = s.row_offset;
 
   // The first candidate: one row, uniformly (∝ weight with weights), as k-means++ picks its first.
-  std::vector<std::int64_t> rows = {static_cast<std::int64_t>(uniform_below(seed, stream_first_center, 0, s.n_total))};
+  std::vector<std::int64_t> rows = {first_center_row(space, w, n, seed, s, comm)};
   Kokkos::View<double*, mem> D(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_D"), n);
-  if (s.weighted) {
-    Kokkos::parallel_for("kkm::kpar_weights", policy(space, 0, n), CopyWeight<mem, T>{w, D});
-    rows[0] = race(space, D, seed, stream_first_center, offset, comm);
-  }
   auto first = gather_rows(space, x, rows, offset, comm);
   std::vector<T> values(first.data(), first.data() + d);
 

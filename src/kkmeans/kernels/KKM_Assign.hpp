@@ -135,7 +135,6 @@ struct AssignKernel {
 
   /// Nearest centroid of row i by the metric over centroids `cs` (row stride cwidth()).
   KOKKOS_INLINE_FUNCTION void nearest(std::int64_t i, T const* cs, int& best, T& bestd) const {
-    VectorRef<T> const xi{&x(i, 0), d};
     best = 0;
     if constexpr (D > 0) {
       T xr[D];
@@ -157,6 +156,7 @@ struct AssignKernel {
       }
       return;
     } else {
+      VectorRef<T> const xi{&x(i, 0), d};
       if constexpr (is_host_space<ExecSpace>() && std::is_same_v<Metric, SquaredEuclidean>) {
         if (ct.extent(0) > 0) {
           // Host, squared-Euclidean metrics: the same sums in the same order as the metric's
@@ -256,9 +256,8 @@ struct AssignKernel {
               if (labels(i) != best) Kokkos::atomic_add(changed, fixed_t(1));
               if (sums_here)
                 for (int j = 0; j < d; ++j)
-                  Kokkos::atomic_add(&sums[std::size_t(best) * d + j],
-                                     to_fixed(wi * static_cast<double>(x(i, j)), scale(j)));
-              Kokkos::atomic_add(&counts[best], w.extent(0) > 0 ? to_fixed(wi, wscale) : fixed_t(1));
+                  Kokkos::atomic_add(&sums[std::size_t(best) * d + j], fixed_term(w, x, i, j, scale(j)));
+              Kokkos::atomic_add(&counts[best], fixed_count(w, i, wscale));
             }
             labels(i) = best;
             ls += wi * static_cast<double>(bestd);
@@ -321,9 +320,7 @@ struct ColumnBlockSums {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, m), [&](std::int64_t e) {
       std::int64_t const i = i0 + e / nc;
       int const jj = static_cast<int>(e % nc), j = j0 + jj;
-      double const v = w.extent(0) > 0 ? static_cast<double>(w(i)) * static_cast<double>(x(i, j))
-                                       : static_cast<double>(x(i, j));
-      fixed_t const q = to_fixed(v, scale(j));
+      fixed_t const q = fixed_term(w, x, i, j, scale(j));
       if (q == 0) return;
       if (in_scratch)
         Kokkos::atomic_add(&s[std::size_t(labels(i)) * cb + jj], q);

@@ -32,6 +32,21 @@ KOKKOS_INLINE_FUNCTION fixed_t to_fixed(double v, double scale) {
   return static_cast<fixed_t>(static_cast<long long>(v * scale));
 }
 
+/// Row i's contribution to its cluster's count: its weight in fixed point (scale wscale), or 1 when
+/// there are no weights (w empty).
+template <class W>
+KOKKOS_INLINE_FUNCTION fixed_t fixed_count(W const& w, std::int64_t i, double wscale) {
+  return w.extent(0) > 0 ? to_fixed(static_cast<double>(w(i)), wscale) : fixed_t(1);
+}
+
+/// Row i's contribution w_i · x(i, j) to its cluster's sum of column j, in fixed point (w_i = 1
+/// when w is empty).
+template <class W, class X>
+KOKKOS_INLINE_FUNCTION fixed_t fixed_term(W const& w, X const& x, std::int64_t i, int j, double scale) {
+  double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
+  return to_fixed(wi * static_cast<double>(x(i, j)), scale);
+}
+
 inline double from_fixed(fixed_t q, double scale) { return static_cast<double>(static_cast<long long>(q)) / scale; }
 
 }  // namespace kkm::detail

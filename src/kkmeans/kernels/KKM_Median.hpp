@@ -84,7 +84,7 @@ void cluster_medians(ExecSpace const& space,
             bool const match = pass == 0 || ((key ^ prefix_d(cj)) >> (shift + 8)) == 0;
             if (match)
               Kokkos::atomic_add(&hist(cj * 256 + ((key >> shift) & 0xff)),
-                                 w.extent(0) > 0 ? to_fixed(static_cast<double>(w(i)), wscale) : fixed_t(1));
+                                 fixed_count(w, i, wscale));
           }
         });
     Kokkos::deep_copy(space, hist_h, hist);
