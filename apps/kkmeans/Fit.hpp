@@ -258,12 +258,8 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
       j["converged"] = res.converged;
       j["output"] = o.output;
       j["restart_inertia"] = res.restart_inertia;
-      std::size_t const ws = res.path == "gemm"
-                                 ? std::size_t(res.batch_size > 0 ? res.batch_size : std::int64_t(x.extent(0))) *
-                                       std::size_t(o.k) * sizeof(T)
-                                 : 0;
       j["memory"] = {{"data_bytes", std::size_t(x.extent(0)) * std::size_t(info.cols) * sizeof(T)},
-                     {"assign_workspace_bytes", ws},
+                     {"assign_workspace_bytes", res.workspace_bytes},
                      {"free_bytes_before_fit", free_before_fit}};
       j["seconds"] = {{"read", t_read},
                       {"init", res.seconds_init},

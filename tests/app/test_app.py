@@ -137,7 +137,7 @@ def memory_limits(d):
     m = r["memory"]
     assert r["assign_path"] == "gemm" and m["data_bytes"] == 4000 * 8 * 4
     rows = r["batch_size"] if r["batch_size"] > 0 else 4000
-    assert m["assign_workspace_bytes"] == rows * 64 * 4
+    assert m["assign_workspace_bytes"] == (rows * 64 + 64) * 4  # the batch × k product and ‖c‖², as allocated
     assert m["assign_workspace_bytes"] <= m["free_bytes_before_fit"] // 4
 
 

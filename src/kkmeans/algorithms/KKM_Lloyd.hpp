@@ -399,6 +399,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   res.inertia = comm.ordered_sum(local);
   res.centroids = centroids;
   res.k_final = k;
+  res.workspace_bytes = ws.bytes();
   res.seconds_epochs = timer.seconds();
   return res;
 }

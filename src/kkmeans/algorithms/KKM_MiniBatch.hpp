@@ -168,6 +168,7 @@ Result<T, typename ExecSpace::memory_space> minibatch_run(
   res.inertia = comm.ordered_sum(local);
   res.centroids = centroids;
   res.k_final = k;
+  res.workspace_bytes = ws.bytes();
   res.seconds_epochs = timer.seconds();
   return res;
 }

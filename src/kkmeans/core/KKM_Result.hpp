@@ -59,6 +59,7 @@ struct Result {
   int best_restart = 0;                 ///< index of the kept run
   std::string path;             ///< assignment path used: "fused" or "gemm"
   std::int64_t batch_size = 0;  ///< rows per batch actually used
+  std::size_t workspace_bytes = 0;  ///< device bytes the assignment step allocated (GEMM product, padded centroids)
   double seconds_init = 0;      ///< time spent choosing initial centroids (all runs)
   double seconds_epochs = 0;    ///< time spent in epochs and the final assignment (all runs)
 };

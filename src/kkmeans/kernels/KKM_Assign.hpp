@@ -120,6 +120,7 @@ struct AssignKernel {
   bool c_in_scratch = false;
   bool acc_in_scratch = false;  // the scratch accumulator (sums_here: all of it; else counts + changed) fits
   bool sums_here = true;
+  bool dot_vec = false;  // (GEMM) the product rows and ‖c‖² can be read 16 bytes at a time
 
   /// Entries of the team's scratch accumulator: [sums k·d,] counts k, changed 1; or just changed.
   KOKKOS_INLINE_FUNCTION std::size_t acc_scratch_len() const {
@@ -133,65 +134,78 @@ struct AssignKernel {
     return b + 16;
   }
 
-  /// Nearest centroid of row i by the metric over centroids `cs` (row stride cwidth()).
+  /// Rows per thread of the small-d kernel on a device: each centroid read from scratch serves R
+  /// rows (R independent compare chains). 1 on hosts and in the other kernels, so that their rows
+  /// are visited in the same order as before.
+  static constexpr int rows_per_thread = (D > 0 && !Gemm && !is_host_space<ExecSpace>()) ? (D == 4 ? 4 : D == 8 ? 2 : 1) : 1;
+
+  /// Small-d kernel: the nearest centroid of each of R rows, the metric over D columns (rows
+  /// zero-padded in registers, centroids `cs` zero-padded to D columns, read 16 bytes at a time).
+  template <int R>
+  KOKKOS_INLINE_FUNCTION void nearest_rows(std::int64_t const* rows, T const* cs, int* best, T* bestd) const {
+    static_assert(D > 0, "the small-d kernel only");
+    T xr[R][D];
+    for (int r = 0; r < R; ++r) {
+      best[r] = 0;
+      bestd[r] = T(0);
+      for (int j = 0; j < D; ++j) xr[r][j] = j < d ? x(rows[r], j) : T(0);
+    }
+    constexpr int per = 16 / sizeof(T);
+    auto const* cc = reinterpret_cast<Chunk16<T> const*>(cs);
+    for (int q = 0; q < k; ++q) {
+      T cr[D];
+      for (int m = 0; m < D / per; ++m) {
+        Chunk16<T> const v = cc[std::size_t(q) * (D / per) + m];
+        for (int e = 0; e < per; ++e) cr[m * per + e] = v.v[e];
+      }
+      for (int r = 0; r < R; ++r) {
+        T const dq = static_cast<T>(metric(FixedVectorRef<T, D>{xr[r]}, FixedVectorRef<T, D>{cr}));
+        if (q == 0 || dq < bestd[r]) {
+          bestd[r] = dq;
+          best[r] = q;
+        }
+      }
+    }
+  }
+
+  /// Generic kernel: the nearest centroid of row i by the metric over centroids `cs` (k × d).
   KOKKOS_INLINE_FUNCTION void nearest(std::int64_t i, T const* cs, int& best, T& bestd) const {
     best = 0;
-    if constexpr (D > 0) {
-      T xr[D];
-      for (int j = 0; j < D; ++j) xr[j] = j < d ? x(i, j) : T(0);
-      FixedVectorRef<T, D> const xv{xr};
-      constexpr int per = 16 / sizeof(T);
-      auto const* cc = reinterpret_cast<Chunk16<T> const*>(cs);
-      for (int q = 0; q < k; ++q) {
-        T cr[D];
-        for (int m = 0; m < D / per; ++m) {
-          Chunk16<T> const v = cc[std::size_t(q) * (D / per) + m];
-          for (int e = 0; e < per; ++e) cr[m * per + e] = v.v[e];
-        }
-        T const dq = static_cast<T>(metric(xv, FixedVectorRef<T, D>{cr}));
-        if (q == 0 || dq < bestd) {
-          bestd = dq;
-          best = q;
-        }
-      }
-      return;
-    } else {
-      VectorRef<T> const xi{&x(i, 0), d};
-      if constexpr (is_host_space<ExecSpace>() && std::is_same_v<Metric, SquaredEuclidean>) {
-        if (ct.extent(0) > 0) {
-          // Host, squared-Euclidean metrics: the same sums in the same order as the metric's
-          // (Σ_j (x_j − c_j)², j ascending), over a transposed d × k copy of the centroids so
-          // that the innermost loop runs over centroids and vectorises.
-          constexpr int QB = 64;
-          T acc_[QB];
-          bestd = T(0);
-          for (int q0 = 0; q0 < k; q0 += QB) {
-            int const qn = k - q0 < QB ? k - q0 : QB;
-            for (int q = 0; q < qn; ++q) acc_[q] = T(0);
-            for (int j = 0; j < d; ++j) {
-              T const xj = xi[j];
-              T const* cj = ct.data() + std::size_t(j) * k + q0;
-              for (int q = 0; q < qn; ++q) {
-                T const t = xj - cj[q];
-                acc_[q] += t * t;
-              }
+    VectorRef<T> const xi{&x(i, 0), d};
+    if constexpr (is_host_space<ExecSpace>() && std::is_same_v<Metric, SquaredEuclidean>) {
+      if (ct.extent(0) > 0) {
+        // Host, squared-Euclidean metrics: the same sums in the same order as the metric's
+        // (Σ_j (x_j − c_j)², j ascending), over a transposed d × k copy of the centroids so
+        // that the innermost loop runs over centroids and vectorises.
+        constexpr int QB = 64;
+        T acc_[QB];
+        bestd = T(0);
+        for (int q0 = 0; q0 < k; q0 += QB) {
+          int const qn = k - q0 < QB ? k - q0 : QB;
+          for (int q = 0; q < qn; ++q) acc_[q] = T(0);
+          for (int j = 0; j < d; ++j) {
+            T const xj = xi[j];
+            T const* cj = ct.data() + std::size_t(j) * k + q0;
+            for (int q = 0; q < qn; ++q) {
+              T const t = xj - cj[q];
+              acc_[q] += t * t;
             }
-            for (int q = 0; q < qn; ++q)
-              if ((q0 == 0 && q == 0) || acc_[q] < bestd) {
-                bestd = acc_[q];
-                best = q0 + q;
-              }
           }
-          return;
+          for (int q = 0; q < qn; ++q)
+            if ((q0 == 0 && q == 0) || acc_[q] < bestd) {
+              bestd = acc_[q];
+              best = q0 + q;
+            }
         }
+        return;
       }
-      bestd = static_cast<T>(metric(xi, VectorRef<T>{cs, d}));
-      for (int j = 1; j < k; ++j) {
-        T const dj = static_cast<T>(metric(xi, VectorRef<T>{cs + std::size_t(j) * d, d}));
-        if (dj < bestd) {
-          bestd = dj;
-          best = j;
-        }
+    }
+    bestd = static_cast<T>(metric(xi, VectorRef<T>{cs, d}));
+    for (int j = 1; j < k; ++j) {
+      T const dj = static_cast<T>(metric(xi, VectorRef<T>{cs + std::size_t(j) * d, d}));
+      if (dj < bestd) {
+        bestd = dj;
+        best = j;
       }
     }
   }
@@ -218,50 +232,92 @@ struct AssignKernel {
     std::int64_t const i0 = begin + t.league_rank() * rows_per_team;
     std::int64_t const i1 = i0 + rows_per_team < end ? i0 + rows_per_team : end;
 
+    // Row i is done: its label, its contribution to the sums, counts and changed count, its distance.
+    auto finish = [&](std::int64_t i, int best, T bestd, double& ls) {
+      Kokkos::single(Kokkos::PerThread(t), [&]() {
+        double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
+        if constexpr (Accumulate) {
+          if (labels(i) != best) Kokkos::atomic_add(changed, fixed_t(1));
+          if (sums_here)
+            for (int j = 0; j < d; ++j)
+              Kokkos::atomic_add(&sums[std::size_t(best) * d + j], fixed_term(w, x, i, j, scale(j)));
+          Kokkos::atomic_add(&counts[best], fixed_count(w, i, wscale));
+        }
+        labels(i) = best;
+        ls += wi * static_cast<double>(bestd);
+      });
+    };
+
+    // Each thread (or vector of lanes) takes R rows: i0 + s + r·slots, r < R (coalesced for each r).
+    constexpr int R = rows_per_thread;
+    std::int64_t const slots = (i1 - i0 + R - 1) / R;
     double team_sum = 0;
     Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(t, i0, i1),
-        [&](std::int64_t i, double& ls) {
-          int best = 0;
-          T bestd = 0;
+        Kokkos::TeamThreadRange(t, slots),
+        [&](std::int64_t s, double& ls) {
           if constexpr (Gemm) {
             // One vector of lanes per row: the smallest ‖c‖² − 2x·c and the lowest index that
             // attains it, then the exact ‖x − c‖² of that centroid.
+            std::int64_t const i = i0 + s;
             std::int64_t const r = i - begin;
             typename NearestReducer<T>::value_type nb;
-            Kokkos::parallel_reduce(
-                Kokkos::ThreadVectorRange(t, k),
-                [&](int j, typename NearestReducer<T>::value_type& m) {
-                  T const v = cnorm(j) - T(2) * dot(r, j);
-                  if (NearestReducer<T>::better(v, j, m.v, m.j)) {
-                    m.v = v;
-                    m.j = j;
-                  }
-                },
-                NearestReducer<T>(nb));
-            best = nb.j;
+            if (dot_vec) {
+              // 16-byte loads of the product row and of ‖c‖² (k a multiple of 16 / sizeof(T)).
+              constexpr int per = 16 / sizeof(T);
+              auto const* dr = reinterpret_cast<Chunk16<T> const*>(&dot(r, 0));
+              auto const* cn = reinterpret_cast<Chunk16<T> const*>(cnorm.data());
+              Kokkos::parallel_reduce(
+                  Kokkos::ThreadVectorRange(t, k / per),
+                  [&](int q, typename NearestReducer<T>::value_type& m) {
+                    Chunk16<T> const a = dr[q], b = cn[q];
+                    for (int e = 0; e < per; ++e) {
+                      T const v = b.v[e] - T(2) * a.v[e];
+                      if (NearestReducer<T>::better(v, q * per + e, m.v, m.j)) {
+                        m.v = v;
+                        m.j = q * per + e;
+                      }
+                    }
+                  },
+                  NearestReducer<T>(nb));
+            } else {
+              Kokkos::parallel_reduce(
+                  Kokkos::ThreadVectorRange(t, k),
+                  [&](int j, typename NearestReducer<T>::value_type& m) {
+                    T const v = cnorm(j) - T(2) * dot(r, j);
+                    if (NearestReducer<T>::better(v, j, m.v, m.j)) {
+                      m.v = v;
+                      m.j = j;
+                    }
+                  },
+                  NearestReducer<T>(nb));
+            }
+            int const best = nb.j;
+            T bestd = 0;
             Kokkos::parallel_reduce(
                 Kokkos::ThreadVectorRange(t, d),
-                [&](int j, T& s) {
+                [&](int j, T& acc_d) {
                   T const e = x(i, j) - c(best, j);
-                  s += e * e;
+                  acc_d += e * e;
                 },
                 bestd);
-          } else {
-            nearest(i, cs, best, bestd);
-          }
-          Kokkos::single(Kokkos::PerThread(t), [&]() {
-            double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
-            if constexpr (Accumulate) {
-              if (labels(i) != best) Kokkos::atomic_add(changed, fixed_t(1));
-              if (sums_here)
-                for (int j = 0; j < d; ++j)
-                  Kokkos::atomic_add(&sums[std::size_t(best) * d + j], fixed_term(w, x, i, j, scale(j)));
-              Kokkos::atomic_add(&counts[best], fixed_count(w, i, wscale));
+            finish(i, best, bestd, ls);
+          } else if constexpr (D > 0) {
+            std::int64_t rows[R];
+            for (int r = 0; r < R; ++r) {
+              std::int64_t const i = i0 + s + r * slots;
+              rows[r] = i < i1 ? i : i0 + s;  // past the end: a valid row, computed and dropped
             }
-            labels(i) = best;
-            ls += wi * static_cast<double>(bestd);
-          });
+            int best[R];
+            T bestd[R];
+            nearest_rows<R>(rows, cs, best, bestd);
+            for (int r = 0; r < R; ++r)
+              if (i0 + s + r * slots < i1) finish(rows[r], best[r], bestd[r], ls);
+          } else {
+            int best = 0;
+            T bestd = 0;
+            nearest(i0 + s, cs, best, bestd);
+            finish(i0 + s, best, bestd, ls);
+          }
         },
         team_sum);
     if constexpr (Accumulate) {
@@ -400,6 +456,8 @@ struct AssignWorkspace {
   Kokkos::View<T**, Kokkos::LayoutRight, mem> dot;  // GEMM only: batch × k
   Kokkos::View<T*, mem> cnorm;                      // GEMM only
   Kokkos::View<T*, mem> cpad;                       // small-d kernel: k × D padded centroids
+  /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
+  std::size_t bytes() const { return (dot.span() + cnorm.span() + cpad.span()) * sizeof(T); }
 };
 
 /// Runs the assignment over local rows [begin, end) and returns the local sum of distances.
@@ -452,7 +510,8 @@ double assign_rows(ExecSpace const& space,
     int const vl = gemm ? lanes : 1;
     int const ts = gemm ? team / lanes : team;
     std::int64_t rows = (b1 - b0 + teams_target - 1) / teams_target;
-    if (!host) rows = ((rows + ts - 1) / ts) * ts;
+    constexpr int R = decltype(kernel)::rows_per_thread;
+    if (!host) rows = ((rows + ts * R - 1) / (ts * R)) * (ts * R);
     kernel.rows_per_team = std::max<std::int64_t>(rows, 1);
     std::int64_t const league = (b1 - b0 + kernel.rows_per_team - 1) / kernel.rows_per_team;
     Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>(league), ts, vl);
@@ -505,6 +564,9 @@ double assign_rows(ExecSpace const& space,
         Kokkos::fence();
         AssignKernel<ExecSpace, T, Metric, Accumulate, true> kernel;
         kernel.dot = db;
+        constexpr std::size_t per = 16 / sizeof(T);
+        kernel.dot_vec = k % per == 0 && reinterpret_cast<std::uintptr_t>(db.data()) % 16 == 0 &&
+                         reinterpret_cast<std::uintptr_t>(ws.cnorm.data()) % 16 == 0;
         kernel.cnorm = ws.cnorm;
         run(kernel, b0, b1);
       }

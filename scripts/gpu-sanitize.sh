@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# compute-sanitizer over the CUDA build (made by scripts/gpu-check.sh): memcheck and racecheck of the
+# unit tests' GPU kernels, memcheck of application fits (fused small-d, generic, GEMM paths) and a
+# predict. Logs and a summary go to ${OUT:-out/gpu}; exit status 1 if any tool reports an error.
+#   bash scripts/gpu-sanitize.sh [ARCH]     (default HOPPER90; SANITIZE_TIMEOUT: seconds per run, default 900)
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+ARCH=${1:-HOPPER90}
+OUT=${OUT:-$ROOT/out/gpu}
+B=$ROOT/build-cuda-$ARCH
+K=$B/apps/kkmeans/kkmeans
+U=$B/tests/kkmeans_unit_${UNIT_SPACE:-Cuda}
+CS=${COMPUTE_SANITIZER:-$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)}
+mkdir -p "$OUT"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+SUMMARY=$OUT/sanitize-summary.txt
+: >"$SUMMARY"
+fail=0
+# run NAME TOOL CMD...: one compute-sanitizer run, its log in $OUT/sanitize-NAME.log.
+run() {
+  local name=$1 tool=$2
+  shift 2
+  local t0=$(date +%s)
+  timeout "${SANITIZE_TIMEOUT:-900}" "$CS" --tool "$tool" --error-exitcode 97 --print-limit 50 "$@" >"$OUT/sanitize-$name.log" 2>&1
+  local rc=$?
+  local errs=$(grep -m1 "ERROR SUMMARY" "$OUT/sanitize-$name.log" || echo "no summary")
+  local warns=$(grep -m1 "RACECHECK SUMMARY" "$OUT/sanitize-$name.log" || true)
+  echo "$name ($tool): rc $rc, $(($(date +%s) - t0)) s, $errs ${warns:+| $warns}" | tee -a "$SUMMARY"
+  [[ $rc == 0 ]] || fail=1
+}
+# Every unit test but the slow quality suite (its kernels are the ones the other tests run).
+run unit-memcheck memcheck "$U" --gtest_filter='-*quality*'
+# racecheck: shared-memory hazards of the kernels that use team scratch (assignment, column sums,
+# medians, init, mini-batch, weights).
+run unit-racecheck racecheck "$U" \
+  --gtest_filter='*small_d*:*column_block*:*gemm*:*lloyd_matches*:*empty_policy*:*metric_sqeuclidean*:*metric_manhattan:*init_k*:*minibatch_reaches*:*weights_equal_copies_sqeuclidean*'
+# Application fits through the real I/O path: d = 4 (small-d kernel, 4 rows per thread), d = 20
+# (generic fused kernel), d = 64 with --assign gemm (GEMM + argmin + column sums), then predict.
+D=$(mktemp -d)
+"$K" generate -o "$D/a.h5:/points" --n 20000 --d 4 --k 16 --seed 3 --quiet
+"$K" generate -o "$D/b.h5:/points" --n 20000 --d 20 --k 16 --seed 4 --quiet
+"$K" generate -o "$D/c.h5:/points" --n 20000 --d 64 --k 40 --seed 5 --quiet
+run fit-smalld memcheck "$K" fit --input "$D/a.h5:/points" --k 16 --output "$D/ma.h5" --max-epochs 20 --quiet
+run fit-generic memcheck "$K" fit --input "$D/b.h5:/points" --k 16 --metric cosine --output "$D/mb.h5" --max-epochs 20 --quiet
+run fit-gemm memcheck "$K" fit --input "$D/c.h5:/points" --k 40 --assign gemm --batch-size 7000 --output "$D/mc.h5" --max-epochs 20 --quiet
+run predict memcheck "$K" predict --model "$D/ma.h5" --input "$D/a.h5:/points" --output "$D/pa.h5" --quiet
+rm -rf "$D"
+exit $fail
