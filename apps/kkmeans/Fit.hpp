@@ -136,7 +136,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.tol = o.tol;
   p.stop_on_no_change = o.stop_on_no_change;
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
-  p.assign = o.assign == "fused" ? AssignPath::fused : o.assign == "gemm" ? AssignPath::gemm : AssignPath::automatic;
+  p.assign = o.assign == "fused"         ? AssignPath::fused
+             : o.assign == "gemm"        ? AssignPath::gemm
+             : o.assign == "gemm-tf32x3" ? AssignPath::gemm_tf32x3
+                                         : AssignPath::automatic;
   p.seed = o.seed;
   p.mode = o.mode == "minibatch" ? Mode::minibatch : o.mode == "seed" ? Mode::seed : Mode::lloyd;
   p.empty = o.empty == "split" ? EmptyPolicy::split : o.empty == "farthest" ? EmptyPolicy::farthest : EmptyPolicy::drop;

@@ -128,6 +128,9 @@ def main():
     ap.add_argument("--n", type=int, default=0, help="override N (e.g. a smaller W2)")
     ap.add_argument("--skip", nargs="*", default=[], help="contenders to skip")
     ap.add_argument("--kkmeans-args", default="", help="extra kkmeans fit flags")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                    help="also run kkmeans with these extra fit flags, as contender 'kkmeans NAME' "
+                         "(e.g. 'tf32x3=--assign gemm-tf32x3'; a failing variant is reported, not fatal)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rows = []
@@ -149,6 +152,14 @@ def main():
         results = []
         ms, inertia, path = run_kkmeans(a.kkmeans, data, init, k, iters, a.out, a.kkmeans_args.split())
         results.append((f"kkmeans ({path})", ms, inertia, iters))
+        for v in a.variant:
+            vname, _, flags = v.partition("=")
+            try:
+                ms_v, inertia_v, path_v = run_kkmeans(a.kkmeans, data, init, k, iters, a.out,
+                                                      a.kkmeans_args.split() + flags.split())
+                results.append((f"kkmeans {vname} ({path_v})", ms_v, inertia_v, iters))
+            except subprocess.CalledProcessError as e:
+                print(f"{w} kkmeans {vname}: failed ({e})", file=sys.stderr)
         # (name, run(iterations), most iterations it runs)
         contenders = []
         if where == "cpu":

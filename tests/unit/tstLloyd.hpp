@@ -168,6 +168,19 @@ TEST(TEST_CATEGORY, lloyd_gemm_path_agrees_with_fused) {
     auto cf = centroids_vector(f), cg = centroids_vector(g);
     ASSERT_EQ(cf.size(), cg.size());
     for (std::size_t i = 0; i < cf.size(); ++i) EXPECT_NEAR(cf[i], cg[i], 1e-5 * std::max(1.0, std::fabs(cf[i])));
+    // 3xTF32 (CUDA builds): the same labels on these well-separated blobs; elsewhere a clear error.
+    p.assign = kkm::AssignPath::gemm_tf32x3;
+    if constexpr (kkm::detail::tf32x3_available<space, float>()) {
+      auto t = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+      EXPECT_EQ(t.path, "gemm-tf32x3");
+      EXPECT_EQ(labels_to_host(f.labels), labels_to_host(t.labels)) << "k " << k;
+      EXPECT_NEAR(f.inertia, t.inertia, 1e-6 * f.inertia);
+      auto ct = centroids_vector(t);
+      ASSERT_EQ(cf.size(), ct.size());
+      for (std::size_t i = 0; i < cf.size(); ++i) EXPECT_NEAR(cf[i], ct[i], 1e-5 * std::max(1.0, std::fabs(cf[i])));
+    } else {
+      EXPECT_THROW(kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{}), kkm::UserError);
+    }
   }
 }
 

@@ -102,20 +102,26 @@ Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transfo
 
 /// Chooses the assignment path and the batch size for this problem.
 template <class ExecSpace, class T, class Metric>
-void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, bool& gemm, std::int64_t& batch) {
+void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, GemmKind& gemm, std::int64_t& batch) {
   if constexpr (is_squared_euclidean<Metric>::value) {
-    gemm = p.assign == AssignPath::gemm ||
-           (p.assign == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64);
+    KKM_REQUIRE(p.assign != AssignPath::gemm_tf32x3 || (tf32x3_available<ExecSpace, T>()),
+                "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
+    bool const fp32 = p.assign == AssignPath::gemm ||
+                      (p.assign == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64);
+    gemm = p.assign == AssignPath::gemm_tf32x3 ? GemmKind::tf32x3 : fp32 ? GemmKind::fp32 : GemmKind::none;
   } else {
-    KKM_REQUIRE(p.assign != AssignPath::gemm, "the GEMM assignment path needs a squared-Euclidean metric");
-    gemm = false;
+    KKM_REQUIRE(p.assign != AssignPath::gemm && p.assign != AssignPath::gemm_tf32x3,
+                "the GEMM assignment path needs a squared-Euclidean metric");
+    gemm = GemmKind::none;
   }
   if (p.batch_size > 0) {
     batch = p.batch_size;
-  } else if (gemm) {
-    // The B × k distance buffer may take a quarter of the free memory, at most 1 GiB.
+  } else if (gemm != GemmKind::none) {
+    // The B × k distance buffer (and with 3xTF32 the B × 3d split rows) may take a quarter of the
+    // free memory, at most 1 GiB.
     std::size_t const budget = std::min<std::size_t>(available_memory<ExecSpace>() / 4, std::size_t(1) << 30);
-    batch = std::max<std::int64_t>(1024, static_cast<std::int64_t>(budget / (std::size_t(k) * sizeof(T))));
+    std::size_t const per_row = (std::size_t(k) + (gemm == GemmKind::tf32x3 ? 3 * std::size_t(d) : 0)) * sizeof(T);
+    batch = std::max<std::int64_t>(1024, static_cast<std::int64_t>(budget / per_row));
   } else {
     batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
   }
@@ -234,9 +240,9 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   Result<T, mem> res;
   res.k_requested = resume ? resume->k_requested : k;
   res.n_rows = s.n_total;
-  bool gemm = false;
+  GemmKind gemm = GemmKind::none;
   plan_assignment<ExecSpace, T, Metric>(p, n, d, k, gemm, res.batch_size);
-  res.path = gemm ? "gemm" : "fused";
+  res.path = gemm == GemmKind::fp32 ? "gemm" : gemm == GemmKind::tf32x3 ? "gemm-tf32x3" : "fused";
 
   Kokkos::View<double*, mem> scale(Kokkos::view_alloc(space, "kkm::scale"), d);
   {
@@ -557,7 +563,8 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
   Kokkos::View<double*, mem> scale("kkm::scale", d);
   detail::AssignWorkspace<ExecSpace, V> ws;
   double const s = detail::assign_rows<false>(space, x, detail::DeviceMatrix<ExecSpace, V>(c), scale,
-                                              Kokkos::View<detail::fixed_t*, mem>(), labels, metric, false, batch_size, ws);
+                                              Kokkos::View<detail::fixed_t*, mem>(), labels, metric, detail::GemmKind::none,
+                                              batch_size, ws);
   if (inertia) *inertia = s;
   return labels;
 }

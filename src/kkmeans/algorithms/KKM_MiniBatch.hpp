@@ -85,7 +85,7 @@ Result<T, typename ExecSpace::memory_space> minibatch_run(
       Kokkos::View<fixed_t*, mem> acc("kkm::accumulator", acc_len);
       double const local = assign_rows<true>(space, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(xb),
                                              Kokkos::View<T const**, Kokkos::LayoutRight, mem>(c_d), scale, acc,
-                                             Kokkos::View<int*, mem>(lb), metric, false, 0, ws, wb, s.weight_scale);
+                                             Kokkos::View<int*, mem>(lb), metric, GemmKind::none, 0, ws, wb, s.weight_scale);
       std::vector<fixed_t> buf(acc_len + P, 0);
       auto acc_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
       std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
@@ -163,7 +163,7 @@ Result<T, typename ExecSpace::memory_space> minibatch_run(
   Kokkos::View<T**, Kokkos::LayoutRight, mem> c_d("kkm::centroids", k, d);
   Kokkos::deep_copy(space, c_d, centroids);
   double const local = assign_rows<false>(space, x, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(c_d), scale,
-                                          Kokkos::View<fixed_t*, mem>(), res.labels, metric, false, 0, ws, w,
+                                          Kokkos::View<fixed_t*, mem>(), res.labels, metric, GemmKind::none, 0, ws, w,
                                           s.weight_scale);
   res.inertia = comm.ordered_sum(local);
   res.centroids = centroids;

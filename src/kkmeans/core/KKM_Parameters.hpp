@@ -45,6 +45,9 @@ enum class AssignPath {
   automatic,  ///< fused kernel, or GEMM for squared Euclidean when d and k are large
   fused,      ///< fused distance + argmin + accumulate kernel, every metric, bitwise reproducible
   gemm,       ///< ‖x‖² − 2x·c + ‖c‖² through KokkosBlas::gemm; squared-Euclidean metrics only
+  /// As gemm, with x·cᵀ from three TF32 tensor-core products (x_hi·c_hi + x_hi·c_lo + x_lo·c_hi,
+  /// "3xTF32"): about FP32 accuracy, not FP32 arithmetic. CUDA builds, float32 only; opt-in.
+  gemm_tf32x3,
 };
 
 struct Parameters {
@@ -111,7 +114,10 @@ inline char const* to_string(EmptyPolicy e) {
 }
 inline char const* to_string(Mode m) { return m == Mode::lloyd ? "lloyd" : m == Mode::minibatch ? "minibatch" : "seed"; }
 inline char const* to_string(AssignPath a) {
-  return a == AssignPath::fused ? "fused" : a == AssignPath::gemm ? "gemm" : "auto";
+  return a == AssignPath::fused         ? "fused"
+         : a == AssignPath::gemm        ? "gemm"
+         : a == AssignPath::gemm_tf32x3 ? "gemm-tf32x3"
+                                        : "auto";
 }
 
 }  // namespace kkm

@@ -9,6 +9,7 @@
 ///   [0, k·d)            per-cluster column sums of w·x, fixed point (see KKM_FixedPoint.hpp)
 ///   [k·d, k·d + k)      per-cluster row counts (weight sums in fixed point with sample weights)
 ///   [k·d + k]           number of rows whose label changed
+#include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/kernels/KKM_Columns.hpp>
 #include <kkmeans/kernels/KKM_FixedPoint.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
@@ -16,6 +17,10 @@
 
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
+#if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUBLAS)
+#include <KokkosBlas_tpl_spec.hpp>  // the cuBLAS handle KokkosBlas::gemm uses
+#define KKM_HAVE_TF32X3 1
+#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -23,6 +28,73 @@
 #include <vector>
 
 namespace kkm::detail {
+
+/// How the GEMM path computes x·cᵀ: not at all (fused kernels), FP32 SGEMM, or 3xTF32.
+enum class GemmKind { none, fp32, tf32x3 };
+
+/// 3xTF32 runs where cuBLAS does (CUDA builds with the cuBLAS TPL), for float32 only.
+template <class ExecSpace, class T>
+constexpr bool tf32x3_available() {
+#ifdef KKM_HAVE_TF32X3
+  return std::is_same_v<ExecSpace, Kokkos::Cuda> && std::is_same_v<T, float>;
+#else
+  return false;
+#endif
+}
+
+/// v rounded to the nearest TF32 value (10 mantissa bits; ties away from zero), so that the tensor
+/// cores, which ignore the low 13 bits, see it exactly; v itself where rounding would overflow.
+KOKKOS_INLINE_FUNCTION float tf32_round(float v) {
+  std::uint32_t b;
+  std::memcpy(&b, &v, sizeof b);
+  std::uint32_t const r = (b + 0x1000u) & 0xffffe000u;
+  float out;
+  std::memcpy(&out, &r, sizeof out);
+  if ((r & 0x7f800000u) == 0x7f800000u) {  // rounded up to inf: truncate instead
+    std::uint32_t const t = b & 0xffffe000u;
+    std::memcpy(&out, &t, sizeof out);
+  }
+  return out;
+}
+
+/// 3xTF32 operands: row i of `in` (d columns) becomes the 3d columns [hi, hi, lo] (data side) or
+/// [hi, lo, hi] (centroid side), hi = tf32_round(v), lo = v − hi (exact), so that the product of a
+/// data row and a centroid row is x_hi·c_hi + x_hi·c_lo + x_lo·c_hi: x·c up to x_lo·c_lo (≈ 2⁻²²
+/// relative) and the TF32 rounding of the lo parts.
+template <class T, class Mem>
+struct SplitTf32 {
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> in;
+  Kokkos::View<T**, Kokkos::LayoutRight, Mem> out;
+  int d = 0;
+  bool centroid_side = false;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t e) const {
+    std::int64_t const i = e / d;
+    int const j = static_cast<int>(e % d);
+    T const v = in(i, j);
+    T const hi = tf32_round(v), lo = v - hi;
+    out(i, j) = hi;
+    out(i, d + j) = centroid_side ? lo : hi;
+    out(i, 2 * d + j) = centroid_side ? hi : lo;
+  }
+};
+
+#ifdef KKM_HAVE_TF32X3
+/// cuBLAS' SGEMM on TF32 tensor cores while alive (the handle's math mode restored after).
+class Tf32MathScope {
+ public:
+  Tf32MathScope() : h_(KokkosBlas::Impl::CudaBlasSingleton::singleton().handle) {
+    cublasGetMathMode(h_, &old_);
+    cublasSetMathMode(h_, CUBLAS_TF32_TENSOR_OP_MATH);
+  }
+  ~Tf32MathScope() { cublasSetMathMode(h_, old_); }
+  Tf32MathScope(Tf32MathScope const&) = delete;
+  Tf32MathScope& operator=(Tf32MathScope const&) = delete;
+
+ private:
+  cublasHandle_t h_;
+  cublasMath_t old_ = CUBLAS_DEFAULT_MATH;
+};
+#endif
 
 KOKKOS_INLINE_FUNCTION std::size_t accumulator_size(int k, int d) {
   return static_cast<std::size_t>(k) * d + k + 1;
@@ -456,8 +528,12 @@ struct AssignWorkspace {
   Kokkos::View<T**, Kokkos::LayoutRight, mem> dot;  // GEMM only: batch × k
   Kokkos::View<T*, mem> cnorm;                      // GEMM only
   Kokkos::View<T*, mem> cpad;                       // small-d kernel: k × D padded centroids
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> xs;   // 3xTF32 only: batch × 3d split rows
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> cs;   // 3xTF32 only: k × 3d split centroids
   /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
-  std::size_t bytes() const { return (dot.span() + cnorm.span() + cpad.span()) * sizeof(T); }
+  std::size_t bytes() const {
+    return (dot.span() + cnorm.span() + cpad.span() + xs.span() + cs.span()) * sizeof(T);
+  }
 };
 
 /// Runs the assignment over local rows [begin, end) and returns the local sum of distances.
@@ -468,7 +544,7 @@ double assign_rows(ExecSpace const& space,
                    Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
                    Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
                    Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
-                   Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric, bool gemm,
+                   Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric, GemmKind gemm_kind,
                    std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
                    Kokkos::View<T const*, typename ExecSpace::memory_space> weights = {}, double wscale = 1) {
   using mem = typename ExecSpace::memory_space;
@@ -476,6 +552,7 @@ double assign_rows(ExecSpace const& space,
   int const d = x.extent(1);
   int const k = c.extent(0);
   if (n == 0) return 0.0;
+  bool const gemm = gemm_kind != GemmKind::none;
   constexpr bool host = is_host_space<ExecSpace>();
   int const level = host ? 1 : 0;
   std::size_t const smax = Kokkos::TeamPolicy<ExecSpace>::scratch_size_max(level);
@@ -555,12 +632,38 @@ double assign_rows(ExecSpace const& space,
         ws.cnorm = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cnorm"), k);
       Kokkos::parallel_for("kkm::centroid_norms", Kokkos::RangePolicy<ExecSpace>(space, 0, k),
                            CentroidNorms<T, mem>{c, ws.cnorm, d});
+      bool const tf32x3 = gemm_kind == GemmKind::tf32x3;
+      KKM_REQUIRE(!tf32x3 || (tf32x3_available<ExecSpace, T>()),
+                  "the 3xTF32 GEMM path needs the CUDA build with cuBLAS and float32 data");
+      if (tf32x3) {
+        if (ws.xs.extent(0) < std::size_t(B) || ws.xs.extent(1) != std::size_t(3 * d))
+          ws.xs = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
+              Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_rows"), B, 3 * d);
+        if (ws.cs.extent(0) != std::size_t(k) || ws.cs.extent(1) != std::size_t(3 * d))
+          ws.cs = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
+              Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_centroids"), k, 3 * d);
+        Kokkos::parallel_for("kkm::split_tf32_centroids", Kokkos::RangePolicy<ExecSpace>(space, 0, std::int64_t(k) * d),
+                             SplitTf32<T, mem>{c, ws.cs, d, true});
+      }
       for (std::int64_t b0 = 0; b0 < n; b0 += B) {
         std::int64_t const b1 = std::min(n, b0 + B);
         auto xb = Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
         auto db = Kokkos::subview(ws.dot, Kokkos::make_pair(std::int64_t(0), b1 - b0), Kokkos::ALL());
-        space.fence();
-        KokkosBlas::gemm("N", "T", T(1), xb, c, T(0), db);
+        if (tf32x3) {
+#ifdef KKM_HAVE_TF32X3
+          if constexpr (tf32x3_available<ExecSpace, T>()) {
+            auto xsb = Kokkos::subview(ws.xs, Kokkos::make_pair(std::int64_t(0), b1 - b0), Kokkos::ALL());
+            Kokkos::parallel_for("kkm::split_tf32_rows", Kokkos::RangePolicy<ExecSpace>(space, 0, (b1 - b0) * d),
+                                 SplitTf32<T, mem>{xb, xsb, d, false});
+            space.fence();
+            Tf32MathScope const tensor_cores;
+            KokkosBlas::gemm("N", "T", T(1), xsb, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(ws.cs), T(0), db);
+          }
+#endif
+        } else {
+          space.fence();
+          KokkosBlas::gemm("N", "T", T(1), xb, c, T(0), db);
+        }
         Kokkos::fence();
         AssignKernel<ExecSpace, T, Metric, Accumulate, true> kernel;
         kernel.dot = db;
