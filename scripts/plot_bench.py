@@ -20,12 +20,15 @@ def main():
     for f in sys.argv[2:]:
         rows += json.load(open(f))
     workloads = sorted({r["workload"] for r in rows})
-    fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4), dpi=110)
-    if len(workloads) == 1:
-        axes = [axes]
+    cols = min(2, len(workloads))
+    rows_ = (len(workloads) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_, cols, figsize=(6.5 * cols, 3.2 * rows_), dpi=110, squeeze=False)
+    axes = list(axes.flat)
+    for ax in axes[len(workloads):]:
+        ax.axis("off")
     for ax, w in zip(axes, workloads):
         rs = [r for r in rows if r["workload"] == w]
-        names = [r["contender"] for r in rs]
+        names = [r["contender"].replace(" (", "\n(") for r in rs]
         ms = [r["ms_median"] for r in rs]
         colors = ["tab:green" if n.startswith("kkmeans") else "tab:gray" for n in names]
         ax.barh(names, ms, color=colors)
@@ -34,10 +37,10 @@ def main():
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.invert_yaxis()
         r0 = rs[0]
-        ax.set_title(f"{w}: N={r0['N']:.0e}, d={r0['d']}, k={r0['k']}")
+        ax.set_title(f"{w}: N={r0['N']:.0e}, d={r0['d']}, k={r0['k']}", fontsize=10)
         ax.set_xlabel("ms per iteration (log)")
         for y, (v, r) in enumerate(zip(ms, rs)):
-            ax.text(v, y, f" {r['ratio_to_kkmeans']:.2g}×", va="center", fontsize=8)
+            ax.text(v, y, f" {r['ratio_to_kkmeans']:.3g}×", va="center", fontsize=8)
     fig.tight_layout()
     fig.savefig(sys.argv[1])
     print(f"wrote {sys.argv[1]}")

@@ -184,6 +184,31 @@ TEST(TEST_CATEGORY, lloyd_gemm_path_agrees_with_fused) {
   }
 }
 
+// Clusters dropped mid-fit leave a k that is not a multiple of 8 on the GEMM path: the product is
+// padded to the next multiple (zero centroids past k, never chosen); the result equals the fused path's.
+TEST(TEST_CATEGORY, lloyd_gemm_path_after_dropped_clusters) {
+  using space = TEST_EXECSPACE;
+  auto x = blobs<float>(2000, 40, 70, 0.5, 16);
+  auto xd = to_device<space>(x);
+  auto c = first_rows(x, 70, 7);
+  for (int e = 0; e < 2 * 40; ++e) c.push_back(1e4);  // two centroids that attract nothing
+  kkm::Parameters p;
+  p.k = 72;
+  p.init = kkm::Init::given;
+  p.initial_centroids = c;
+  p.assign = kkm::AssignPath::fused;
+  auto f = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  p.assign = kkm::AssignPath::gemm;
+  p.batch_size = 300;
+  auto g = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  ASSERT_LT(f.k_final, 72);
+  ASSERT_NE(f.k_final % 8, 0);  // the padded layout is exercised
+  EXPECT_EQ(g.k_final, f.k_final);
+  EXPECT_EQ(labels_to_host(f.labels), labels_to_host(g.labels));
+  EXPECT_NEAR(f.inertia, g.inertia, 1e-6 * f.inertia);
+  EXPECT_EQ(f.epochs, g.epochs);
+}
+
 TEST(TEST_CATEGORY, lloyd_restarts_keep_the_best) {
   using space = TEST_EXECSPACE;
   auto xd = to_device<space>(blobs<float>(600, 2, 8, 1.0, 17));

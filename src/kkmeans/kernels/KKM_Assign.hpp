@@ -192,7 +192,7 @@ struct AssignKernel {
   bool c_in_scratch = false;
   bool acc_in_scratch = false;  // the scratch accumulator (sums_here: all of it; else counts + changed) fits
   bool sums_here = true;
-  bool dot_vec = false;  // (GEMM) the product rows and ‖c‖² can be read 16 bytes at a time
+  bool dot_vec = false;  // (GEMM) the product rows and ‖c‖² can be read 16 bytes at a time (extent(1) a multiple of 16 bytes)
 
   /// Entries of the team's scratch accumulator: [sums k·d,] counts k, changed 1; or just changed.
   KOKKOS_INLINE_FUNCTION std::size_t acc_scratch_len() const {
@@ -334,17 +334,18 @@ struct AssignKernel {
             std::int64_t const r = i - begin;
             typename NearestReducer<T>::value_type nb;
             if (dot_vec) {
-              // 16-byte loads of the product row and of ‖c‖² (k a multiple of 16 / sizeof(T)).
+              // 16-byte loads of the product row and of ‖c‖².
               constexpr int per = 16 / sizeof(T);
               auto const* dr = reinterpret_cast<Chunk16<T> const*>(&dot(r, 0));
               auto const* cn = reinterpret_cast<Chunk16<T> const*>(cnorm.data());
+              // The product has dot.extent(1) ≥ k columns (a multiple of per); those past k are skipped.
               Kokkos::parallel_reduce(
-                  Kokkos::ThreadVectorRange(t, k / per),
+                  Kokkos::ThreadVectorRange(t, (k + per - 1) / per),
                   [&](int q, typename NearestReducer<T>::value_type& m) {
                     Chunk16<T> const a = dr[q], b = cn[q];
                     for (int e = 0; e < per; ++e) {
                       T const v = b.v[e] - T(2) * a.v[e];
-                      if (NearestReducer<T>::better(v, q * per + e, m.v, m.j)) {
+                      if (q * per + e < k && NearestReducer<T>::better(v, q * per + e, m.v, m.j)) {
                         m.v = v;
                         m.j = q * per + e;
                       }
@@ -525,14 +526,15 @@ inline double allreduce_accumulator(std::vector<fixed_t>& buf, std::size_t acc_l
 template <class ExecSpace, class T>
 struct AssignWorkspace {
   using mem = typename ExecSpace::memory_space;
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> dot;  // GEMM only: batch × k
-  Kokkos::View<T*, mem> cnorm;                      // GEMM only
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> dot;    // GEMM only: batch × kp (k rounded up to 8)
+  Kokkos::View<T*, mem> cnorm;                        // GEMM only: kp
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> cpadg;  // GEMM only, k not a multiple of 8: kp × d, zero rows past k
   Kokkos::View<T*, mem> cpad;                       // small-d kernel: k × D padded centroids
   Kokkos::View<T**, Kokkos::LayoutRight, mem> xs;   // 3xTF32 only: batch × 3d split rows
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cs;   // 3xTF32 only: k × 3d split centroids
   /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
   std::size_t bytes() const {
-    return (dot.span() + cnorm.span() + cpad.span() + xs.span() + cs.span()) * sizeof(T);
+    return (dot.span() + cnorm.span() + cpadg.span() + cpad.span() + xs.span() + cs.span()) * sizeof(T);
   }
 };
 
@@ -625,13 +627,25 @@ double assign_rows(ExecSpace const& space,
   if (gemm) {
     if constexpr (is_squared_euclidean<Metric>::value) {
       std::int64_t const B = std::min<std::int64_t>(batch > 0 ? batch : n, n);
-      if (ws.dot.extent(0) < std::size_t(B) || ws.dot.extent(1) != std::size_t(k))
+      // The product has kp = k rounded up to 8 columns (zero centroids past k, never chosen): its
+      // rows stay 32-byte aligned whatever k is (e.g. after empty clusters were dropped), which
+      // cuBLAS' fast kernels and the argmin's 16-byte loads need.
+      int const kp = (k + 7) / 8 * 8;
+      Kokkos::View<T const**, Kokkos::LayoutRight, mem> cg = c;
+      if (kp != k) {
+        if (ws.cpadg.extent(0) != std::size_t(kp) || ws.cpadg.extent(1) != std::size_t(d))
+          ws.cpadg = Kokkos::View<T**, Kokkos::LayoutRight, mem>(Kokkos::view_alloc(space, "kkm::gemm_centroids"), kp, d);
+        Kokkos::deep_copy(space, Kokkos::subview(ws.cpadg, Kokkos::make_pair(0, k), Kokkos::ALL()), c);
+        Kokkos::deep_copy(space, Kokkos::subview(ws.cpadg, Kokkos::make_pair(k, kp), Kokkos::ALL()), T(0));
+        cg = ws.cpadg;
+      }
+      if (ws.dot.extent(0) < std::size_t(B) || ws.dot.extent(1) != std::size_t(kp))
         ws.dot = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
-            Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gemm_dot"), B, k);
-      if (ws.cnorm.extent(0) != std::size_t(k))
-        ws.cnorm = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cnorm"), k);
-      Kokkos::parallel_for("kkm::centroid_norms", Kokkos::RangePolicy<ExecSpace>(space, 0, k),
-                           CentroidNorms<T, mem>{c, ws.cnorm, d});
+            Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gemm_dot"), B, kp);
+      if (ws.cnorm.extent(0) != std::size_t(kp))
+        ws.cnorm = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cnorm"), kp);
+      Kokkos::parallel_for("kkm::centroid_norms", Kokkos::RangePolicy<ExecSpace>(space, 0, kp),
+                           CentroidNorms<T, mem>{cg, ws.cnorm, d});
       bool const tf32x3 = gemm_kind == GemmKind::tf32x3;
       KKM_REQUIRE(!tf32x3 || (tf32x3_available<ExecSpace, T>()),
                   "the 3xTF32 GEMM path needs the CUDA build with cuBLAS and float32 data");
@@ -639,11 +653,11 @@ double assign_rows(ExecSpace const& space,
         if (ws.xs.extent(0) < std::size_t(B) || ws.xs.extent(1) != std::size_t(3 * d))
           ws.xs = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
               Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_rows"), B, 3 * d);
-        if (ws.cs.extent(0) != std::size_t(k) || ws.cs.extent(1) != std::size_t(3 * d))
+        if (ws.cs.extent(0) != std::size_t(kp) || ws.cs.extent(1) != std::size_t(3 * d))
           ws.cs = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
-              Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_centroids"), k, 3 * d);
-        Kokkos::parallel_for("kkm::split_tf32_centroids", Kokkos::RangePolicy<ExecSpace>(space, 0, std::int64_t(k) * d),
-                             SplitTf32<T, mem>{c, ws.cs, d, true});
+              Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_centroids"), kp, 3 * d);
+        Kokkos::parallel_for("kkm::split_tf32_centroids", Kokkos::RangePolicy<ExecSpace>(space, 0, std::int64_t(kp) * d),
+                             SplitTf32<T, mem>{cg, ws.cs, d, true});
       }
       for (std::int64_t b0 = 0; b0 < n; b0 += B) {
         std::int64_t const b1 = std::min(n, b0 + B);
@@ -662,13 +676,13 @@ double assign_rows(ExecSpace const& space,
 #endif
         } else {
           space.fence();
-          KokkosBlas::gemm("N", "T", T(1), xb, c, T(0), db);
+          KokkosBlas::gemm("N", "T", T(1), xb, cg, T(0), db);
         }
         Kokkos::fence();
         AssignKernel<ExecSpace, T, Metric, Accumulate, true> kernel;
         kernel.dot = db;
         constexpr std::size_t per = 16 / sizeof(T);
-        kernel.dot_vec = k % per == 0 && reinterpret_cast<std::uintptr_t>(db.data()) % 16 == 0 &&
+        kernel.dot_vec = kp % per == 0 && reinterpret_cast<std::uintptr_t>(db.data()) % 16 == 0 &&
                          reinterpret_cast<std::uintptr_t>(ws.cnorm.data()) % 16 == 0;
         kernel.cnorm = ws.cnorm;
         run(kernel, b0, b1);
