@@ -21,6 +21,25 @@
 
 namespace {
 
+/// A number check with a plain message ("must be > 0, got 0"); CLI11's PositiveNumber prints its
+/// internal range instead (0 to 1.8e308).
+CLI::Validator number_check(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& v) -> std::string {
+        double x = 0;
+        std::size_t used = 0;
+        try {
+          x = std::stod(v, &used);
+        } catch (std::exception const&) {
+          return "must be a number, got '" + v + "'";
+        }
+        if (used != v.size()) return "must be a number, got '" + v + "'";
+        if (allow_zero ? !(x >= 0) : !(x > 0)) return std::string(allow_zero ? "must be ≥ 0" : "must be > 0") + ", got " + v;
+        return {};
+      },
+      allow_zero ? "NONNEGATIVE" : "POSITIVE");
+}
+
 /// Rank within this node: each rank takes GPU (local rank mod GPUs).
 int node_local_rank() {
 #if KKMEANS_ENABLE_MPI
@@ -143,11 +162,11 @@ int main(int argc, char* argv[]) {
   GenerateOptions go;
   auto* gen = app.add_subcommand("generate", "write Gaussian blobs with known centres (in parallel)");
   gen->add_option("--output,-o", go.output, "FILE.h5:/DATASET")->required();
-  gen->add_option("--n", go.n, "rows")->check(CLI::PositiveNumber);
-  gen->add_option("--d", go.d, "columns")->check(CLI::PositiveNumber);
-  gen->add_option("--k", go.k, "blobs")->check(CLI::PositiveNumber);
-  gen->add_option("--spread", go.spread, "standard deviation of each blob")->check(CLI::NonNegativeNumber);
-  gen->add_option("--box", go.box, "centres uniform in [-box, box]^d")->check(CLI::PositiveNumber);
+  gen->add_option("--n", go.n, "rows")->check(number_check(false));
+  gen->add_option("--d", go.d, "columns")->check(number_check(false));
+  gen->add_option("--k", go.k, "blobs")->check(number_check(false));
+  gen->add_option("--spread", go.spread, "standard deviation of each blob")->check(number_check(true));
+  gen->add_option("--box", go.box, "centres uniform in [-box, box]^d")->check(number_check(false));
   gen->add_option("--imbalance", go.imbalance, "largest / smallest blob size (≥ 1)")->check(CLI::Range(1.0, 1e9));
   gen->add_option("--seed", go.seed, "seed");
   gen->add_flag("--overwrite", go.overwrite, "replace an existing file");

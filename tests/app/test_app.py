@@ -369,7 +369,8 @@ def bad_inputs(d):
         (["predict", "--model", data, "--input", f"{data}:/points", "--output", out], 1, ["/centroids"]),
         (["predict", "--model", model3, "--metric", "cosine", "--input", f"{d}/b3.h5:/points", "--output", out], 1,
          ["fitted with metric sqeuclidean, not cosine"]),
-        (["generate", "-o", f"{d}/g.h5:/points", "--n", "0"], 2, ["--n"]),
+        (["generate", "-o", f"{d}/g.h5:/points", "--n", "0"], 2, ["--n", "must be > 0, got 0"]),
+        (["generate", "-o", f"{d}/g.h5:/points", "--n", "10", "--spread", "-1"], 2, ["--spread", "must be ≥ 0, got -1"]),
     ]
     for args, code, words in cases:
         try:
