@@ -135,7 +135,7 @@ void validate(FitOptions const& o) {
   one_of("init", o.init, {"kmeans++", "kmeans||", "random"});
   one_of("precision", o.precision, {"float", "double"});
   one_of("assign path", o.assign, {"auto", "fused", "gemm", "gemm-tf32x3"});
-  one_of("empty-cluster policy", o.empty, {"drop", "split", "farthest"});
+  one_of("empty-cluster policy", o.empty, {"drop", "split", "farthest", "keep"});
   one_of("mode", o.mode, {"lloyd", "minibatch", "seed"});
   if (o.mode != "lloyd" && !o.checkpoint.empty()) throw UsageError("checkpoints are for --mode lloyd");
   if (o.n_init < 1) throw UsageError("n_init must be at least 1, got " + std::to_string(o.n_init));

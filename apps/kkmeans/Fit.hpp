@@ -142,7 +142,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                                          : AssignPath::automatic;
   p.seed = o.seed;
   p.mode = o.mode == "minibatch" ? Mode::minibatch : o.mode == "seed" ? Mode::seed : Mode::lloyd;
-  p.empty = o.empty == "split" ? EmptyPolicy::split : o.empty == "farthest" ? EmptyPolicy::farthest : EmptyPolicy::drop;
+  p.empty = o.empty == "split"      ? EmptyPolicy::split
+            : o.empty == "farthest" ? EmptyPolicy::farthest
+            : o.empty == "keep"     ? EmptyPolicy::keep
+                                    : EmptyPolicy::drop;
   if (!o.init_from.empty()) {
     auto const cref = parse_ref(o.init_from);
     auto const cinfo = io::inspect(cref);

@@ -135,7 +135,7 @@ int main(int argc, char* argv[]) {
       ->check(CLI::IsMember({"auto", "fused", "gemm", "gemm-tf32x3"}));
   fit->add_option("--mode", fo.mode, "lloyd | minibatch (scikit-learn's MiniBatchKMeans) | seed (batch means)")
       ->check(CLI::IsMember({"lloyd", "minibatch", "seed"}));
-  fit->add_option("--empty", fo.empty, "empty clusters: drop (k shrinks), split (FAISS), farthest (scikit-learn)");
+  fit->add_option("--empty", fo.empty, "empty clusters: drop (k shrinks), split (FAISS), farthest (scikit-learn), keep (centroid stays)");
   fit->add_option("--iou-column", fo.iou_column, "column of the box width for --metric iou (height follows)");
   fit->add_flag("!--no-stop-on-no-change", fo.stop_on_no_change, "keep going when no label changed");
   fit->add_option("--output,-o", fo.output, "HDF5 file for centroids, labels, history and attributes");

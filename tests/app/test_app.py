@@ -176,6 +176,12 @@ def single_row_and_identical_rows(d):
     run(["fit", "--input", f"{path}:/same", "--k", "3", "--output", f"{d}/o2.h5", "--quiet"], check=0)
     with h5py.File(f"{d}/o2.h5") as m:
         assert m.attrs["k_final"] == 1 and m.attrs["k_requested"] == 3
+    # --empty keep: the two centroids that get no rows stay, k stays 3.
+    run(["fit", "--input", f"{path}:/same", "--k", "3", "--empty", "keep", "--output", f"{d}/o3.h5", "--quiet"],
+        check=0)
+    with h5py.File(f"{d}/o3.h5") as m:
+        assert m.attrs["k_final"] == 3 and m["centroids"].shape == (3, 2), dict(m.attrs)
+        assert m["history/empty"][0] == 2
 
 
 @test

@@ -101,6 +101,28 @@ TEST(TEST_CATEGORY, lloyd_empty_cluster_is_dropped) {
   for (std::size_t q = 0; q < 3; ++q) EXPECT_LT(std::fabs(r.centroids(q, 0)), 100.0);
 }
 
+TEST(TEST_CATEGORY, lloyd_empty_cluster_is_kept) {
+  using space = TEST_EXECSPACE;
+  auto x = blobs<float>(300, 2, 3, 0.2, 13);
+  auto c = first_rows(x, 3, 1);
+  c.push_back(1e4);  // a fourth centroid far from every row: it attracts nothing and stays
+  c.push_back(-1e4);
+  kkm::Parameters p;
+  p.k = 4;
+  p.init = kkm::Init::given;
+  p.initial_centroids = c;
+  p.empty = kkm::EmptyPolicy::keep;
+  auto r = kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{});
+  EXPECT_EQ(r.k_final, 4);
+  EXPECT_EQ(r.history[0].empty, 1);
+  EXPECT_EQ(r.history[0].relocated, 0);
+  EXPECT_EQ(r.history[0].k, 4);
+  ASSERT_EQ(r.centroids.extent(0), 4u);
+  EXPECT_EQ(r.centroids(3, 0), 1e4f);
+  EXPECT_EQ(r.centroids(3, 1), -1e4f);
+  for (int l : labels_to_host(r.labels)) EXPECT_TRUE(l >= 0 && l < 3);
+}
+
 template <class Metric>
 void expect_identical(Metric const& m, kkm::Parameters p, Matrix<float> const& x) {
   using space = TEST_EXECSPACE;

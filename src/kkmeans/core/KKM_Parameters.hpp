@@ -29,6 +29,7 @@ enum class EmptyPolicy {
   drop,      ///< remove it: k shrinks and Result::k_final says so (the seed's behaviour)
   split,     ///< FAISS: split the largest cluster in two with a tiny symmetric perturbation
   farthest,  ///< scikit-learn: move it to the row farthest from its centroid (a global top-m over ranks)
+  keep,      ///< leave its centroid where it was (k stays; the PyTorch matmul loop's behaviour)
 };
 
 /// How centroids move.
@@ -110,7 +111,10 @@ inline char const* to_string(Init i) {
   return i == Init::random ? "random" : i == Init::given ? "given" : i == Init::kmeans_parallel ? "kmeans||" : "kmeans++";
 }
 inline char const* to_string(EmptyPolicy e) {
-  return e == EmptyPolicy::drop ? "drop" : e == EmptyPolicy::split ? "split" : "farthest";
+  return e == EmptyPolicy::drop    ? "drop"
+         : e == EmptyPolicy::split ? "split"
+         : e == EmptyPolicy::keep  ? "keep"
+                                   : "farthest";
 }
 inline char const* to_string(Mode m) { return m == Mode::lloyd ? "lloyd" : m == Mode::minibatch ? "minibatch" : "seed"; }
 inline char const* to_string(AssignPath a) {
