@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,14 @@ auto with_metric(std::string const& name, int iou_column, F&& f) {
   if (name == "manhattan") return f(Manhattan{});
   if (name == "iou") return f(IoU{iou_column});
   return f(SquaredEuclidean{});
+}
+
+/// The value of E whose library name (kkm::to_string) is `name`; validate() has checked that one is.
+template <class E>
+E from_name(std::string const& name, std::initializer_list<E> values) {
+  for (E v : values)
+    if (name == to_string(v)) return v;
+  throw UsageError("unknown option value '" + name + "'");
 }
 
 /// Free bytes where the fit's data lives (the GPU's, or the host's); KKMEANS_TEST_FREE_MEMORY (bytes)
@@ -136,16 +145,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.tol = o.tol;
   p.stop_on_no_change = o.stop_on_no_change;
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
-  p.assign = o.assign == "fused"         ? AssignPath::fused
-             : o.assign == "gemm"        ? AssignPath::gemm
-             : o.assign == "gemm-tf32x3" ? AssignPath::gemm_tf32x3
-                                         : AssignPath::automatic;
+  p.assign = from_name(o.assign, {AssignPath::automatic, AssignPath::fused, AssignPath::gemm, AssignPath::gemm_tf32x3});
   p.seed = o.seed;
-  p.mode = o.mode == "minibatch" ? Mode::minibatch : o.mode == "seed" ? Mode::seed : Mode::lloyd;
-  p.empty = o.empty == "split"      ? EmptyPolicy::split
-            : o.empty == "farthest" ? EmptyPolicy::farthest
-            : o.empty == "keep"     ? EmptyPolicy::keep
-                                    : EmptyPolicy::drop;
+  p.mode = from_name(o.mode, {Mode::lloyd, Mode::minibatch, Mode::seed});
+  p.empty = from_name(o.empty, {EmptyPolicy::drop, EmptyPolicy::split, EmptyPolicy::farthest, EmptyPolicy::keep});
   if (!o.init_from.empty()) {
     auto const cref = parse_ref(o.init_from);
     auto const cinfo = io::inspect(cref);

@@ -171,7 +171,7 @@ TEST(TEST_CATEGORY, lloyd_seed_changes_result) {
 
 TEST(TEST_CATEGORY, lloyd_gemm_path_agrees_with_fused) {
   using space = TEST_EXECSPACE;
-  // k = 70: the argmin reads the product one value at a time; k = 72: 16 bytes at a time.
+  // k = 70: the product is padded to 72 columns, which the argmin skips; k = 72: no padding.
   for (int k : {70, 72}) {
     auto x = blobs<float>(2000, 40, k, 0.5, 16);
     auto xd = to_device<space>(x);

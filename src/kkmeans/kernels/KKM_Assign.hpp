@@ -192,7 +192,6 @@ struct AssignKernel {
   bool c_in_scratch = false;
   bool acc_in_scratch = false;  // the scratch accumulator (sums_here: all of it; else counts + changed) fits
   bool sums_here = true;
-  bool dot_vec = false;  // (GEMM) the product rows and ‖c‖² can be read 16 bytes at a time (extent(1) a multiple of 16 bytes)
 
   /// Entries of the team's scratch accumulator: [sums k·d,] counts k, changed 1; or just changed.
   KOKKOS_INLINE_FUNCTION std::size_t acc_scratch_len() const {
@@ -333,37 +332,24 @@ struct AssignKernel {
             std::int64_t const i = i0 + s;
             std::int64_t const r = i - begin;
             typename NearestReducer<T>::value_type nb;
-            if (dot_vec) {
-              // 16-byte loads of the product row and of ‖c‖².
-              constexpr int per = 16 / sizeof(T);
-              auto const* dr = reinterpret_cast<Chunk16<T> const*>(&dot(r, 0));
-              auto const* cn = reinterpret_cast<Chunk16<T> const*>(cnorm.data());
-              // The product has dot.extent(1) ≥ k columns (a multiple of per); those past k are skipped.
-              Kokkos::parallel_reduce(
-                  Kokkos::ThreadVectorRange(t, (k + per - 1) / per),
-                  [&](int q, typename NearestReducer<T>::value_type& m) {
-                    Chunk16<T> const a = dr[q], b = cn[q];
-                    for (int e = 0; e < per; ++e) {
-                      T const v = b.v[e] - T(2) * a.v[e];
-                      if (q * per + e < k && NearestReducer<T>::better(v, q * per + e, m.v, m.j)) {
-                        m.v = v;
-                        m.j = q * per + e;
-                      }
-                    }
-                  },
-                  NearestReducer<T>(nb));
-            } else {
-              Kokkos::parallel_reduce(
-                  Kokkos::ThreadVectorRange(t, k),
-                  [&](int j, typename NearestReducer<T>::value_type& m) {
-                    T const v = cnorm(j) - T(2) * dot(r, j);
-                    if (NearestReducer<T>::better(v, j, m.v, m.j)) {
+            // 16-byte loads of the product row and of ‖c‖²: both have kp ≥ k entries, a multiple
+            // of 16 bytes (see assign_rows); those past k are skipped.
+            constexpr int per = 16 / sizeof(T);
+            auto const* dr = reinterpret_cast<Chunk16<T> const*>(&dot(r, 0));
+            auto const* cn = reinterpret_cast<Chunk16<T> const*>(cnorm.data());
+            Kokkos::parallel_reduce(
+                Kokkos::ThreadVectorRange(t, (k + per - 1) / per),
+                [&](int q, typename NearestReducer<T>::value_type& m) {
+                  Chunk16<T> const a = dr[q], b = cn[q];
+                  for (int e = 0; e < per; ++e) {
+                    T const v = b.v[e] - T(2) * a.v[e];
+                    if (q * per + e < k && NearestReducer<T>::better(v, q * per + e, m.v, m.j)) {
                       m.v = v;
-                      m.j = j;
+                      m.j = q * per + e;
                     }
-                  },
-                  NearestReducer<T>(nb));
-            }
+                  }
+                },
+                NearestReducer<T>(nb));
             int const best = nb.j;
             T bestd = 0;
             Kokkos::parallel_reduce(
@@ -627,9 +613,9 @@ double assign_rows(ExecSpace const& space,
   if (gemm) {
     if constexpr (is_squared_euclidean<Metric>::value) {
       std::int64_t const B = std::min<std::int64_t>(batch > 0 ? batch : n, n);
-      // The product has kp = k rounded up to 8 columns (zero centroids past k, never chosen): its
-      // rows stay 32-byte aligned whatever k is (e.g. after empty clusters were dropped), which
-      // cuBLAS' fast kernels and the argmin's 16-byte loads need.
+      // The product and ‖c‖² have kp = k rounded up to 8 columns (zero centroids past k, never
+      // chosen): rows stay 32-byte aligned whatever k is (e.g. after empty clusters were dropped),
+      // which cuBLAS' fast kernels and the argmin's 16-byte loads need.
       int const kp = (k + 7) / 8 * 8;
       Kokkos::View<T const**, Kokkos::LayoutRight, mem> cg = c;
       if (kp != k) {
@@ -681,9 +667,8 @@ double assign_rows(ExecSpace const& space,
         Kokkos::fence();
         AssignKernel<ExecSpace, T, Metric, Accumulate, true> kernel;
         kernel.dot = db;
-        constexpr std::size_t per = 16 / sizeof(T);
-        kernel.dot_vec = kp % per == 0 && reinterpret_cast<std::uintptr_t>(db.data()) % 16 == 0 &&
-                         reinterpret_cast<std::uintptr_t>(ws.cnorm.data()) % 16 == 0;
+        KKM_ASSERT(reinterpret_cast<std::uintptr_t>(db.data()) % 16 == 0 &&
+                   reinterpret_cast<std::uintptr_t>(ws.cnorm.data()) % 16 == 0);
         kernel.cnorm = ws.cnorm;
         run(kernel, b0, b1);
       }
