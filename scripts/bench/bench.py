@@ -51,6 +51,9 @@ def inertia_np(x, c, chunk=65536):
     return total
 
 
+ASSIGN_MS = {}  # per kkmeans run, in call order: each epoch's assignment time (kernels until the sums are on the host)
+
+
 def run_kkmeans(binary, data, init, k, iters, out, extra):
     report = os.path.join(out, "kkmeans_report.json")
     cmd = [binary, "fit", "--input", f"{data}:/points", "--k", str(k), "--init-from", f"{init}:/init",
@@ -60,6 +63,7 @@ def run_kkmeans(binary, data, init, k, iters, out, extra):
     subprocess.run(cmd, check=True, env=env)
     r = json.load(open(report))
     ms = [1e3 * e["seconds"] for e in r["history"]]
+    ASSIGN_MS[len(ASSIGN_MS)] = [1e3 * e.get("assign_seconds", 0) for e in r["history"]]
     return ms, r["inertia"], r.get("assign_path", "")
 
 
@@ -152,12 +156,14 @@ def main():
         results = []
         ms, inertia, path = run_kkmeans(a.kkmeans, data, init, k, iters, a.out, a.kkmeans_args.split())
         results.append((f"kkmeans ({path})", ms, inertia, iters))
+        assign_of = {results[-1][0]: ASSIGN_MS[len(ASSIGN_MS) - 1]}
         for v in a.variant:
             vname, _, flags = v.partition("=")
             try:
                 ms_v, inertia_v, path_v = run_kkmeans(a.kkmeans, data, init, k, iters, a.out,
                                                       a.kkmeans_args.split() + flags.split())
                 results.append((f"kkmeans {vname} ({path_v})", ms_v, inertia_v, iters))
+                assign_of[results[-1][0]] = ASSIGN_MS[len(ASSIGN_MS) - 1]
             except subprocess.CalledProcessError as e:
                 print(f"{w} kkmeans {vname}: failed ({e})", file=sys.stderr)
         # (name, run(iterations), most iterations it runs)
@@ -191,7 +197,8 @@ def main():
             rows.append({"workload": w, "N": n, "d": d, "k": k, "iterations": it, "contender": name,
                          "ms_median": med, "ms_min": lo, "ms_max": hi, "ratio_to_kkmeans": med / base,
                          "inertia": inert_c, "ms_total": sum(ms_c) if len(ms_c) == it else med * it,
-                         "ms_each": ms_c if len(ms_c) == it else None})
+                         "ms_each": ms_c if len(ms_c) == it else None,
+                         "ms_assign_each": assign_of.get(name)})
     hdr = f"{'workload':8} {'contender':24} {'ms/iter med':>12} {'min':>10} {'max':>10} {'× kkmeans':>10} {'inertia':>16}"
     print(hdr)
     for r in rows:

@@ -102,7 +102,10 @@ Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transfo
 
 /// Chooses the assignment path and the batch size for this problem.
 template <class ExecSpace, class T, class Metric>
-void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, GemmKind& gemm, std::int64_t& batch) {
+/// split_once (3xTF32 only): the hi/lo split of all local rows (n_local × 3d) fits a quarter of the
+/// free memory, so it is made once per fit instead of once per batch and epoch (the rows never change).
+void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, GemmKind& gemm, std::int64_t& batch,
+                     bool& split_once) {
   if constexpr (is_squared_euclidean<Metric>::value) {
     KKM_REQUIRE(p.assign != AssignPath::gemm_tf32x3 || (tf32x3_available<ExecSpace, T>()),
                 "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
@@ -114,13 +117,16 @@ void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, Ge
                 "the GEMM assignment path needs a squared-Euclidean metric");
     gemm = GemmKind::none;
   }
+  std::size_t const free_b = gemm != GemmKind::none ? available_memory<ExecSpace>() : 0;
+  split_once = gemm == GemmKind::tf32x3 && std::size_t(n_local) * 3 * std::size_t(d) * sizeof(T) <= free_b / 4;
   if (p.batch_size > 0) {
     batch = p.batch_size;
   } else if (gemm != GemmKind::none) {
-    // The B × k distance buffer (and with 3xTF32 the B × 3d split rows) may take a quarter of the
-    // free memory, at most 1 GiB.
-    std::size_t const budget = std::min<std::size_t>(available_memory<ExecSpace>() / 4, std::size_t(1) << 30);
-    std::size_t const per_row = (std::size_t(k) + (gemm == GemmKind::tf32x3 ? 3 * std::size_t(d) : 0)) * sizeof(T);
+    // The B × k distance buffer (and with 3xTF32, unless split once, the B × 3d split rows) may take
+    // a quarter of the free memory, at most 1 GiB.
+    std::size_t const budget = std::min<std::size_t>(free_b / 4, std::size_t(1) << 30);
+    std::size_t const per_row =
+        (std::size_t(k) + (gemm == GemmKind::tf32x3 && !split_once ? 3 * std::size_t(d) : 0)) * sizeof(T);
     batch = std::max<std::int64_t>(1024, static_cast<std::int64_t>(budget / per_row));
   } else {
     batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
@@ -241,7 +247,8 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   res.k_requested = resume ? resume->k_requested : k;
   res.n_rows = s.n_total;
   GemmKind gemm = GemmKind::none;
-  plan_assignment<ExecSpace, T, Metric>(p, n, d, k, gemm, res.batch_size);
+  AssignWorkspace<ExecSpace, T> ws;
+  plan_assignment<ExecSpace, T, Metric>(p, n, d, k, gemm, res.batch_size, ws.split_once);
   res.path = gemm == GemmKind::fp32 ? "gemm" : gemm == GemmKind::tf32x3 ? "gemm-tf32x3" : "fused";
 
   Kokkos::View<double*, mem> scale(Kokkos::view_alloc(space, "kkm::scale"), d);
@@ -261,7 +268,6 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   } else {
     Kokkos::deep_copy(space, res.labels, -1);
   }
-  AssignWorkspace<ExecSpace, T> ws;
   double const tol_abs = p.tol * s.mean_variance;
   int const P = comm.size();
 

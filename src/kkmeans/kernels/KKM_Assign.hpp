@@ -188,6 +188,7 @@ struct AssignKernel {
   int k = 0, d = 0;
   std::int64_t begin = 0, end = 0;  // the batch: local rows [begin, end)
   std::int64_t rows_per_team = 1;
+  int lanes = 1;  // vector lanes per row (GEMM path)
   int scratch_level = 0;
   bool c_in_scratch = false;
   bool acc_in_scratch = false;  // the scratch accumulator (sums_here: all of it; else counts + changed) fits
@@ -334,20 +335,34 @@ struct AssignKernel {
             typename NearestReducer<T>::value_type nb;
             // 16-byte loads of the product row and of ‖c‖²: both have kp ≥ k entries, a multiple
             // of 16 bytes (see assign_rows); those past k are skipped.
+            // Lane l takes chunks l, l + lanes, …, four loads in flight before it compares.
             constexpr int per = 16 / sizeof(T);
+            int const nch = (k + per - 1) / per;
             auto const* dr = reinterpret_cast<Chunk16<T> const*>(&dot(r, 0));
             auto const* cn = reinterpret_cast<Chunk16<T> const*>(cnorm.data());
+            auto consider = [&](Chunk16<T> const& a, Chunk16<T> const& b, int q,
+                                typename NearestReducer<T>::value_type& m) {
+              for (int e = 0; e < per; ++e) {
+                T const v = b.v[e] - T(2) * a.v[e];
+                if (q * per + e < k && NearestReducer<T>::better(v, q * per + e, m.v, m.j)) {
+                  m.v = v;
+                  m.j = q * per + e;
+                }
+              }
+            };
             Kokkos::parallel_reduce(
-                Kokkos::ThreadVectorRange(t, (k + per - 1) / per),
-                [&](int q, typename NearestReducer<T>::value_type& m) {
-                  Chunk16<T> const a = dr[q], b = cn[q];
-                  for (int e = 0; e < per; ++e) {
-                    T const v = b.v[e] - T(2) * a.v[e];
-                    if (q * per + e < k && NearestReducer<T>::better(v, q * per + e, m.v, m.j)) {
-                      m.v = v;
-                      m.j = q * per + e;
+                Kokkos::ThreadVectorRange(t, lanes),
+                [&](int l, typename NearestReducer<T>::value_type& m) {
+                  int q = l;
+                  for (; q + 3 * lanes < nch; q += 4 * lanes) {
+                    Chunk16<T> a[4], b[4];
+                    for (int u = 0; u < 4; ++u) {
+                      a[u] = dr[q + u * lanes];
+                      b[u] = cn[q + u * lanes];
                     }
+                    for (int u = 0; u < 4; ++u) consider(a[u], b[u], q + u * lanes, m);
                   }
+                  for (; q < nch; q += lanes) consider(dr[q], cn[q], q, m);
                 },
                 NearestReducer<T>(nb));
             int const best = nb.j;
@@ -431,17 +446,28 @@ struct ColumnBlockSums {
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k * cb), [&](int e) { s[e] = 0; });
       t.team_barrier();
     }
-    std::int64_t const m = (i1 - i0) * nc;
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, m), [&](std::int64_t e) {
-      std::int64_t const i = i0 + e / nc;
-      int const jj = static_cast<int>(e % nc), j = j0 + jj;
+    // Thread r of the team takes entries e = r, r + T, r + 2T, … of the (row, column) block in row
+    // order; its row and column advance by T / nc and T % nc (with carry) instead of a 64-bit
+    // division per entry.
+    int const T_ = t.team_size();
+    int const di = T_ / nc, dj = T_ % nc;
+    std::int64_t i = i0 + t.team_rank() / nc;
+    int jj = t.team_rank() % nc;
+    for (; i < i1; i += di) {
+      int const j = j0 + jj;
       fixed_t const q = fixed_term(w, x, i, j, scale(j));
-      if (q == 0) return;
-      if (in_scratch)
-        Kokkos::atomic_add(&s[std::size_t(labels(i)) * cb + jj], q);
-      else
-        Kokkos::atomic_add(&acc(std::size_t(labels(i)) * d + j), q);
-    });
+      if (q != 0) {
+        if (in_scratch)
+          Kokkos::atomic_add(&s[std::size_t(labels(i)) * cb + jj], q);
+        else
+          Kokkos::atomic_add(&acc(std::size_t(labels(i)) * d + j), q);
+      }
+      jj += dj;
+      if (jj >= nc) {
+        jj -= nc;
+        ++i;
+      }
+    }
     if (in_scratch) {
       t.team_barrier();
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k * nc), [&](int e) {
@@ -516,8 +542,10 @@ struct AssignWorkspace {
   Kokkos::View<T*, mem> cnorm;                        // GEMM only: kp
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cpadg;  // GEMM only, k not a multiple of 8: kp × d, zero rows past k
   Kokkos::View<T*, mem> cpad;                       // small-d kernel: k × D padded centroids
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> xs;   // 3xTF32 only: batch × 3d split rows
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> cs;   // 3xTF32 only: k × 3d split centroids
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> xs;   // 3xTF32 only: batch (split_once: all n) × 3d split rows
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> cs;   // 3xTF32 only: kp × 3d split centroids
+  bool split_once = false;         // 3xTF32: split all rows once (the caller checked that they fit)
+  T const* split_of = nullptr;     // the rows whose split xs holds (split_once), nullptr: none yet
   /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
   std::size_t bytes() const {
     return (dot.span() + cnorm.span() + cpadg.span() + cpad.span() + xs.span() + cs.span()) * sizeof(T);
@@ -574,6 +602,7 @@ double assign_rows(ExecSpace const& space,
     kernel.c_in_scratch = !host && !gemm && acc_bytes + c_bytes <= smax;
     int const vl = gemm ? lanes : 1;
     int const ts = gemm ? team / lanes : team;
+    kernel.lanes = vl;
     std::int64_t rows = (b1 - b0 + teams_target - 1) / teams_target;
     constexpr int R = decltype(kernel)::rows_per_thread;
     if (!host) rows = ((rows + ts * R - 1) / (ts * R)) * (ts * R);
@@ -636,9 +665,17 @@ double assign_rows(ExecSpace const& space,
       KKM_REQUIRE(!tf32x3 || (tf32x3_available<ExecSpace, T>()),
                   "the 3xTF32 GEMM path needs the CUDA build with cuBLAS and float32 data");
       if (tf32x3) {
-        if (ws.xs.extent(0) < std::size_t(B) || ws.xs.extent(1) != std::size_t(3 * d))
+        std::int64_t const split_rows = ws.split_once ? n : B;
+        if (ws.xs.extent(0) < std::size_t(split_rows) || ws.xs.extent(1) != std::size_t(3 * d)) {
           ws.xs = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
-              Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_rows"), B, 3 * d);
+              Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_rows"), split_rows, 3 * d);
+          ws.split_of = nullptr;
+        }
+        if (ws.split_once && ws.split_of != x.data()) {  // the rows never change within a fit
+          Kokkos::parallel_for("kkm::split_tf32_rows", Kokkos::RangePolicy<ExecSpace>(space, 0, n * d),
+                               SplitTf32<T, mem>{x, ws.xs, d, false});
+          ws.split_of = x.data();
+        }
         if (ws.cs.extent(0) != std::size_t(kp) || ws.cs.extent(1) != std::size_t(3 * d))
           ws.cs = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
               Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_centroids"), kp, 3 * d);
@@ -652,9 +689,12 @@ double assign_rows(ExecSpace const& space,
         if (tf32x3) {
 #ifdef KKM_HAVE_TF32X3
           if constexpr (tf32x3_available<ExecSpace, T>()) {
-            auto xsb = Kokkos::subview(ws.xs, Kokkos::make_pair(std::int64_t(0), b1 - b0), Kokkos::ALL());
-            Kokkos::parallel_for("kkm::split_tf32_rows", Kokkos::RangePolicy<ExecSpace>(space, 0, (b1 - b0) * d),
-                                 SplitTf32<T, mem>{xb, xsb, d, false});
+            auto xsb = ws.split_once
+                           ? Kokkos::subview(ws.xs, Kokkos::make_pair(b0, b1), Kokkos::ALL())
+                           : Kokkos::subview(ws.xs, Kokkos::make_pair(std::int64_t(0), b1 - b0), Kokkos::ALL());
+            if (!ws.split_once)
+              Kokkos::parallel_for("kkm::split_tf32_rows", Kokkos::RangePolicy<ExecSpace>(space, 0, (b1 - b0) * d),
+                                   SplitTf32<T, mem>{xb, xsb, d, false});
             space.fence();
             Tf32MathScope const tensor_cores;
             KokkosBlas::gemm("N", "T", T(1), xsb, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(ws.cs), T(0), db);
