@@ -134,7 +134,7 @@ void validate(FitOptions const& o) {
   one_of("metric", o.metric, {"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"});
   one_of("init", o.init, {"kmeans++", "kmeans||", "random"});
   one_of("precision", o.precision, {"float", "double"});
-  one_of("assign path", o.assign, {"auto", "fused", "gemm", "gemm-tf32x3"});
+  one_of("assign path", o.assign, {"auto", "fused", "gemm", "gemm-checked", "gemm-tf32x3"});
   one_of("empty-cluster policy", o.empty, {"drop", "split", "farthest", "keep"});
   one_of("mode", o.mode, {"lloyd", "minibatch", "seed"});
   if (o.mode != "lloyd" && !o.checkpoint.empty()) throw UsageError("checkpoints are for --mode lloyd");
@@ -148,7 +148,7 @@ void validate(FitOptions const& o) {
     if (o.batch_size.empty() || *end != '\0' || errno != 0 || b <= 0)
       throw UsageError("batch size must be a positive integer or auto, got '" + o.batch_size + "'");
   }
-  if ((o.assign == "gemm" || o.assign == "gemm-tf32x3") && o.metric != "sqeuclidean")
+  if (o.assign.rfind("gemm", 0) == 0 && o.metric != "sqeuclidean")
     throw UsageError("--assign " + o.assign + " needs --metric sqeuclidean, got " + o.metric);
   if (!o.output.empty() && o.output == o.report) throw UsageError("--output and --report name the same file");
   if (o.checkpoint_every < 0) throw UsageError("--checkpoint-every must be ≥ 0, got " + std::to_string(o.checkpoint_every));

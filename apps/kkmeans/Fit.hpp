@@ -145,7 +145,8 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.tol = o.tol;
   p.stop_on_no_change = o.stop_on_no_change;
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
-  p.assign = from_name(o.assign, {AssignPath::automatic, AssignPath::fused, AssignPath::gemm, AssignPath::gemm_tf32x3});
+  p.assign = from_name(o.assign, {AssignPath::automatic, AssignPath::fused, AssignPath::gemm, AssignPath::gemm_checked,
+                                      AssignPath::gemm_tf32x3});
   p.seed = o.seed;
   p.mode = from_name(o.mode, {Mode::lloyd, Mode::minibatch, Mode::seed});
   p.empty = from_name(o.empty, {EmptyPolicy::drop, EmptyPolicy::split, EmptyPolicy::farthest, EmptyPolicy::keep});

@@ -24,7 +24,7 @@ struct FitOptions {
   std::string batch_size = "auto";   ///< rows per batch or "auto"
   std::uint64_t seed = 0;
   std::string precision = "float";   ///< float | double
-  std::string assign = "auto";       ///< auto | fused | gemm | gemm-tf32x3
+  std::string assign = "auto";       ///< auto | fused | gemm | gemm-checked | gemm-tf32x3
   int iou_column = -1;               ///< column of box width for metric iou; -1: 0 if d = 2 else 2
   std::string empty = "drop";        ///< empty-cluster policy
   std::string mode = "lloyd";        ///< lloyd | minibatch | seed

@@ -130,9 +130,10 @@ int main(int argc, char* argv[]) {
   fit->add_option("--seed", fo.seed, "seed of every random choice");
   fit->add_option("--precision", fo.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
   fit->add_option("--assign", fo.assign,
-                  "auto | fused | gemm | gemm-tf32x3 (CUDA, float32: x·cᵀ from three TF32 tensor-core products, "
-                  "about FP32 accuracy)")
-      ->check(CLI::IsMember({"auto", "fused", "gemm", "gemm-tf32x3"}));
+                  "auto | fused | gemm | gemm-checked (GEMM as a filter, TF32 tensor cores on CUDA float32, then "
+                  "exact distances for every centroid it cannot rule out) | gemm-tf32x3 (CUDA, float32: x·cᵀ from "
+                  "three TF32 tensor-core products, about FP32 accuracy)")
+      ->check(CLI::IsMember({"auto", "fused", "gemm", "gemm-checked", "gemm-tf32x3"}));
   fit->add_option("--mode", fo.mode, "lloyd | minibatch (scikit-learn's MiniBatchKMeans) | seed (batch means)")
       ->check(CLI::IsMember({"lloyd", "minibatch", "seed"}));
   fit->add_option("--empty", fo.empty, "empty clusters: drop (k shrinks), split (FAISS), farthest (scikit-learn), keep (centroid stays)");

@@ -139,6 +139,17 @@ def memory_limits(d):
     rows = r["batch_size"] if r["batch_size"] > 0 else 4000
     assert m["assign_workspace_bytes"] == (rows * 64 + 64) * 4  # the batch × k product and ‖c‖², as allocated
     assert m["assign_workspace_bytes"] <= m["free_bytes_before_fit"] // 4
+    # The checked GEMM path: the fused kernel's labels and centroids; its workspace as allocated: the
+    # product, ‖c'‖², the shifted centroids, and all rows shifted once (with their norms) plus μ.
+    for path in ("fused", "gemm-checked"):
+        run(["fit", "--input", f"{data}:/points", "--k", "64", "--assign", path, "--max-epochs", "3", "--seed", "4",
+             "--report", f"{d}/{path}.json", "--output", f"{d}/{path}.h5", "--quiet"], check=0)
+    with h5py.File(f"{d}/fused.h5") as a, h5py.File(f"{d}/gemm-checked.h5") as b:
+        assert (a["labels"][:] == b["labels"][:]).all() and (a["centroids"][:] == b["centroids"][:]).all()
+    r = json.load(open(f"{d}/gemm-checked.json"))
+    rows = r["batch_size"] if r["batch_size"] > 0 else 4000
+    assert r["assign_path"] == "gemm-checked"
+    assert r["memory"]["assign_workspace_bytes"] == (rows * 64 + 64 + 64 * 8 + 4000 * 8 + 4000 + 8) * 4
 
 
 @test
@@ -369,6 +380,8 @@ def bad_inputs(d):
           "--metric", "cosine", "--assign", "gemm"], 2, ["gemm"]),
         (fit + ["--input", f"{data}:/points", "--k", "3", "--assign", "gemm-tf32x3", "--metric", "manhattan"], 2,
          ["gemm-tf32x3 needs --metric sqeuclidean"]),
+        (fit + ["--input", f"{data}:/points", "--k", "3", "--assign", "gemm-checked", "--metric", "cosine"], 2,
+         ["gemm-checked needs --metric sqeuclidean"]),
         (fit + ["--input", f"{data}:/points", "--k", "3", "--assign", "gemm-tf32x3", "--precision", "double"], 1,
          ["gemm-tf32x3", "needs the CUDA build and float32"]),
         (["predict", "--model", model3, "--input", f"{data}:/points", "--output", out], 1, ["d = 3", "2 columns"]),

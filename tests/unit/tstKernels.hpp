@@ -118,4 +118,88 @@ TEST(TEST_CATEGORY, small_d_kernel_equals_generic_partial_groups) {
   same_fit(7, kkm::Cosine{}, PlainCosine{}, 1003, 0);
 }
 
+// The checked GEMM path against the fused kernel, through assign_rows: labels, distances (inertia)
+// and accumulated sums. `shift` empty: no shift (μ = 0).
+struct AssignOut {
+  std::vector<int> labels;
+  double inertia;
+  std::vector<fixed_t> acc;
+};
+AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detail::GemmKind kind, std::int64_t batch,
+                      std::vector<float> const& shift = {}) {
+  auto xd = to_device<space>(x);
+  auto cd = to_device<space>(c);
+  int const k = c.n;
+  Kokkos::View<double*, mem> scale("scale", x.d);
+  Kokkos::deep_copy(scale, std::ldexp(1.0, 30));
+  Kokkos::View<fixed_t*, mem> acc("acc", kkm::detail::accumulator_size(k, x.d));
+  Kokkos::View<int*, mem> labels("labels", x.n);
+  Kokkos::deep_copy(labels, -1);
+  kkm::detail::AssignWorkspace<space, float> ws;
+  if (!shift.empty()) {
+    ws.shift = Kokkos::View<float*, mem>("shift", shift.size());
+    Kokkos::deep_copy(ws.shift, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+                                    shift.data(), shift.size()));
+  }
+  double const s = kkm::detail::assign_rows<true>(space{}, kkm::detail::DeviceMatrix<space, float>(xd),
+                                                  kkm::detail::DeviceMatrix<space, float>(cd), scale, acc, labels,
+                                                  kkm::SquaredEuclidean{}, kind, batch, ws);
+  auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
+  return {labels_to_host(labels), s, std::vector<fixed_t>(a.data(), a.data() + a.extent(0))};
+}
+
+// Small integers: every distance is exact in float32 whatever the order of the sums, so the checked
+// path must give exactly the fused kernel's labels, ties included (lowest index). Centroids 0–2 are
+// equal and 3–4 are equal, so rows near them have three- and two-way exact ties: the checked path's
+// "at most two candidates" branch and its every-candidate branch both run.
+TEST(TEST_CATEGORY, gemm_checked_equals_fused_on_exact_ties) {
+  using kkm::detail::GemmKind;
+  std::mt19937 g(21);
+  int const d = 40, k = 61;  // k not a multiple of 8: padded product columns are skipped
+  Matrix<float> x{3000, d, std::vector<float>(3000 * d)}, c{k, d, std::vector<float>(k * d)};
+  for (std::int64_t i = 0; i < x.n; ++i)
+    for (int j = 0; j < d; ++j) x(i, j) = float(g() % 3);
+  for (int q = 0; q < k; ++q)
+    for (int j = 0; j < d; ++j) c(q, j) = float(g() % 3);
+  for (int j = 0; j < d; ++j) c(1, j) = c(2, j) = c(0, j), c(4, j) = c(3, j);
+  for (std::int64_t i = 0; i < 300; ++i)  // rows equal to centroid 0 or 3, or one step from them
+    for (int j = 0; j < d; ++j) x(i, j) = c(i % 2 ? 3 : 0, j) + (j == int(i % d) && i % 3 == 0 ? 1.0f : 0.0f);
+  auto f = assign_with(x, c, GemmKind::none, 0);
+  for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
+    auto r = assign_with(x, c, GemmKind::checked, batch);
+    EXPECT_EQ(r.labels, f.labels) << "batch " << batch;
+    EXPECT_EQ(r.acc, f.acc) << "batch " << batch;
+    EXPECT_EQ(r.inertia, f.inertia) << "batch " << batch;
+  }
+  std::int64_t ties = 0;
+  for (std::int64_t i = 0; i < 300; ++i) ties += f.labels[i] == 0 || f.labels[i] == 3;
+  EXPECT_GT(ties, 250);  // the tie rows did go to the lowest of the equal centroids
+}
+
+// Data far from the origin: unshifted, the bound is wide (many candidates, each measured exactly);
+// shifted by the column means, it is tight. Both give the fused kernel's labels on separated blobs.
+TEST(TEST_CATEGORY, gemm_checked_equals_fused_far_from_origin) {
+  using kkm::detail::GemmKind;
+  int const d = 33, k = 24;
+  auto x = blobs<float>(4000, d, k, 0.3, 22);
+  std::vector<float> mean(d, 0.0f);
+  for (std::int64_t i = 0; i < x.n; ++i)
+    for (int j = 0; j < d; ++j) x(i, j) += 1000.0f;
+  for (int j = 0; j < d; ++j) {
+    double s = 0;
+    for (std::int64_t i = 0; i < x.n; ++i) s += x(i, j);
+    mean[j] = float(s / double(x.n));
+  }
+  Matrix<float> cm{k, d, std::vector<float>(std::size_t(k) * d)};
+  for (int q = 0; q < k; ++q)  // rows 3q: the first row of every blob, in another order
+    for (int j = 0; j < d; ++j) cm(q, j) = x(std::int64_t(q) * 3, j);
+  auto f = assign_with(x, cm, GemmKind::none, 0);
+  for (auto const& shift : {std::vector<float>{}, mean}) {
+    auto r = assign_with(x, cm, GemmKind::checked, 1500, shift);
+    EXPECT_EQ(r.labels, f.labels) << (shift.empty() ? "unshifted" : "shifted");
+    EXPECT_EQ(r.acc, f.acc);
+    EXPECT_NEAR(r.inertia, f.inertia, 1e-6 * f.inertia);
+  }
+}
+
 }  // namespace

@@ -190,6 +190,13 @@ TEST(TEST_CATEGORY, lloyd_gemm_path_agrees_with_fused) {
     auto cf = centroids_vector(f), cg = centroids_vector(g);
     ASSERT_EQ(cf.size(), cg.size());
     for (std::size_t i = 0; i < cf.size(); ++i) EXPECT_NEAR(cf[i], cg[i], 1e-5 * std::max(1.0, std::fabs(cf[i])));
+    // Checked GEMM (TF32 filter on CUDA float32, BLAS elsewhere), then exact distances: the fused labels.
+    p.assign = kkm::AssignPath::gemm_checked;
+    auto h = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+    EXPECT_EQ(h.path, "gemm-checked");
+    EXPECT_EQ(labels_to_host(f.labels), labels_to_host(h.labels)) << "k " << k;
+    EXPECT_NEAR(f.inertia, h.inertia, 1e-9 * f.inertia);
+    EXPECT_EQ(cf, centroids_vector(h)) << "k " << k;  // the same labels give the same integer sums
     // 3xTF32 (CUDA builds): the same labels on these well-separated blobs; elsewhere a clear error.
     p.assign = kkm::AssignPath::gemm_tf32x3;
     if constexpr (kkm::detail::tf32x3_available<space, float>()) {

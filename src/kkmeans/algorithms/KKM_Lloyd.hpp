@@ -102,8 +102,9 @@ Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transfo
 
 /// Chooses the assignment path and the batch size for this problem.
 template <class ExecSpace, class T, class Metric>
-/// split_once (3xTF32 only): the hi/lo split of all local rows (n_local × 3d) fits a quarter of the
-/// free memory, so it is made once per fit instead of once per batch and epoch (the rows never change).
+/// split_once (3xTF32, checked): the prepared rows (hi/lo split, n_local × 3d; shifted with norms,
+/// n_local × (d + 1)) fit a quarter of the free memory, so they are made once per fit instead of once
+/// per batch and epoch (the rows never change).
 void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, GemmKind& gemm, std::int64_t& batch,
                      bool& split_once) {
   if constexpr (is_squared_euclidean<Metric>::value) {
@@ -111,22 +112,26 @@ void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, Ge
                 "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
     bool const fp32 = p.assign == AssignPath::gemm ||
                       (p.assign == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64);
-    gemm = p.assign == AssignPath::gemm_tf32x3 ? GemmKind::tf32x3 : fp32 ? GemmKind::fp32 : GemmKind::none;
+    gemm = p.assign == AssignPath::gemm_tf32x3    ? GemmKind::tf32x3
+           : p.assign == AssignPath::gemm_checked ? GemmKind::checked
+           : fp32                                 ? GemmKind::fp32
+                                                  : GemmKind::none;
   } else {
-    KKM_REQUIRE(p.assign != AssignPath::gemm && p.assign != AssignPath::gemm_tf32x3,
+    KKM_REQUIRE(p.assign != AssignPath::gemm && p.assign != AssignPath::gemm_tf32x3 &&
+                    p.assign != AssignPath::gemm_checked,
                 "the GEMM assignment path needs a squared-Euclidean metric");
     gemm = GemmKind::none;
   }
   std::size_t const free_b = gemm != GemmKind::none ? available_memory<ExecSpace>() : 0;
-  split_once = gemm == GemmKind::tf32x3 && std::size_t(n_local) * 3 * std::size_t(d) * sizeof(T) <= free_b / 4;
+  std::size_t const prep_cols = gemm == GemmKind::tf32x3 ? 3 * std::size_t(d) : gemm == GemmKind::checked ? d + 1 : 0;
+  split_once = prep_cols > 0 && std::size_t(n_local) * prep_cols * sizeof(T) <= free_b / 4;
   if (p.batch_size > 0) {
     batch = p.batch_size;
   } else if (gemm != GemmKind::none) {
     // The B × k distance buffer (and with 3xTF32, unless split once, the B × 3d split rows) may take
     // a quarter of the free memory, at most 1 GiB.
     std::size_t const budget = std::min<std::size_t>(free_b / 4, std::size_t(1) << 30);
-    std::size_t const per_row =
-        (std::size_t(k) + (gemm == GemmKind::tf32x3 && !split_once ? 3 * std::size_t(d) : 0)) * sizeof(T);
+    std::size_t const per_row = (std::size_t(k) + (split_once ? 0 : prep_cols)) * sizeof(T);
     batch = std::max<std::int64_t>(1024, static_cast<std::int64_t>(budget / per_row));
   } else {
     batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
@@ -249,7 +254,16 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   GemmKind gemm = GemmKind::none;
   AssignWorkspace<ExecSpace, T> ws;
   plan_assignment<ExecSpace, T, Metric>(p, n, d, k, gemm, res.batch_size, ws.split_once);
-  res.path = gemm == GemmKind::fp32 ? "gemm" : gemm == GemmKind::tf32x3 ? "gemm-tf32x3" : "fused";
+  res.path = gemm == GemmKind::fp32      ? "gemm"
+             : gemm == GemmKind::tf32x3  ? "gemm-tf32x3"
+             : gemm == GemmKind::checked ? "gemm-checked"
+                                         : "fused";
+  if (gemm == GemmKind::checked) {  // the GEMM's shift: the global column means, the same on every rank
+    ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::shift"), d);
+    auto h = Kokkos::create_mirror_view(ws.shift);
+    for (int j = 0; j < d; ++j) h(j) = s.mean.size() == std::size_t(d) ? static_cast<T>(s.mean[j]) : T(0);
+    Kokkos::deep_copy(space, ws.shift, h);
+  }
 
   Kokkos::View<double*, mem> scale(Kokkos::view_alloc(space, "kkm::scale"), d);
   {

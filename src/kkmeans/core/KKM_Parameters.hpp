@@ -49,6 +49,12 @@ enum class AssignPath {
   /// As gemm, with x·cᵀ from three TF32 tensor-core products (x_hi·c_hi + x_hi·c_lo + x_lo·c_hi,
   /// "3xTF32"): about FP32 accuracy, not FP32 arithmetic. CUDA builds, float32 only; opt-in.
   gemm_tf32x3,
+  /// GEMM as a filter, then exact distances: x·cᵀ of data and centroids shifted by the column means
+  /// (on CUDA with float32: one TF32 tensor-core product; elsewhere BLAS in the data's precision)
+  /// ranks the centroids; every centroid that a rigorous bound on that product's error cannot rule
+  /// out is then measured exactly, ‖x − c‖² in the data's precision, as the fused kernel does.
+  /// Squared-Euclidean metrics only.
+  gemm_checked,
 };
 
 struct Parameters {
@@ -121,6 +127,7 @@ inline char const* to_string(AssignPath a) {
   return a == AssignPath::fused         ? "fused"
          : a == AssignPath::gemm        ? "gemm"
          : a == AssignPath::gemm_tf32x3 ? "gemm-tf32x3"
+         : a == AssignPath::gemm_checked ? "gemm-checked"
                                         : "auto";
 }
 

@@ -25,12 +25,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace kkm::detail {
 
-/// How the GEMM path computes x·cᵀ: not at all (fused kernels), FP32 SGEMM, or 3xTF32.
-enum class GemmKind { none, fp32, tf32x3 };
+/// How the GEMM path computes x·cᵀ: not at all (fused kernels), BLAS in the data's precision,
+/// 3xTF32, or as a filter whose candidates are then measured exactly (checked; TF32 where available).
+enum class GemmKind { none, fp32, tf32x3, checked };
 
 /// 3xTF32 runs where cuBLAS does (CUDA builds with the cuBLAS TPL), for float32 only.
 template <class ExecSpace, class T>
@@ -155,6 +157,98 @@ struct NearestReducer {
   KOKKOS_INLINE_FUNCTION bool references_scalar() const { return true; }
 };
 
+/// Reducer for the checked GEMM path: the two smallest (value, index) pairs (ties → lower index) and
+/// the smallest value among all others, so that after the reduction it is known whether more than
+/// two centroids lie under a threshold.
+template <class T>
+struct Top2Reducer {
+  struct value_type {
+    T v1, v2, v3;
+    int j1, j2;
+  };
+  using reducer = Top2Reducer;
+  using result_view_type = Kokkos::View<value_type, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
+  value_type* ref;
+  KOKKOS_INLINE_FUNCTION explicit Top2Reducer(value_type& v) : ref(&v) {}
+  /// Adds (v, j) to m.
+  KOKKOS_INLINE_FUNCTION static void push(value_type& m, T v, int j) {
+    if (NearestReducer<T>::better(v, j, m.v1, m.j1)) {
+      m.v3 = m.v2;
+      m.v2 = m.v1;
+      m.j2 = m.j1;
+      m.v1 = v;
+      m.j1 = j;
+    } else if (NearestReducer<T>::better(v, j, m.v2, m.j2)) {
+      m.v3 = m.v2;
+      m.v2 = v;
+      m.j2 = j;
+    } else if (v < m.v3) {
+      m.v3 = v;
+    }
+  }
+  KOKKOS_INLINE_FUNCTION void join(value_type& dest, value_type const& src) const {
+    push(dest, src.v1, src.j1);
+    push(dest, src.v2, src.j2);
+    if (src.v3 < dest.v3) dest.v3 = src.v3;
+  }
+  KOKKOS_INLINE_FUNCTION void join(volatile value_type& dest, volatile value_type const& src) const {
+    value_type a{dest.v1, dest.v2, dest.v3, dest.j1, dest.j2};
+    value_type const b{src.v1, src.v2, src.v3, src.j1, src.j2};
+    join(a, b);
+    dest.v1 = a.v1;
+    dest.v2 = a.v2;
+    dest.v3 = a.v3;
+    dest.j1 = a.j1;
+    dest.j2 = a.j2;
+  }
+  KOKKOS_INLINE_FUNCTION void init(value_type& v) const {
+    v.v1 = v.v2 = v.v3 = Kokkos::reduction_identity<T>::min();
+    v.j1 = v.j2 = Kokkos::reduction_identity<int>::min();
+  }
+  KOKKOS_INLINE_FUNCTION value_type& reference() const { return *ref; }
+  KOKKOS_INLINE_FUNCTION result_view_type view() const { return result_view_type(ref); }
+  KOKKOS_INLINE_FUNCTION bool references_scalar() const { return true; }
+};
+
+/// The checked GEMM path's error bound. The product ranks centroids by a_j = ‖c'_j‖² − 2x'·c'_j
+/// (x' = x − μ, c' = c − μ), which differs from ‖x − c_j‖² − ‖x'‖² by at most
+///   E = u·‖x'‖·max‖c'‖ + a·(‖x'‖ + max‖c'‖)²,
+/// u = 2(2ρ + ρ² + 4(K + 2)ε) (the product: operands rounded to precision ρ, TF32: 2⁻¹⁰, else 0;
+/// K = d terms accumulated with unit roundoff ε, four times the textbook γ_K for margin; the factor
+/// 2 is the −2x·c) and a = (4d + 16)ε (‖c'‖², the shift, and the rounding of ‖x − c‖² itself, each
+/// below (d + 2)ε of the squared norms). So every centroid whose a_j ≤ min a + 2E may be nearest,
+/// and no other can be.
+struct CheckedBound {
+  double u = 0, a = 0;
+  static CheckedBound make(int d, double eps, bool tf32) {
+    double const rho = tf32 ? std::ldexp(1.0, -10) : 0.0;
+    return {2 * (2 * rho + rho * rho + 4 * (d + 2) * eps), (4.0 * d + 16) * eps};
+  }
+};
+
+/// Rows (or centroids, padded with zero rows up to kp) shifted by μ for the checked GEMM path, with
+/// their norms: out(i, ·) = in(i, ·) − μ, norm(i) = ‖out(i, ·)‖ (norm_squared: ‖·‖²); past `rows`
+/// the output rows are zero.
+template <class T, class Mem>
+struct ShiftRows {
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> in;
+  Kokkos::View<T**, Kokkos::LayoutRight, Mem> out;
+  Kokkos::View<T const*, Mem> mu;
+  Kokkos::View<T*, Mem> norm;
+  std::int64_t rows = 0;
+  int d = 0;
+  bool norm_squared = false;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
+    T s = 0;
+    for (int j = 0; j < d; ++j) {
+      T const v = i < rows ? T(in(i, j) - mu(j)) : T(0);
+      out(i, j) = v;
+      s += v * v;
+    }
+    norm(i) = norm_squared ? s : T(Kokkos::Experimental::sqrt(s));
+  }
+};
+
 /// The assignment kernel: each team takes a range of rows; per row the nearest centroid (ties →
 /// lowest index), the label, the distance, and (Accumulate) the row's contribution to the sums.
 ///
@@ -178,7 +272,12 @@ struct AssignKernel {
   Kokkos::View<T const*, mem> cpad;                       // IN  (D > 0) k × D centroids, zero-padded
   Kokkos::View<double const*, mem> scale;                 // IN  fixed-point scale per column
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> dot;  // IN  (GEMM) x_b · cᵀ for the batch
-  Kokkos::View<T const*, mem> cnorm;                      // IN  (GEMM) ‖c‖²
+  Kokkos::View<T const*, mem> cnorm;                      // IN  (GEMM) ‖c‖² (checked: ‖c'‖²)
+  Kokkos::View<T const*, mem> xnorm;                      // IN  (checked) ‖x'‖ of row i at i − xnorm_off
+  std::int64_t xnorm_off = 0;
+  T cmax = 0;                                             // IN  (checked) max ‖c'‖
+  CheckedBound bound;                                     // IN  (checked)
+  bool checked = false;
   Kokkos::View<T const*, mem> ct;                         // IN  (host, squared Euclidean) d × k transposed centroids
   Kokkos::View<fixed_t*, mem> acc;                        // OUT accumulator (Accumulate only)
   Kokkos::View<int*, mem> labels;                         // IN previous labels / OUT new labels
@@ -329,51 +428,112 @@ struct AssignKernel {
         [&](std::int64_t s, double& ls) {
           if constexpr (Gemm) {
             // One vector of lanes per row: the smallest ‖c‖² − 2x·c and the lowest index that
-            // attains it, then the exact ‖x − c‖² of that centroid.
+            // attains it, then the exact ‖x − c‖² of that centroid. Checked: the two smallest and
+            // the third value, then the exact distance of every centroid the bound cannot rule out.
             std::int64_t const i = i0 + s;
             std::int64_t const r = i - begin;
-            typename NearestReducer<T>::value_type nb;
-            // 16-byte loads of the product row and of ‖c‖²: both have kp ≥ k entries, a multiple
-            // of 16 bytes (see assign_rows); those past k are skipped.
-            // Lane l takes chunks l, l + lanes, …, four loads in flight before it compares.
+            // Lane l takes chunks l, l + lanes, …, four 16-byte loads in flight before it compares
+            // (the product and ‖c‖² have kp ≥ k entries, a multiple of 16 bytes; see assign_rows).
             constexpr int per = 16 / sizeof(T);
             int const nch = (k + per - 1) / per;
             auto const* dr = reinterpret_cast<Chunk16<T> const*>(&dot(r, 0));
             auto const* cn = reinterpret_cast<Chunk16<T> const*>(cnorm.data());
-            auto consider = [&](Chunk16<T> const& a, Chunk16<T> const& b, int q,
-                                typename NearestReducer<T>::value_type& m) {
-              for (int e = 0; e < per; ++e) {
-                T const v = b.v[e] - T(2) * a.v[e];
-                if (q * per + e < k && NearestReducer<T>::better(v, q * per + e, m.v, m.j)) {
-                  m.v = v;
-                  m.j = q * per + e;
+            auto scan = [&](int l, auto& m, auto&& take) {
+              int q = l;
+              for (; q + 3 * lanes < nch; q += 4 * lanes) {
+                Chunk16<T> a[4], b[4];
+                for (int u = 0; u < 4; ++u) {
+                  a[u] = dr[q + u * lanes];
+                  b[u] = cn[q + u * lanes];
                 }
+                for (int u = 0; u < 4; ++u)
+                  for (int e = 0; e < per; ++e)
+                    if ((q + u * lanes) * per + e < k) take(m, b[u].v[e] - T(2) * a[u].v[e], (q + u * lanes) * per + e);
+              }
+              for (; q < nch; q += lanes) {
+                Chunk16<T> const a = dr[q], b = cn[q];
+                for (int e = 0; e < per; ++e)
+                  if (q * per + e < k) take(m, b.v[e] - T(2) * a.v[e], q * per + e);
               }
             };
-            Kokkos::parallel_reduce(
-                Kokkos::ThreadVectorRange(t, lanes),
-                [&](int l, typename NearestReducer<T>::value_type& m) {
-                  int q = l;
-                  for (; q + 3 * lanes < nch; q += 4 * lanes) {
-                    Chunk16<T> a[4], b[4];
-                    for (int u = 0; u < 4; ++u) {
-                      a[u] = dr[q + u * lanes];
-                      b[u] = cn[q + u * lanes];
-                    }
-                    for (int u = 0; u < 4; ++u) consider(a[u], b[u], q + u * lanes, m);
-                  }
-                  for (; q < nch; q += lanes) consider(dr[q], cn[q], q, m);
-                },
-                NearestReducer<T>(nb));
-            int const best = nb.j;
+            auto exact = [&](int j) {
+              T dd = 0;
+              Kokkos::parallel_reduce(
+                  Kokkos::ThreadVectorRange(t, d),
+                  [&](int l, T& acc_d) {
+                    T const e = x(i, l) - c(j, l);
+                    acc_d += e * e;
+                  },
+                  dd);
+              return dd;
+            };
+            int best = 0;
             T bestd = 0;
-            Kokkos::parallel_reduce(
-                Kokkos::ThreadVectorRange(t, d),
-                [&](int j, T& acc_d) {
-                  T const e = x(i, j) - c(best, j);
-                  acc_d += e * e;
-                },
-                bestd);
+            if (!checked) {
+              typename NearestReducer<T>::value_type nb;
+              Kokkos::parallel_reduce(
+                  Kokkos::ThreadVectorRange(t, lanes),
+                  [&](int l, typename NearestReducer<T>::value_type& m) {
+                    scan(l, m, [](auto& mm, T v, int j) {
+                      if (NearestReducer<T>::better(v, j, mm.v, mm.j)) {
+                        mm.v = v;
+                        mm.j = j;
+                      }
+                    });
+                  },
+                  NearestReducer<T>(nb));
+              best = nb.j;
+              bestd = exact(best);
+            } else {
+              typename Top2Reducer<T>::value_type tb;
+              Kokkos::parallel_reduce(
+                  Kokkos::ThreadVectorRange(t, lanes),
+                  [&](int l, typename Top2Reducer<T>::value_type& m) {
+                    // A lane visits its indices in increasing order, so an equal value never
+                    // displaces a kept one: only values below the third need the full insert.
+                    scan(l, m, [](auto& mm, T v, int j) {
+                      if (v < mm.v3) Top2Reducer<T>::push(mm, v, j);
+                    });
+                  },
+                  Top2Reducer<T>(tb));
+              double const xn = static_cast<double>(xnorm(i - xnorm_off)), cm = static_cast<double>(cmax);
+              double const E = bound.u * xn * cm + bound.a * (xn + cm) * (xn + cm);
+              // The threshold rounded up (a float sum of non-negative terms, plus its own rounding).
+              T const thr = static_cast<T>((static_cast<double>(tb.v1) + 2 * E) * (1 + 4 * Kokkos::Experimental::epsilon<T>::value) +
+                                           4 * Kokkos::Experimental::norm_min<T>::value);
+              if (tb.v3 > thr) {  // at most two candidates
+                best = tb.j1;
+                bestd = exact(best);
+                if (tb.v2 <= thr) {
+                  T const d2 = exact(tb.j2);
+                  if (NearestReducer<T>::better(d2, tb.j2, bestd, best)) {
+                    best = tb.j2;
+                    bestd = d2;
+                  }
+                }
+              } else {  // three or more: each lane measures its candidates exactly
+                typename NearestReducer<T>::value_type nb;
+                Kokkos::parallel_reduce(
+                    Kokkos::ThreadVectorRange(t, lanes),
+                    [&](int l, typename NearestReducer<T>::value_type& m) {
+                      scan(l, m, [&](auto& mm, T v, int j) {
+                        if (v > thr) return;
+                        T dj = 0;
+                        for (int e = 0; e < d; ++e) {
+                          T const q = x(i, e) - c(j, e);
+                          dj += q * q;
+                        }
+                        if (NearestReducer<T>::better(dj, j, mm.v, mm.j)) {
+                          mm.v = dj;
+                          mm.j = j;
+                        }
+                      });
+                    },
+                    NearestReducer<T>(nb));
+                best = nb.j;
+                bestd = nb.v;
+              }
+            }
             finish(i, best, bestd, ls);
           } else if constexpr (D > 0) {
             std::int64_t rows[R];
@@ -540,17 +700,38 @@ struct AssignWorkspace {
   using mem = typename ExecSpace::memory_space;
   Kokkos::View<T**, Kokkos::LayoutRight, mem> dot;    // GEMM only: batch × kp (k rounded up to 8)
   Kokkos::View<T*, mem> cnorm;                        // GEMM only: kp
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> cpadg;  // GEMM only, k not a multiple of 8: kp × d, zero rows past k
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> cpadg;  // GEMM only, k not a multiple of 8 or checked: kp × d, zero rows past k
   Kokkos::View<T*, mem> cpad;                       // small-d kernel: k × D padded centroids
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> xs;   // 3xTF32 only: batch (split_once: all n) × 3d split rows
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> xs;   // 3xTF32: batch (split_once: all n) × 3d split rows; checked: × d shifted
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cs;   // 3xTF32 only: kp × 3d split centroids
-  bool split_once = false;         // 3xTF32: split all rows once (the caller checked that they fit)
+  Kokkos::View<T*, mem> xnorm;                      // checked only: ‖x − μ‖ of the rows in xs
+  Kokkos::View<T*, mem> shift;                      // checked only: μ (d), set by the caller (else zero)
+  bool split_once = false;         // 3xTF32 / checked: prepare all rows once (the caller checked that they fit)
   T const* split_of = nullptr;     // the rows whose split xs holds (split_once), nullptr: none yet
   /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
   std::size_t bytes() const {
-    return (dot.span() + cnorm.span() + cpadg.span() + cpad.span() + xs.span() + cs.span()) * sizeof(T);
+    return (dot.span() + cnorm.span() + cpadg.span() + cpad.span() + xs.span() + cs.span() + xnorm.span() + shift.span()) *
+           sizeof(T);
   }
 };
+
+/// out = a·bᵀ through KokkosBlas::gemm; tensor_cores: with cuBLAS' TF32 tensor-core math (CUDA,
+/// float32 only; otherwise the flag must be false).
+template <class A, class Bm, class C>
+void gemm_nt(bool tensor_cores, A const& a, Bm const& b, C const& out) {
+  using T = typename C::non_const_value_type;
+#ifdef KKM_HAVE_TF32X3
+  if constexpr (tf32x3_available<typename C::execution_space, T>()) {
+    if (tensor_cores) {
+      Tf32MathScope const tf32;
+      KokkosBlas::gemm("N", "T", T(1), a, b, T(0), out);
+      return;
+    }
+  }
+#endif
+  KKM_ASSERT(!tensor_cores);
+  KokkosBlas::gemm("N", "T", T(1), a, b, T(0), out);
+}
 
 /// Runs the assignment over local rows [begin, end) and returns the local sum of distances.
 /// With Accumulate, acc (zeroed by the caller) receives sums, counts and the changed count.
@@ -642,74 +823,108 @@ double assign_rows(ExecSpace const& space,
   if (gemm) {
     if constexpr (is_squared_euclidean<Metric>::value) {
       std::int64_t const B = std::min<std::int64_t>(batch > 0 ? batch : n, n);
+      bool const tf32x3 = gemm_kind == GemmKind::tf32x3, checked = gemm_kind == GemmKind::checked;
+      KKM_REQUIRE(!tf32x3 || (tf32x3_available<ExecSpace, T>()),
+                  "the 3xTF32 GEMM path needs the CUDA build with cuBLAS and float32 data");
       // The product and ‖c‖² have kp = k rounded up to 8 columns (zero centroids past k, never
       // chosen): rows stay 32-byte aligned whatever k is (e.g. after empty clusters were dropped),
       // which cuBLAS' fast kernels and the argmin's 16-byte loads need.
       int const kp = (k + 7) / 8 * 8;
-      Kokkos::View<T const**, Kokkos::LayoutRight, mem> cg = c;
-      if (kp != k) {
-        if (ws.cpadg.extent(0) != std::size_t(kp) || ws.cpadg.extent(1) != std::size_t(d))
-          ws.cpadg = Kokkos::View<T**, Kokkos::LayoutRight, mem>(Kokkos::view_alloc(space, "kkm::gemm_centroids"), kp, d);
-        Kokkos::deep_copy(space, Kokkos::subview(ws.cpadg, Kokkos::make_pair(0, k), Kokkos::ALL()), c);
-        Kokkos::deep_copy(space, Kokkos::subview(ws.cpadg, Kokkos::make_pair(k, kp), Kokkos::ALL()), T(0));
-        cg = ws.cpadg;
-      }
-      if (ws.dot.extent(0) < std::size_t(B) || ws.dot.extent(1) != std::size_t(kp))
-        ws.dot = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
-            Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gemm_dot"), B, kp);
+      // v as rows × cols (at least rows when !exact), (re)allocated if needed; true if it was.
+      auto ensure = [&](auto& v, std::size_t rows, std::size_t cols, char const* label, bool exact = true) {
+        using V = std::decay_t<decltype(v)>;
+        if ((exact ? v.extent(0) != rows : v.extent(0) < rows) || v.extent(1) != cols) {
+          v = V(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string(label)), rows, cols);
+          return true;
+        }
+        return false;
+      };
       if (ws.cnorm.extent(0) != std::size_t(kp))
         ws.cnorm = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cnorm"), kp);
-      Kokkos::parallel_for("kkm::centroid_norms", Kokkos::RangePolicy<ExecSpace>(space, 0, kp),
-                           CentroidNorms<T, mem>{cg, ws.cnorm, d});
-      bool const tf32x3 = gemm_kind == GemmKind::tf32x3;
-      KKM_REQUIRE(!tf32x3 || (tf32x3_available<ExecSpace, T>()),
-                  "the 3xTF32 GEMM path needs the CUDA build with cuBLAS and float32 data");
-      if (tf32x3) {
-        std::int64_t const split_rows = ws.split_once ? n : B;
-        if (ws.xs.extent(0) < std::size_t(split_rows) || ws.xs.extent(1) != std::size_t(3 * d)) {
-          ws.xs = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
-              Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_rows"), split_rows, 3 * d);
-          ws.split_of = nullptr;
+      Kokkos::View<T const**, Kokkos::LayoutRight, mem> cg = c;
+      T cmax = 0;
+      if (checked) {
+        // Centroids shifted by μ (zero rows past k), ‖c'‖², and max ‖c'‖ for the bound.
+        if (ws.shift.extent(0) != std::size_t(d)) ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, "kkm::shift"), d);
+        ensure(ws.cpadg, kp, d, "kkm::gemm_centroids");
+        Kokkos::parallel_for("kkm::shift_centroids", Kokkos::RangePolicy<ExecSpace>(space, 0, kp),
+                             ShiftRows<T, mem>{c, ws.cpadg, ws.shift, ws.cnorm, k, d, true});
+        T m2 = 0;
+        auto cn = ws.cnorm;
+        Kokkos::parallel_reduce("kkm::max_centroid_norm", Kokkos::RangePolicy<ExecSpace>(space, 0, k),
+                                KOKKOS_LAMBDA(int q, T& m) { m = cn(q) > m ? cn(q) : m; }, Kokkos::Max<T>(m2));
+        cmax = static_cast<T>(std::sqrt(static_cast<double>(m2)) * (1 + 1e-6));
+        cg = ws.cpadg;
+      } else {
+        if (kp != k) {
+          ensure(ws.cpadg, kp, d, "kkm::gemm_centroids");
+          Kokkos::deep_copy(space, Kokkos::subview(ws.cpadg, Kokkos::make_pair(0, k), Kokkos::ALL()), c);
+          Kokkos::deep_copy(space, Kokkos::subview(ws.cpadg, Kokkos::make_pair(k, kp), Kokkos::ALL()), T(0));
+          cg = ws.cpadg;
         }
+        Kokkos::parallel_for("kkm::centroid_norms", Kokkos::RangePolicy<ExecSpace>(space, 0, kp),
+                             CentroidNorms<T, mem>{cg, ws.cnorm, d});
+      }
+      ensure(ws.dot, B, kp, "kkm::gemm_dot", false);
+      // Rows prepared for the product (3xTF32: split; checked: shifted, with norms): all n once
+      // per fit (split_once) or each batch.
+      bool const prepared = tf32x3 || checked;
+      int const xcols = tf32x3 ? 3 * d : d;
+      auto prepare = [&](std::int64_t r0, std::int64_t r1, std::int64_t o0) {  // rows [r0, r1) into xs from o0
+        auto in = Kokkos::subview(x, Kokkos::make_pair(r0, r1), Kokkos::ALL());
+        auto out = Kokkos::subview(ws.xs, Kokkos::make_pair(o0, o0 + (r1 - r0)), Kokkos::ALL());
+        if (tf32x3) {
+          Kokkos::parallel_for("kkm::split_tf32_rows", Kokkos::RangePolicy<ExecSpace>(space, 0, (r1 - r0) * d),
+                               SplitTf32<T, mem>{in, out, d, false});
+        } else {
+          auto xn = Kokkos::subview(ws.xnorm, Kokkos::make_pair(o0, o0 + (r1 - r0)));
+          Kokkos::parallel_for("kkm::shift_rows", Kokkos::RangePolicy<ExecSpace>(space, 0, r1 - r0),
+                               ShiftRows<T, mem>{in, out, ws.shift, xn, r1 - r0, d, false});
+        }
+      };
+      if (prepared) {
+        std::int64_t const rows = ws.split_once ? n : B;
+        bool fresh = ensure(ws.xs, rows, xcols, tf32x3 ? "kkm::tf32x3_rows" : "kkm::shifted_rows", false);
+        if (checked && ws.xnorm.extent(0) < std::size_t(rows)) {
+          ws.xnorm = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::row_norms"), rows);
+          fresh = true;
+        }
+        if (fresh) ws.split_of = nullptr;
         if (ws.split_once && ws.split_of != x.data()) {  // the rows never change within a fit
-          Kokkos::parallel_for("kkm::split_tf32_rows", Kokkos::RangePolicy<ExecSpace>(space, 0, n * d),
-                               SplitTf32<T, mem>{x, ws.xs, d, false});
+          prepare(0, n, 0);
           ws.split_of = x.data();
         }
-        if (ws.cs.extent(0) != std::size_t(kp) || ws.cs.extent(1) != std::size_t(3 * d))
-          ws.cs = Kokkos::View<T**, Kokkos::LayoutRight, mem>(
-              Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::tf32x3_centroids"), kp, 3 * d);
+      }
+      if (tf32x3) {
+        ensure(ws.cs, kp, 3 * d, "kkm::tf32x3_centroids");
         Kokkos::parallel_for("kkm::split_tf32_centroids", Kokkos::RangePolicy<ExecSpace>(space, 0, std::int64_t(kp) * d),
                              SplitTf32<T, mem>{cg, ws.cs, d, true});
       }
+      bool const tensor_cores = (tf32x3 || checked) && tf32x3_available<ExecSpace, T>();
       for (std::int64_t b0 = 0; b0 < n; b0 += B) {
         std::int64_t const b1 = std::min(n, b0 + B);
-        auto xb = Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
         auto db = Kokkos::subview(ws.dot, Kokkos::make_pair(std::int64_t(0), b1 - b0), Kokkos::ALL());
-        if (tf32x3) {
-#ifdef KKM_HAVE_TF32X3
-          if constexpr (tf32x3_available<ExecSpace, T>()) {
-            auto xsb = ws.split_once
-                           ? Kokkos::subview(ws.xs, Kokkos::make_pair(b0, b1), Kokkos::ALL())
-                           : Kokkos::subview(ws.xs, Kokkos::make_pair(std::int64_t(0), b1 - b0), Kokkos::ALL());
-            if (!ws.split_once)
-              Kokkos::parallel_for("kkm::split_tf32_rows", Kokkos::RangePolicy<ExecSpace>(space, 0, (b1 - b0) * d),
-                                   SplitTf32<T, mem>{xb, xsb, d, false});
-            space.fence();
-            Tf32MathScope const tensor_cores;
-            KokkosBlas::gemm("N", "T", T(1), xsb, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(ws.cs), T(0), db);
-          }
-#endif
-        } else {
-          space.fence();
-          KokkosBlas::gemm("N", "T", T(1), xb, cg, T(0), db);
+        Kokkos::View<T const**, Kokkos::LayoutRight, mem> xb = Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
+        std::int64_t const o0 = ws.split_once ? b0 : 0;  // where the batch's prepared rows are
+        if (prepared) {
+          if (!ws.split_once) prepare(b0, b1, 0);
+          xb = Kokkos::subview(ws.xs, Kokkos::make_pair(o0, o0 + (b1 - b0)), Kokkos::ALL());
         }
+        space.fence();
+        gemm_nt(tensor_cores, xb, tf32x3 ? Kokkos::View<T const**, Kokkos::LayoutRight, mem>(ws.cs) : cg, db);
         Kokkos::fence();
         AssignKernel<ExecSpace, T, Metric, Accumulate, true> kernel;
         kernel.dot = db;
         KKM_ASSERT(reinterpret_cast<std::uintptr_t>(db.data()) % 16 == 0 &&
                    reinterpret_cast<std::uintptr_t>(ws.cnorm.data()) % 16 == 0);
         kernel.cnorm = ws.cnorm;
+        if (checked) {
+          kernel.checked = true;
+          kernel.xnorm = ws.xnorm;
+          kernel.xnorm_off = b0 - o0;
+          kernel.cmax = cmax;
+          kernel.bound = CheckedBound::make(d, Kokkos::Experimental::epsilon<T>::value / 2, tensor_cores);
+        }
         run(kernel, b0, b1);
       }
       column_sums();

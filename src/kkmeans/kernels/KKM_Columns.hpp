@@ -173,6 +173,7 @@ struct DataSummary {
   std::int64_t row_offset = 0;       ///< global index of this rank's first row
   std::vector<double> max_abs;       ///< per column, global
   std::vector<double> scale;         ///< fixed-point scale per column for sums over all rows
+  std::vector<double> mean;          ///< per column, global mean
   double mean_variance = 0;          ///< mean over columns of the population variance
   /// Exact per-column sums and sums of squared deviations (fixed point): a fingerprint of the data
   /// set that does not depend on how rows are split over ranks (checkpoints compare it on resume).
@@ -265,6 +266,7 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
     scale2[j] = fixed_point_scale(4.0 * s.max_abs[j] * s.max_abs[j], static_cast<double>(s.n_total));
     scale_h(j) = scale2[j];
   }
+  s.mean.assign(mean_h.data(), mean_h.data() + d);
   Kokkos::deep_copy(space, mean_d, mean_h);
   Kokkos::deep_copy(space, scale_d, scale_h);
   auto sq = column_fixed_sums(space, n, d, scale_d, SquaredDeviation<XView, mem>{x, mean_d});
