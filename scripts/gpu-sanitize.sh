@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # compute-sanitizer over the CUDA build (made by scripts/gpu-check.sh): memcheck and racecheck of the
-# unit tests' GPU kernels, memcheck of application fits (fused small-d, generic, GEMM paths) and a
+# unit tests' GPU kernels, memcheck of application fits (fused small-d, generic, GEMM paths incl. the
+# checked one, which racecheck also runs) and a
 # predict. Logs and a summary go to ${OUT:-out/gpu}; exit status 1 if any tool reports an error.
-#   bash scripts/gpu-sanitize.sh [ARCH]     (default HOPPER90; SANITIZE_TIMEOUT: seconds per run, default 900)
+#   bash scripts/gpu-sanitize.sh [ARCH]     (default HOPPER90; SANITIZE_TIMEOUT: seconds per run, default 900;
+#   SANITIZE_UNIT_RACECHECK=0 skips the slow racecheck of the unit tests)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -33,7 +35,7 @@ run() {
 run unit-memcheck memcheck "$U" --gtest_filter='-*quality*'
 # racecheck: shared-memory hazards of kkmeans' kernels (assignment, column sums, medians, init,
 # mini-batch, weights); cuBLAS' kernels are left out (--kernel-name: names containing "kkm").
-run unit-racecheck racecheck --kernel-name kns=kkm "$U" \
+[[ ${SANITIZE_UNIT_RACECHECK:-1} == 0 ]] || run unit-racecheck racecheck --kernel-name kns=kkm "$U" \
   --gtest_filter='*small_d*:*column_block*:*gemm*:*lloyd_matches*:*empty_policy*:*metric_sqeuclidean*:*metric_manhattan:*init_k*:*minibatch_reaches*:*weights_equal_copies_sqeuclidean*'
 # Application fits through the real I/O path: d = 4 (small-d kernel, 4 rows per thread), d = 20
 # (generic fused kernel), d = 64 with --assign gemm (GEMM + argmin + column sums), then predict.
@@ -44,6 +46,8 @@ D=$(mktemp -d)
 run fit-smalld memcheck "$K" fit --input "$D/a.h5:/points" --k 16 --output "$D/ma.h5" --max-epochs 20 --quiet
 run fit-generic memcheck "$K" fit --input "$D/b.h5:/points" --k 16 --metric cosine --output "$D/mb.h5" --max-epochs 20 --quiet
 run fit-gemm memcheck "$K" fit --input "$D/c.h5:/points" --k 40 --assign gemm --batch-size 7000 --output "$D/mc.h5" --max-epochs 20 --quiet
+run fit-checked memcheck "$K" fit --input "$D/c.h5:/points" --k 40 --assign gemm-checked --batch-size 7000 --output "$D/md.h5" --max-epochs 20 --quiet
+run fit-checked-race racecheck --kernel-name kns=kkm "$K" fit --input "$D/c.h5:/points" --k 40 --init random --assign gemm-checked --batch-size 7000 --output "$D/me.h5" --max-epochs 5 --quiet
 run predict memcheck "$K" predict --model "$D/ma.h5" --input "$D/a.h5:/points" --output "$D/pa.h5" --quiet
 rm -rf "$D"
 exit $fail

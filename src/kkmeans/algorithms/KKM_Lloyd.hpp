@@ -110,12 +110,14 @@ void plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, Ge
   if constexpr (is_squared_euclidean<Metric>::value) {
     KKM_REQUIRE(p.assign != AssignPath::gemm_tf32x3 || (tf32x3_available<ExecSpace, T>()),
                 "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
-    bool const fp32 = p.assign == AssignPath::gemm ||
-                      (p.assign == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64);
-    gemm = p.assign == AssignPath::gemm_tf32x3    ? GemmKind::tf32x3
-           : p.assign == AssignPath::gemm_checked ? GemmKind::checked
-           : fp32                                 ? GemmKind::fp32
-                                                  : GemmKind::none;
+    // auto: on a GPU with d ≥ 32 and k ≥ 64, the checked GEMM path (the fused kernel's labels, from
+    // a tensor-core product where there is one); else the fused kernel.
+    bool const checked = p.assign == AssignPath::gemm_checked ||
+                         (p.assign == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64);
+    gemm = p.assign == AssignPath::gemm_tf32x3 ? GemmKind::tf32x3
+           : p.assign == AssignPath::gemm      ? GemmKind::fp32
+           : checked                           ? GemmKind::checked
+                                               : GemmKind::none;
   } else {
     KKM_REQUIRE(p.assign != AssignPath::gemm && p.assign != AssignPath::gemm_tf32x3 &&
                     p.assign != AssignPath::gemm_checked,

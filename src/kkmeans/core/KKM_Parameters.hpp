@@ -43,7 +43,7 @@ enum class Mode {
 
 /// How distances are computed in the assignment step.
 enum class AssignPath {
-  automatic,  ///< fused kernel, or GEMM for squared Euclidean when d and k are large
+  automatic,  ///< fused kernel, or on GPUs the checked GEMM path for squared Euclidean when d ≥ 32 and k ≥ 64
   fused,      ///< fused distance + argmin + accumulate kernel, every metric, bitwise reproducible
   gemm,       ///< ‖x‖² − 2x·c + ‖c‖² through KokkosBlas::gemm; squared-Euclidean metrics only
   /// As gemm, with x·cᵀ from three TF32 tensor-core products (x_hi·c_hi + x_hi·c_lo + x_lo·c_hi,

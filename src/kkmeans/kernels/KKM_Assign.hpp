@@ -226,26 +226,42 @@ struct CheckedBound {
   }
 };
 
-/// Rows (or centroids, padded with zero rows up to kp) shifted by μ for the checked GEMM path, with
-/// their norms: out(i, ·) = in(i, ·) − μ, norm(i) = ‖out(i, ·)‖ (norm_squared: ‖·‖²); past `rows`
-/// the output rows are zero.
-template <class T, class Mem>
+/// Rows (or centroids, padded with zero rows up to `total`) shifted by μ for the checked GEMM path,
+/// with their norms: out(i, ·) = in(i, ·) − μ, norm(i) = ‖out(i, ·)‖ (norm_squared: ‖·‖²); rows
+/// [rows, total) of the output are zero. One vector of lanes per row (coalesced).
+template <class ExecSpace, class T>
 struct ShiftRows {
-  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> in;
-  Kokkos::View<T**, Kokkos::LayoutRight, Mem> out;
-  Kokkos::View<T const*, Mem> mu;
-  Kokkos::View<T*, Mem> norm;
-  std::int64_t rows = 0;
-  int d = 0;
+  using mem = typename ExecSpace::memory_space;
+  using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  Kokkos::View<T const**, Kokkos::LayoutRight, mem> in;
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> out;
+  Kokkos::View<T const*, mem> mu;
+  Kokkos::View<T*, mem> norm;
+  std::int64_t rows = 0, total = 0;
+  int d = 0, rows_per_team = 1;
   bool norm_squared = false;
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
-    T s = 0;
-    for (int j = 0; j < d; ++j) {
-      T const v = i < rows ? T(in(i, j) - mu(j)) : T(0);
-      out(i, j) = v;
-      s += v * v;
-    }
-    norm(i) = norm_squared ? s : T(Kokkos::Experimental::sqrt(s));
+  KOKKOS_INLINE_FUNCTION void operator()(member const& t) const {
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, rows_per_team), [&](int r) {
+      std::int64_t const i = std::int64_t(t.league_rank()) * rows_per_team + r;
+      if (i >= total) return;
+      T s = 0;
+      Kokkos::parallel_reduce(
+          Kokkos::ThreadVectorRange(t, d),
+          [&](int j, T& acc) {
+            T const v = i < rows ? T(in(i, j) - mu(j)) : T(0);
+            out(i, j) = v;
+            acc += v * v;
+          },
+          s);
+      Kokkos::single(Kokkos::PerThread(t), [&]() { norm(i) = norm_squared ? s : T(Kokkos::Experimental::sqrt(s)); });
+    });
+  }
+  void launch(ExecSpace const& space) {
+    constexpr bool host = is_host_space<ExecSpace>();
+    rows_per_team = host ? 1 : 8;
+    Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>((total + rows_per_team - 1) / rows_per_team),
+                                         rows_per_team, host ? 1 : 32);
+    Kokkos::parallel_for("kkm::shift_rows", policy, *this);
   }
 };
 
@@ -261,7 +277,18 @@ struct ShiftRows {
 /// Where the per-cluster sums go: `sums_here` adds each row to the k × d sums in this kernel, in team
 /// scratch when they fit (acc_in_scratch), else with global atomics; otherwise a later
 /// ColumnBlockSums launch adds them and this kernel only counts rows per cluster and changed labels.
-template <class ExecSpace, class T, class Metric, bool Accumulate, bool Gemm, int D = 0>
+/// What the checked GEMM path's kernel needs besides the product (an empty struct elsewhere, so that
+/// the other kernels' functors stay small enough to be passed as kernel parameters).
+template <class T, class Mem>
+struct CheckedArgs {
+  Kokkos::View<T const*, Mem> xnorm;  // ‖x'‖ of row i at i − xnorm_off
+  std::int64_t xnorm_off = 0;
+  T cmax = 0;  // max ‖c'‖
+  CheckedBound bound;
+};
+struct NoCheckedArgs {};
+
+template <class ExecSpace, class T, class Metric, bool Accumulate, bool Gemm, int D = 0, bool Checked = false>
 struct AssignKernel {
   static constexpr int width = D;
   using mem = typename ExecSpace::memory_space;
@@ -273,11 +300,7 @@ struct AssignKernel {
   Kokkos::View<double const*, mem> scale;                 // IN  fixed-point scale per column
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> dot;  // IN  (GEMM) x_b · cᵀ for the batch
   Kokkos::View<T const*, mem> cnorm;                      // IN  (GEMM) ‖c‖² (checked: ‖c'‖²)
-  Kokkos::View<T const*, mem> xnorm;                      // IN  (checked) ‖x'‖ of row i at i − xnorm_off
-  std::int64_t xnorm_off = 0;
-  T cmax = 0;                                             // IN  (checked) max ‖c'‖
-  CheckedBound bound;                                     // IN  (checked)
-  bool checked = false;
+  std::conditional_t<Checked, CheckedArgs<T, mem>, NoCheckedArgs> chk;  // IN (checked GEMM path)
   Kokkos::View<T const*, mem> ct;                         // IN  (host, squared Euclidean) d × k transposed centroids
   Kokkos::View<fixed_t*, mem> acc;                        // OUT accumulator (Accumulate only)
   Kokkos::View<int*, mem> labels;                         // IN previous labels / OUT new labels
@@ -287,7 +310,6 @@ struct AssignKernel {
   int k = 0, d = 0;
   std::int64_t begin = 0, end = 0;  // the batch: local rows [begin, end)
   std::int64_t rows_per_team = 1;
-  int lanes = 1;  // vector lanes per row (GEMM path)
   int scratch_level = 0;
   bool c_in_scratch = false;
   bool acc_in_scratch = false;  // the scratch accumulator (sums_here: all of it; else counts + changed) fits
@@ -432,29 +454,17 @@ struct AssignKernel {
             // the third value, then the exact distance of every centroid the bound cannot rule out.
             std::int64_t const i = i0 + s;
             std::int64_t const r = i - begin;
-            // Lane l takes chunks l, l + lanes, …, four 16-byte loads in flight before it compares
-            // (the product and ‖c‖² have kp ≥ k entries, a multiple of 16 bytes; see assign_rows).
+            // 16-byte loads of the product row and of ‖c‖²: both have kp ≥ k entries, a multiple
+            // of 16 bytes (see assign_rows); those past k are skipped.
             constexpr int per = 16 / sizeof(T);
             int const nch = (k + per - 1) / per;
             auto const* dr = reinterpret_cast<Chunk16<T> const*>(&dot(r, 0));
             auto const* cn = reinterpret_cast<Chunk16<T> const*>(cnorm.data());
-            auto scan = [&](int l, auto& m, auto&& take) {
-              int q = l;
-              for (; q + 3 * lanes < nch; q += 4 * lanes) {
-                Chunk16<T> a[4], b[4];
-                for (int u = 0; u < 4; ++u) {
-                  a[u] = dr[q + u * lanes];
-                  b[u] = cn[q + u * lanes];
-                }
-                for (int u = 0; u < 4; ++u)
-                  for (int e = 0; e < per; ++e)
-                    if ((q + u * lanes) * per + e < k) take(m, b[u].v[e] - T(2) * a[u].v[e], (q + u * lanes) * per + e);
-              }
-              for (; q < nch; q += lanes) {
-                Chunk16<T> const a = dr[q], b = cn[q];
-                for (int e = 0; e < per; ++e)
-                  if (q * per + e < k) take(m, b.v[e] - T(2) * a.v[e], q * per + e);
-              }
+            // take(m, value, index) for every centroid of the row, in no particular order.
+            auto scan = [&](auto& m, int q, auto&& take) {
+              Chunk16<T> const a = dr[q], b = cn[q];
+              for (int e = 0; e < per; ++e)
+                if (q * per + e < k) take(m, b.v[e] - T(2) * a.v[e], q * per + e);
             };
             auto exact = [&](int j) {
               T dd = 0;
@@ -469,12 +479,12 @@ struct AssignKernel {
             };
             int best = 0;
             T bestd = 0;
-            if (!checked) {
+            if constexpr (!Checked) {
               typename NearestReducer<T>::value_type nb;
               Kokkos::parallel_reduce(
-                  Kokkos::ThreadVectorRange(t, lanes),
-                  [&](int l, typename NearestReducer<T>::value_type& m) {
-                    scan(l, m, [](auto& mm, T v, int j) {
+                  Kokkos::ThreadVectorRange(t, nch),
+                  [&](int q, typename NearestReducer<T>::value_type& m) {
+                    scan(m, q, [](auto& mm, T v, int j) {
                       if (NearestReducer<T>::better(v, j, mm.v, mm.j)) {
                         mm.v = v;
                         mm.j = j;
@@ -487,17 +497,16 @@ struct AssignKernel {
             } else {
               typename Top2Reducer<T>::value_type tb;
               Kokkos::parallel_reduce(
-                  Kokkos::ThreadVectorRange(t, lanes),
-                  [&](int l, typename Top2Reducer<T>::value_type& m) {
-                    // A lane visits its indices in increasing order, so an equal value never
-                    // displaces a kept one: only values below the third need the full insert.
-                    scan(l, m, [](auto& mm, T v, int j) {
-                      if (v < mm.v3) Top2Reducer<T>::push(mm, v, j);
+                  Kokkos::ThreadVectorRange(t, nch),
+                  [&](int q, typename Top2Reducer<T>::value_type& m) {
+                    // A value above the third smallest changes nothing (v2 ≤ v3 < v).
+                    scan(m, q, [](auto& mm, T v, int j) {
+                      if (v <= mm.v3) Top2Reducer<T>::push(mm, v, j);
                     });
                   },
                   Top2Reducer<T>(tb));
-              double const xn = static_cast<double>(xnorm(i - xnorm_off)), cm = static_cast<double>(cmax);
-              double const E = bound.u * xn * cm + bound.a * (xn + cm) * (xn + cm);
+              double const xn = static_cast<double>(chk.xnorm(i - chk.xnorm_off)), cm = static_cast<double>(chk.cmax);
+              double const E = chk.bound.u * xn * cm + chk.bound.a * (xn + cm) * (xn + cm);
               // The threshold rounded up (a float sum of non-negative terms, plus its own rounding).
               T const thr = static_cast<T>((static_cast<double>(tb.v1) + 2 * E) * (1 + 4 * Kokkos::Experimental::epsilon<T>::value) +
                                            4 * Kokkos::Experimental::norm_min<T>::value);
@@ -514,9 +523,9 @@ struct AssignKernel {
               } else {  // three or more: each lane measures its candidates exactly
                 typename NearestReducer<T>::value_type nb;
                 Kokkos::parallel_reduce(
-                    Kokkos::ThreadVectorRange(t, lanes),
-                    [&](int l, typename NearestReducer<T>::value_type& m) {
-                      scan(l, m, [&](auto& mm, T v, int j) {
+                    Kokkos::ThreadVectorRange(t, nch),
+                    [&](int q, typename NearestReducer<T>::value_type& m) {
+                      scan(m, q, [&](auto& mm, T v, int j) {
                         if (v > thr) return;
                         T dj = 0;
                         for (int e = 0; e < d; ++e) {
@@ -783,7 +792,6 @@ double assign_rows(ExecSpace const& space,
     kernel.c_in_scratch = !host && !gemm && acc_bytes + c_bytes <= smax;
     int const vl = gemm ? lanes : 1;
     int const ts = gemm ? team / lanes : team;
-    kernel.lanes = vl;
     std::int64_t rows = (b1 - b0 + teams_target - 1) / teams_target;
     constexpr int R = decltype(kernel)::rows_per_thread;
     if (!host) rows = ((rows + ts * R - 1) / (ts * R)) * (ts * R);
@@ -847,8 +855,7 @@ double assign_rows(ExecSpace const& space,
         // Centroids shifted by μ (zero rows past k), ‖c'‖², and max ‖c'‖ for the bound.
         if (ws.shift.extent(0) != std::size_t(d)) ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, "kkm::shift"), d);
         ensure(ws.cpadg, kp, d, "kkm::gemm_centroids");
-        Kokkos::parallel_for("kkm::shift_centroids", Kokkos::RangePolicy<ExecSpace>(space, 0, kp),
-                             ShiftRows<T, mem>{c, ws.cpadg, ws.shift, ws.cnorm, k, d, true});
+        ShiftRows<ExecSpace, T>{c, ws.cpadg, ws.shift, ws.cnorm, k, kp, d, 1, true}.launch(space);
         T m2 = 0;
         auto cn = ws.cnorm;
         Kokkos::parallel_reduce("kkm::max_centroid_norm", Kokkos::RangePolicy<ExecSpace>(space, 0, k),
@@ -878,8 +885,7 @@ double assign_rows(ExecSpace const& space,
                                SplitTf32<T, mem>{in, out, d, false});
         } else {
           auto xn = Kokkos::subview(ws.xnorm, Kokkos::make_pair(o0, o0 + (r1 - r0)));
-          Kokkos::parallel_for("kkm::shift_rows", Kokkos::RangePolicy<ExecSpace>(space, 0, r1 - r0),
-                               ShiftRows<T, mem>{in, out, ws.shift, xn, r1 - r0, d, false});
+          ShiftRows<ExecSpace, T>{in, out, ws.shift, xn, r1 - r0, r1 - r0, d, 1, false}.launch(space);
         }
       };
       if (prepared) {
@@ -913,19 +919,23 @@ double assign_rows(ExecSpace const& space,
         space.fence();
         gemm_nt(tensor_cores, xb, tf32x3 ? Kokkos::View<T const**, Kokkos::LayoutRight, mem>(ws.cs) : cg, db);
         Kokkos::fence();
-        AssignKernel<ExecSpace, T, Metric, Accumulate, true> kernel;
-        kernel.dot = db;
         KKM_ASSERT(reinterpret_cast<std::uintptr_t>(db.data()) % 16 == 0 &&
                    reinterpret_cast<std::uintptr_t>(ws.cnorm.data()) % 16 == 0);
-        kernel.cnorm = ws.cnorm;
         if (checked) {
-          kernel.checked = true;
-          kernel.xnorm = ws.xnorm;
-          kernel.xnorm_off = b0 - o0;
-          kernel.cmax = cmax;
-          kernel.bound = CheckedBound::make(d, Kokkos::Experimental::epsilon<T>::value / 2, tensor_cores);
+          AssignKernel<ExecSpace, T, Metric, Accumulate, true, 0, true> kernel;
+          kernel.dot = db;
+          kernel.cnorm = ws.cnorm;
+          kernel.chk.xnorm = ws.xnorm;
+          kernel.chk.xnorm_off = b0 - o0;
+          kernel.chk.cmax = cmax;
+          kernel.chk.bound = CheckedBound::make(d, Kokkos::Experimental::epsilon<T>::value / 2, tensor_cores);
+          run(kernel, b0, b1);
+        } else {
+          AssignKernel<ExecSpace, T, Metric, Accumulate, true> kernel;
+          kernel.dot = db;
+          kernel.cnorm = ws.cnorm;
+          run(kernel, b0, b1);
         }
-        run(kernel, b0, b1);
       }
       column_sums();
       return total;
