@@ -51,9 +51,6 @@ def inertia_np(x, c, chunk=65536):
     return total
 
 
-ASSIGN_MS = {}  # per kkmeans run, in call order: each epoch's assignment time (kernels until the sums are on the host)
-
-
 def run_kkmeans(binary, data, init, k, iters, out, extra):
     report = os.path.join(out, "kkmeans_report.json")
     cmd = [binary, "fit", "--input", f"{data}:/points", "--k", str(k), "--init-from", f"{init}:/init",
@@ -63,8 +60,9 @@ def run_kkmeans(binary, data, init, k, iters, out, extra):
     subprocess.run(cmd, check=True, env=env)
     r = json.load(open(report))
     ms = [1e3 * e["seconds"] for e in r["history"]]
-    ASSIGN_MS[len(ASSIGN_MS)] = [1e3 * e.get("assign_seconds", 0) for e in r["history"]]
-    return ms, r["inertia"], r.get("assign_path", "")
+    # each epoch's assignment time (kernels until the sums are on the host)
+    ms_assign = [1e3 * e.get("assign_seconds", 0) for e in r["history"]]
+    return ms, r["inertia"], r.get("assign_path", ""), ms_assign
 
 
 def run_sklearn(x, c0, iters):
@@ -154,16 +152,16 @@ def main():
         with h5py.File(init, "w") as f:
             f["init"] = c0
         results = []
-        ms, inertia, path = run_kkmeans(a.kkmeans, data, init, k, iters, a.out, a.kkmeans_args.split())
+        ms, inertia, path, ms_assign = run_kkmeans(a.kkmeans, data, init, k, iters, a.out, a.kkmeans_args.split())
         results.append((f"kkmeans ({path})", ms, inertia, iters))
-        assign_of = {results[-1][0]: ASSIGN_MS[len(ASSIGN_MS) - 1]}
+        assign_of = {results[-1][0]: ms_assign}
         for v in a.variant:
             vname, _, flags = v.partition("=")
             try:
-                ms_v, inertia_v, path_v = run_kkmeans(a.kkmeans, data, init, k, iters, a.out,
-                                                      a.kkmeans_args.split() + flags.split())
+                ms_v, inertia_v, path_v, ms_assign_v = run_kkmeans(a.kkmeans, data, init, k, iters, a.out,
+                                                                   a.kkmeans_args.split() + flags.split())
                 results.append((f"kkmeans {vname} ({path_v})", ms_v, inertia_v, iters))
-                assign_of[results[-1][0]] = ASSIGN_MS[len(ASSIGN_MS) - 1]
+                assign_of[results[-1][0]] = ms_assign_v
             except subprocess.CalledProcessError as e:
                 print(f"{w} kkmeans {vname}: failed ({e})", file=sys.stderr)
         # (name, run(iterations), most iterations it runs)

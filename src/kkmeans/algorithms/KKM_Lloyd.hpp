@@ -263,7 +263,8 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   if (gemm == GemmKind::checked) {  // the GEMM's shift: the global column means, the same on every rank
     ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::shift"), d);
     auto h = Kokkos::create_mirror_view(ws.shift);
-    for (int j = 0; j < d; ++j) h(j) = s.mean.size() == std::size_t(d) ? static_cast<T>(s.mean[j]) : T(0);
+    KKM_ASSERT(s.mean.size() == std::size_t(d));
+    for (int j = 0; j < d; ++j) h(j) = static_cast<T>(s.mean[j]);
     Kokkos::deep_copy(space, ws.shift, h);
   }
 

@@ -507,8 +507,9 @@ struct AssignKernel {
                   Top2Reducer<T>(tb));
               double const xn = static_cast<double>(chk.xnorm(i - chk.xnorm_off)), cm = static_cast<double>(chk.cmax);
               double const E = chk.bound.u * xn * cm + chk.bound.a * (xn + cm) * (xn + cm);
-              // The threshold rounded up (a float sum of non-negative terms, plus its own rounding).
-              T const thr = static_cast<T>((static_cast<double>(tb.v1) + 2 * E) * (1 + 4 * Kokkos::Experimental::epsilon<T>::value) +
+              // The threshold, raised by its own rounding to T (v1 may be negative: relative to |·|).
+              double const thr_d = static_cast<double>(tb.v1) + 2 * E;
+              T const thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
                                            4 * Kokkos::Experimental::norm_min<T>::value);
               if (tb.v3 > thr) {  // at most two candidates
                 best = tb.j1;
@@ -527,11 +528,7 @@ struct AssignKernel {
                     [&](int q, typename NearestReducer<T>::value_type& m) {
                       scan(m, q, [&](auto& mm, T v, int j) {
                         if (v > thr) return;
-                        T dj = 0;
-                        for (int e = 0; e < d; ++e) {
-                          T const q = x(i, e) - c(j, e);
-                          dj += q * q;
-                        }
+                        T const dj = static_cast<T>(metric(VectorRef<T>{&x(i, 0), d}, VectorRef<T>{&c(j, 0), d}));
                         if (NearestReducer<T>::better(dj, j, mm.v, mm.j)) {
                           mm.v = dj;
                           mm.j = j;
