@@ -2,7 +2,8 @@
 # compute-sanitizer over the CUDA build (made by scripts/gpu-check.sh): memcheck and racecheck of the
 # unit tests' GPU kernels, memcheck of application fits (fused small-d, generic, GEMM paths incl. the
 # checked one, which racecheck also runs) and a
-# predict. Logs and a summary go to ${OUT:-out/gpu}; exit status 1 if any tool reports an error.
+# predict. Logs and a summary go to ${OUT:-out/gpu}; exit status 1 if any tool reports an error
+# (racecheck warnings are listed in the summary, not counted as errors).
 #   bash scripts/gpu-sanitize.sh [ARCH]     (default HOPPER90; SANITIZE_TIMEOUT: seconds per run, default 900;
 #   SANITIZE_UNIT_RACECHECK=0 skips the slow racecheck of the unit tests)
 set -uo pipefail
@@ -28,8 +29,13 @@ run() {
   local rc=$?
   local errs=$(grep -m1 "ERROR SUMMARY" "$OUT/sanitize-$name.log" || echo "no summary")
   local warns=$(grep -m1 "RACECHECK SUMMARY" "$OUT/sanitize-$name.log" || true)
-  echo "$name ($tool): rc $rc, $(($(date +%s) - t0)) s, $errs ${warns:+| $warns}" | tee -a "$SUMMARY"
-  [[ $rc == 0 ]] || fail=1
+  # racecheck's --error-exitcode also fires on warnings (possible hazards: Kokkos 3.4's own reductions
+  # draw them, see docs/PERFORMANCE.md); only its errors fail the run, its warnings are listed.
+  local verdict=pass
+  if [[ $rc != 0 ]]; then
+    if [[ $tool == racecheck && $rc == 97 && $warns == *"(0 errors,"* ]]; then verdict="pass (warnings only)"; else verdict=FAIL; fail=1; fi
+  fi
+  echo "$name ($tool): $verdict, rc $rc, $(($(date +%s) - t0)) s, $errs ${warns:+| $warns}" | tee -a "$SUMMARY"
 }
 # Every unit test but the slow quality suite (its kernels are the ones the other tests run).
 run unit-memcheck memcheck "$U" --gtest_filter='-*quality*'

@@ -256,10 +256,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   GemmKind gemm = GemmKind::none;
   AssignWorkspace<ExecSpace, T> ws;
   plan_assignment<ExecSpace, T, Metric>(p, n, d, k, gemm, res.batch_size, ws.split_once);
-  res.path = gemm == GemmKind::fp32      ? "gemm"
-             : gemm == GemmKind::tf32x3  ? "gemm-tf32x3"
-             : gemm == GemmKind::checked ? "gemm-checked"
-                                         : "fused";
+  res.path = to_string(assign_path_of(gemm));
   if (gemm == GemmKind::checked) {  // the GEMM's shift: the global column means, the same on every rank
     ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::shift"), d);
     auto h = Kokkos::create_mirror_view(ws.shift);

@@ -57,7 +57,7 @@ struct Result {
   std::vector<EpochStats> history;      ///< of the kept run
   std::vector<double> restart_inertia;  ///< final inertia of each of the n_init runs
   int best_restart = 0;                 ///< index of the kept run
-  std::string path;             ///< assignment path used: "fused" or "gemm"
+  std::string path;             ///< assignment path used: to_string(AssignPath), never "auto"
   std::int64_t batch_size = 0;  ///< rows per batch actually used
   std::size_t workspace_bytes = 0;  ///< device bytes the assignment step allocated (GEMM product, padded centroids)
   double seconds_init = 0;      ///< time spent choosing initial centroids (all runs)

@@ -10,6 +10,7 @@
 ///   [k·d, k·d + k)      per-cluster row counts (weight sums in fixed point with sample weights)
 ///   [k·d + k]           number of rows whose label changed
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/kernels/KKM_Columns.hpp>
 #include <kkmeans/kernels/KKM_FixedPoint.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
@@ -33,6 +34,14 @@ namespace kkm::detail {
 /// How the GEMM path computes x·cᵀ: not at all (fused kernels), BLAS in the data's precision,
 /// 3xTF32, or as a filter whose candidates are then measured exactly (checked; TF32 where available).
 enum class GemmKind { none, fp32, tf32x3, checked };
+
+/// The user-facing path (its name: to_string(AssignPath)) that runs a GemmKind.
+constexpr AssignPath assign_path_of(GemmKind g) {
+  return g == GemmKind::fp32      ? AssignPath::gemm
+         : g == GemmKind::tf32x3  ? AssignPath::gemm_tf32x3
+         : g == GemmKind::checked ? AssignPath::gemm_checked
+                                  : AssignPath::fused;
+}
 
 /// 3xTF32 runs where cuBLAS does (CUDA builds with the cuBLAS TPL), for float32 only.
 template <class ExecSpace, class T>
