@@ -115,6 +115,12 @@ def first_rows_only(d):
         assert 0 <= e["assign_seconds"] <= e["seconds"] and 0 <= e["allreduce_seconds"] <= e["seconds"]
 
 
+def slot_bytes(n, rows):
+    """The assignment workspace's per-batch distance sums: one float64 per batch when there are several."""
+    launches = -(-n // rows)
+    return 8 * launches if launches > 1 else 0
+
+
 @test
 def memory_limits(d):
     # A slice larger than the free memory is refused before reading, naming the sizes and what to do;
@@ -137,9 +143,7 @@ def memory_limits(d):
     m = r["memory"]
     assert r["assign_path"] == "gemm" and m["data_bytes"] == 4000 * 8 * 4
     rows = r["batch_size"] if r["batch_size"] > 0 else 4000
-    launches = -(-4000 // rows)  # with several launches (batches), one float64 distance sum per launch
-    slots = 8 * launches if launches > 1 else 0
-    assert m["assign_workspace_bytes"] == (rows * 64 + 64) * 4 + slots  # the batch × k product and ‖c‖², as allocated
+    assert m["assign_workspace_bytes"] == (rows * 64 + 64) * 4 + slot_bytes(4000, rows)  # the batch × k product and ‖c‖², as allocated
     assert m["assign_workspace_bytes"] <= m["free_bytes_before_fit"] // 4
     # The checked GEMM path: the fused kernel's labels and centroids; its workspace as allocated: the
     # product, ‖c'‖², the shifted centroids, and all rows shifted once (with their norms) plus μ.
@@ -151,9 +155,7 @@ def memory_limits(d):
     r = json.load(open(f"{d}/gemm-checked.json"))
     rows = r["batch_size"] if r["batch_size"] > 0 else 4000
     assert r["assign_path"] == "gemm-checked"
-    launches = -(-4000 // rows)
-    slots = 8 * launches if launches > 1 else 0
-    assert r["memory"]["assign_workspace_bytes"] == (rows * 64 + 64 + 64 * 8 + 4000 * 8 + 4000 + 8) * 4 + slots
+    assert r["memory"]["assign_workspace_bytes"] == (rows * 64 + 64 + 64 * 8 + 4000 * 8 + 4000 + 8) * 4 + slot_bytes(4000, rows)
 
 
 @test

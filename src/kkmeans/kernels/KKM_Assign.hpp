@@ -255,8 +255,9 @@ struct ShiftRows {
   Kokkos::View<T const*, mem> mu;
   Kokkos::View<T*, mem> norm;
   std::int64_t rows = 0, total = 0;
-  int d = 0, rows_per_team = 1;
+  int d = 0;
   bool norm_squared = false;
+  int rows_per_team = 1;  // set by launch()
   KOKKOS_INLINE_FUNCTION void operator()(member const& t) const {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, rows_per_team), [&](int r) {
       std::int64_t const i = std::int64_t(t.league_rank()) * rows_per_team + r;
@@ -793,7 +794,7 @@ double assign_rows(ExecSpace const& space,
   // that no batch waits for the host; the slots are read and added in launch order once, at the end.
   // A single launch reduces straight to the host (Kokkos' own result path, one copy fewer: W1 with
   // device slots for its single launch too measured 0.202 ms per epoch against 0.180 before).
-  std::int64_t const launch_rows = std::min<std::int64_t>(batch > 0 ? batch : n, n);
+  std::int64_t const launch_rows = std::min<std::int64_t>(batch > 0 ? batch : n, n);  // rows per batch
   std::size_t const launches = static_cast<std::size_t>((n + launch_rows - 1) / launch_rows);
   if (launches > 1 && ws.partial.extent(0) < launches)
     ws.partial = Kokkos::View<double*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::batch_distances"),
@@ -872,7 +873,7 @@ double assign_rows(ExecSpace const& space,
 
   if (gemm) {
     if constexpr (is_squared_euclidean<Metric>::value) {
-      std::int64_t const B = std::min<std::int64_t>(batch > 0 ? batch : n, n);
+      std::int64_t const B = launch_rows;
       bool const tf32x3 = gemm_kind == GemmKind::tf32x3, checked = gemm_kind == GemmKind::checked;
       KKM_REQUIRE(!tf32x3 || (tf32x3_available<ExecSpace, T>()),
                   "the 3xTF32 GEMM path needs the CUDA build with cuBLAS and float32 data");
@@ -897,7 +898,7 @@ double assign_rows(ExecSpace const& space,
         // Centroids shifted by μ (zero rows past k), ‖c'‖², and max ‖c'‖ for the bound.
         if (ws.shift.extent(0) != std::size_t(d)) ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, "kkm::shift"), d);
         ensure(ws.cpadg, kp, d, "kkm::gemm_centroids");
-        ShiftRows<ExecSpace, T>{c, ws.cpadg, ws.shift, ws.cnorm, k, kp, d, 1, true}.launch(space);
+        ShiftRows<ExecSpace, T>{c, ws.cpadg, ws.shift, ws.cnorm, k, kp, d, true}.launch(space);
         T m2 = 0;
         auto cn = ws.cnorm;
         Kokkos::parallel_reduce("kkm::max_centroid_norm", Kokkos::RangePolicy<ExecSpace>(space, 0, k),
@@ -927,7 +928,7 @@ double assign_rows(ExecSpace const& space,
                                SplitTf32<T, mem>{in, out, d, false});
         } else {
           auto xn = Kokkos::subview(ws.xnorm, Kokkos::make_pair(o0, o0 + (r1 - r0)));
-          ShiftRows<ExecSpace, T>{in, out, ws.shift, xn, r1 - r0, r1 - r0, d, 1, false}.launch(space);
+          ShiftRows<ExecSpace, T>{in, out, ws.shift, xn, r1 - r0, r1 - r0, d, false}.launch(space);
         }
       };
       if (prepared) {
@@ -981,7 +982,7 @@ double assign_rows(ExecSpace const& space,
       return total();
     }
   }
-  std::int64_t const B = batch > 0 ? batch : n;
+  std::int64_t const B = launch_rows;
   auto fused_over_batches = [&](auto fused) {
     for (std::int64_t b0 = 0; b0 < n; b0 += B) run(fused, b0, std::min(n, b0 + B));
     column_sums();
