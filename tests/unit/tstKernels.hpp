@@ -118,15 +118,16 @@ TEST(TEST_CATEGORY, small_d_kernel_equals_generic_partial_groups) {
   same_fit(7, kkm::Cosine{}, PlainCosine{}, 1003, 0);
 }
 
-// The checked GEMM path against the fused kernel, through assign_rows: labels, distances (inertia)
-// and accumulated sums. `shift` empty: no shift (μ = 0).
+// A GEMM path against the fused kernel, through assign_rows: labels, distances (inertia) and
+// accumulated sums. `shift` empty: no shift (μ = 0). block_rows: the product's layout (0: batch × k,
+// a host's default; R > 0: blocks of R rows, a device's), every layout run on every backend.
 struct AssignOut {
   std::vector<int> labels;
   double inertia;
   std::vector<fixed_t> acc;
 };
 AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detail::GemmKind kind, std::int64_t batch,
-                      std::vector<float> const& shift = {}) {
+                      std::int64_t block_rows, std::vector<float> const& shift = {}) {
   auto xd = to_device<space>(x);
   auto cd = to_device<space>(c);
   int const k = c.n;
@@ -136,6 +137,7 @@ AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detai
   Kokkos::View<int*, mem> labels("labels", x.n);
   Kokkos::deep_copy(labels, -1);
   kkm::detail::AssignWorkspace<space, float> ws;
+  ws.block_rows = block_rows;
   if (!shift.empty()) {
     ws.shift = Kokkos::View<float*, mem>("shift", shift.size());
     Kokkos::deep_copy(ws.shift, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
@@ -149,9 +151,9 @@ AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detai
 }
 
 // Small integers: every distance is exact in float32 whatever the order of the sums, so the checked
-// path must give exactly the fused kernel's labels, ties included (lowest index). Centroids 0–2 are
-// equal and 3–4 are equal, so rows near them have three- and two-way exact ties: the checked path's
-// "at most two candidates" branch and its every-candidate branch both run.
+// and the FP32 GEMM paths must give exactly the fused kernel's labels, ties included (lowest index).
+// Centroids 0–2 are equal and 3–4 are equal, so rows near them have three- and two-way exact ties:
+// the checked path's "at most two candidates" branch and its every-candidate branch both run.
 TEST(TEST_CATEGORY, gemm_checked_equals_fused_on_exact_ties) {
   using kkm::detail::GemmKind;
   std::mt19937 g(21);
@@ -164,13 +166,17 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_on_exact_ties) {
   for (int j = 0; j < d; ++j) c(1, j) = c(2, j) = c(0, j), c(4, j) = c(3, j);
   for (std::int64_t i = 0; i < 300; ++i)  // rows equal to centroid 0 or 3, or one step from them
     for (int j = 0; j < d; ++j) x(i, j) = c(i % 2 ? 3 : 0, j) + (j == int(i % d) && i % 3 == 0 ? 1.0f : 0.0f);
-  auto f = assign_with(x, c, GemmKind::none, 0);
-  for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
-    auto r = assign_with(x, c, GemmKind::checked, batch);
-    EXPECT_EQ(r.labels, f.labels) << "batch " << batch;
-    EXPECT_EQ(r.acc, f.acc) << "batch " << batch;
-    EXPECT_EQ(r.inertia, f.inertia) << "batch " << batch;
-  }
+  auto f = assign_with(x, c, GemmKind::none, 0, 0);
+  for (auto kind : {GemmKind::checked, GemmKind::fp32})
+    for (std::int64_t block_rows : {0, 64, 256})  // batches of 3000 and 700 rows: short last blocks
+      for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
+        auto r = assign_with(x, c, kind, batch, block_rows);
+        std::string const what = std::string(kind == GemmKind::fp32 ? "fp32" : "checked") + ", blocks of " +
+                                 std::to_string(block_rows) + ", batch " + std::to_string(batch);
+        EXPECT_EQ(r.labels, f.labels) << what;
+        EXPECT_EQ(r.acc, f.acc) << what;
+        EXPECT_EQ(r.inertia, f.inertia) << what;
+      }
   std::int64_t ties = 0;
   for (std::int64_t i = 0; i < 300; ++i) ties += f.labels[i] == 0 || f.labels[i] == 3;
   EXPECT_GT(ties, 250);  // the tie rows did go to the lowest of the equal centroids
@@ -193,13 +199,15 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_far_from_origin) {
   Matrix<float> cm{k, d, std::vector<float>(std::size_t(k) * d)};
   for (int q = 0; q < k; ++q)  // rows 3q: the first row of every blob, in another order
     for (int j = 0; j < d; ++j) cm(q, j) = x(std::int64_t(q) * 3, j);
-  auto f = assign_with(x, cm, GemmKind::none, 0);
-  for (auto const& shift : {std::vector<float>{}, mean}) {
-    auto r = assign_with(x, cm, GemmKind::checked, 1500, shift);
-    EXPECT_EQ(r.labels, f.labels) << (shift.empty() ? "unshifted" : "shifted");
-    EXPECT_EQ(r.acc, f.acc);
-    EXPECT_NEAR(r.inertia, f.inertia, 1e-6 * f.inertia);
-  }
+  auto f = assign_with(x, cm, GemmKind::none, 0, 0);
+  for (std::int64_t block_rows : {0, 256})
+    for (auto const& shift : {std::vector<float>{}, mean}) {
+      auto r = assign_with(x, cm, GemmKind::checked, 1500, block_rows, shift);
+      std::string const what = std::string(shift.empty() ? "unshifted" : "shifted") + ", blocks of " + std::to_string(block_rows);
+      EXPECT_EQ(r.labels, f.labels) << what;
+      EXPECT_EQ(r.acc, f.acc) << what;
+      EXPECT_NEAR(r.inertia, f.inertia, 1e-6 * f.inertia) << what;
+    }
 }
 
 }  // namespace

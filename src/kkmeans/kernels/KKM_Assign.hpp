@@ -101,6 +101,7 @@ class CublasScope {
     cublasSetStream(h_, space.cuda_stream());
     if (tf32) cublasSetMathMode(h_, CUBLAS_TF32_TENSOR_OP_MATH);
   }
+  cublasHandle_t handle() const { return h_; }
   ~CublasScope() {
     cublasSetMathMode(h_, old_math_);
     cublasSetStream(h_, old_stream_);
@@ -143,89 +144,53 @@ int small_d_width(int d) {
   return (is_zero_padding_neutral<Metric>::value || D == d) ? D : 0;
 }
 
-/// Reducer for the nearest centroid: the smallest value, ties → the lowest index (whatever the order
-/// in which lanes combine), so every path picks the centroid the sequential scan picks.
+/// Whether (v1, j1) is nearer than (v2, j2): the smaller value, ties → the lower index, so that
+/// every path picks the centroid the sequential scan picks.
 template <class T>
-struct NearestReducer {
-  struct value_type {
-    T v;
-    int j;
-  };
-  using reducer = NearestReducer;
-  using result_view_type = Kokkos::View<value_type, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
-  value_type* ref;
-  KOKKOS_INLINE_FUNCTION explicit NearestReducer(value_type& v) : ref(&v) {}
-  KOKKOS_INLINE_FUNCTION static bool better(T v1, int j1, T v2, int j2) { return v1 < v2 || (v1 == v2 && j1 < j2); }
-  KOKKOS_INLINE_FUNCTION void join(value_type& dest, value_type const& src) const {
-    if (better(src.v, src.j, dest.v, dest.j)) dest = src;
-  }
-  KOKKOS_INLINE_FUNCTION void join(volatile value_type& dest, volatile value_type const& src) const {
-    if (better(src.v, src.j, dest.v, dest.j)) {
-      dest.v = src.v;
-      dest.j = src.j;
-    }
-  }
-  KOKKOS_INLINE_FUNCTION void init(value_type& v) const {
-    v.v = Kokkos::reduction_identity<T>::min();
-    v.j = Kokkos::reduction_identity<int>::min();
-  }
-  KOKKOS_INLINE_FUNCTION value_type& reference() const { return *ref; }
-  KOKKOS_INLINE_FUNCTION result_view_type view() const { return result_view_type(ref); }
-  KOKKOS_INLINE_FUNCTION bool references_scalar() const { return true; }
-};
+KOKKOS_INLINE_FUNCTION bool nearer(T v1, int j1, T v2, int j2) {
+  return v1 < v2 || (v1 == v2 && j1 < j2);
+}
 
-/// Reducer for the checked GEMM path: the two smallest (value, index) pairs (ties → lower index) and
-/// the smallest value among all others, so that after the reduction it is known whether more than
+/// The checked GEMM path's scan of one row: the two smallest (value, index) pairs (ties → lower
+/// index) and the smallest value among all others, so that afterwards it is known whether more than
 /// two centroids lie under a threshold.
 template <class T>
-struct Top2Reducer {
-  struct value_type {
-    T v1, v2, v3;
-    int j1, j2;
-  };
-  using reducer = Top2Reducer;
-  using result_view_type = Kokkos::View<value_type, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
-  value_type* ref;
-  KOKKOS_INLINE_FUNCTION explicit Top2Reducer(value_type& v) : ref(&v) {}
-  /// Adds (v, j) to m.
-  KOKKOS_INLINE_FUNCTION static void push(value_type& m, T v, int j) {
-    if (NearestReducer<T>::better(v, j, m.v1, m.j1)) {
-      m.v3 = m.v2;
-      m.v2 = m.v1;
-      m.j2 = m.j1;
-      m.v1 = v;
-      m.j1 = j;
-    } else if (NearestReducer<T>::better(v, j, m.v2, m.j2)) {
-      m.v3 = m.v2;
-      m.v2 = v;
-      m.j2 = j;
-    } else if (v < m.v3) {
-      m.v3 = v;
+struct Top2 {
+  T v1 = Kokkos::reduction_identity<T>::min(), v2 = v1, v3 = v1;
+  int j1 = Kokkos::reduction_identity<int>::min(), j2 = j1;
+  /// Adds (v, j).
+  KOKKOS_INLINE_FUNCTION void push(T v, int j) {
+    if (nearer(v, j, v1, j1)) {
+      v3 = v2;
+      v2 = v1;
+      j2 = j1;
+      v1 = v;
+      j1 = j;
+    } else if (nearer(v, j, v2, j2)) {
+      v3 = v2;
+      v2 = v;
+      j2 = j;
+    } else if (v < v3) {
+      v3 = v;
     }
   }
-  KOKKOS_INLINE_FUNCTION void join(value_type& dest, value_type const& src) const {
-    push(dest, src.v1, src.j1);
-    push(dest, src.v2, src.j2);
-    if (src.v3 < dest.v3) dest.v3 = src.v3;
-  }
-  KOKKOS_INLINE_FUNCTION void join(volatile value_type& dest, volatile value_type const& src) const {
-    value_type a{dest.v1, dest.v2, dest.v3, dest.j1, dest.j2};
-    value_type const b{src.v1, src.v2, src.v3, src.j1, src.j2};
-    join(a, b);
-    dest.v1 = a.v1;
-    dest.v2 = a.v2;
-    dest.v3 = a.v3;
-    dest.j1 = a.j1;
-    dest.j2 = a.j2;
-  }
-  KOKKOS_INLINE_FUNCTION void init(value_type& v) const {
-    v.v1 = v.v2 = v.v3 = Kokkos::reduction_identity<T>::min();
-    v.j1 = v.j2 = Kokkos::reduction_identity<int>::min();
-  }
-  KOKKOS_INLINE_FUNCTION value_type& reference() const { return *ref; }
-  KOKKOS_INLINE_FUNCTION result_view_type view() const { return result_view_type(ref); }
-  KOKKOS_INLINE_FUNCTION bool references_scalar() const { return true; }
 };
+
+/// Where row r of a batch of nb rows starts in the batch's product with kp centroid columns, and
+/// (step) how far apart its consecutive centroids' values are. block_rows = 0: batch × kp, row
+/// major. block_rows = R > 0: the rows in blocks of R (the last one may be shorter), each block's
+/// kp × (its rows) product row major, the blocks one after another — centroid j's values for a
+/// block's rows are contiguous.
+KOKKOS_INLINE_FUNCTION std::size_t product_offset(std::int64_t r, std::int64_t nb, std::int64_t block_rows, int kp,
+                                                  std::size_t& step) {
+  if (block_rows <= 0) {
+    step = 1;
+    return static_cast<std::size_t>(r) * kp;
+  }
+  std::int64_t const b0 = r / block_rows * block_rows;  // the block's first row
+  step = static_cast<std::size_t>(nb - b0 < block_rows ? nb - b0 : block_rows);
+  return static_cast<std::size_t>(b0) * kp + static_cast<std::size_t>(r - b0);
+}
 
 /// The checked GEMM path's error bound. The product ranks centroids by a_j = ‖c'_j‖² − 2x'·c'_j
 /// (x' = x − μ, c' = c − μ), which differs from ‖x − c_j‖² − ‖x'‖² by at most
@@ -286,9 +251,10 @@ struct ShiftRows {
 /// The assignment kernel: each team takes a range of rows; per row the nearest centroid (ties →
 /// lowest index), the label, the distance, and (Accumulate) the row's contribution to the sums.
 ///
-/// Gemm: the distances come from a batch × k product x·cᵀ (one vector of lanes per row scans its row
-/// of it). D > 0 (fused only): the row is held in registers and the centroids, zero-padded to D
-/// columns, in scratch, read 16 bytes at a time; the metric sees D columns (only for metrics whose
+/// Gemm: the distances come from the product of the batch's rows with the centroids (see
+/// product_offset for its layouts); one thread per row scans its k values. D > 0 (fused
+/// only): the row is held in registers and the centroids, zero-padded to D columns, in scratch,
+/// read 16 bytes at a time; the metric sees D columns (only for metrics whose
 /// distances do not change with zero columns, see small_d_width). D = 0: the metric reads the row
 /// and centroids in place.
 ///
@@ -309,6 +275,7 @@ struct NoCheckedArgs {};
 template <class ExecSpace, class T, class Metric, bool Accumulate, bool Gemm, int D = 0, bool Checked = false>
 struct AssignKernel {
   static constexpr int width = D;
+  static constexpr bool gemm = Gemm;
   using mem = typename ExecSpace::memory_space;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
 
@@ -316,7 +283,9 @@ struct AssignKernel {
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> c;    // IN  k × d centroids
   Kokkos::View<T const*, mem> cpad;                       // IN  (D > 0) k × D centroids, zero-padded
   Kokkos::View<double const*, mem> scale;                 // IN  fixed-point scale per column
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> dot;  // IN  (GEMM) x_b · cᵀ for the batch
+  Kokkos::View<T const*, mem> dot;                        // IN  (GEMM) the batch's product, laid out by block_rows
+  std::int64_t block_rows = 0;                            // IN  (GEMM) its layout (product_offset)
+  int kp = 0;                                             // IN  (GEMM) its centroid dimension (k padded)
   Kokkos::View<T const*, mem> cnorm;                      // IN  (GEMM) ‖c‖² (checked: ‖c'‖²)
   std::conditional_t<Checked, CheckedArgs<T, mem>, NoCheckedArgs> chk;  // IN (checked GEMM path)
   Kokkos::View<T const*, mem> ct;                         // IN  (host, squared Euclidean) d × k transposed centroids
@@ -343,6 +312,45 @@ struct AssignKernel {
     std::size_t b = acc_scratch_len() * sizeof(fixed_t);
     if (c_in_scratch) b += static_cast<std::size_t>(k) * cwidth() * sizeof(T) + 16;
     return b + 16;
+  }
+
+  /// GEMM: take(‖c_j‖² − 2x·c_j, j) for j = 0, 1, …, k − 1 from a row's product values pr[j·step];
+  /// the product is read U values ahead (independent loads in flight).
+  template <class Take>
+  KOKKOS_INLINE_FUNCTION void scan_product(T const* pr, std::size_t step, T const* cn, Take&& take) const {
+    constexpr int U = 8;
+    int j = 0;
+    for (; j + U <= k; j += U) {
+      T a[U];
+      for (int u = 0; u < U; ++u) a[u] = pr[std::size_t(j + u) * step];
+      for (int u = 0; u < U; ++u) take(cn[j + u] - T(2) * a[u], j + u);
+    }
+    for (; j < k; ++j) take(cn[j] - T(2) * pr[std::size_t(j) * step], j);
+  }
+
+  /// GEMM: the metric's distance between a row and a centroid (d values each). For the built-in
+  /// squared Euclidean metric with 16-byte aligned rows of whole 16-byte chunks, the same sums in
+  /// the same order read 16 bytes at a time: the thread of each row reads its own row, so a warp's
+  /// load touches 32 rows, and 16-byte loads need a quarter of the memory transactions (the W2
+  /// argmin's exact distances measured 0.63 ms per 262144 rows with 4-byte loads).
+  KOKKOS_INLINE_FUNCTION T distance(T const* xr, T const* cr) const {
+    if constexpr (std::is_same_v<Metric, SquaredEuclidean>) {
+      constexpr int per = 16 / sizeof(T);
+      if (d % per == 0 && reinterpret_cast<std::uintptr_t>(xr) % 16 == 0 && reinterpret_cast<std::uintptr_t>(cr) % 16 == 0) {
+        auto const* xa = reinterpret_cast<Chunk16<T> const*>(xr);
+        auto const* ca = reinterpret_cast<Chunk16<T> const*>(cr);
+        T s = 0;
+        for (int q = 0; q < d / per; ++q) {
+          Chunk16<T> const u = xa[q], v = ca[q];
+          for (int e = 0; e < per; ++e) {
+            T const t = u.v[e] - v.v[e];
+            s += t * t;
+          }
+        }
+        return s;
+      }
+    }
+    return static_cast<T>(metric(VectorRef<T>{xr, d}, VectorRef<T>{cr, d}));
   }
 
   /// Rows per thread of the small-d kernel on a device: each centroid read from scratch serves R
@@ -459,7 +467,7 @@ struct AssignKernel {
       });
     };
 
-    // Each thread (or vector of lanes) takes R rows: i0 + s + r·slots, r < R (coalesced for each r).
+    // Each thread takes R rows: i0 + s + r·slots, r < R (coalesced for each r).
     constexpr int R = rows_per_thread;
     std::int64_t const slots = (i1 - i0 + R - 1) / R;
     double team_sum = 0;
@@ -467,62 +475,31 @@ struct AssignKernel {
         Kokkos::TeamThreadRange(t, slots),
         [&](std::int64_t s, double& ls) {
           if constexpr (Gemm) {
-            // One vector of lanes per row: the smallest ‖c‖² − 2x·c and the lowest index that
-            // attains it, then the exact ‖x − c‖² of that centroid. Checked: the two smallest and
-            // the third value, then the exact distance of every centroid the bound cannot rule out.
+            // One thread per row scans the row's k values ‖c‖² − 2x·c of the product for the
+            // smallest and the lowest index that attains it, then measures the exact distance of
+            // that centroid. Checked: the two smallest and the third value, then the exact
+            // distance of every centroid the bound cannot rule out.
             std::int64_t const i = i0 + s;
-            std::int64_t const r = i - begin;
-            // 16-byte loads of the product row and of ‖c‖²: both have kp ≥ k entries, a multiple
-            // of 16 bytes (see assign_rows); those past k are skipped.
-            constexpr int per = 16 / sizeof(T);
-            int const nch = (k + per - 1) / per;
-            auto const* dr = reinterpret_cast<Chunk16<T> const*>(&dot(r, 0));
-            auto const* cn = reinterpret_cast<Chunk16<T> const*>(cnorm.data());
-            // take(m, value, index) for every centroid of the row, in no particular order.
-            auto scan = [&](auto& m, int q, auto&& take) {
-              Chunk16<T> const a = dr[q], b = cn[q];
-              for (int e = 0; e < per; ++e)
-                if (q * per + e < k) take(m, b.v[e] - T(2) * a.v[e], q * per + e);
-            };
-            auto exact = [&](int j) {
-              T dd = 0;
-              Kokkos::parallel_reduce(
-                  Kokkos::ThreadVectorRange(t, d),
-                  [&](int l, T& acc_d) {
-                    T const e = x(i, l) - c(j, l);
-                    acc_d += e * e;
-                  },
-                  dd);
-              return dd;
-            };
+            std::size_t step = 1;
+            T const* const pr = dot.data() + product_offset(i - begin, end - begin, block_rows, kp, step);
+            T const* const cn = cnorm.data();
+            auto exact = [&](int j) { return distance(&x(i, 0), &c(j, 0)); };
             int best = 0;
             T bestd = 0;
             if constexpr (!Checked) {
-              typename NearestReducer<T>::value_type nb;
-              Kokkos::parallel_reduce(
-                  Kokkos::ThreadVectorRange(t, nch),
-                  [&](int q, typename NearestReducer<T>::value_type& m) {
-                    scan(m, q, [](auto& mm, T v, int j) {
-                      if (NearestReducer<T>::better(v, j, mm.v, mm.j)) {
-                        mm.v = v;
-                        mm.j = j;
-                      }
-                    });
-                  },
-                  NearestReducer<T>(nb));
-              best = nb.j;
+              T bv = Kokkos::reduction_identity<T>::min();
+              scan_product(pr, step, cn, [&](T v, int j) {
+                if (v < bv) {  // ascending j: ties keep the lowest index
+                  bv = v;
+                  best = j;
+                }
+              });
               bestd = exact(best);
             } else {
-              typename Top2Reducer<T>::value_type tb;
-              Kokkos::parallel_reduce(
-                  Kokkos::ThreadVectorRange(t, nch),
-                  [&](int q, typename Top2Reducer<T>::value_type& m) {
-                    // A value above the third smallest changes nothing (v2 ≤ v3 < v).
-                    scan(m, q, [](auto& mm, T v, int j) {
-                      if (v <= mm.v3) Top2Reducer<T>::push(mm, v, j);
-                    });
-                  },
-                  Top2Reducer<T>(tb));
+              Top2<T> tb;
+              scan_product(pr, step, cn, [&](T v, int j) {
+                if (v <= tb.v3) tb.push(v, j);  // a value above the third smallest changes nothing
+              });
               double const xn = static_cast<double>(chk.xnorm(i - chk.xnorm_off)), cm = static_cast<double>(chk.cmax);
               double const E = chk.bound.u * xn * cm + chk.bound.a * (xn + cm) * (xn + cm);
               // The threshold, raised by its own rounding to T (v1 may be negative: relative to |·|).
@@ -534,28 +511,21 @@ struct AssignKernel {
                 bestd = exact(best);
                 if (tb.v2 <= thr) {
                   T const d2 = exact(tb.j2);
-                  if (NearestReducer<T>::better(d2, tb.j2, bestd, best)) {
+                  if (nearer(d2, tb.j2, bestd, best)) {
                     best = tb.j2;
                     bestd = d2;
                   }
                 }
-              } else {  // three or more: each lane measures its candidates exactly
-                typename NearestReducer<T>::value_type nb;
-                Kokkos::parallel_reduce(
-                    Kokkos::ThreadVectorRange(t, nch),
-                    [&](int q, typename NearestReducer<T>::value_type& m) {
-                      scan(m, q, [&](auto& mm, T v, int j) {
-                        if (v > thr) return;
-                        T const dj = static_cast<T>(metric(VectorRef<T>{&x(i, 0), d}, VectorRef<T>{&c(j, 0), d}));
-                        if (NearestReducer<T>::better(dj, j, mm.v, mm.j)) {
-                          mm.v = dj;
-                          mm.j = j;
-                        }
-                      });
-                    },
-                    NearestReducer<T>(nb));
-                best = nb.j;
-                bestd = nb.v;
+              } else {  // three or more: each candidate measured exactly, in ascending order
+                bestd = Kokkos::reduction_identity<T>::min();
+                scan_product(pr, step, cn, [&](T v, int j) {
+                  if (v > thr) return;
+                  T const dj = exact(j);
+                  if (dj < bestd) {
+                    bestd = dj;
+                    best = j;
+                  }
+                });
               }
             }
             finish(i, best, bestd, ls);
@@ -582,7 +552,7 @@ struct AssignKernel {
       t.team_barrier();
       if (acc_in_scratch) {
         std::size_t const off = sums_here ? 0 : kd;  // scratch entry e is acc(off + e)
-        // TeamVectorRange: each entry once, also when the team has vector lanes (GEMM path).
+        // TeamVectorRange: each entry once.
         Kokkos::parallel_for(Kokkos::TeamVectorRange(t, static_cast<int>(len)), [&](int e) {
           if (lacc[e] != 0) Kokkos::atomic_add(&acc(off + e), lacc[e]);
         });
@@ -722,7 +692,11 @@ inline double allreduce_accumulator(std::vector<fixed_t>& buf, std::size_t acc_l
 template <class ExecSpace, class T>
 struct AssignWorkspace {
   using mem = typename ExecSpace::memory_space;
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> dot;    // GEMM only: batch × kp (k rounded up to 8)
+  Kokkos::View<T*, mem> dot;                          // GEMM only: the batch's product, batch × kp (k rounded up to 8) entries
+  /// GEMM: the product's layout (product_offset): 0 on hosts (a thread reads its row contiguously),
+  /// blocks of 256 rows on devices (a warp's threads, one per row, read 128 contiguous bytes per
+  /// centroid and a team streams through its block). Either works on any backend.
+  std::int64_t block_rows = is_host_space<ExecSpace>() ? 0 : 256;
   Kokkos::View<T*, mem> cnorm;                        // GEMM only: kp
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cpadg;  // GEMM only, k not a multiple of 8 or checked: kp × d, zero rows past k
   Kokkos::View<T*, mem> cpad;                       // small-d kernel: k × D padded centroids
@@ -762,6 +736,52 @@ void gemm_nt(ExecSpace const& space, bool tensor_cores, A const& a, Bm const& b,
   Kokkos::fence();
 }
 
+/// The product of a batch's rows xb (nb × m) with the centroids cb (kp × m) into `out`, laid out by
+/// block_rows (product_offset), in order with the work on `space`; tensor_cores as for gemm_nt.
+template <class ExecSpace, class T, class Mem>
+void gemm_product(ExecSpace const& space, bool tensor_cores, Kokkos::View<T const**, Kokkos::LayoutRight, Mem> xb,
+                  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> cb, T* out, std::int64_t block_rows) {
+  std::int64_t const nb = xb.extent(0);
+  int const kp = cb.extent(0);
+  using Out = Kokkos::View<T**, Kokkos::LayoutRight, Mem>;
+  if (block_rows <= 0) {
+    gemm_nt(space, tensor_cores, xb, cb, Out(out, nb, kp));
+    return;
+  }
+#ifdef KKM_HAVE_TF32X3
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
+    std::int64_t const full = nb / block_rows, rem = nb - full * block_rows;
+    // KokkosBlas has no strided-batched product: cuBLAS directly, one call for the full blocks.
+    // Column major, block b is C_b = X_bᵀ·C (rows × kp, leading dimension rows): the row-major
+    // kp × rows product of the layout.
+    CublasScope const scope(space, tensor_cores);
+    T const one = 1, zero = 0;
+    int const m = static_cast<int>(xb.extent(1));
+    auto call = [&](T const* a, T* c, std::int64_t rows, std::int64_t count) {
+      cublasStatus_t st;
+      if constexpr (std::is_same_v<T, float>)
+        st = cublasSgemmStridedBatched(scope.handle(), CUBLAS_OP_T, CUBLAS_OP_N, int(rows), kp, m, &one, a, int(xb.stride(0)),
+                                       rows * xb.stride(0), cb.data(), int(cb.stride(0)), 0, &zero, c, int(rows), rows * kp,
+                                       int(count));
+      else
+        st = cublasDgemmStridedBatched(scope.handle(), CUBLAS_OP_T, CUBLAS_OP_N, int(rows), kp, m, &one, a, int(xb.stride(0)),
+                                       rows * xb.stride(0), cb.data(), int(cb.stride(0)), 0, &zero, c, int(rows), rows * kp,
+                                       int(count));
+      if (st != CUBLAS_STATUS_SUCCESS)
+        throw std::runtime_error("cuBLAS strided-batched GEMM failed (status " + std::to_string(int(st)) + ")");
+    };
+    if (full > 0) call(xb.data(), out, block_rows, full);
+    if (rem > 0) call(xb.data() + full * block_rows * xb.stride(0), out + full * block_rows * kp, rem, 1);
+    return;
+  }
+#endif
+  for (std::int64_t b0 = 0; b0 < nb; b0 += block_rows) {
+    std::int64_t const rows = std::min(block_rows, nb - b0);
+    gemm_nt(space, tensor_cores, cb, Kokkos::subview(xb, Kokkos::make_pair(b0, b0 + rows), Kokkos::ALL()),
+            Out(out + b0 * kp, kp, rows));
+  }
+}
+
 /// Runs the assignment over local rows [begin, end) and returns the local sum of distances.
 /// With Accumulate, acc (zeroed by the caller) receives sums, counts and the changed count.
 template <bool Accumulate, class ExecSpace, class T, class Metric>
@@ -783,7 +803,6 @@ double assign_rows(ExecSpace const& space,
   int const level = host ? 1 : 0;
   std::size_t const smax = Kokkos::TeamPolicy<ExecSpace>::scratch_size_max(level);
   int const team = host ? 1 : 256;
-  int const lanes = host ? 1 : 32;  // GEMM path: one vector of lanes per row
   std::int64_t const teams_target = host ? 8 * space.concurrency() : std::max(1, 2 * space.concurrency() / team);
   // Whole accumulator in each team's scratch (sums too), or only counts + changed there and the sums
   // by ColumnBlockSums afterwards. The GEMM path always leaves the sums to ColumnBlockSums.
@@ -830,20 +849,26 @@ double assign_rows(ExecSpace const& space,
     std::size_t const acc_bytes = kernel.acc_scratch_len() * sizeof(fixed_t) + 16;
     std::size_t const c_bytes = std::size_t(k) * kernel.cwidth() * sizeof(T) + 16;
     kernel.c_in_scratch = !host && !gemm && acc_bytes + c_bytes <= smax;
-    int const vl = gemm ? lanes : 1;
-    int const ts = gemm ? team / lanes : team;
     std::int64_t rows = (b1 - b0 + teams_target - 1) / teams_target;
     constexpr int R = decltype(kernel)::rows_per_thread;
-    if (!host) rows = ((rows + ts * R - 1) / (ts * R)) * (ts * R);
+    if (!host) rows = ((rows + team * R - 1) / (team * R)) * (team * R);
     kernel.rows_per_team = std::max<std::int64_t>(rows, 1);
     std::int64_t const league = (b1 - b0 + kernel.rows_per_team - 1) / kernel.rows_per_team;
-    Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>(league), ts, vl);
-    policy.set_scratch_size(level, Kokkos::PerTeam(kernel.scratch_bytes()));
     char const* label = gemm ? "kkm::assign_gemm" : "kkm::assign_fused";
-    if (launches == 1)
-      Kokkos::parallel_reduce(label, policy, kernel, single);
-    else
-      Kokkos::parallel_reduce(label, policy, kernel, Kokkos::subview(ws.partial, launch));
+    auto go = [&](auto policy) {
+      policy.set_scratch_size(level, Kokkos::PerTeam(kernel.scratch_bytes()));
+      if (launches == 1)
+        Kokkos::parallel_reduce(label, policy, kernel, single);
+      else
+        Kokkos::parallel_reduce(label, policy, kernel, Kokkos::subview(ws.partial, launch));
+    };
+    if constexpr (decltype(kernel)::gemm && !host) {
+      // At most 64 registers (4 teams of 256 per SM): the FP32 path's argmin measured 0.82 → 0.64
+      // ms per 262144 W2 rows on an H200 (the checked one uses 56 either way).
+      go(Kokkos::TeamPolicy<ExecSpace, Kokkos::LaunchBounds<256, 4>>(space, static_cast<int>(league), team));
+    } else {
+      go(Kokkos::TeamPolicy<ExecSpace>(space, static_cast<int>(league), team));
+    }
     ++launch;
   };
   // The per-cluster column sums of all n rows from their (new) labels.
@@ -878,8 +903,8 @@ double assign_rows(ExecSpace const& space,
       KKM_REQUIRE(!tf32x3 || (tf32x3_available<ExecSpace, T>()),
                   "the 3xTF32 GEMM path needs the CUDA build with cuBLAS and float32 data");
       // The product and ‖c‖² have kp = k rounded up to 8 columns (zero centroids past k, never
-      // chosen): rows stay 32-byte aligned whatever k is (e.g. after empty clusters were dropped),
-      // which cuBLAS' fast kernels and the argmin's 16-byte loads need.
+      // chosen): the product's dimensions stay multiples of 8 (32 bytes) whatever k is (e.g. after
+      // empty clusters were dropped), which cuBLAS' fast kernels need.
       int const kp = (k + 7) / 8 * 8;
       // v as rows × cols (at least rows when !exact), (re)allocated if needed; true if it was.
       auto ensure = [&](auto& v, std::size_t rows, std::size_t cols, char const* label, bool exact = true) {
@@ -915,7 +940,9 @@ double assign_rows(ExecSpace const& space,
         Kokkos::parallel_for("kkm::centroid_norms", Kokkos::RangePolicy<ExecSpace>(space, 0, kp),
                              CentroidNorms<T, mem>{cg, ws.cnorm, d});
       }
-      ensure(ws.dot, B, kp, "kkm::gemm_dot", false);
+      if (ws.dot.extent(0) < std::size_t(B) * kp)
+        ws.dot = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gemm_dot"),
+                                       std::size_t(B) * kp);
       // Rows prepared for the product (3xTF32: split; checked: shifted, with norms): all n once
       // per fit (split_once) or each batch.
       bool const prepared = tf32x3 || checked;
@@ -952,19 +979,20 @@ double assign_rows(ExecSpace const& space,
       bool const tensor_cores = (tf32x3 || checked) && tf32x3_available<ExecSpace, T>();
       for (std::int64_t b0 = 0; b0 < n; b0 += B) {
         std::int64_t const b1 = std::min(n, b0 + B);
-        auto db = Kokkos::subview(ws.dot, Kokkos::make_pair(std::int64_t(0), b1 - b0), Kokkos::ALL());
+        std::int64_t const nb = b1 - b0;
         Kokkos::View<T const**, Kokkos::LayoutRight, mem> xb = Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
         std::int64_t const o0 = ws.split_once ? b0 : 0;  // where the batch's prepared rows are
         if (prepared) {
           if (!ws.split_once) prepare(b0, b1, 0);
           xb = Kokkos::subview(ws.xs, Kokkos::make_pair(o0, o0 + (b1 - b0)), Kokkos::ALL());
         }
-        gemm_nt(space, tensor_cores, xb, tf32x3 ? Kokkos::View<T const**, Kokkos::LayoutRight, mem>(ws.cs) : cg, db);
-        KKM_ASSERT(reinterpret_cast<std::uintptr_t>(db.data()) % 16 == 0 &&
-                   reinterpret_cast<std::uintptr_t>(ws.cnorm.data()) % 16 == 0);
+        Kokkos::View<T const**, Kokkos::LayoutRight, mem> const cb = tf32x3 ? Kokkos::View<T const**, Kokkos::LayoutRight, mem>(ws.cs) : cg;
+        gemm_product(space, tensor_cores, xb, cb, ws.dot.data(), ws.block_rows);
         if (checked) {
           AssignKernel<ExecSpace, T, Metric, Accumulate, true, 0, true> kernel;
-          kernel.dot = db;
+          kernel.dot = Kokkos::subview(ws.dot, Kokkos::make_pair(std::size_t(0), std::size_t(nb) * kp));
+          kernel.block_rows = ws.block_rows;
+          kernel.kp = kp;
           kernel.cnorm = ws.cnorm;
           kernel.chk.xnorm = ws.xnorm;
           kernel.chk.xnorm_off = b0 - o0;
@@ -973,7 +1001,9 @@ double assign_rows(ExecSpace const& space,
           run(kernel, b0, b1);
         } else {
           AssignKernel<ExecSpace, T, Metric, Accumulate, true> kernel;
-          kernel.dot = db;
+          kernel.dot = Kokkos::subview(ws.dot, Kokkos::make_pair(std::size_t(0), std::size_t(nb) * kp));
+          kernel.block_rows = ws.block_rows;
+          kernel.kp = kp;
           kernel.cnorm = ws.cnorm;
           run(kernel, b0, b1);
         }
