@@ -328,29 +328,35 @@ struct AssignKernel {
     for (; j < k; ++j) take(cn[j] - T(2) * pr[std::size_t(j) * step], j);
   }
 
-  /// GEMM: the metric's distance between a row and a centroid (d values each). For the built-in
-  /// squared Euclidean metric with 16-byte aligned rows of whole 16-byte chunks, the same sums in
-  /// the same order read 16 bytes at a time: the thread of each row reads its own row, so a warp's
-  /// load touches 32 rows, and 16-byte loads need a quarter of the memory transactions (the W2
-  /// argmin's exact distances measured 0.63 ms per 262144 rows with 4-byte loads).
-  KOKKOS_INLINE_FUNCTION T distance(T const* xr, T const* cr) const {
+  /// GEMM: the metric's distances between a row and centroids cr[0..N) (d values each). For the
+  /// built-in squared Euclidean metric with 16-byte aligned rows of whole 16-byte chunks, the same
+  /// sums in the same order, the row read once for all N and 16 bytes at a time: the thread of each
+  /// row reads its own row, so a warp's load touches 32 rows, and 16-byte loads need a quarter of
+  /// the memory transactions (the W2 argmin's exact distances measured 0.63 ms per 262144 rows
+  /// with 4-byte loads, 0.45 with 16-byte loads; an H200).
+  template <int N>
+  KOKKOS_INLINE_FUNCTION void distances(T const* xr, T const* const (&cr)[N], T (&out)[N]) const {
     if constexpr (std::is_same_v<Metric, SquaredEuclidean>) {
       constexpr int per = 16 / sizeof(T);
-      if (d % per == 0 && reinterpret_cast<std::uintptr_t>(xr) % 16 == 0 && reinterpret_cast<std::uintptr_t>(cr) % 16 == 0) {
+      bool aligned = d % per == 0 && reinterpret_cast<std::uintptr_t>(xr) % 16 == 0;
+      for (int m = 0; m < N; ++m) aligned = aligned && reinterpret_cast<std::uintptr_t>(cr[m]) % 16 == 0;
+      if (aligned) {
         auto const* xa = reinterpret_cast<Chunk16<T> const*>(xr);
-        auto const* ca = reinterpret_cast<Chunk16<T> const*>(cr);
-        T s = 0;
+        for (int m = 0; m < N; ++m) out[m] = 0;
         for (int q = 0; q < d / per; ++q) {
-          Chunk16<T> const u = xa[q], v = ca[q];
-          for (int e = 0; e < per; ++e) {
-            T const t = u.v[e] - v.v[e];
-            s += t * t;
+          Chunk16<T> const u = xa[q];
+          for (int m = 0; m < N; ++m) {
+            Chunk16<T> const v = reinterpret_cast<Chunk16<T> const*>(cr[m])[q];
+            for (int e = 0; e < per; ++e) {
+              T const t = u.v[e] - v.v[e];
+              out[m] += t * t;
+            }
           }
         }
-        return s;
+        return;
       }
     }
-    return static_cast<T>(metric(VectorRef<T>{xr, d}, VectorRef<T>{cr, d}));
+    for (int m = 0; m < N; ++m) out[m] = static_cast<T>(metric(VectorRef<T>{xr, d}, VectorRef<T>{cr[m], d}));
   }
 
   /// Rows per thread of the small-d kernel on a device: each centroid read from scratch serves R
@@ -483,7 +489,12 @@ struct AssignKernel {
             std::size_t step = 1;
             T const* const pr = dot.data() + product_offset(i - begin, end - begin, block_rows, kp, step);
             T const* const cn = cnorm.data();
-            auto exact = [&](int j) { return distance(&x(i, 0), &c(j, 0)); };
+            auto exact = [&](int j) {
+              T const* const cr[1] = {&c(j, 0)};
+              T out[1];
+              distances(&x(i, 0), cr, out);
+              return out[0];
+            };
             int best = 0;
             T bestd = 0;
             if constexpr (!Checked) {
@@ -508,13 +519,17 @@ struct AssignKernel {
                                            4 * Kokkos::Experimental::norm_min<T>::value);
               if (tb.v3 > thr) {  // at most two candidates
                 best = tb.j1;
-                bestd = exact(best);
-                if (tb.v2 <= thr) {
-                  T const d2 = exact(tb.j2);
-                  if (nearer(d2, tb.j2, bestd, best)) {
+                if (tb.v2 <= thr) {  // both measured in one pass over the row
+                  T const* const cr[2] = {&c(tb.j1, 0), &c(tb.j2, 0)};
+                  T dd[2];
+                  distances(&x(i, 0), cr, dd);
+                  bestd = dd[0];
+                  if (nearer(dd[1], tb.j2, bestd, best)) {
                     best = tb.j2;
-                    bestd = d2;
+                    bestd = dd[1];
                   }
+                } else {
+                  bestd = exact(best);
                 }
               } else {  // three or more: each candidate measured exactly, in ascending order
                 bestd = Kokkos::reduction_identity<T>::min();
