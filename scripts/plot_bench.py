@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Bar chart of ms per Lloyd iteration, kkmeans against its peers, from bench.json files.
 
-    /usr/bin/python3 scripts/plot_bench.py OUT.png docs/bench/gpu_*.json docs/bench/cpu_*.json
+    /usr/bin/python3 scripts/plot_bench.py [--only W1,W2,...] OUT.png docs/bench/gpu_*.json docs/bench/cpu_*.json
+
+--only: plot just these workloads (e.g. when a file's other rows were not measured on the final code).
 """
 import json
 import sys
@@ -14,11 +16,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    only = None
+    if args[:1] == ["--only"] and len(args) > 1:
+        only = set(args[1].split(","))
+        args = args[2:]
+    if len(args) < 2:
         sys.exit(__doc__)
     rows = []
-    for f in sys.argv[2:]:
-        rows += json.load(open(f))
+    for f in args[1:]:
+        rows += [r for r in json.load(open(f)) if only is None or r["workload"] in only]
+    if not rows:
+        sys.exit("plot_bench.py: no rows to plot")
     workloads = sorted({r["workload"] for r in rows})
     cols = min(2, len(workloads))
     rows_ = (len(workloads) + cols - 1) // cols
@@ -42,8 +51,8 @@ def main():
         for y, (v, r) in enumerate(zip(ms, rs)):
             ax.text(v, y, f" {r['ratio_to_kkmeans']:.3g}×", va="center", fontsize=8)
     fig.tight_layout()
-    fig.savefig(sys.argv[1])
-    print(f"wrote {sys.argv[1]}")
+    fig.savefig(args[0])
+    print(f"wrote {args[0]}")
 
 
 if __name__ == "__main__":

@@ -236,9 +236,21 @@ TEST(TEST_CATEGORY, lloyd_gemm_path_after_dropped_clusters) {
   ASSERT_LT(f.k_final, 72);
   ASSERT_NE(f.k_final % 8, 0);  // the padded layout is exercised
   EXPECT_EQ(g.k_final, f.k_final);
-  EXPECT_EQ(labels_to_host(f.labels), labels_to_host(g.labels));
+  // The FP32 path ranks by ‖c‖² − 2x·c in float: a row whose two nearest centroids lie within that
+  // rounding may take the other one (an H200's strided-batched SGEMM moved at least one row here);
+  // a broken padded layout would move most rows.
+  auto const lf = labels_to_host(f.labels), lg = labels_to_host(g.labels);
+  ASSERT_EQ(lf.size(), lg.size());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < lf.size(); ++i) differ += lf[i] != lg[i];
+  EXPECT_LE(differ, lf.size() / 100);
   EXPECT_NEAR(f.inertia, g.inertia, 1e-6 * f.inertia);
-  EXPECT_EQ(f.epochs, g.epochs);
+  // The checked path gives the fused labels exactly, padded product included.
+  p.assign = kkm::AssignPath::gemm_checked;
+  auto h = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+  EXPECT_EQ(h.k_final, f.k_final);
+  EXPECT_EQ(lf, labels_to_host(h.labels));
+  EXPECT_EQ(f.epochs, h.epochs);
 }
 
 TEST(TEST_CATEGORY, lloyd_restarts_keep_the_best) {
