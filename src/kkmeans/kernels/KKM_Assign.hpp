@@ -53,6 +53,16 @@ constexpr bool tf32x3_available() {
 #endif
 }
 
+/// Whether one library call makes the GEMM product in row blocks (gemm_product): CUDA with cuBLAS.
+template <class ExecSpace>
+constexpr bool blocked_product() {
+#ifdef KKM_HAVE_TF32X3
+  return std::is_same_v<ExecSpace, Kokkos::Cuda>;
+#else
+  return false;
+#endif
+}
+
 /// v rounded to the nearest TF32 value (10 mantissa bits; ties away from zero), so that the tensor
 /// cores, which ignore the low 13 bits, see it exactly; v itself where rounding would overflow.
 KOKKOS_INLINE_FUNCTION float tf32_round(float v) {
@@ -708,10 +718,11 @@ template <class ExecSpace, class T>
 struct AssignWorkspace {
   using mem = typename ExecSpace::memory_space;
   Kokkos::View<T*, mem> dot;                          // GEMM only: the batch's product, batch × kp (k rounded up to 8) entries
-  /// GEMM: the product's layout (product_offset): 0 on hosts (a thread reads its row contiguously),
-  /// blocks of 256 rows on devices (a warp's threads, one per row, read 128 contiguous bytes per
-  /// centroid and a team streams through its block). Either works on any backend.
-  std::int64_t block_rows = is_host_space<ExecSpace>() ? 0 : 256;
+  /// GEMM: the product's layout (product_offset): blocks of 256 rows where one cuBLAS call makes
+  /// them (CUDA: a warp's threads, one per row, read 128 contiguous bytes per centroid and a team
+  /// streams through its block), else 0 (a host thread reads its row contiguously; elsewhere each
+  /// block would be a product of its own). Either works on any backend.
+  std::int64_t block_rows = blocked_product<ExecSpace>() ? 256 : 0;
   Kokkos::View<T*, mem> cnorm;                        // GEMM only: kp
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cpadg;  // GEMM only, k not a multiple of 8 or checked: kp × d, zero rows past k
   Kokkos::View<T*, mem> cpad;                       // small-d kernel: k × D padded centroids
@@ -787,13 +798,14 @@ void gemm_product(ExecSpace const& space, bool tensor_cores, Kokkos::View<T cons
     };
     if (full > 0) call(xb.data(), out, block_rows, full);
     if (rem > 0) call(xb.data() + full * block_rows * xb.stride(0), out + full * block_rows * kp, rem, 1);
-    return;
-  }
+  } else
 #endif
-  for (std::int64_t b0 = 0; b0 < nb; b0 += block_rows) {
-    std::int64_t const rows = std::min(block_rows, nb - b0);
-    gemm_nt(space, tensor_cores, cb, Kokkos::subview(xb, Kokkos::make_pair(b0, b0 + rows), Kokkos::ALL()),
-            Out(out + b0 * kp, kp, rows));
+  {
+    for (std::int64_t b0 = 0; b0 < nb; b0 += block_rows) {  // a product per block
+      std::int64_t const rows = std::min(block_rows, nb - b0);
+      gemm_nt(space, tensor_cores, cb, Kokkos::subview(xb, Kokkos::make_pair(b0, b0 + rows), Kokkos::ALL()),
+              Out(out + b0 * kp, kp, rows));
+    }
   }
 }
 
