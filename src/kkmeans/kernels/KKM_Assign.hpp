@@ -43,24 +43,21 @@ constexpr AssignPath assign_path_of(GemmKind g) {
                                   : AssignPath::fused;
 }
 
-/// 3xTF32 runs where cuBLAS does (CUDA builds with the cuBLAS TPL), for float32 only.
-template <class ExecSpace, class T>
-constexpr bool tf32x3_available() {
-#ifdef KKM_HAVE_TF32X3
-  return std::is_same_v<ExecSpace, Kokkos::Cuda> && std::is_same_v<T, float>;
-#else
-  return false;
-#endif
-}
-
-/// Whether one library call makes the GEMM product in row blocks (gemm_product): CUDA with cuBLAS.
+/// Whether kkmeans calls cuBLAS itself on ExecSpace (CUDA builds with the cuBLAS TPL): TF32 math,
+/// the product in row blocks by one strided-batched call (gemm_product).
 template <class ExecSpace>
-constexpr bool blocked_product() {
+constexpr bool cublas_space() {
 #ifdef KKM_HAVE_TF32X3
   return std::is_same_v<ExecSpace, Kokkos::Cuda>;
 #else
   return false;
 #endif
+}
+
+/// 3xTF32 runs where cuBLAS does, for float32 only.
+template <class ExecSpace, class T>
+constexpr bool tf32x3_available() {
+  return cublas_space<ExecSpace>() && std::is_same_v<T, float>;
 }
 
 /// v rounded to the nearest TF32 value (10 mantissa bits; ties away from zero), so that the tensor
@@ -722,7 +719,7 @@ struct AssignWorkspace {
   /// them (CUDA: a warp's threads, one per row, read 128 contiguous bytes per centroid and a team
   /// streams through its block), else 0 (a host thread reads its row contiguously; elsewhere each
   /// block would be a product of its own). Either works on any backend.
-  std::int64_t block_rows = blocked_product<ExecSpace>() ? 256 : 0;
+  std::int64_t block_rows = cublas_space<ExecSpace>() ? 256 : 0;
   Kokkos::View<T*, mem> cnorm;                        // GEMM only: kp
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cpadg;  // GEMM only, k not a multiple of 8 or checked: kp × d, zero rows past k
   Kokkos::View<T*, mem> cpad;                       // small-d kernel: k × D padded centroids
@@ -1004,6 +1001,7 @@ double assign_rows(ExecSpace const& space,
                              SplitTf32<T, mem>{cg, ws.cs, d, true});
       }
       bool const tensor_cores = (tf32x3 || checked) && tf32x3_available<ExecSpace, T>();
+      CheckedBound const bound = CheckedBound::make(d, Kokkos::Experimental::epsilon<T>::value / 2, tensor_cores);
       for (std::int64_t b0 = 0; b0 < n; b0 += B) {
         std::int64_t const b1 = std::min(n, b0 + B);
         std::int64_t const nb = b1 - b0;
@@ -1015,24 +1013,22 @@ double assign_rows(ExecSpace const& space,
         }
         Kokkos::View<T const**, Kokkos::LayoutRight, mem> const cb = tf32x3 ? Kokkos::View<T const**, Kokkos::LayoutRight, mem>(ws.cs) : cg;
         gemm_product(space, tensor_cores, xb, cb, ws.dot.data(), ws.block_rows);
-        if (checked) {
-          AssignKernel<ExecSpace, T, Metric, Accumulate, true, 0, true> kernel;
+        auto with_product = [&](auto kernel) {  // the batch's product and ‖c‖²
           kernel.dot = Kokkos::subview(ws.dot, Kokkos::make_pair(std::size_t(0), std::size_t(nb) * kp));
           kernel.block_rows = ws.block_rows;
           kernel.kp = kp;
           kernel.cnorm = ws.cnorm;
+          return kernel;
+        };
+        if (checked) {
+          auto kernel = with_product(AssignKernel<ExecSpace, T, Metric, Accumulate, true, 0, true>{});
           kernel.chk.xnorm = ws.xnorm;
           kernel.chk.xnorm_off = b0 - o0;
           kernel.chk.cmax = cmax;
-          kernel.chk.bound = CheckedBound::make(d, Kokkos::Experimental::epsilon<T>::value / 2, tensor_cores);
+          kernel.chk.bound = bound;
           run(kernel, b0, b1);
         } else {
-          AssignKernel<ExecSpace, T, Metric, Accumulate, true> kernel;
-          kernel.dot = Kokkos::subview(ws.dot, Kokkos::make_pair(std::size_t(0), std::size_t(nb) * kp));
-          kernel.block_rows = ws.block_rows;
-          kernel.kp = kp;
-          kernel.cnorm = ws.cnorm;
-          run(kernel, b0, b1);
+          run(with_product(AssignKernel<ExecSpace, T, Metric, Accumulate, true>{}), b0, b1);
         }
       }
       column_sums();
