@@ -127,12 +127,13 @@ struct AssignOut {
   std::vector<fixed_t> acc;
 };
 AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detail::GemmKind kind, std::int64_t batch,
-                      std::int64_t block_rows, std::vector<float> const& shift = {}) {
+                      std::int64_t block_rows, std::vector<float> const& shift = {},
+                      std::vector<float> const& weights = {}, int scale_exp = 30) {
   auto xd = to_device<space>(x);
   auto cd = to_device<space>(c);
   int const k = c.n;
   Kokkos::View<double*, mem> scale("scale", x.d);
-  Kokkos::deep_copy(scale, std::ldexp(1.0, 30));
+  Kokkos::deep_copy(scale, std::ldexp(1.0, scale_exp));
   Kokkos::View<fixed_t*, mem> acc("acc", kkm::detail::accumulator_size(k, x.d));
   Kokkos::View<int*, mem> labels("labels", x.n);
   Kokkos::deep_copy(labels, -1);
@@ -143,9 +144,14 @@ AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detai
     Kokkos::deep_copy(ws.shift, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
                                     shift.data(), shift.size()));
   }
+  Kokkos::View<float*, mem> wd("weights", weights.size());
+  Kokkos::deep_copy(wd, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+                            weights.data(), weights.size()));
   double const s = kkm::detail::assign_rows<true>(space{}, kkm::detail::DeviceMatrix<space, float>(xd),
                                                   kkm::detail::DeviceMatrix<space, float>(cd), scale, acc, labels,
-                                                  kkm::SquaredEuclidean{}, kind, batch, ws);
+                                                  kkm::SquaredEuclidean{}, kind, batch, ws,
+                                                  Kokkos::View<float const*, mem>(wd),
+                                                  std::ldexp(1.0, scale_exp));
   auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
   return {labels_to_host(labels), s, std::vector<fixed_t>(a.data(), a.data() + a.extent(0))};
 }
@@ -207,6 +213,51 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_far_from_origin) {
       EXPECT_EQ(r.labels, f.labels) << what;
       EXPECT_EQ(r.acc, f.acc) << what;
       EXPECT_NEAR(r.inertia, f.inertia, 1e-6 * f.inertia) << what;
+    }
+}
+
+// Fit epochs on a GEMM path take the sum of distances from the cluster sums (InertiaFromSums), not
+// from each row: weighted rows far from the origin (so that μ matters), with and without the shift,
+// several batches and blocks. It must equal the float64 sum over rows of w_i ‖x_i − c_l(i)‖² for the
+// labels each path chose (the checked path: the fused kernel's).
+TEST(TEST_CATEGORY, gemm_epoch_inertia_from_cluster_sums) {
+  using kkm::detail::GemmKind;
+  int const d = 24, k = 16;
+  auto x = blobs<float>(3000, d, k, 0.4, 23);
+  for (auto& v : x.v) v += 500.0f;
+  std::vector<float> w(x.n), mean(d, 0.0f);
+  for (std::int64_t i = 0; i < x.n; ++i) w[i] = 0.25f + 0.5f * float(i % 7);
+  for (int j = 0; j < d; ++j) {
+    double s = 0;
+    for (std::int64_t i = 0; i < x.n; ++i) s += x(i, j);
+    mean[j] = float(s / double(x.n));
+  }
+  Matrix<float> c{k, d, std::vector<float>(std::size_t(k) * d)};
+  for (int q = 0; q < k; ++q)
+    for (int j = 0; j < d; ++j) c(q, j) = x(std::int64_t(q) * 5, j);
+  auto reference = [&](std::vector<int> const& labels) {
+    double s = 0;
+    for (std::int64_t i = 0; i < x.n; ++i) {
+      double r = 0;
+      for (int j = 0; j < d; ++j) {
+        double const t = double(x(i, j)) - double(c(labels[i], j));
+        r += t * t;
+      }
+      s += double(w[i]) * r;
+    }
+    return s;
+  };
+  auto f = assign_with(x, c, GemmKind::none, 0, 0, {}, w, 40);
+  double const rf = reference(f.labels);
+  EXPECT_NEAR(f.inertia, rf, 1e-6 * rf);  // the fused kernel: each row's float32 distance
+  for (auto kind : {GemmKind::checked, GemmKind::fp32})
+    for (auto const& shift : {std::vector<float>{}, mean}) {
+      auto r = assign_with(x, c, kind, 700, 256, shift, w, 40);
+      std::string const what = std::string(kind == GemmKind::fp32 ? "fp32" : "checked") + (shift.empty() ? ", unshifted" : ", shifted");
+      if (kind == GemmKind::checked) EXPECT_EQ(r.labels, f.labels) << what;
+      double const rr = reference(r.labels);
+      EXPECT_GT(rr, 0.0);
+      EXPECT_NEAR(r.inertia, rr, 1e-9 * rr) << what;
     }
 }
 

@@ -262,7 +262,9 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   AssignWorkspace<ExecSpace, T> ws;
   plan_assignment<ExecSpace, T, Metric>(p, n, d, k, gemm, res.batch_size, ws.split_once);
   res.path = to_string(assign_path_of(gemm));
-  if (gemm == GemmKind::checked) {  // the GEMM's shift: the global column means, the same on every rank
+  // The GEMM paths' shift μ: the global column means, the same on every rank (the checked path's
+  // product and every GEMM path's inertia from the cluster sums are taken relative to it).
+  if (gemm != GemmKind::none) {
     ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::shift"), d);
     auto h = Kokkos::create_mirror_view(ws.shift);
     KKM_ASSERT(s.mean.size() == std::size_t(d));
