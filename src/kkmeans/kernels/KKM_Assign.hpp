@@ -312,6 +312,13 @@ struct AssignKernel {
   /// result); false: only where the product cannot decide the label (the caller takes the epoch's
   /// inertia from the cluster sums instead, see InertiaFromSums).
   bool row_distances = true;
+  /// Small-d kernel, built-in squared Euclidean: rank the centroids by the expanded form first
+  /// (nearest_rows_filtered); needs the centroids in scratch.
+  bool filter = false;
+  static constexpr bool filterable = D > 0 && !Gemm && std::is_same_v<Metric, SquaredEuclidean>;
+  /// Centroids per group of the filtered small-d kernel.
+  static constexpr int group = 8;
+  KOKKOS_INLINE_FUNCTION int k_groups() const { return (k + group - 1) / group * group; }
 
   /// Entries of the team's scratch accumulator: [sums k·d,] counts k, changed 1; or just changed.
   KOKKOS_INLINE_FUNCTION std::size_t acc_scratch_len() const {
@@ -322,6 +329,7 @@ struct AssignKernel {
   std::size_t scratch_bytes() const {
     std::size_t b = acc_scratch_len() * sizeof(fixed_t);
     if (c_in_scratch) b += static_cast<std::size_t>(k) * cwidth() * sizeof(T) + 16;
+    if (filter) b += static_cast<std::size_t>(k_groups()) * (cwidth() + 1) * sizeof(T) + 32;
     return b + 16;
   }
 
@@ -404,6 +412,102 @@ struct AssignKernel {
     }
   }
 
+  /// Filtered small-d kernel (squared Euclidean): the nearest centroid of each of R rows, the same
+  /// one nearest_rows finds and the same distance, from fewer instructions. The centroids are
+  /// ranked by v_q = ‖c_q‖² + Σ_j x_j·(−2c_qj) (`fcn`, `fm`: D + 1 fused multiply-adds per pair
+  /// instead of the metric's 2D + 3 with the compare), in groups of `group` centroids of which only
+  /// each group's smallest value is compared (a min per pair); the winning group is ranked again for
+  /// its smallest and second-smallest value. v_q differs from ‖x − c_q‖² − ‖x‖² as computed by the
+  /// metric by at most E = (6D + 16)·u·(‖x‖ + max‖c‖)² (u: unit roundoff; ‖c‖²: γ_D, the multiply-
+  /// adds: γ_{D+1}, each on at most (‖x‖ + ‖c‖)²; the metric's own rounding γ_{D+2}; twice that
+  /// for margin), so when every other value exceeds the smallest by more than 2E, that centroid
+  /// is the metric's unique nearest and only its distance is measured. Otherwise (near ties, and
+  /// rows whose values overflow or are NaN) the row is searched as nearest_rows does.
+  template <int R>
+  KOKKOS_INLINE_FUNCTION void nearest_rows_filtered(std::int64_t const* rows, T const* cs, T const* fm, T const* fcn,
+                                                    T cmax, int* best, T* bestd) const {
+    static_assert(D > 0, "the small-d kernel only");
+    using Kokkos::Experimental::fmax;
+    using Kokkos::Experimental::fmin;
+    constexpr T inf = Kokkos::Experimental::infinity<T>::value;
+    constexpr int per = 16 / sizeof(T);
+    T xr[R][D];
+    T v1[R], v2[R];
+    int g1[R];
+    for (int r = 0; r < R; ++r) {
+      for (int j = 0; j < D; ++j) xr[r][j] = j < d ? x(rows[r], j) : T(0);
+      v1[r] = v2[r] = inf;
+      g1[r] = 0;
+    }
+    auto const* mc = reinterpret_cast<Chunk16<T> const*>(fm);
+    auto value = [&](int r, T const (&m)[D], T cn) {
+      T v = cn;
+      for (int j = 0; j < D; ++j) v += xr[r][j] * m[j];
+      return v;
+    };
+    auto load = [&](int q, T(&m)[D]) {
+      for (int e = 0; e < D / per; ++e) {
+        Chunk16<T> const u = mc[std::size_t(q) * (D / per) + e];
+        for (int f = 0; f < per; ++f) m[e * per + f] = u.v[f];
+      }
+    };
+    int const kg = k_groups();
+    for (int g0 = 0; g0 < kg; g0 += group) {
+      T gm[R];
+      for (int r = 0; r < R; ++r) gm[r] = inf;
+      for (int u = 0; u < group; ++u) {
+        T m[D];
+        load(g0 + u, m);
+        T const cn = fcn[g0 + u];
+        for (int r = 0; r < R; ++r) gm[r] = fmin(gm[r], value(r, m, cn));
+      }
+      for (int r = 0; r < R; ++r) {  // v2: the smallest group minimum other than v1's group
+        bool const lower = gm[r] < v1[r];
+        v2[r] = fmin(v2[r], fmax(v1[r], gm[r]));
+        v1[r] = fmin(v1[r], gm[r]);
+        g1[r] = lower ? g0 : g1[r];
+      }
+    }
+    double const u = Kokkos::Experimental::epsilon<T>::value / 2;
+    for (int r = 0; r < R; ++r) {
+      // The winning group again: its smallest value (lowest index) and its second smallest.
+      T a1 = inf, a2 = inf;
+      int j1 = g1[r];
+      for (int q = g1[r]; q < g1[r] + group; ++q) {
+        T m[D];
+        load(q, m);
+        T const v = value(r, m, fcn[q]);
+        if (v < a1) {
+          a2 = a1;
+          a1 = v;
+          j1 = q;
+        } else if (v < a2) {
+          a2 = v;
+        }
+      }
+      double xn2 = 0;
+      for (int j = 0; j < D; ++j) xn2 += static_cast<double>(xr[r][j]) * xr[r][j];
+      double const xn = Kokkos::Experimental::sqrt(xn2) * (1 + 1e-6), cm = static_cast<double>(cmax);
+      double const thr_d = static_cast<double>(a1) + 2 * (6.0 * D + 16) * u * (xn + cm) * (xn + cm);
+      T const thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
+                                   4 * Kokkos::Experimental::norm_min<T>::value);
+      if (j1 < k && fmin(v2[r], a2) > thr) {  // the unique nearest: its distance
+        best[r] = j1;
+        bestd[r] = static_cast<T>(metric(FixedVectorRef<T, D>{xr[r]}, FixedVectorRef<T, D>{cs + std::size_t(j1) * D}));
+      } else {  // every centroid by the metric, as nearest_rows
+        best[r] = 0;
+        bestd[r] = T(0);
+        for (int q = 0; q < k; ++q) {
+          T const dq = static_cast<T>(metric(FixedVectorRef<T, D>{xr[r]}, FixedVectorRef<T, D>{cs + std::size_t(q) * D}));
+          if (q == 0 || dq < bestd[r]) {
+            bestd[r] = dq;
+            best[r] = q;
+          }
+        }
+      }
+    }
+  }
+
   /// Generic kernel: the nearest centroid of row i by the metric over centroids `cs` (k × d).
   KOKKOS_INLINE_FUNCTION void nearest(std::int64_t i, T const* cs, int& best, T& bestd) const {
     best = 0;
@@ -455,6 +559,33 @@ struct AssignKernel {
           t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(k) * cw * sizeof(T), 16));
       Kokkos::parallel_for(Kokkos::TeamVectorRange(t, k * cw), [&](int e) { s[e] = cs[e]; });
       cs = s;
+    }
+    // Filtered small-d kernel: −2c (k_groups × D), ‖c‖² (+∞ past k: never chosen), max ‖c‖.
+    T* fm = nullptr;
+    T* fcn = nullptr;
+    T cmax = 0;
+    if constexpr (filterable) {
+      if (filter) {
+        int const kg = k_groups();
+        fm = static_cast<T*>(t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(kg) * D * sizeof(T), 16));
+        fcn = static_cast<T*>(t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(kg) * sizeof(T), 16));
+        T const* src = cpad.data();
+        T m2 = 0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(t, kg),
+            [&](int q, T& mx) {
+              T n2 = 0;
+              for (int j = 0; j < D; ++j) {
+                T const v = q < k ? src[std::size_t(q) * D + j] : T(0);
+                fm[std::size_t(q) * D + j] = T(-2) * v;
+                n2 += v * v;
+              }
+              fcn[q] = q < k ? n2 : Kokkos::Experimental::infinity<T>::value;
+              if (q < k && !(n2 <= mx)) mx = n2;  // NaN wins: the bound becomes NaN, every row exact
+            },
+            Kokkos::Max<T>(m2));
+        cmax = static_cast<T>(Kokkos::Experimental::sqrt(static_cast<double>(m2)) * (1 + 1e-6));
+      }
     }
     auto* lacc = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(len * sizeof(fixed_t)));
     Kokkos::parallel_for(Kokkos::TeamVectorRange(t, static_cast<int>(len)), [&](int e) { lacc[e] = 0; });
@@ -563,7 +694,14 @@ struct AssignKernel {
             }
             int best[R];
             T bestd[R];
-            nearest_rows<R>(rows, cs, best, bestd);
+            if constexpr (filterable) {
+              if (filter)
+                nearest_rows_filtered<R>(rows, cs, fm, fcn, cmax, best, bestd);
+              else
+                nearest_rows<R>(rows, cs, best, bestd);
+            } else {
+              nearest_rows<R>(rows, cs, best, bestd);
+            }
             for (int r = 0; r < R; ++r)
               if (i0 + s + r * slots < i1) finish(rows[r], best[r], bestd[r], ls);
           } else {
@@ -780,6 +918,10 @@ struct AssignWorkspace {
   Kokkos::View<T*, mem> shift;                      // checked only: μ (d), set by the caller (else zero)
   Kokkos::View<double*, mem> partial;               // each launch's sum of distances when there are several
   bool split_once = false;         // 3xTF32 / checked: prepare all rows once (the caller checked that they fit)
+  /// Small-d squared Euclidean: the filtered kernel (nearest_rows_filtered) where the centroids fit
+  /// in scratch. On by default on devices; on hosts the transposed-centroid loop runs instead unless
+  /// a test sets it.
+  bool filter_small_d = !is_host_space<ExecSpace>();
   T const* split_of = nullptr;     // the rows whose split xs holds (split_once), nullptr: none yet
   /// GEMM fit epochs: Σ w‖x − μ‖² (ShiftedSquareSum) of the rows at x2_of (x2_rows of them, weights
   /// at x2_w), made once per fit (the rows, weights and μ never change within one).
@@ -929,7 +1071,10 @@ double assign_rows(ExecSpace const& space,
     kernel.acc_in_scratch = Accumulate && (sums_here ? whole_fits : (std::size_t(k) + 1) * sizeof(fixed_t) + 8 <= smax / 2);
     std::size_t const acc_bytes = kernel.acc_scratch_len() * sizeof(fixed_t) + 16;
     std::size_t const c_bytes = std::size_t(k) * kernel.cwidth() * sizeof(T) + 16;
-    kernel.c_in_scratch = !host && !gemm && acc_bytes + c_bytes <= smax;
+    bool const want_filter = decltype(kernel)::filterable && ws.filter_small_d;
+    std::size_t const f_bytes = want_filter ? std::size_t(kernel.k_groups()) * (kernel.cwidth() + 1) * sizeof(T) + 32 : 0;
+    kernel.c_in_scratch = (!host || want_filter) && !gemm && acc_bytes + c_bytes + f_bytes <= smax;
+    kernel.filter = want_filter && kernel.c_in_scratch;
     std::int64_t rows = (b1 - b0 + teams_target - 1) / teams_target;
     constexpr int R = decltype(kernel)::rows_per_thread;
     if (!host) rows = ((rows + team * R - 1) / (team * R)) * (team * R);
@@ -1118,15 +1263,19 @@ double assign_rows(ExecSpace const& space,
     column_sums();
     return total();
   };
-  // Host fast path for the built-in squared Euclidean (its formula is what the kernel reproduces).
+  // Host fast path for the built-in squared Euclidean (its formula is what the kernel reproduces);
+  // with filter_small_d (tests) the small-d kernels below, as on a device.
   if constexpr (host && std::is_same_v<Metric, SquaredEuclidean>) {
-    AssignKernel<ExecSpace, T, Metric, Accumulate, false> fused;
-    Kokkos::View<T*, mem> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"), std::size_t(k) * d);
-    for (int q = 0; q < k; ++q)
-      for (int j = 0; j < d; ++j) t(std::size_t(j) * k + q) = c(q, j);
-    fused.ct = t;
-    return fused_over_batches(fused);
-  } else {
+    if (!ws.filter_small_d || small_d_width<Metric>(d) == 0) {
+      AssignKernel<ExecSpace, T, Metric, Accumulate, false> fused;
+      Kokkos::View<T*, mem> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"), std::size_t(k) * d);
+      for (int q = 0; q < k; ++q)
+        for (int j = 0; j < d; ++j) t(std::size_t(j) * k + q) = c(q, j);
+      fused.ct = t;
+      return fused_over_batches(fused);
+    }
+  }
+  {
     // Small d: rows in registers, zero-padded centroids read 16 bytes at a time.
     int const D = small_d_width<Metric>(d);
     auto padded = [&](auto fused) {
