@@ -29,6 +29,14 @@
 #include <string>
 #include <vector>
 
+/// Unrolls the next loop in device code (a compile-time trip count), so that the register arrays it
+/// indexes stay in registers (a dynamic index puts the whole array in local memory).
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
+#define KKM_UNROLL _Pragma("unroll")
+#else
+#define KKM_UNROLL
+#endif
+
 namespace kkm::detail {
 
 /// How the GEMM path computes x·cᵀ: not at all (fused kernels), BLAS in the data's precision,
@@ -434,7 +442,9 @@ struct AssignKernel {
     T xr[R][D];
     T v1[R], v2[R];
     int g1[R];
+    KKM_UNROLL
     for (int r = 0; r < R; ++r) {
+      KKM_UNROLL
       for (int j = 0; j < D; ++j) xr[r][j] = j < d ? x(rows[r], j) : T(0);
       v1[r] = v2[r] = inf;
       g1[r] = 0;
@@ -442,25 +452,32 @@ struct AssignKernel {
     auto const* mc = reinterpret_cast<Chunk16<T> const*>(fm);
     auto value = [&](int r, T const (&m)[D], T cn) {
       T v = cn;
+      KKM_UNROLL
       for (int j = 0; j < D; ++j) v += xr[r][j] * m[j];
       return v;
     };
     auto load = [&](int q, T(&m)[D]) {
+      KKM_UNROLL
       for (int e = 0; e < D / per; ++e) {
         Chunk16<T> const u = mc[std::size_t(q) * (D / per) + e];
+        KKM_UNROLL
         for (int f = 0; f < per; ++f) m[e * per + f] = u.v[f];
       }
     };
     int const kg = k_groups();
     for (int g0 = 0; g0 < kg; g0 += group) {
       T gm[R];
+      KKM_UNROLL
       for (int r = 0; r < R; ++r) gm[r] = inf;
+      KKM_UNROLL
       for (int u = 0; u < group; ++u) {
         T m[D];
         load(g0 + u, m);
         T const cn = fcn[g0 + u];
+        KKM_UNROLL
         for (int r = 0; r < R; ++r) gm[r] = fmin(gm[r], value(r, m, cn));
       }
+      KKM_UNROLL
       for (int r = 0; r < R; ++r) {  // v2: the smallest group minimum other than v1's group
         bool const lower = gm[r] < v1[r];
         v2[r] = fmin(v2[r], fmax(v1[r], gm[r]));
@@ -468,15 +485,31 @@ struct AssignKernel {
         g1[r] = lower ? g0 : g1[r];
       }
     }
-    double const u = Kokkos::Experimental::epsilon<T>::value / 2;
+    // Per row (not unrolled, so that its code is not repeated R times): the row again from memory,
+    // so that xr, v1, v2 and g1 are never indexed by a run-time r (they stay in registers).
+    T w2[R];
+    int wg[R];
+    KKM_UNROLL
+    for (int r = 0; r < R; ++r) w2[r] = v2[r], wg[r] = g1[r];
+    double const ur = Kokkos::Experimental::epsilon<T>::value / 2;  // unit roundoff
+#if defined(__CUDA_ARCH__)
+#pragma unroll 1
+#endif
     for (int r = 0; r < R; ++r) {
+      T xrow[D];
+      KKM_UNROLL
+      for (int j = 0; j < D; ++j) xrow[j] = j < d ? x(rows[r], j) : T(0);
       // The winning group again: its smallest value (lowest index) and its second smallest.
       T a1 = inf, a2 = inf;
-      int j1 = g1[r];
-      for (int q = g1[r]; q < g1[r] + group; ++q) {
+      int j1 = wg[r];
+      KKM_UNROLL
+      for (int u = 0; u < group; ++u) {
+        int const q = wg[r] + u;
         T m[D];
         load(q, m);
-        T const v = value(r, m, fcn[q]);
+        T v = fcn[q];
+        KKM_UNROLL
+        for (int j = 0; j < D; ++j) v += xrow[j] * m[j];
         if (v < a1) {
           a2 = a1;
           a1 = v;
@@ -486,25 +519,28 @@ struct AssignKernel {
         }
       }
       double xn2 = 0;
-      for (int j = 0; j < D; ++j) xn2 += static_cast<double>(xr[r][j]) * xr[r][j];
+      KKM_UNROLL
+      for (int j = 0; j < D; ++j) xn2 += static_cast<double>(xrow[j]) * xrow[j];
       double const xn = Kokkos::Experimental::sqrt(xn2) * (1 + 1e-6), cm = static_cast<double>(cmax);
-      double const thr_d = static_cast<double>(a1) + 2 * (6.0 * D + 16) * u * (xn + cm) * (xn + cm);
+      double const thr_d = static_cast<double>(a1) + 2 * (6.0 * D + 16) * ur * (xn + cm) * (xn + cm);
       T const thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
                                    4 * Kokkos::Experimental::norm_min<T>::value);
-      if (j1 < k && fmin(v2[r], a2) > thr) {  // the unique nearest: its distance
-        best[r] = j1;
-        bestd[r] = static_cast<T>(metric(FixedVectorRef<T, D>{xr[r]}, FixedVectorRef<T, D>{cs + std::size_t(j1) * D}));
+      int bq = 0;
+      T bd = T(0);
+      if (j1 < k && fmin(w2[r], a2) > thr) {  // the unique nearest: its distance
+        bq = j1;
+        bd = static_cast<T>(metric(FixedVectorRef<T, D>{xrow}, FixedVectorRef<T, D>{cs + std::size_t(j1) * D}));
       } else {  // every centroid by the metric, as nearest_rows
-        best[r] = 0;
-        bestd[r] = T(0);
         for (int q = 0; q < k; ++q) {
-          T const dq = static_cast<T>(metric(FixedVectorRef<T, D>{xr[r]}, FixedVectorRef<T, D>{cs + std::size_t(q) * D}));
-          if (q == 0 || dq < bestd[r]) {
-            bestd[r] = dq;
-            best[r] = q;
+          T const dq = static_cast<T>(metric(FixedVectorRef<T, D>{xrow}, FixedVectorRef<T, D>{cs + std::size_t(q) * D}));
+          if (q == 0 || dq < bd) {
+            bd = dq;
+            bq = q;
           }
         }
       }
+      best[r] = bq;
+      bestd[r] = bd;
     }
   }
 
