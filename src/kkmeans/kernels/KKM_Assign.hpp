@@ -210,7 +210,9 @@ KOKKOS_INLINE_FUNCTION std::size_t product_offset(std::int64_t r, std::int64_t n
 /// The checked GEMM path's error bound. The product ranks centroids by a_j = ‖c'_j‖² − 2x'·c'_j
 /// (x' = x − μ, c' = c − μ), which differs from ‖x − c_j‖² − ‖x'‖² by at most
 ///   E = u·‖x'‖·max‖c'‖ + a·(‖x'‖ + max‖c'‖)²,
-/// u = 2(2ρ + ρ² + 4(K + 2)ε) (the product: operands rounded to precision ρ, TF32: 2⁻¹⁰, else 0;
+/// u = 2(2ρ + ρ² + 4(K + 2)ε) (the product: operands rounded to precision ρ — TF32: 2⁻¹¹, since
+/// ShiftRows rounds them to the nearest TF32 value (the tensor cores' own conversion truncates:
+/// 2⁻¹⁰), else 0;
 /// K = d terms accumulated with unit roundoff ε, four times the textbook γ_K for margin; the factor
 /// 2 is the −2x·c) and a = (4d + 16)ε (‖c'‖², the shift, and the rounding of ‖x − c‖² itself, each
 /// below (d + 2)ε of the squared norms). So every centroid whose a_j ≤ min a + 2E may be nearest,
@@ -218,7 +220,7 @@ KOKKOS_INLINE_FUNCTION std::size_t product_offset(std::int64_t r, std::int64_t n
 struct CheckedBound {
   double u = 0, a = 0;
   static CheckedBound make(int d, double eps, bool tf32) {
-    double const rho = tf32 ? std::ldexp(1.0, -10) : 0.0;
+    double const rho = tf32 ? std::ldexp(1.0, -11) : 0.0;
     return {2 * (2 * rho + rho * rho + 4 * (d + 2) * eps), (4.0 * d + 16) * eps};
   }
 };
@@ -237,6 +239,10 @@ struct ShiftRows {
   std::int64_t rows = 0, total = 0;
   int d = 0;
   bool norm_squared = false;
+  /// float only: store each shifted value rounded to the nearest TF32 value (tf32_round), so that
+  /// tensor cores see it exactly (their own conversion truncates: twice the error); the norms are
+  /// those of the unrounded values.
+  bool round_tf32 = false;
   int rows_per_team = 1;  // set by launch()
   KOKKOS_INLINE_FUNCTION void operator()(member const& t) const {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, rows_per_team), [&](int r) {
@@ -247,7 +253,10 @@ struct ShiftRows {
           Kokkos::ThreadVectorRange(t, d),
           [&](int j, T& acc) {
             T const v = i < rows ? T(in(i, j) - mu(j)) : T(0);
-            out(i, j) = v;
+            if constexpr (std::is_same_v<T, float>)
+              out(i, j) = round_tf32 ? tf32_round(v) : v;
+            else
+              out(i, j) = v;
             acc += v * v;
           },
           s);
@@ -338,6 +347,7 @@ struct AssignKernel {
     std::size_t b = acc_scratch_len() * sizeof(fixed_t);
     if (c_in_scratch) b += static_cast<std::size_t>(k) * cwidth() * sizeof(T) + 16;
     if (filter) b += static_cast<std::size_t>(k_groups()) * (cwidth() + 1) * sizeof(T) + 32;
+    if (deferred()) b += std::size_t(team_threads) * sizeof(Pending) + sizeof(int) + 32;
     return b + 16;
   }
 
@@ -386,6 +396,70 @@ struct AssignKernel {
     for (int m = 0; m < N; ++m) out[m] = static_cast<T>(metric(VectorRef<T>{xr, d}, VectorRef<T>{cr[m], d}));
   }
 
+  /// Checked GEMM path, row i (its product values at pr, step apart): the two smallest values and
+  /// the third (tb), and the threshold thr at or below which a centroid may be the nearest (the
+  /// bound of CheckedBound; raised by its own rounding to T, relative to |·| as v1 may be negative).
+  KOKKOS_INLINE_FUNCTION void checked_scan(std::int64_t i, T const* pr, std::size_t step, Top2<T>& tb, T& thr) const {
+    if constexpr (Checked) {
+      scan_product(pr, step, cnorm.data(), [&](T v, int j) {
+        if (v <= tb.v3) tb.push(v, j);  // a value above the third smallest changes nothing
+      });
+      double const xn = static_cast<double>(chk.xnorm(i - chk.xnorm_off)), cm = static_cast<double>(chk.cmax);
+      double const E = chk.bound.u * xn * cm + chk.bound.a * (xn + cm) * (xn + cm);
+      double const thr_d = static_cast<double>(tb.v1) + 2 * E;
+      thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
+                           4 * Kokkos::Experimental::norm_min<T>::value);
+    }
+  }
+
+  /// The exact distance (the metric's) between row i and centroid j.
+  KOKKOS_INLINE_FUNCTION T exact_distance(std::int64_t i, int j) const {
+    T const* const cr[1] = {&c(j, 0)};
+    T out[1];
+    distances(&x(i, 0), cr, out);
+    return out[0];
+  }
+
+  /// Checked GEMM path, a row whose label the product leaves open: j2 ≥ 0: the two candidates j1
+  /// and j2, measured in one pass over the row; j2 < 0: every centroid whose value is at or below
+  /// thr, each measured, in ascending order.
+  KOKKOS_INLINE_FUNCTION void checked_resolve(std::int64_t i, T const* pr, std::size_t step, int j1, int j2, T thr,
+                                              int& best, T& bestd) const {
+    if (j2 >= 0) {
+      T const* const cr[2] = {&c(j1, 0), &c(j2, 0)};
+      T dd[2];
+      distances(&x(i, 0), cr, dd);
+      best = j1;
+      bestd = dd[0];
+      if (nearer(dd[1], j2, bestd, best)) {
+        best = j2;
+        bestd = dd[1];
+      }
+      return;
+    }
+    best = 0;
+    bestd = Kokkos::reduction_identity<T>::min();
+    scan_product(pr, step, cnorm.data(), [&](T v, int j) {
+      if (v > thr) return;
+      T const dj = exact_distance(i, j);
+      if (dj < bestd) {
+        bestd = dj;
+        best = j;
+      }
+    });
+  }
+
+  /// The checked GEMM path defers the rows its product leaves open (a team queue in scratch, one
+  /// entry per thread) when it need not measure the others: a warp then runs the exact distances
+  /// only for rows that need them, not whenever one of its 32 rows does.
+  KOKKOS_INLINE_FUNCTION bool deferred() const { return Checked && !row_distances; }
+  struct Pending {
+    int row;     // offset in the team's chunk of rows
+    int j1, j2;  // checked_resolve's candidates
+    T thr;
+  };
+  int team_threads = 1;  // IN  the team size (the queue's length)
+
   /// Rows per thread of the small-d kernel on a device: each centroid read from scratch serves R
   /// rows (R independent compare chains). 1 on hosts and in the other kernels, so that their rows
   /// are visited in the same order as before.
@@ -426,14 +500,15 @@ struct AssignKernel {
   /// instead of the metric's 2D + 3 with the compare), in groups of `group` centroids of which only
   /// each group's smallest value is compared (a min per pair); the winning group is ranked again for
   /// its smallest and second-smallest value. v_q differs from ‖x − c_q‖² − ‖x‖² as computed by the
-  /// metric by at most E = (6D + 16)·u·(‖x‖ + max‖c‖)² (u: unit roundoff; ‖c‖²: γ_D, the multiply-
-  /// adds: γ_{D+1}, each on at most (‖x‖ + ‖c‖)²; the metric's own rounding γ_{D+2}; twice that
-  /// for margin), so when every other value exceeds the smallest by more than 2E, that centroid
+  /// metric by at most E = (6D + 16)·u·(‖x‖ + max‖c‖)² ≤ 2(6D + 16)·u·(‖x‖² + max‖c‖²) (u: unit
+  /// roundoff; ‖c‖²: γ_D, the multiply-adds: γ_{D+1}, each on at most (‖x‖ + ‖c‖)²; the metric's
+  /// own rounding γ_{D+2}; twice that for margin), so when every other value exceeds the smallest by
+  /// more than 2E, that centroid
   /// is the metric's unique nearest and only its distance is measured. Otherwise (near ties, and
   /// rows whose values overflow or are NaN) the row is searched as nearest_rows does.
   template <int R>
   KOKKOS_INLINE_FUNCTION void nearest_rows_filtered(std::int64_t const* rows, T const* cs, T const* fm, T const* fcn,
-                                                    T cmax, int* best, T* bestd) const {
+                                                    T cmax2, int* best, T* bestd) const {
     static_assert(D > 0, "the small-d kernel only");
     using Kokkos::Experimental::fmax;
     using Kokkos::Experimental::fmin;
@@ -469,11 +544,14 @@ struct AssignKernel {
       T gm[R];
       KKM_UNROLL
       for (int r = 0; r < R; ++r) gm[r] = inf;
+      Chunk16<T> cns[group / per];  // the group's ‖c‖², 16 bytes at a time
+      KKM_UNROLL
+      for (int e = 0; e < group / per; ++e) cns[e] = reinterpret_cast<Chunk16<T> const*>(fcn + g0)[e];
       KKM_UNROLL
       for (int u = 0; u < group; ++u) {
         T m[D];
         load(g0 + u, m);
-        T const cn = fcn[g0 + u];
+        T const cn = cns[u / per].v[u % per];
         KKM_UNROLL
         for (int r = 0; r < R; ++r) gm[r] = fmin(gm[r], value(r, m, cn));
       }
@@ -491,7 +569,7 @@ struct AssignKernel {
     int wg[R];
     KKM_UNROLL
     for (int r = 0; r < R; ++r) w2[r] = v2[r], wg[r] = g1[r];
-    double const ur = Kokkos::Experimental::epsilon<T>::value / 2;  // unit roundoff
+    constexpr double ur = Kokkos::Experimental::epsilon<T>::value / 2;  // unit roundoff
 #if defined(__CUDA_ARCH__)
 #pragma unroll 1
 #endif
@@ -518,13 +596,14 @@ struct AssignKernel {
           a2 = v;
         }
       }
-      double xn2 = 0;
+      // 2E ≤ 2(6D + 16)·u·2(‖x‖² + max‖c‖²), in T: these few roundings are covered by the 1.01
+      // and the final 4ε·|thr|; no square root.
+      T xn2 = 0;
       KKM_UNROLL
-      for (int j = 0; j < D; ++j) xn2 += static_cast<double>(xrow[j]) * xrow[j];
-      double const xn = Kokkos::Experimental::sqrt(xn2) * (1 + 1e-6), cm = static_cast<double>(cmax);
-      double const thr_d = static_cast<double>(a1) + 2 * (6.0 * D + 16) * ur * (xn + cm) * (xn + cm);
-      T const thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
-                                   4 * Kokkos::Experimental::norm_min<T>::value);
+      for (int j = 0; j < D; ++j) xn2 += xrow[j] * xrow[j];
+      T const s = a1 + T(1.01 * 4 * (6.0 * D + 16) * ur) * (xn2 + cmax2);
+      T const thr = s + T(4) * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(s) +
+                    T(4) * Kokkos::Experimental::norm_min<T>::value;
       int bq = 0;
       T bd = T(0);
       if (j1 < k && fmin(w2[r], a2) > thr) {  // the unique nearest: its distance
@@ -599,7 +678,7 @@ struct AssignKernel {
     // Filtered small-d kernel: −2c (k_groups × D), ‖c‖² (+∞ past k: never chosen), max ‖c‖.
     T* fm = nullptr;
     T* fcn = nullptr;
-    T cmax = 0;
+    T cmax2 = 0;
     if constexpr (filterable) {
       if (filter) {
         int const kg = k_groups();
@@ -620,11 +699,18 @@ struct AssignKernel {
               if (q < k && !(n2 <= mx)) mx = n2;  // NaN wins: the bound becomes NaN, every row exact
             },
             Kokkos::Max<T>(m2));
-        cmax = static_cast<T>(Kokkos::Experimental::sqrt(static_cast<double>(m2)) * (1 + 1e-6));
+        cmax2 = m2;
       }
     }
     auto* lacc = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(len * sizeof(fixed_t)));
     Kokkos::parallel_for(Kokkos::TeamVectorRange(t, static_cast<int>(len)), [&](int e) { lacc[e] = 0; });
+    Pending* pend = nullptr;
+    int* npend = nullptr;
+    if (deferred()) {
+      pend = static_cast<Pending*>(t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(team_threads) * sizeof(Pending), 16));
+      npend = static_cast<int*>(t.team_scratch(scratch_level).get_shmem_aligned(sizeof(int), 16));
+      Kokkos::single(Kokkos::PerTeam(t), [&]() { *npend = 0; });
+    }
     t.team_barrier();
 
     // Where this team adds sums, counts and the changed-label count.
@@ -655,7 +741,46 @@ struct AssignKernel {
     constexpr int R = rows_per_thread;
     std::int64_t const slots = (i1 - i0 + R - 1) / R;
     double team_sum = 0;
-    Kokkos::parallel_reduce(
+    if constexpr (Gemm && Checked) {
+      if (deferred()) {
+        // Chunks of one row per thread: each thread scans its row and finishes it or queues it;
+        // then the queued rows, one per thread.
+        int const ts = t.team_size(), me = t.team_rank();
+        double none = 0;  // the distances are not summed here (row_distances is false)
+        for (std::int64_t c0 = i0; c0 < i1; c0 += ts) {
+          std::int64_t const i = c0 + me;
+          if (i < i1) {
+            std::size_t step = 1;
+            T const* const pr = dot.data() + product_offset(i - begin, end - begin, block_rows, kp, step);
+            Top2<T> tb;
+            T thr = 0;
+            checked_scan(i, pr, step, tb, thr);
+            if (tb.v2 > thr) {
+              finish(i, tb.j1, T(0), none);
+            } else {
+              int const e = Kokkos::atomic_fetch_add(npend, 1);
+              pend[e] = Pending{me, tb.j1, tb.v3 > thr ? tb.j2 : -1, thr};
+            }
+          }
+          t.team_barrier();
+          int const np = Kokkos::atomic_fetch_add(npend, 0);
+          for (int e = me; e < np; e += ts) {
+            Pending const p = pend[e];
+            std::int64_t const ir = c0 + p.row;
+            std::size_t step = 1;
+            T const* const pr = dot.data() + product_offset(ir - begin, end - begin, block_rows, kp, step);
+            int best = 0;
+            T bestd = 0;
+            checked_resolve(ir, pr, step, p.j1, p.j2, p.thr, best, bestd);
+            finish(ir, best, bestd, none);
+          }
+          t.team_barrier();
+          Kokkos::single(Kokkos::PerTeam(t), [&]() { *npend = 0; });
+          t.team_barrier();
+        }
+      }
+    }
+    if (!deferred()) Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(t, slots),
         [&](std::int64_t s, double& ls) {
           if constexpr (Gemm) {
@@ -666,59 +791,26 @@ struct AssignKernel {
             std::int64_t const i = i0 + s;
             std::size_t step = 1;
             T const* const pr = dot.data() + product_offset(i - begin, end - begin, block_rows, kp, step);
-            T const* const cn = cnorm.data();
-            auto exact = [&](int j) {
-              T const* const cr[1] = {&c(j, 0)};
-              T out[1];
-              distances(&x(i, 0), cr, out);
-              return out[0];
-            };
             int best = 0;
             T bestd = 0;
             if constexpr (!Checked) {
               T bv = Kokkos::reduction_identity<T>::min();
-              scan_product(pr, step, cn, [&](T v, int j) {
+              scan_product(pr, step, cnorm.data(), [&](T v, int j) {
                 if (v < bv) {  // ascending j: ties keep the lowest index
                   bv = v;
                   best = j;
                 }
               });
-              if (row_distances) bestd = exact(best);
+              if (row_distances) bestd = exact_distance(i, best);
             } else {
               Top2<T> tb;
-              scan_product(pr, step, cn, [&](T v, int j) {
-                if (v <= tb.v3) tb.push(v, j);  // a value above the third smallest changes nothing
-              });
-              double const xn = static_cast<double>(chk.xnorm(i - chk.xnorm_off)), cm = static_cast<double>(chk.cmax);
-              double const E = chk.bound.u * xn * cm + chk.bound.a * (xn + cm) * (xn + cm);
-              // The threshold, raised by its own rounding to T (v1 may be negative: relative to |·|).
-              double const thr_d = static_cast<double>(tb.v1) + 2 * E;
-              T const thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
-                                           4 * Kokkos::Experimental::norm_min<T>::value);
-              if (tb.v3 > thr) {  // at most two candidates
+              T thr = 0;
+              checked_scan(i, pr, step, tb, thr);
+              if (tb.v2 > thr) {  // one candidate
                 best = tb.j1;
-                if (tb.v2 <= thr) {  // both measured in one pass over the row
-                  T const* const cr[2] = {&c(tb.j1, 0), &c(tb.j2, 0)};
-                  T dd[2];
-                  distances(&x(i, 0), cr, dd);
-                  bestd = dd[0];
-                  if (nearer(dd[1], tb.j2, bestd, best)) {
-                    best = tb.j2;
-                    bestd = dd[1];
-                  }
-                } else if (row_distances) {
-                  bestd = exact(best);
-                }
-              } else {  // three or more: each candidate measured exactly, in ascending order
-                bestd = Kokkos::reduction_identity<T>::min();
-                scan_product(pr, step, cn, [&](T v, int j) {
-                  if (v > thr) return;
-                  T const dj = exact(j);
-                  if (dj < bestd) {
-                    bestd = dj;
-                    best = j;
-                  }
-                });
+                if (row_distances) bestd = exact_distance(i, best);
+              } else {
+                checked_resolve(i, pr, step, tb.j1, tb.v3 > thr ? tb.j2 : -1, thr, best, bestd);
               }
             }
             finish(i, best, bestd, ls);
@@ -732,7 +824,7 @@ struct AssignKernel {
             T bestd[R];
             if constexpr (filterable) {
               if (filter)
-                nearest_rows_filtered<R>(rows, cs, fm, fcn, cmax, best, bestd);
+                nearest_rows_filtered<R>(rows, cs, fm, fcn, cmax2, best, bestd);
               else
                 nearest_rows<R>(rows, cs, best, bestd);
             } else {
@@ -1103,6 +1195,7 @@ double assign_rows(ExecSpace const& space,
     kernel.begin = b0;
     kernel.end = b1;
     kernel.scratch_level = level;
+    kernel.team_threads = team;
     kernel.sums_here = sums_here;
     kernel.acc_in_scratch = Accumulate && (sums_here ? whole_fits : (std::size_t(k) + 1) * sizeof(fixed_t) + 8 <= smax / 2);
     std::size_t const acc_bytes = kernel.acc_scratch_len() * sizeof(fixed_t) + 16;
@@ -1181,6 +1274,7 @@ double assign_rows(ExecSpace const& space,
         }
         return false;
       };
+      bool const tensor_cores = (tf32x3 || checked) && tf32x3_available<ExecSpace, T>();
       if (ws.cnorm.extent(0) != std::size_t(kp))
         ws.cnorm = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cnorm"), kp);
       Kokkos::View<T const**, Kokkos::LayoutRight, mem> cg = c;
@@ -1189,7 +1283,9 @@ double assign_rows(ExecSpace const& space,
         // Centroids shifted by μ (zero rows past k), ‖c'‖², and max ‖c'‖ for the bound.
         if (ws.shift.extent(0) != std::size_t(d)) ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, "kkm::shift"), d);
         ensure(ws.cpadg, kp, d, "kkm::gemm_centroids");
-        ShiftRows<ExecSpace, T>{c, ws.cpadg, ws.shift, ws.cnorm, k, kp, d, true}.launch(space);
+        ShiftRows<ExecSpace, T> sc{c, ws.cpadg, ws.shift, ws.cnorm, k, kp, d, true};
+        sc.round_tf32 = tensor_cores;
+        sc.launch(space);
         T m2 = 0;
         auto cn = ws.cnorm;
         Kokkos::parallel_reduce("kkm::max_centroid_norm", Kokkos::RangePolicy<ExecSpace>(space, 0, k),
@@ -1221,7 +1317,9 @@ double assign_rows(ExecSpace const& space,
                                SplitTf32<T, mem>{in, out, d, false});
         } else {
           auto xn = Kokkos::subview(ws.xnorm, Kokkos::make_pair(o0, o0 + (r1 - r0)));
-          ShiftRows<ExecSpace, T>{in, out, ws.shift, xn, r1 - r0, r1 - r0, d, false}.launch(space);
+          ShiftRows<ExecSpace, T> sx{in, out, ws.shift, xn, r1 - r0, r1 - r0, d, false};
+          sx.round_tf32 = tensor_cores;
+          sx.launch(space);
         }
       };
       if (prepared) {
@@ -1242,7 +1340,6 @@ double assign_rows(ExecSpace const& space,
         Kokkos::parallel_for("kkm::split_tf32_centroids", Kokkos::RangePolicy<ExecSpace>(space, 0, std::int64_t(kp) * d),
                              SplitTf32<T, mem>{cg, ws.cs, d, true});
       }
-      bool const tensor_cores = (tf32x3 || checked) && tf32x3_available<ExecSpace, T>();
       CheckedBound const bound = CheckedBound::make(d, Kokkos::Experimental::epsilon<T>::value / 2, tensor_cores);
       for (std::int64_t b0 = 0; b0 < n; b0 += B) {
         std::int64_t const b1 = std::min(n, b0 + B);
