@@ -126,11 +126,9 @@ struct AssignOut {
   double inertia;
   std::vector<fixed_t> acc;
 };
-// weights: empty, all 1; scale_exp: the fixed-point scale 2^scale_exp of the sums and weights;
-// filter_small_d: the workspace's flag (−1: its default).
 AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detail::GemmKind kind, std::int64_t batch,
                       std::int64_t block_rows, std::vector<float> const& shift = {},
-                      std::vector<float> const& weights = {}, int scale_exp = 30, int filter_small_d = -1) {
+                      std::vector<float> const& weights = {}, int scale_exp = 30) {
   auto xd = to_device<space>(x);
   auto cd = to_device<space>(c);
   int const k = c.n;
@@ -141,7 +139,6 @@ AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detai
   Kokkos::deep_copy(labels, -1);
   kkm::detail::AssignWorkspace<space, float> ws;
   ws.block_rows = block_rows;
-  if (filter_small_d >= 0) ws.filter_small_d = filter_small_d == 1;
   if (!shift.empty()) {
     ws.shift = Kokkos::View<float*, mem>("shift", shift.size());
     Kokkos::deep_copy(ws.shift, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
@@ -261,46 +258,6 @@ TEST(TEST_CATEGORY, gemm_epoch_inertia_from_cluster_sums) {
       double const rr = reference(r.labels);
       EXPECT_GT(rr, 0.0);
       EXPECT_NEAR(r.inertia, rr, 1e-9 * rr) << what;
-    }
-}
-
-// The filtered small-d kernel (squared Euclidean, centroids ranked by the expanded form first, the
-// metric only for the winner or near ties) against the unfiltered search on the same backend (a
-// host's transposed-centroid loop, a device's small-d kernel): the same labels, sums and distances.
-// d = 3, 7, 13 (D = 4, 8, 16), k = 61 (a partial last group), 2999 rows in batches of 701 (partial
-// groups of rows per thread); small integers with exact ties (the exact fallback), blobs (the
-// filter decides), and blobs far from the origin (a wide bound).
-TEST(TEST_CATEGORY, small_d_filtered_equals_unfiltered) {
-  using kkm::detail::GemmKind;
-  int const k = 61;
-  for (int d : {3, 7, 13})
-    for (int data = 0; data < 3; ++data) {
-      std::mt19937 g(31 + d);
-      Matrix<float> x = blobs<float>(2999, d, 12, 0.5, 40 + d), c{k, d, std::vector<float>(std::size_t(k) * d)};
-      if (data == 0) {
-        for (auto& v : x.v) v = float(g() % 3);
-        for (auto& v : c.v) v = float(g() % 3);
-        for (int j = 0; j < d; ++j) c(7, j) = c(2, j), c(60, j) = c(2, j);
-        for (std::int64_t i = 0; i < 50; ++i)  // rows on the triple: three-way exact ties
-          for (int j = 0; j < d; ++j) x(i, j) = c(2, j);
-      } else {
-        if (data == 2)
-          for (auto& v : x.v) v += 1000.0f;
-        for (int q = 0; q < k; ++q)
-          for (int j = 0; j < d; ++j) c(q, j) = x(std::int64_t(q) * 7, j);
-      }
-      auto const ref = assign_with(x, c, GemmKind::none, 701, 0, {}, {}, 30, 0);
-      auto const got = assign_with(x, c, GemmKind::none, 701, 0, {}, {}, 30, 1);
-      std::string const what = "d " + std::to_string(d) + ", data " + std::to_string(data);
-      EXPECT_EQ(got.labels, ref.labels) << what;
-      EXPECT_EQ(got.acc, ref.acc) << what;
-      EXPECT_NEAR(got.inertia, ref.inertia, 1e-12 * ref.inertia) << what;
-      if (data == 0) {  // ties go to the lowest index: never 7 or 60 (= 2), rows on the triple to ≤ 2
-        for (std::int64_t i = 0; i < x.n; ++i) {
-          EXPECT_TRUE(got.labels[i] != 7 && got.labels[i] != 60) << what << ", row " << i;
-          if (i < 50) EXPECT_LE(got.labels[i], 2) << what << ", row " << i;
-        }
-      }
     }
 }
 

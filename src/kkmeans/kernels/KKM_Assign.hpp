@@ -29,14 +29,6 @@
 #include <string>
 #include <vector>
 
-/// Unrolls the next loop in device code (a compile-time trip count), so that the register arrays it
-/// indexes stay in registers (a dynamic index puts the whole array in local memory).
-#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
-#define KKM_UNROLL _Pragma("unroll")
-#else
-#define KKM_UNROLL
-#endif
-
 namespace kkm::detail {
 
 /// How the GEMM path computes x·cᵀ: not at all (fused kernels), BLAS in the data's precision,
@@ -326,16 +318,11 @@ struct AssignKernel {
   bool acc_in_scratch = false;  // the scratch accumulator (sums_here: all of it; else counts + changed) fits
   bool sums_here = true;
   /// GEMM: measure the chosen centroid's exact distance for every row (the sum of distances is the
-  /// result); false: only where the product cannot decide the label (the caller takes the epoch's
-  /// inertia from the cluster sums instead, see InertiaFromSums).
-  bool row_distances = true;
-  /// Small-d kernel, built-in squared Euclidean: rank the centroids by the expanded form first
-  /// (nearest_rows_filtered); needs the centroids in scratch.
-  bool filter = false;
-  static constexpr bool filterable = D > 0 && !Gemm && std::is_same_v<Metric, SquaredEuclidean>;
-  /// Centroids per group of the filtered small-d kernel.
-  static constexpr int group = 8;
-  KOKKOS_INLINE_FUNCTION int k_groups() const { return (k + group - 1) / group * group; }
+  /// result); false (fit epochs with the built-in squared Euclidean metric): only where the product
+  /// cannot decide the label, and assign_rows takes the epoch's inertia from the cluster sums (see
+  /// InertiaFromSums). A compile-time constant, so that each kernel has only the code it runs (under
+  /// its 64-register bound).
+  static constexpr bool row_distances = !(Accumulate && std::is_same_v<Metric, SquaredEuclidean>);
 
   /// Entries of the team's scratch accumulator: [sums k·d,] counts k, changed 1; or just changed.
   KOKKOS_INLINE_FUNCTION std::size_t acc_scratch_len() const {
@@ -346,8 +333,6 @@ struct AssignKernel {
   std::size_t scratch_bytes() const {
     std::size_t b = acc_scratch_len() * sizeof(fixed_t);
     if (c_in_scratch) b += static_cast<std::size_t>(k) * cwidth() * sizeof(T) + 16;
-    if (filter) b += static_cast<std::size_t>(k_groups()) * (cwidth() + 1) * sizeof(T) + 32;
-    if (deferred()) b += std::size_t(team_threads) * sizeof(Pending) + sizeof(int) + 32;
     return b + 16;
   }
 
@@ -396,70 +381,6 @@ struct AssignKernel {
     for (int m = 0; m < N; ++m) out[m] = static_cast<T>(metric(VectorRef<T>{xr, d}, VectorRef<T>{cr[m], d}));
   }
 
-  /// Checked GEMM path, row i (its product values at pr, step apart): the two smallest values and
-  /// the third (tb), and the threshold thr at or below which a centroid may be the nearest (the
-  /// bound of CheckedBound; raised by its own rounding to T, relative to |·| as v1 may be negative).
-  KOKKOS_INLINE_FUNCTION void checked_scan(std::int64_t i, T const* pr, std::size_t step, Top2<T>& tb, T& thr) const {
-    if constexpr (Checked) {
-      scan_product(pr, step, cnorm.data(), [&](T v, int j) {
-        if (v <= tb.v3) tb.push(v, j);  // a value above the third smallest changes nothing
-      });
-      double const xn = static_cast<double>(chk.xnorm(i - chk.xnorm_off)), cm = static_cast<double>(chk.cmax);
-      double const E = chk.bound.u * xn * cm + chk.bound.a * (xn + cm) * (xn + cm);
-      double const thr_d = static_cast<double>(tb.v1) + 2 * E;
-      thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
-                           4 * Kokkos::Experimental::norm_min<T>::value);
-    }
-  }
-
-  /// The exact distance (the metric's) between row i and centroid j.
-  KOKKOS_INLINE_FUNCTION T exact_distance(std::int64_t i, int j) const {
-    T const* const cr[1] = {&c(j, 0)};
-    T out[1];
-    distances(&x(i, 0), cr, out);
-    return out[0];
-  }
-
-  /// Checked GEMM path, a row whose label the product leaves open: j2 ≥ 0: the two candidates j1
-  /// and j2, measured in one pass over the row; j2 < 0: every centroid whose value is at or below
-  /// thr, each measured, in ascending order.
-  KOKKOS_INLINE_FUNCTION void checked_resolve(std::int64_t i, T const* pr, std::size_t step, int j1, int j2, T thr,
-                                              int& best, T& bestd) const {
-    if (j2 >= 0) {
-      T const* const cr[2] = {&c(j1, 0), &c(j2, 0)};
-      T dd[2];
-      distances(&x(i, 0), cr, dd);
-      best = j1;
-      bestd = dd[0];
-      if (nearer(dd[1], j2, bestd, best)) {
-        best = j2;
-        bestd = dd[1];
-      }
-      return;
-    }
-    best = 0;
-    bestd = Kokkos::reduction_identity<T>::min();
-    scan_product(pr, step, cnorm.data(), [&](T v, int j) {
-      if (v > thr) return;
-      T const dj = exact_distance(i, j);
-      if (dj < bestd) {
-        bestd = dj;
-        best = j;
-      }
-    });
-  }
-
-  /// The checked GEMM path defers the rows its product leaves open (a team queue in scratch, one
-  /// entry per thread) when it need not measure the others: a warp then runs the exact distances
-  /// only for rows that need them, not whenever one of its 32 rows does.
-  KOKKOS_INLINE_FUNCTION bool deferred() const { return Checked && !row_distances; }
-  struct Pending {
-    int row;     // offset in the team's chunk of rows
-    int j1, j2;  // checked_resolve's candidates
-    T thr;
-  };
-  int team_threads = 1;  // IN  the team size (the queue's length)
-
   /// Rows per thread of the small-d kernel on a device: each centroid read from scratch serves R
   /// rows (R independent compare chains). 1 on hosts and in the other kernels, so that their rows
   /// are visited in the same order as before.
@@ -491,135 +412,6 @@ struct AssignKernel {
           best[r] = q;
         }
       }
-    }
-  }
-
-  /// Filtered small-d kernel (squared Euclidean): the nearest centroid of each of R rows, the same
-  /// one nearest_rows finds and the same distance, from fewer instructions. The centroids are
-  /// ranked by v_q = ‖c_q‖² + Σ_j x_j·(−2c_qj) (`fcn`, `fm`: D + 1 fused multiply-adds per pair
-  /// instead of the metric's 2D + 3 with the compare), in groups of `group` centroids of which only
-  /// each group's smallest value is compared (a min per pair); the winning group is ranked again for
-  /// its smallest and second-smallest value. v_q differs from ‖x − c_q‖² − ‖x‖² as computed by the
-  /// metric by at most E = (6D + 16)·u·(‖x‖ + max‖c‖)² ≤ 2(6D + 16)·u·(‖x‖² + max‖c‖²) (u: unit
-  /// roundoff; ‖c‖²: γ_D, the multiply-adds: γ_{D+1}, each on at most (‖x‖ + ‖c‖)²; the metric's
-  /// own rounding γ_{D+2}; twice that for margin), so when every other value exceeds the smallest by
-  /// more than 2E, that centroid
-  /// is the metric's unique nearest and only its distance is measured. Otherwise (near ties, and
-  /// rows whose values overflow or are NaN) the row is searched as nearest_rows does.
-  template <int R>
-  KOKKOS_INLINE_FUNCTION void nearest_rows_filtered(std::int64_t const* rows, T const* cs, T const* fm, T const* fcn,
-                                                    T cmax2, int* best, T* bestd) const {
-    static_assert(D > 0, "the small-d kernel only");
-    using Kokkos::Experimental::fmax;
-    using Kokkos::Experimental::fmin;
-    constexpr T inf = Kokkos::Experimental::infinity<T>::value;
-    constexpr int per = 16 / sizeof(T);
-    T xr[R][D];
-    T v1[R], v2[R];
-    int g1[R];
-    KKM_UNROLL
-    for (int r = 0; r < R; ++r) {
-      KKM_UNROLL
-      for (int j = 0; j < D; ++j) xr[r][j] = j < d ? x(rows[r], j) : T(0);
-      v1[r] = v2[r] = inf;
-      g1[r] = 0;
-    }
-    auto const* mc = reinterpret_cast<Chunk16<T> const*>(fm);
-    auto value = [&](int r, T const (&m)[D], T cn) {
-      T v = cn;
-      KKM_UNROLL
-      for (int j = 0; j < D; ++j) v += xr[r][j] * m[j];
-      return v;
-    };
-    auto load = [&](int q, T(&m)[D]) {
-      KKM_UNROLL
-      for (int e = 0; e < D / per; ++e) {
-        Chunk16<T> const u = mc[std::size_t(q) * (D / per) + e];
-        KKM_UNROLL
-        for (int f = 0; f < per; ++f) m[e * per + f] = u.v[f];
-      }
-    };
-    int const kg = k_groups();
-    for (int g0 = 0; g0 < kg; g0 += group) {
-      T gm[R];
-      KKM_UNROLL
-      for (int r = 0; r < R; ++r) gm[r] = inf;
-      Chunk16<T> cns[group / per];  // the group's ‖c‖², 16 bytes at a time
-      KKM_UNROLL
-      for (int e = 0; e < group / per; ++e) cns[e] = reinterpret_cast<Chunk16<T> const*>(fcn + g0)[e];
-      KKM_UNROLL
-      for (int u = 0; u < group; ++u) {
-        T m[D];
-        load(g0 + u, m);
-        T const cn = cns[u / per].v[u % per];
-        KKM_UNROLL
-        for (int r = 0; r < R; ++r) gm[r] = fmin(gm[r], value(r, m, cn));
-      }
-      KKM_UNROLL
-      for (int r = 0; r < R; ++r) {  // v2: the smallest group minimum other than v1's group
-        bool const lower = gm[r] < v1[r];
-        v2[r] = fmin(v2[r], fmax(v1[r], gm[r]));
-        v1[r] = fmin(v1[r], gm[r]);
-        g1[r] = lower ? g0 : g1[r];
-      }
-    }
-    // Per row (not unrolled, so that its code is not repeated R times): the row again from memory,
-    // so that xr, v1, v2 and g1 are never indexed by a run-time r (they stay in registers).
-    T w2[R];
-    int wg[R];
-    KKM_UNROLL
-    for (int r = 0; r < R; ++r) w2[r] = v2[r], wg[r] = g1[r];
-    constexpr double ur = Kokkos::Experimental::epsilon<T>::value / 2;  // unit roundoff
-#if defined(__CUDA_ARCH__)
-#pragma unroll 1
-#endif
-    for (int r = 0; r < R; ++r) {
-      T xrow[D];
-      KKM_UNROLL
-      for (int j = 0; j < D; ++j) xrow[j] = j < d ? x(rows[r], j) : T(0);
-      // The winning group again: its smallest value (lowest index) and its second smallest.
-      T a1 = inf, a2 = inf;
-      int j1 = wg[r];
-      KKM_UNROLL
-      for (int u = 0; u < group; ++u) {
-        int const q = wg[r] + u;
-        T m[D];
-        load(q, m);
-        T v = fcn[q];
-        KKM_UNROLL
-        for (int j = 0; j < D; ++j) v += xrow[j] * m[j];
-        if (v < a1) {
-          a2 = a1;
-          a1 = v;
-          j1 = q;
-        } else if (v < a2) {
-          a2 = v;
-        }
-      }
-      // 2E ≤ 2(6D + 16)·u·2(‖x‖² + max‖c‖²), in T: these few roundings are covered by the 1.01
-      // and the final 4ε·|thr|; no square root.
-      T xn2 = 0;
-      KKM_UNROLL
-      for (int j = 0; j < D; ++j) xn2 += xrow[j] * xrow[j];
-      T const s = a1 + T(1.01 * 4 * (6.0 * D + 16) * ur) * (xn2 + cmax2);
-      T const thr = s + T(4) * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(s) +
-                    T(4) * Kokkos::Experimental::norm_min<T>::value;
-      int bq = 0;
-      T bd = T(0);
-      if (j1 < k && fmin(w2[r], a2) > thr) {  // the unique nearest: its distance
-        bq = j1;
-        bd = static_cast<T>(metric(FixedVectorRef<T, D>{xrow}, FixedVectorRef<T, D>{cs + std::size_t(j1) * D}));
-      } else {  // every centroid by the metric, as nearest_rows
-        for (int q = 0; q < k; ++q) {
-          T const dq = static_cast<T>(metric(FixedVectorRef<T, D>{xrow}, FixedVectorRef<T, D>{cs + std::size_t(q) * D}));
-          if (q == 0 || dq < bd) {
-            bd = dq;
-            bq = q;
-          }
-        }
-      }
-      best[r] = bq;
-      bestd[r] = bd;
     }
   }
 
@@ -675,42 +467,8 @@ struct AssignKernel {
       Kokkos::parallel_for(Kokkos::TeamVectorRange(t, k * cw), [&](int e) { s[e] = cs[e]; });
       cs = s;
     }
-    // Filtered small-d kernel: −2c (k_groups × D), ‖c‖² (+∞ past k: never chosen), max ‖c‖.
-    T* fm = nullptr;
-    T* fcn = nullptr;
-    T cmax2 = 0;
-    if constexpr (filterable) {
-      if (filter) {
-        int const kg = k_groups();
-        fm = static_cast<T*>(t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(kg) * D * sizeof(T), 16));
-        fcn = static_cast<T*>(t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(kg) * sizeof(T), 16));
-        T const* src = cpad.data();
-        T m2 = 0;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(t, kg),
-            [&](int q, T& mx) {
-              T n2 = 0;
-              for (int j = 0; j < D; ++j) {
-                T const v = q < k ? src[std::size_t(q) * D + j] : T(0);
-                fm[std::size_t(q) * D + j] = T(-2) * v;
-                n2 += v * v;
-              }
-              fcn[q] = q < k ? n2 : Kokkos::Experimental::infinity<T>::value;
-              if (q < k && !(n2 <= mx)) mx = n2;  // NaN wins: the bound becomes NaN, every row exact
-            },
-            Kokkos::Max<T>(m2));
-        cmax2 = m2;
-      }
-    }
     auto* lacc = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(len * sizeof(fixed_t)));
     Kokkos::parallel_for(Kokkos::TeamVectorRange(t, static_cast<int>(len)), [&](int e) { lacc[e] = 0; });
-    Pending* pend = nullptr;
-    int* npend = nullptr;
-    if (deferred()) {
-      pend = static_cast<Pending*>(t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(team_threads) * sizeof(Pending), 16));
-      npend = static_cast<int*>(t.team_scratch(scratch_level).get_shmem_aligned(sizeof(int), 16));
-      Kokkos::single(Kokkos::PerTeam(t), [&]() { *npend = 0; });
-    }
     t.team_barrier();
 
     // Where this team adds sums, counts and the changed-label count.
@@ -741,46 +499,7 @@ struct AssignKernel {
     constexpr int R = rows_per_thread;
     std::int64_t const slots = (i1 - i0 + R - 1) / R;
     double team_sum = 0;
-    if constexpr (Gemm && Checked) {
-      if (deferred()) {
-        // Chunks of one row per thread: each thread scans its row and finishes it or queues it;
-        // then the queued rows, one per thread.
-        int const ts = t.team_size(), me = t.team_rank();
-        double none = 0;  // the distances are not summed here (row_distances is false)
-        for (std::int64_t c0 = i0; c0 < i1; c0 += ts) {
-          std::int64_t const i = c0 + me;
-          if (i < i1) {
-            std::size_t step = 1;
-            T const* const pr = dot.data() + product_offset(i - begin, end - begin, block_rows, kp, step);
-            Top2<T> tb;
-            T thr = 0;
-            checked_scan(i, pr, step, tb, thr);
-            if (tb.v2 > thr) {
-              finish(i, tb.j1, T(0), none);
-            } else {
-              int const e = Kokkos::atomic_fetch_add(npend, 1);
-              pend[e] = Pending{me, tb.j1, tb.v3 > thr ? tb.j2 : -1, thr};
-            }
-          }
-          t.team_barrier();
-          int const np = Kokkos::atomic_fetch_add(npend, 0);
-          for (int e = me; e < np; e += ts) {
-            Pending const p = pend[e];
-            std::int64_t const ir = c0 + p.row;
-            std::size_t step = 1;
-            T const* const pr = dot.data() + product_offset(ir - begin, end - begin, block_rows, kp, step);
-            int best = 0;
-            T bestd = 0;
-            checked_resolve(ir, pr, step, p.j1, p.j2, p.thr, best, bestd);
-            finish(ir, best, bestd, none);
-          }
-          t.team_barrier();
-          Kokkos::single(Kokkos::PerTeam(t), [&]() { *npend = 0; });
-          t.team_barrier();
-        }
-      }
-    }
-    if (!deferred()) Kokkos::parallel_reduce(
+    Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(t, slots),
         [&](std::int64_t s, double& ls) {
           if constexpr (Gemm) {
@@ -791,26 +510,59 @@ struct AssignKernel {
             std::int64_t const i = i0 + s;
             std::size_t step = 1;
             T const* const pr = dot.data() + product_offset(i - begin, end - begin, block_rows, kp, step);
+            T const* const cn = cnorm.data();
+            auto exact = [&](int j) {
+              T const* const cr[1] = {&c(j, 0)};
+              T out[1];
+              distances(&x(i, 0), cr, out);
+              return out[0];
+            };
             int best = 0;
             T bestd = 0;
             if constexpr (!Checked) {
               T bv = Kokkos::reduction_identity<T>::min();
-              scan_product(pr, step, cnorm.data(), [&](T v, int j) {
+              scan_product(pr, step, cn, [&](T v, int j) {
                 if (v < bv) {  // ascending j: ties keep the lowest index
                   bv = v;
                   best = j;
                 }
               });
-              if (row_distances) bestd = exact_distance(i, best);
+              if constexpr (row_distances) bestd = exact(best);
             } else {
               Top2<T> tb;
-              T thr = 0;
-              checked_scan(i, pr, step, tb, thr);
-              if (tb.v2 > thr) {  // one candidate
+              scan_product(pr, step, cn, [&](T v, int j) {
+                if (v <= tb.v3) tb.push(v, j);  // a value above the third smallest changes nothing
+              });
+              double const xn = static_cast<double>(chk.xnorm(i - chk.xnorm_off)), cm = static_cast<double>(chk.cmax);
+              double const E = chk.bound.u * xn * cm + chk.bound.a * (xn + cm) * (xn + cm);
+              // The threshold, raised by its own rounding to T (v1 may be negative: relative to |·|).
+              double const thr_d = static_cast<double>(tb.v1) + 2 * E;
+              T const thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
+                                           4 * Kokkos::Experimental::norm_min<T>::value);
+              if (tb.v3 > thr) {  // at most two candidates
                 best = tb.j1;
-                if (row_distances) bestd = exact_distance(i, best);
-              } else {
-                checked_resolve(i, pr, step, tb.j1, tb.v3 > thr ? tb.j2 : -1, thr, best, bestd);
+                if (tb.v2 <= thr) {  // both measured in one pass over the row
+                  T const* const cr[2] = {&c(tb.j1, 0), &c(tb.j2, 0)};
+                  T dd[2];
+                  distances(&x(i, 0), cr, dd);
+                  bestd = dd[0];
+                  if (nearer(dd[1], tb.j2, bestd, best)) {
+                    best = tb.j2;
+                    bestd = dd[1];
+                  }
+                } else if constexpr (row_distances) {
+                  bestd = exact(best);
+                }
+              } else {  // three or more: each candidate measured exactly, in ascending order
+                bestd = Kokkos::reduction_identity<T>::min();
+                scan_product(pr, step, cn, [&](T v, int j) {
+                  if (v > thr) return;
+                  T const dj = exact(j);
+                  if (dj < bestd) {
+                    bestd = dj;
+                    best = j;
+                  }
+                });
               }
             }
             finish(i, best, bestd, ls);
@@ -822,14 +574,7 @@ struct AssignKernel {
             }
             int best[R];
             T bestd[R];
-            if constexpr (filterable) {
-              if (filter)
-                nearest_rows_filtered<R>(rows, cs, fm, fcn, cmax2, best, bestd);
-              else
-                nearest_rows<R>(rows, cs, best, bestd);
-            } else {
-              nearest_rows<R>(rows, cs, best, bestd);
-            }
+            nearest_rows<R>(rows, cs, best, bestd);
             for (int r = 0; r < R; ++r)
               if (i0 + s + r * slots < i1) finish(rows[r], best[r], bestd[r], ls);
           } else {
@@ -1046,10 +791,6 @@ struct AssignWorkspace {
   Kokkos::View<T*, mem> shift;                      // checked only: μ (d), set by the caller (else zero)
   Kokkos::View<double*, mem> partial;               // each launch's sum of distances when there are several
   bool split_once = false;         // 3xTF32 / checked: prepare all rows once (the caller checked that they fit)
-  /// Small-d squared Euclidean: the filtered kernel (nearest_rows_filtered) where the centroids fit
-  /// in scratch. On by default on devices; on hosts the transposed-centroid loop runs instead unless
-  /// a test sets it.
-  bool filter_small_d = !is_host_space<ExecSpace>();
   T const* split_of = nullptr;     // the rows whose split xs holds (split_once), nullptr: none yet
   /// GEMM fit epochs: Σ w‖x − μ‖² (ShiftedSquareSum) of the rows at x2_of (x2_rows of them, weights
   /// at x2_w), made once per fit (the rows, weights and μ never change within one).
@@ -1195,15 +936,11 @@ double assign_rows(ExecSpace const& space,
     kernel.begin = b0;
     kernel.end = b1;
     kernel.scratch_level = level;
-    kernel.team_threads = team;
     kernel.sums_here = sums_here;
     kernel.acc_in_scratch = Accumulate && (sums_here ? whole_fits : (std::size_t(k) + 1) * sizeof(fixed_t) + 8 <= smax / 2);
     std::size_t const acc_bytes = kernel.acc_scratch_len() * sizeof(fixed_t) + 16;
     std::size_t const c_bytes = std::size_t(k) * kernel.cwidth() * sizeof(T) + 16;
-    bool const want_filter = decltype(kernel)::filterable && ws.filter_small_d;
-    std::size_t const f_bytes = want_filter ? std::size_t(kernel.k_groups()) * (kernel.cwidth() + 1) * sizeof(T) + 32 : 0;
-    kernel.c_in_scratch = (!host || want_filter) && !gemm && acc_bytes + c_bytes + f_bytes <= smax;
-    kernel.filter = want_filter && kernel.c_in_scratch;
+    kernel.c_in_scratch = !host && !gemm && acc_bytes + c_bytes <= smax;
     std::int64_t rows = (b1 - b0 + teams_target - 1) / teams_target;
     constexpr int R = decltype(kernel)::rows_per_thread;
     if (!host) rows = ((rows + team * R - 1) / (team * R)) * (team * R);
@@ -1258,7 +995,7 @@ double assign_rows(ExecSpace const& space,
       // Fit epochs with the built-in squared Euclidean metric: the sum of distances from the cluster
       // sums, and each row's exact distance only where the product cannot decide its label (it was
       // a third of the W2 epoch on an H200: 0.45 of the checked argmin's 0.78 ms per 262144 rows).
-      constexpr bool sums_inertia = Accumulate && std::is_same_v<Metric, SquaredEuclidean>;
+      constexpr bool sums_inertia = !AssignKernel<ExecSpace, T, Metric, Accumulate, true>::row_distances;
       KKM_REQUIRE(!tf32x3 || (tf32x3_available<ExecSpace, T>()),
                   "the 3xTF32 GEMM path needs the CUDA build with cuBLAS and float32 data");
       // The product and ‖c‖² have kp = k rounded up to 8 columns (zero centroids past k, never
@@ -1357,7 +1094,6 @@ double assign_rows(ExecSpace const& space,
           kernel.block_rows = ws.block_rows;
           kernel.kp = kp;
           kernel.cnorm = ws.cnorm;
-          kernel.row_distances = !sums_inertia;
           return kernel;
         };
         if (checked) {
@@ -1396,19 +1132,15 @@ double assign_rows(ExecSpace const& space,
     column_sums();
     return total();
   };
-  // Host fast path for the built-in squared Euclidean (its formula is what the kernel reproduces);
-  // with filter_small_d (tests) the small-d kernels below, as on a device.
+  // Host fast path for the built-in squared Euclidean (its formula is what the kernel reproduces).
   if constexpr (host && std::is_same_v<Metric, SquaredEuclidean>) {
-    if (!ws.filter_small_d || small_d_width<Metric>(d) == 0) {
-      AssignKernel<ExecSpace, T, Metric, Accumulate, false> fused;
-      Kokkos::View<T*, mem> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"), std::size_t(k) * d);
-      for (int q = 0; q < k; ++q)
-        for (int j = 0; j < d; ++j) t(std::size_t(j) * k + q) = c(q, j);
-      fused.ct = t;
-      return fused_over_batches(fused);
-    }
-  }
-  {
+    AssignKernel<ExecSpace, T, Metric, Accumulate, false> fused;
+    Kokkos::View<T*, mem> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"), std::size_t(k) * d);
+    for (int q = 0; q < k; ++q)
+      for (int j = 0; j < d; ++j) t(std::size_t(j) * k + q) = c(q, j);
+    fused.ct = t;
+    return fused_over_batches(fused);
+  } else {
     // Small d: rows in registers, zero-padded centroids read 16 bytes at a time.
     int const D = small_d_width<Metric>(d);
     auto padded = [&](auto fused) {
