@@ -143,7 +143,8 @@ def memory_limits(d):
     m = r["memory"]
     assert r["assign_path"] == "gemm" and m["data_bytes"] == 4000 * 8 * 4
     rows = r["batch_size"] if r["batch_size"] > 0 else 4000
-    assert m["assign_workspace_bytes"] == (rows * 64 + 64) * 4 + slot_bytes(4000, rows)  # the batch × k product and ‖c‖², as allocated
+    # the batch × k product, ‖c‖² and μ (the epochs' inertia from the cluster sums), as allocated
+    assert m["assign_workspace_bytes"] == (rows * 64 + 64 + 8) * 4 + slot_bytes(4000, rows)
     assert m["assign_workspace_bytes"] <= m["free_bytes_before_fit"] // 4
     # The checked GEMM path: the fused kernel's labels and centroids; its workspace as allocated: the
     # product, ‖c'‖², the shifted centroids, and all rows shifted once (with their norms) plus μ.
