@@ -706,7 +706,7 @@ struct CentroidNorms {
   }
 };
 
-/// Σ_i w_i ‖x_i − μ‖² in double (w empty: all 1; μ empty: 0), the first term of InertiaFromSums.
+/// Σ_i w_i ‖x_i − μ‖² in double (w empty: all 1), the first term of InertiaFromSums.
 template <class T, class Mem>
 struct ShiftedSquareSum {
   Kokkos::View<T const**, Kokkos::LayoutRight, Mem> x;
@@ -715,7 +715,7 @@ struct ShiftedSquareSum {
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, double& s) const {
     double r = 0;
     for (int j = 0; j < d; ++j) {
-      double const t = static_cast<double>(x(i, j)) - (mu.extent(0) > 0 ? static_cast<double>(mu(j)) : 0.0);
+      double const t = static_cast<double>(x(i, j)) - static_cast<double>(mu(j));
       r += t * t;
     }
     s += (w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0) * r;
@@ -744,7 +744,7 @@ struct InertiaFromSums {
     double const W = static_cast<double>(cnt) / wscale;
     double t = 0;
     for (int j = 0; j < d; ++j) {
-      double const m = mu.extent(0) > 0 ? static_cast<double>(mu(j)) : 0.0;
+      double const m = static_cast<double>(mu(j));
       double const cp = static_cast<double>(c(q, j)) - m;
       double const sp = static_cast<double>(static_cast<long long>(acc(std::size_t(q) * d + j))) / scale(j) - W * m;
       t += cp * (W * cp - 2 * sp);
@@ -788,7 +788,7 @@ struct AssignWorkspace {
   Kokkos::View<T**, Kokkos::LayoutRight, mem> xs;   // 3xTF32: batch (split_once: all n) × 3d split rows; checked: × d shifted
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cs;   // 3xTF32 only: kp × 3d split centroids
   Kokkos::View<T*, mem> xnorm;                      // checked only: ‖x − μ‖ of the rows in xs
-  Kokkos::View<T*, mem> shift;                      // checked only: μ (d), set by the caller (else zero)
+  Kokkos::View<T*, mem> shift;                      // checked, and GEMM fit epochs: μ (d), set by the caller (else zero)
   Kokkos::View<double*, mem> partial;               // each launch's sum of distances when there are several
   bool split_once = false;         // 3xTF32 / checked: prepare all rows once (the caller checked that they fit)
   T const* split_of = nullptr;     // the rows whose split xs holds (split_once), nullptr: none yet
@@ -1016,13 +1016,13 @@ double assign_rows(ExecSpace const& space,
         ws.cnorm = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cnorm"), kp);
       Kokkos::View<T const**, Kokkos::LayoutRight, mem> cg = c;
       T cmax = 0;
+      // μ, for the checked product and the inertia from the cluster sums: set by the caller, else 0.
+      if ((checked || sums_inertia) && ws.shift.extent(0) != std::size_t(d))
+        ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, "kkm::shift"), d);
       if (checked) {
         // Centroids shifted by μ (zero rows past k), ‖c'‖², and max ‖c'‖ for the bound.
-        if (ws.shift.extent(0) != std::size_t(d)) ws.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, "kkm::shift"), d);
         ensure(ws.cpadg, kp, d, "kkm::gemm_centroids");
-        ShiftRows<ExecSpace, T> sc{c, ws.cpadg, ws.shift, ws.cnorm, k, kp, d, true};
-        sc.round_tf32 = tensor_cores;
-        sc.launch(space);
+        ShiftRows<ExecSpace, T>{c, ws.cpadg, ws.shift, ws.cnorm, k, kp, d, true, tensor_cores}.launch(space);
         T m2 = 0;
         auto cn = ws.cnorm;
         Kokkos::parallel_reduce("kkm::max_centroid_norm", Kokkos::RangePolicy<ExecSpace>(space, 0, k),
@@ -1054,9 +1054,7 @@ double assign_rows(ExecSpace const& space,
                                SplitTf32<T, mem>{in, out, d, false});
         } else {
           auto xn = Kokkos::subview(ws.xnorm, Kokkos::make_pair(o0, o0 + (r1 - r0)));
-          ShiftRows<ExecSpace, T> sx{in, out, ws.shift, xn, r1 - r0, r1 - r0, d, false};
-          sx.round_tf32 = tensor_cores;
-          sx.launch(space);
+          ShiftRows<ExecSpace, T>{in, out, ws.shift, xn, r1 - r0, r1 - r0, d, false, tensor_cores}.launch(space);
         }
       };
       if (prepared) {
@@ -1110,7 +1108,7 @@ double assign_rows(ExecSpace const& space,
       column_sums();
       if (!sums_inertia) return total();
       // The sum of distances from the cluster sums (InertiaFromSums); Σ w‖x − μ‖² once per fit.
-      Kokkos::View<T const*, mem> const mu = ws.shift.extent(0) == std::size_t(d) ? ws.shift : Kokkos::View<T*, mem>();
+      Kokkos::View<T const*, mem> const mu = ws.shift;
       if (ws.x2_of != x.data() || ws.x2_rows != n || ws.x2_w != weights.data()) {
         ws.x2 = 0;
         Kokkos::parallel_reduce("kkm::row_square_sum",
