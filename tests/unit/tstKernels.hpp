@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <tuple>
 
 namespace {
 
@@ -24,8 +25,8 @@ std::vector<fixed_t> column_sums(Matrix<float> const& x, std::vector<int> const&
                            labels.data(), labels.size()));
   f.labels = l;
   Kokkos::View<float*, mem> wd("w", w.size());
-  Kokkos::deep_copy(wd, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
-                            w.data(), w.size()));
+  Kokkos::deep_copy(
+      wd, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(w.data(), w.size()));
   f.w = wd;
   Kokkos::View<double*, mem> s("s", scale.size());
   Kokkos::deep_copy(s, Kokkos::View<double const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
@@ -50,25 +51,74 @@ std::vector<fixed_t> column_sums(Matrix<float> const& x, std::vector<int> const&
   return std::vector<fixed_t>(h.data(), h.data() + len);
 }
 
+// Labels, weights (multiples of 1/4, some 0) and per-column scales for the column-sum tests; the
+// reference adds row by row on the host (label < 0: not added).
+struct SumsCase {
+  Matrix<float> x;
+  std::vector<int> labels;
+  std::vector<float> w;
+  std::vector<double> scale;
+  std::vector<fixed_t> ref;
+};
+SumsCase sums_case(std::int64_t n, int d, int k, bool unlabelled) {
+  SumsCase c{uniform<float>(n, d, -50, 50, 3), std::vector<int>(n), std::vector<float>(n), std::vector<double>(d), {}};
+  std::mt19937 g(4);
+  for (std::int64_t i = 0; i < n; ++i) {
+    c.labels[i] = unlabelled && g() % 9 == 0 ? -1 : int(g() % k);
+    c.w[i] = 0.25f * (g() % 8);
+  }
+  for (int j = 0; j < d; ++j) c.scale[j] = std::ldexp(1.0, 20 + j % 12);
+  c.ref.assign(kkm::detail::accumulator_size(k, d), 0);
+  for (std::int64_t i = 0; i < n; ++i)
+    if (c.labels[i] >= 0)
+      for (int j = 0; j < d; ++j)
+        c.ref[std::size_t(c.labels[i]) * d + j] +=
+            kkm::detail::to_fixed(double(c.w[i]) * double(c.x(i, j)), c.scale[j]);
+  return c;
+}
+
 TEST(TEST_CATEGORY, column_block_sums_equal_reference) {
   int const k = 13;
-  auto x = uniform<float>(1001, 7, -50, 50, 3);
-  std::mt19937 g(4);
-  std::vector<int> labels(x.n);
-  std::vector<float> w(x.n);
-  for (std::int64_t i = 0; i < x.n; ++i) {
-    labels[i] = g() % k;
-    w[i] = 0.25f * (g() % 8);
-  }
-  std::vector<double> scale(x.d);
-  for (int j = 0; j < x.d; ++j) scale[j] = std::ldexp(1.0, 20 + j);
-  std::vector<fixed_t> ref(kkm::detail::accumulator_size(k, x.d), 0);
-  for (std::int64_t i = 0; i < x.n; ++i)
-    for (int j = 0; j < x.d; ++j)
-      ref[std::size_t(labels[i]) * x.d + j] += kkm::detail::to_fixed(double(w[i]) * double(x(i, j)), scale[j]);
+  auto c = sums_case(1001, 7, k, false);
   for (int cb : {0, 1, 3, 7})
     for (std::int64_t rows : {std::int64_t(1), std::int64_t(64), std::int64_t(5000)})
-      EXPECT_EQ(column_sums(x, labels, w, scale, k, cb, rows), ref) << "cb " << cb << ", rows per team " << rows;
+      EXPECT_EQ(column_sums(c.x, c.labels, c.w, c.scale, k, cb, rows), c.ref)
+          << "cb " << cb << ", rows per team " << rows;
+}
+
+// The counting sort by label and the walk in label order give the row-by-row sums exactly: rows in
+// parallel (d ≤ lanes) or blocks of columns (d > lanes), bins in scratch or global (k large),
+// one team or many, unlabelled rows skipped, the buffers reused by a second call.
+TEST(TEST_CATEGORY, sorted_column_sums_equal_reference) {
+  for (auto [n, d, k] :
+       {std::tuple<std::int64_t, int, int>{1001, 7, 13}, {3000, 40, 5}, {777, 3, 6000}, {50, 129, 2}, {300, 24, 9}}) {
+    for (bool unlabelled : {false, true}) {
+      auto c = sums_case(n, d, k, unlabelled);
+      auto xd = to_device<space>(c.x);
+      Kokkos::View<int*, mem> l("l", n);
+      Kokkos::deep_copy(
+          l, Kokkos::View<int const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(c.labels.data(), n));
+      Kokkos::View<float*, mem> wd("w", n);
+      Kokkos::deep_copy(
+          wd, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(c.w.data(), n));
+      Kokkos::View<double*, mem> s("s", d);
+      Kokkos::deep_copy(s, Kokkos::View<double const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+                               c.scale.data(), d));
+      kkm::detail::SortedSumsBuffers<space> buf;
+      for (int lanes : {1, 4, 64, 256}) {
+        for (std::int64_t teams : {std::int64_t(1), std::int64_t(7), std::int64_t(5000)}) {
+          Kokkos::View<fixed_t*, mem> acc("acc", c.ref.size());
+          int const team = kkm::detail::is_host_space<space>() ? 1 : lanes;
+          kkm::detail::sorted_column_sums<space, float>(space{}, kkm::detail::DeviceMatrix<space, float>(xd), l, wd, s,
+                                                        acc, k, team, lanes, teams, buf);
+          auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
+          EXPECT_EQ(std::vector<fixed_t>(h.data(), h.data() + h.extent(0)), c.ref)
+              << "n " << n << " d " << d << " k " << k << " unlabelled " << unlabelled << " lanes " << lanes
+              << " teams " << teams;
+        }
+      }
+    }
+  }
 }
 
 // Cosine without its zero-padding flag: the generic kernel for d = 5 (Cosine itself takes the
@@ -110,8 +160,12 @@ void same_fit(int d, A a, B b, std::int64_t n = 2000, std::int64_t batch = 0) {
   EXPECT_EQ(ra.epochs, rb.epochs);
 }
 
-TEST(TEST_CATEGORY, small_d_kernel_equals_generic_cosine) { same_fit(5, kkm::Cosine{}, PlainCosine{}); }
-TEST(TEST_CATEGORY, small_d_kernel_equals_generic_manhattan) { same_fit(3, kkm::Manhattan{}, PlainManhattan{}); }
+TEST(TEST_CATEGORY, small_d_kernel_equals_generic_cosine) {
+  same_fit(5, kkm::Cosine{}, PlainCosine{});
+}
+TEST(TEST_CATEGORY, small_d_kernel_equals_generic_manhattan) {
+  same_fit(3, kkm::Manhattan{}, PlainManhattan{});
+}
 // Row counts and batches that leave partial groups of rows per thread (4 per thread for D = 4).
 TEST(TEST_CATEGORY, small_d_kernel_equals_generic_partial_groups) {
   same_fit(3, kkm::Manhattan{}, PlainManhattan{}, 2999, 701);
@@ -121,6 +175,8 @@ TEST(TEST_CATEGORY, small_d_kernel_equals_generic_partial_groups) {
 // A GEMM path against the fused kernel, through assign_rows: labels, distances (inertia) and
 // accumulated sums. `shift` empty: no shift (μ = 0). block_rows: the product's layout (0: batch × k,
 // a host's default; R > 0: blocks of R rows, a device's), every layout run on every backend.
+// sorted_sums: the GEMM paths' column sums in label order (1), by column blocks (0), or the
+// backend's choice (−1).
 struct AssignOut {
   std::vector<int> labels;
   double inertia;
@@ -128,7 +184,7 @@ struct AssignOut {
 };
 AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detail::GemmKind kind, std::int64_t batch,
                       std::int64_t block_rows, std::vector<float> const& shift = {},
-                      std::vector<float> const& weights = {}, int scale_exp = 30) {
+                      std::vector<float> const& weights = {}, int scale_exp = 30, int sorted_sums = -1) {
   auto xd = to_device<space>(x);
   auto cd = to_device<space>(c);
   int const k = c.n;
@@ -139,6 +195,7 @@ AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detai
   Kokkos::deep_copy(labels, -1);
   kkm::detail::AssignWorkspace<space, float> ws;
   ws.block_rows = block_rows;
+  ws.sorted_sums = sorted_sums;
   if (!shift.empty()) {
     ws.shift = Kokkos::View<float*, mem>("shift", shift.size());
     Kokkos::deep_copy(ws.shift, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
@@ -150,8 +207,7 @@ AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detai
   double const s = kkm::detail::assign_rows<true>(space{}, kkm::detail::DeviceMatrix<space, float>(xd),
                                                   kkm::detail::DeviceMatrix<space, float>(cd), scale, acc, labels,
                                                   kkm::SquaredEuclidean{}, kind, batch, ws,
-                                                  Kokkos::View<float const*, mem>(wd),
-                                                  std::ldexp(1.0, scale_exp));
+                                                  Kokkos::View<float const*, mem>(wd), std::ldexp(1.0, scale_exp));
   auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
   return {labels_to_host(labels), s, std::vector<fixed_t>(a.data(), a.data() + a.extent(0))};
 }
@@ -175,14 +231,16 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_on_exact_ties) {
   auto f = assign_with(x, c, GemmKind::none, 0, 0);
   for (auto kind : {GemmKind::checked, GemmKind::fp32})
     for (std::int64_t block_rows : {0, 64, 256})  // batches of 3000 and 700 rows: short last blocks
-      for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
-        auto r = assign_with(x, c, kind, batch, block_rows);
-        std::string const what = std::string(kind == GemmKind::fp32 ? "fp32" : "checked") + ", blocks of " +
-                                 std::to_string(block_rows) + ", batch " + std::to_string(batch);
-        EXPECT_EQ(r.labels, f.labels) << what;
-        EXPECT_EQ(r.acc, f.acc) << what;
-        EXPECT_EQ(r.inertia, f.inertia) << what;
-      }
+      for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)})
+        for (int sorted : {0, 1}) {
+          auto r = assign_with(x, c, kind, batch, block_rows, {}, {}, 30, sorted);
+          std::string const what = std::string(kind == GemmKind::fp32 ? "fp32" : "checked") + ", blocks of " +
+                                   std::to_string(block_rows) + ", batch " + std::to_string(batch) +
+                                   (sorted ? ", sums in label order" : ", sums by column blocks");
+          EXPECT_EQ(r.labels, f.labels) << what;
+          EXPECT_EQ(r.acc, f.acc) << what;
+          EXPECT_EQ(r.inertia, f.inertia) << what;
+        }
   std::int64_t ties = 0;
   for (std::int64_t i = 0; i < 300; ++i) ties += f.labels[i] == 0 || f.labels[i] == 3;
   EXPECT_GT(ties, 250);  // the tie rows did go to the lowest of the equal centroids
@@ -209,7 +267,8 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_far_from_origin) {
   for (std::int64_t block_rows : {0, 256})
     for (auto const& shift : {std::vector<float>{}, mean}) {
       auto r = assign_with(x, cm, GemmKind::checked, 1500, block_rows, shift);
-      std::string const what = std::string(shift.empty() ? "unshifted" : "shifted") + ", blocks of " + std::to_string(block_rows);
+      std::string const what =
+          std::string(shift.empty() ? "unshifted" : "shifted") + ", blocks of " + std::to_string(block_rows);
       EXPECT_EQ(r.labels, f.labels) << what;
       EXPECT_EQ(r.acc, f.acc) << what;
       EXPECT_NEAR(r.inertia, f.inertia, 1e-6 * f.inertia) << what;
@@ -251,14 +310,18 @@ TEST(TEST_CATEGORY, gemm_epoch_inertia_from_cluster_sums) {
   double const rf = reference(f.labels);
   EXPECT_NEAR(f.inertia, rf, 1e-6 * rf);  // the fused kernel: each row's float32 distance
   for (auto kind : {GemmKind::checked, GemmKind::fp32})
-    for (auto const& shift : {std::vector<float>{}, mean}) {
-      auto r = assign_with(x, c, kind, 700, 256, shift, w, 40);
-      std::string const what = std::string(kind == GemmKind::fp32 ? "fp32" : "checked") + (shift.empty() ? ", unshifted" : ", shifted");
-      if (kind == GemmKind::checked) EXPECT_EQ(r.labels, f.labels) << what;
-      double const rr = reference(r.labels);
-      EXPECT_GT(rr, 0.0);
-      EXPECT_NEAR(r.inertia, rr, 1e-9 * rr) << what;
-    }
+    for (auto const& shift : {std::vector<float>{}, mean})
+      for (int sorted : {0, 1}) {
+        auto r = assign_with(x, c, kind, 700, 256, shift, w, 40, sorted);
+        std::string const what = std::string(kind == GemmKind::fp32 ? "fp32" : "checked") +
+                                 (shift.empty() ? ", unshifted" : ", shifted") +
+                                 (sorted ? ", sums in label order" : ", sums by column blocks");
+        if (kind == GemmKind::checked) EXPECT_EQ(r.acc, f.acc) << what;
+        if (kind == GemmKind::checked) EXPECT_EQ(r.labels, f.labels) << what;
+        double const rr = reference(r.labels);
+        EXPECT_GT(rr, 0.0);
+        EXPECT_NEAR(r.inertia, rr, 1e-9 * rr) << what;
+      }
 }
 
 }  // namespace

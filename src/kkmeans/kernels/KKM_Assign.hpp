@@ -13,6 +13,7 @@
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/kernels/KKM_Columns.hpp>
 #include <kkmeans/kernels/KKM_FixedPoint.hpp>
+#include <kkmeans/kernels/KKM_SortedSums.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 
@@ -798,11 +799,17 @@ struct AssignWorkspace {
   T const* x2_of = nullptr;
   T const* x2_w = nullptr;
   std::int64_t x2_rows = -1;
+  /// Column sums in label order (sorted_column_sums): its buffers, and when to use it: 1 always, 0
+  /// never (ColumnBlockSums), −1 (auto) on devices where one column of k sums per team's scratch
+  /// cannot hold all d columns (W2 on an H200: see KKM_SortedSums.hpp).
+  SortedSumsBuffers<ExecSpace> sorted;
+  int sorted_sums = -1;
+  int sorted_lanes = 256;  // hosts (one thread per team): the lanes it runs in turn (devices: the team)
   /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
   std::size_t bytes() const {
     return (dot.span() + cnorm.span() + cpadg.span() + cpad.span() + xs.span() + cs.span() + xnorm.span() + shift.span()) *
                sizeof(T) +
-           partial.span() * sizeof(double);
+           partial.span() * sizeof(double) + sorted.bytes();
   }
 };
 
@@ -966,6 +973,12 @@ double assign_rows(ExecSpace const& space,
   // The per-cluster column sums of all n rows from their (new) labels.
   auto column_sums = [&]() {
     if (!Accumulate || sums_here) return;
+    int const fit_cols = static_cast<int>((smax - 64) / (std::size_t(k) * sizeof(fixed_t)));
+    if (ws.sorted_sums == 1 || (ws.sorted_sums < 0 && !host && fit_cols < d)) {
+      sorted_column_sums<ExecSpace, T>(space, x, labels, weights, scale, acc, k, team, host ? ws.sorted_lanes : team,
+                                       teams_target, ws.sorted);
+      return;
+    }
     ColumnBlockSums<ExecSpace, T> cs;
     cs.x = x;
     cs.labels = labels;
@@ -976,7 +989,6 @@ double assign_rows(ExecSpace const& space,
     cs.d = d;
     cs.n = n;
     cs.scratch_level = level;
-    int const fit_cols = static_cast<int>((smax - 64) / (std::size_t(k) * sizeof(fixed_t)));
     cs.in_scratch = fit_cols >= 1;
     cs.cb = std::max(1, std::min(d, fit_cols));
     cs.blocks = (d + cs.cb - 1) / cs.cb;
