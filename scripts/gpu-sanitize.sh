@@ -42,7 +42,7 @@ run unit-memcheck memcheck "$U" --gtest_filter='-*quality*'
 # racecheck: shared-memory hazards of kkmeans' kernels (assignment, column sums, medians, init,
 # mini-batch, weights); cuBLAS' kernels are left out (--kernel-name: names containing "kkm").
 [[ ${SANITIZE_UNIT_RACECHECK:-1} == 0 ]] || run unit-racecheck racecheck --kernel-name kns=kkm "$U" \
-  --gtest_filter='*small_d*:*column_block*:*gemm*:*lloyd_matches*:*empty_policy*:*metric_sqeuclidean*:*metric_manhattan:*init_k*:*minibatch_reaches*:*weights_equal_copies_sqeuclidean*'
+  --gtest_filter='*small_d*:*column_block*:*sorted_column*:*gemm*:*lloyd_matches*:*empty_policy*:*metric_sqeuclidean*:*metric_manhattan:*init_k*:*minibatch_reaches*:*weights_equal_copies_sqeuclidean*'
 # Application fits through the real I/O path: d = 4 (small-d kernel, 4 rows per thread), d = 20
 # (generic fused kernel), d = 64 with --assign gemm (GEMM + argmin + column sums), then predict.
 D=$(mktemp -d)
@@ -53,7 +53,11 @@ run fit-smalld memcheck "$K" fit --input "$D/a.h5:/points" --k 16 --output "$D/m
 run fit-generic memcheck "$K" fit --input "$D/b.h5:/points" --k 16 --metric cosine --output "$D/mb.h5" --max-epochs 20 --quiet
 run fit-gemm memcheck "$K" fit --input "$D/c.h5:/points" --k 40 --assign gemm --batch-size 7000 --output "$D/mc.h5" --max-epochs 20 --quiet
 run fit-checked memcheck "$K" fit --input "$D/c.h5:/points" --k 40 --assign gemm-checked --batch-size 7000 --output "$D/md.h5" --max-epochs 20 --quiet
+# k = 700: k × 8 bytes per column leave room for 7 of the 64 columns in a team's scratch, so a
+# device takes the column sums in label order (histogram, scatter, sums: KKM_SortedSums.hpp).
+run fit-checked-sorted memcheck "$K" fit --input "$D/c.h5:/points" --k 700 --assign gemm-checked --batch-size 7000 --output "$D/mf.h5" --max-epochs 10 --quiet
 run fit-checked-race racecheck --kernel-name kns=kkm "$K" fit --input "$D/c.h5:/points" --k 40 --init random --assign gemm-checked --batch-size 7000 --output "$D/me.h5" --max-epochs 5 --quiet
+run fit-sorted-race racecheck --kernel-name kns=kkm "$K" fit --input "$D/c.h5:/points" --k 700 --init random --assign gemm-checked --batch-size 7000 --output "$D/mg.h5" --max-epochs 3 --quiet
 run predict memcheck "$K" predict --model "$D/ma.h5" --input "$D/a.h5:/points" --output "$D/pa.h5" --quiet
 rm -rf "$D"
 exit $fail
