@@ -147,7 +147,8 @@ def memory_limits(d):
     assert m["assign_workspace_bytes"] == (rows * 64 + 64 + 8) * 4 + slot_bytes(4000, rows)
     assert m["assign_workspace_bytes"] <= m["free_bytes_before_fit"] // 4
     # The checked GEMM path: the fused kernel's labels and centroids; its workspace as allocated: the
-    # product, ‖c'‖², the shifted centroids, and all rows shifted once (with their norms) plus μ.
+    # product, ‖c'‖², the shifted centroids, and all rows shifted once (with their norms) plus μ; the
+    # list of rows the product leaves open (24 bytes per batch row) and its count.
     for path in ("fused", "gemm-checked"):
         run(["fit", "--input", f"{data}:/points", "--k", "64", "--assign", path, "--max-epochs", "3", "--seed", "4",
              "--report", f"{d}/{path}.json", "--output", f"{d}/{path}.h5", "--quiet"], check=0)
@@ -156,7 +157,8 @@ def memory_limits(d):
     r = json.load(open(f"{d}/gemm-checked.json"))
     rows = r["batch_size"] if r["batch_size"] > 0 else 4000
     assert r["assign_path"] == "gemm-checked"
-    assert r["memory"]["assign_workspace_bytes"] == (rows * 64 + 64 + 64 * 8 + 4000 * 8 + 4000 + 8) * 4 + slot_bytes(4000, rows)
+    assert r["memory"]["assign_workspace_bytes"] == ((rows * 64 + 64 + 64 * 8 + 4000 * 8 + 4000 + 8) * 4 +
+                                                     slot_bytes(4000, rows) + rows * 24 + 8)
 
 
 @test

@@ -184,7 +184,8 @@ struct AssignOut {
 };
 AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detail::GemmKind kind, std::int64_t batch,
                       std::int64_t block_rows, std::vector<float> const& shift = {},
-                      std::vector<float> const& weights = {}, int scale_exp = 30, int sorted_sums = -1) {
+                      std::vector<float> const& weights = {}, int scale_exp = 30, int sorted_sums = -1,
+                      int open_queue = 256) {
   auto xd = to_device<space>(x);
   auto cd = to_device<space>(c);
   int const k = c.n;
@@ -196,6 +197,7 @@ AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detai
   kkm::detail::AssignWorkspace<space, float> ws;
   ws.block_rows = block_rows;
   ws.sorted_sums = sorted_sums;
+  ws.open_queue = open_queue;
   if (!shift.empty()) {
     ws.shift = Kokkos::View<float*, mem>("shift", shift.size());
     Kokkos::deep_copy(ws.shift, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
@@ -241,6 +243,13 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_on_exact_ties) {
           EXPECT_EQ(r.acc, f.acc) << what;
           EXPECT_EQ(r.inertia, f.inertia) << what;
         }
+  // Checked fit epochs queue the rows the product leaves open per team; a queue of 1 sends nearly all
+  // of them straight to the global list.
+  for (int queue : {1, 5}) {
+    auto r = assign_with(x, c, GemmKind::checked, 700, 256, {}, {}, 30, -1, queue);
+    EXPECT_EQ(r.labels, f.labels) << "team queue of " << queue;
+    EXPECT_EQ(r.acc, f.acc) << "team queue of " << queue;
+  }
   std::int64_t ties = 0;
   for (std::int64_t i = 0; i < 300; ++i) ties += f.labels[i] == 0 || f.labels[i] == 3;
   EXPECT_GT(ties, 250);  // the tie rows did go to the lowest of the equal centroids

@@ -265,6 +265,33 @@ struct ShiftRows {
   }
 };
 
+/// A row whose label the checked product leaves open (fit epochs): its index in the batch, its two
+/// nearest candidates by the product (j2 < 0: three or more candidates, every centroid whose
+/// product value is ≤ thr), and the threshold.
+template <class T>
+struct PendingRow {
+  std::int64_t row = 0;
+  int j1 = 0, j2 = -1;
+  T thr = 0;
+};
+
+/// What the checked GEMM path's kernel needs besides the product (an empty struct elsewhere, so that
+/// the other kernels' functors stay small enough to be passed as kernel parameters).
+template <class T, class Mem>
+struct CheckedArgs {
+  Kokkos::View<T const*, Mem> xnorm;  // ‖x'‖ of row i at i − xnorm_off
+  std::int64_t xnorm_off = 0;
+  T cmax = 0;  // max ‖c'‖
+  CheckedBound bound;
+  /// Fit epochs (no row distances): the open rows, queued per team in scratch (at most queue_cap,
+  /// then straight to the global list) and appended to `pending` (count at pending_n) at the team's
+  /// end; a second launch (ResolveOpenRows) measures them with full warps.
+  Kokkos::View<PendingRow<T>*, Mem> pending;
+  Kokkos::View<fixed_t, Mem> pending_n;
+  int queue_cap = 0;
+};
+struct NoCheckedArgs {};
+
 /// The assignment kernel: each team takes a range of rows; per row the nearest centroid (ties →
 /// lowest index), the label, the distance, and (Accumulate) the row's contribution to the sums.
 ///
@@ -278,17 +305,7 @@ struct ShiftRows {
 /// Where the per-cluster sums go: `sums_here` adds each row to the k × d sums in this kernel, in team
 /// scratch when they fit (acc_in_scratch), else with global atomics; otherwise a later
 /// ColumnBlockSums launch adds them and this kernel only counts rows per cluster and changed labels.
-/// What the checked GEMM path's kernel needs besides the product (an empty struct elsewhere, so that
-/// the other kernels' functors stay small enough to be passed as kernel parameters).
-template <class T, class Mem>
-struct CheckedArgs {
-  Kokkos::View<T const*, Mem> xnorm;  // ‖x'‖ of row i at i − xnorm_off
-  std::int64_t xnorm_off = 0;
-  T cmax = 0;  // max ‖c'‖
-  CheckedBound bound;
-};
-struct NoCheckedArgs {};
-
+/// Checked fit epochs leave the rows the product cannot decide to ResolveOpenRows (see `defers`).
 template <class ExecSpace, class T, class Metric, bool Accumulate, bool Gemm, int D = 0, bool Checked = false>
 struct AssignKernel {
   static constexpr int width = D;
@@ -334,7 +351,66 @@ struct AssignKernel {
   std::size_t scratch_bytes() const {
     std::size_t b = acc_scratch_len() * sizeof(fixed_t);
     if (c_in_scratch) b += static_cast<std::size_t>(k) * cwidth() * sizeof(T) + 16;
+    if constexpr (defers) b += static_cast<std::size_t>(chk.queue_cap) * sizeof(PendingRow<T>) + 2 * sizeof(fixed_t) + 32;
     return b + 16;
+  }
+
+  /// Checked fit epochs: rows the product leaves open are measured by a second launch (ResolveOpenRows)
+  /// instead of by their warp, whose other threads would wait (a warp of the scan measured whenever
+  /// one of its 32 rows was open: 20 active threads per warp on average, W2 on an H200).
+  static constexpr bool defers = Gemm && Checked && !row_distances;
+
+  /// Checked path: the label and exact distance of row i between candidates j1 and j2, both
+  /// measured in one pass over the row (ties → the lower index).
+  KOKKOS_INLINE_FUNCTION void measure_two(std::int64_t i, int j1, int j2, int& best, T& bestd) const {
+    T const* const cr[2] = {&c(j1, 0), &c(j2, 0)};
+    T dd[2];
+    distances(&x(i, 0), cr, dd);
+    best = j1;
+    bestd = dd[0];
+    if (nearer(dd[1], j2, bestd, best)) {
+      best = j2;
+      bestd = dd[1];
+    }
+  }
+  /// Checked path, three or more candidates: each centroid whose product value is ≤ thr measured
+  /// exactly, in ascending order.
+  KOKKOS_INLINE_FUNCTION void measure_all(std::int64_t i, T const* pr, std::size_t step, T thr, int& best, T& bestd) const {
+    bestd = Kokkos::reduction_identity<T>::min();
+    scan_product(pr, step, cnorm.data(), [&](T v, int j) {
+      if (v > thr) return;
+      T const* const cr[1] = {&c(j, 0)};
+      T dj[1];
+      distances(&x(i, 0), cr, dj);
+      if (dj[0] < bestd) {
+        bestd = dj[0];
+        best = j;
+      }
+    });
+  }
+
+  /// The second launch of checked fit epochs (ResolveOpenRows): pending row e (of pending_n) gets
+  /// its label; its count and changed label go straight to the global accumulator (the first launch
+  /// left them out).
+  KOKKOS_INLINE_FUNCTION void resolve_open(std::int64_t e) const {
+    if constexpr (defers) {
+      if (e >= static_cast<std::int64_t>(chk.pending_n())) return;
+      PendingRow<T> const pr_ = chk.pending(e);
+      std::int64_t const i = begin + pr_.row;
+      int best = pr_.j1;
+      T bestd = 0;
+      if (pr_.j2 >= 0) {
+        measure_two(i, pr_.j1, pr_.j2, best, bestd);
+      } else {
+        std::size_t step = 1;
+        T const* const pr = dot.data() + product_offset(pr_.row, end - begin, block_rows, kp, step);
+        measure_all(i, pr, step, pr_.thr, best, bestd);
+      }
+      std::size_t const kd = std::size_t(k) * d;
+      if (labels(i) != best) Kokkos::atomic_add(&acc(kd + k), fixed_t(1));
+      Kokkos::atomic_add(&acc(kd + best), fixed_count(w, i, wscale));
+      labels(i) = best;
+    }
   }
 
   /// GEMM: take(‖c_j‖² − 2x·c_j, j) for j = 0, 1, …, k − 1 from a row's product values pr[j·step];
@@ -470,6 +546,17 @@ struct AssignKernel {
     }
     auto* lacc = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(len * sizeof(fixed_t)));
     Kokkos::parallel_for(Kokkos::TeamVectorRange(t, static_cast<int>(len)), [&](int e) { lacc[e] = 0; });
+    // Checked fit epochs: the team's queue of open rows, its length and its place in the global list.
+    PendingRow<T>* queue = nullptr;
+    int* queue_n = nullptr;
+    fixed_t* queue_at = nullptr;
+    if constexpr (defers) {
+      queue_at = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(2 * sizeof(fixed_t)));
+      queue_n = reinterpret_cast<int*>(queue_at + 1);
+      queue = static_cast<PendingRow<T>*>(
+          t.team_scratch(scratch_level).get_shmem(std::size_t(chk.queue_cap) * sizeof(PendingRow<T>)));
+      Kokkos::single(Kokkos::PerTeam(t), [&]() { *queue_n = 0; });
+    }
     t.team_barrier();
 
     // Where this team adds sums, counts and the changed-label count.
@@ -540,30 +627,28 @@ struct AssignKernel {
               double const thr_d = static_cast<double>(tb.v1) + 2 * E;
               T const thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
                                            4 * Kokkos::Experimental::norm_min<T>::value);
-              if (tb.v3 > thr) {  // at most two candidates
+              if constexpr (defers) {
+                if (!(tb.v2 > thr)) {  // open: queued for the second launch
+                  Kokkos::single(Kokkos::PerThread(t), [&]() {
+                    PendingRow<T> const e{i - begin, tb.j1, tb.v3 > thr ? tb.j2 : -1, thr};
+                    int const slot = Kokkos::atomic_fetch_add(queue_n, 1);
+                    if (slot < chk.queue_cap)
+                      queue[slot] = e;
+                    else
+                      chk.pending(Kokkos::atomic_fetch_add(&chk.pending_n(), fixed_t(1))) = e;
+                  });
+                  return;
+                }
+                best = tb.j1;
+              } else if (tb.v3 > thr) {  // at most two candidates
                 best = tb.j1;
                 if (tb.v2 <= thr) {  // both measured in one pass over the row
-                  T const* const cr[2] = {&c(tb.j1, 0), &c(tb.j2, 0)};
-                  T dd[2];
-                  distances(&x(i, 0), cr, dd);
-                  bestd = dd[0];
-                  if (nearer(dd[1], tb.j2, bestd, best)) {
-                    best = tb.j2;
-                    bestd = dd[1];
-                  }
+                  measure_two(i, tb.j1, tb.j2, best, bestd);
                 } else if constexpr (row_distances) {
                   bestd = exact(best);
                 }
               } else {  // three or more: each candidate measured exactly, in ascending order
-                bestd = Kokkos::reduction_identity<T>::min();
-                scan_product(pr, step, cn, [&](T v, int j) {
-                  if (v > thr) return;
-                  T const dj = exact(j);
-                  if (dj < bestd) {
-                    bestd = dj;
-                    best = j;
-                  }
-                });
+                measure_all(i, pr, step, thr, best, bestd);
               }
             }
             finish(i, best, bestd, ls);
@@ -600,8 +685,24 @@ struct AssignKernel {
         });
       }
     }
+    if constexpr (defers) {  // the team's queue to the global list (after the barrier above)
+      int const m = *queue_n < chk.queue_cap ? *queue_n : chk.queue_cap;
+      Kokkos::single(Kokkos::PerTeam(t), [&]() {
+        *queue_at = m > 0 ? Kokkos::atomic_fetch_add(&chk.pending_n(), fixed_t(m)) : fixed_t(0);
+      });
+      t.team_barrier();
+      fixed_t const at = *queue_at;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, m), [&](int e) { chk.pending(at + e) = queue[e]; });
+    }
     Kokkos::single(Kokkos::PerTeam(t), [&]() { inertia += team_sum; });
   }
+};
+
+/// The second launch of checked fit epochs: AssignKernel::resolve_open for every queued row.
+template <class Kernel>
+struct ResolveOpenRows {
+  Kernel kernel;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t e) const { kernel.resolve_open(e); }
 };
 
 /// Per-cluster column sums of w·x (fixed point) for labelled rows, when they do not fit a team's
@@ -803,13 +904,18 @@ struct AssignWorkspace {
   /// never (ColumnBlockSums), −1 (auto) on devices where one column of k sums per team's scratch
   /// cannot hold all d columns (W2 on an H200: see KKM_SortedSums.hpp).
   SortedSumsBuffers<ExecSpace> sorted;
+  /// Checked fit epochs: the batch's rows the product leaves open, and their count.
+  Kokkos::View<PendingRow<T>*, mem> pending;
+  Kokkos::View<fixed_t, mem> pending_n;
+  int open_queue = 256;  // entries of a team's queue of open rows (more go straight to the list)
   int sorted_sums = -1;
   int sorted_lanes = 256;  // hosts (one thread per team): the lanes it runs in turn (devices: the team)
   /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
   std::size_t bytes() const {
     return (dot.span() + cnorm.span() + cpadg.span() + cpad.span() + xs.span() + cs.span() + xnorm.span() + shift.span()) *
                sizeof(T) +
-           partial.span() * sizeof(double) + sorted.bytes();
+           partial.span() * sizeof(double) + sorted.bytes() + pending.span() * sizeof(PendingRow<T>) +
+           (pending_n.is_allocated() ? sizeof(fixed_t) : 0);  // (an empty rank-0 view's span is 1)
   }
 };
 
@@ -969,6 +1075,7 @@ double assign_rows(ExecSpace const& space,
       go(Kokkos::TeamPolicy<ExecSpace>(space, static_cast<int>(league), team));
     }
     ++launch;
+    return kernel;
   };
   // The per-cluster column sums of all n rows from their (new) labels.
   auto column_sums = [&]() {
@@ -1112,7 +1219,23 @@ double assign_rows(ExecSpace const& space,
           kernel.chk.xnorm_off = b0 - o0;
           kernel.chk.cmax = cmax;
           kernel.chk.bound = bound;
-          run(kernel, b0, b1);
+          if constexpr (decltype(kernel)::defers) {
+            if (ws.pending.extent(0) < std::size_t(B)) {
+              ws.pending = Kokkos::View<PendingRow<T>*, mem>(
+                  Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::open_rows"), B);
+              ws.pending_n = Kokkos::View<fixed_t, mem>(Kokkos::view_alloc(space, "kkm::open_rows_count"));
+            }
+            Kokkos::deep_copy(space, ws.pending_n, fixed_t(0));
+            kernel.chk.pending = ws.pending;
+            kernel.chk.pending_n = ws.pending_n;
+            kernel.chk.queue_cap = ws.open_queue;
+            auto const k2 = run(kernel, b0, b1);
+            Kokkos::parallel_for("kkm::assign_open_rows",
+                                 Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, nb),
+                                 ResolveOpenRows<decltype(k2)>{k2});
+          } else {
+            run(kernel, b0, b1);
+          }
         } else {
           run(with_product(AssignKernel<ExecSpace, T, Metric, Accumulate, true>{}), b0, b1);
         }
