@@ -360,6 +360,13 @@ struct AssignKernel {
   /// one of its 32 rows was open: 20 active threads per warp on average, W2 on an H200).
   static constexpr bool defers = Gemm && Checked && !row_distances;
 
+  /// GEMM: the exact distance of row i to centroid j (the metric's own sums; see distances).
+  KOKKOS_INLINE_FUNCTION T measure_one(std::int64_t i, int j) const {
+    T const* const cr[1] = {&c(j, 0)};
+    T out[1];
+    distances(&x(i, 0), cr, out);
+    return out[0];
+  }
   /// Checked path: the label and exact distance of row i between candidates j1 and j2, both
   /// measured in one pass over the row (ties → the lower index).
   KOKKOS_INLINE_FUNCTION void measure_two(std::int64_t i, int j1, int j2, int& best, T& bestd) const {
@@ -379,11 +386,9 @@ struct AssignKernel {
     bestd = Kokkos::reduction_identity<T>::min();
     scan_product(pr, step, cnorm.data(), [&](T v, int j) {
       if (v > thr) return;
-      T const* const cr[1] = {&c(j, 0)};
-      T dj[1];
-      distances(&x(i, 0), cr, dj);
-      if (dj[0] < bestd) {
-        bestd = dj[0];
+      T const dj = measure_one(i, j);
+      if (dj < bestd) {
+        bestd = dj;
         best = j;
       }
     });
@@ -599,12 +604,6 @@ struct AssignKernel {
             std::size_t step = 1;
             T const* const pr = dot.data() + product_offset(i - begin, end - begin, block_rows, kp, step);
             T const* const cn = cnorm.data();
-            auto exact = [&](int j) {
-              T const* const cr[1] = {&c(j, 0)};
-              T out[1];
-              distances(&x(i, 0), cr, out);
-              return out[0];
-            };
             int best = 0;
             T bestd = 0;
             if constexpr (!Checked) {
@@ -615,7 +614,7 @@ struct AssignKernel {
                   best = j;
                 }
               });
-              if constexpr (row_distances) bestd = exact(best);
+              if constexpr (row_distances) bestd = measure_one(i, best);
             } else {
               Top2<T> tb;
               scan_product(pr, step, cn, [&](T v, int j) {
@@ -645,7 +644,7 @@ struct AssignKernel {
                 if (tb.v2 <= thr) {  // both measured in one pass over the row
                   measure_two(i, tb.j1, tb.j2, best, bestd);
                 } else if constexpr (row_distances) {
-                  bestd = exact(best);
+                  bestd = measure_one(i, best);
                 }
               } else {  // three or more: each candidate measured exactly, in ascending order
                 measure_all(i, pr, step, thr, best, bestd);

@@ -38,33 +38,57 @@ KOKKOS_INLINE_FUNCTION int label_bin(int label, int k) {
   return label >= 0 ? label : k;
 }
 
-/// count(b) += rows of bin b (k + 1 bins), per team in scratch when the bins fit.
+/// What the histogram and the scatter share: the labels, the bins, each team's rows, and the team's
+/// own histogram of them in scratch.
 template <class ExecSpace>
-struct LabelHistogram {
+struct LabelBins {
   using mem = typename ExecSpace::memory_space;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
   Kokkos::View<int const*, mem> labels;
-  Kokkos::View<bin_t*, mem> count;
   std::int64_t n = 0;
   int k = 0;
   BinLaunch launch;
 
-  std::size_t scratch_bytes() const { return launch.in_scratch ? std::size_t(k + 1) * sizeof(int) + 16 : 16; }
-
-  KOKKOS_FUNCTION void operator()(member const& t) const {
-    std::int64_t const i0 = t.league_rank() * launch.rows_per_team;
-    std::int64_t const i1 = i0 + launch.rows_per_team < n ? i0 + launch.rows_per_team : n;
-    if (!launch.in_scratch) {
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1),
-                           [&](std::int64_t i) { Kokkos::atomic_increment(&count(label_bin(labels(i), k))); });
-      return;
-    }
-    int* h = static_cast<int*>(t.team_scratch(launch.scratch_level).get_shmem(std::size_t(k + 1) * sizeof(int)));
+  /// Team t's rows [i0, i1).
+  KOKKOS_INLINE_FUNCTION void team_rows(member const& t, std::int64_t& i0, std::int64_t& i1) const {
+    i0 = t.league_rank() * launch.rows_per_team;
+    i1 = i0 + launch.rows_per_team < n ? i0 + launch.rows_per_team : n;
+  }
+  /// h[b] = the team's rows in bin b (h: k + 1 ints of scratch), for every thread after the call.
+  KOKKOS_INLINE_FUNCTION void team_histogram(member const& t, std::int64_t i0, std::int64_t i1, int* h) const {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k + 1), [&](int b) { h[b] = 0; });
     t.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1),
                          [&](std::int64_t i) { Kokkos::atomic_increment(&h[label_bin(labels(i), k)]); });
     t.team_barrier();
+  }
+};
+
+/// count(b) += rows of bin b (k + 1 bins), per team in scratch when the bins fit.
+template <class ExecSpace>
+struct LabelHistogram : LabelBins<ExecSpace> {
+  using mem = typename ExecSpace::memory_space;
+  using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  Kokkos::View<bin_t*, mem> count;
+
+  LabelHistogram(LabelBins<ExecSpace> const& bins, Kokkos::View<bin_t*, mem> count_)
+      : LabelBins<ExecSpace>(bins), count(count_) {}
+
+  std::size_t scratch_bytes() const {
+    return this->launch.in_scratch ? std::size_t(this->k + 1) * sizeof(int) + 16 : 16;
+  }
+
+  KOKKOS_FUNCTION void operator()(member const& t) const {
+    int const k = this->k;
+    std::int64_t i0, i1;
+    this->team_rows(t, i0, i1);
+    if (!this->launch.in_scratch) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1),
+                           [&](std::int64_t i) { Kokkos::atomic_increment(&count(label_bin(this->labels(i), k))); });
+      return;
+    }
+    int* h = static_cast<int*>(t.team_scratch(this->launch.scratch_level).get_shmem(std::size_t(k + 1) * sizeof(int)));
+    this->team_histogram(t, i0, i1, h);
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k + 1), [&](int b) {
       if (h[b] != 0) Kokkos::atomic_add(&count(b), bin_t(h[b]));
     });
@@ -75,44 +99,41 @@ struct LabelHistogram {
 /// (exclusive scan of the counts). Per team: its own histogram, one global reservation per bin it
 /// holds, then positions from scratch counters.
 template <class ExecSpace>
-struct LabelScatter {
+struct LabelScatter : LabelBins<ExecSpace> {
   using mem = typename ExecSpace::memory_space;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
-  Kokkos::View<int const*, mem> labels;
   Kokkos::View<bin_t*, mem> cursor;
   Kokkos::View<std::int64_t*, mem> perm;
-  std::int64_t n = 0;
-  int k = 0;
-  BinLaunch launch;
+
+  LabelScatter(LabelBins<ExecSpace> const& bins, Kokkos::View<bin_t*, mem> cursor_,
+               Kokkos::View<std::int64_t*, mem> perm_)
+      : LabelBins<ExecSpace>(bins), cursor(cursor_), perm(perm_) {}
 
   /// Scratch: per bin the team's first position, and an int: the team's count, then its running offset.
   static std::size_t scratch_bytes_for(int k) { return std::size_t(k + 1) * (sizeof(bin_t) + sizeof(int)) + 16; }
-  std::size_t scratch_bytes() const { return launch.in_scratch ? scratch_bytes_for(k) : 16; }
+  std::size_t scratch_bytes() const { return this->launch.in_scratch ? scratch_bytes_for(this->k) : 16; }
 
   KOKKOS_FUNCTION void operator()(member const& t) const {
-    std::int64_t const i0 = t.league_rank() * launch.rows_per_team;
-    std::int64_t const i1 = i0 + launch.rows_per_team < n ? i0 + launch.rows_per_team : n;
-    if (!launch.in_scratch) {
+    int const k = this->k;
+    std::int64_t i0, i1;
+    this->team_rows(t, i0, i1);
+    if (!this->launch.in_scratch) {
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1), [&](std::int64_t i) {
-        perm(Kokkos::atomic_fetch_add(&cursor(label_bin(labels(i), k)), bin_t(1))) = i;
+        perm(Kokkos::atomic_fetch_add(&cursor(label_bin(this->labels(i), k)), bin_t(1))) = i;
       });
       return;
     }
-    auto& sh = t.team_scratch(launch.scratch_level);
+    auto& sh = t.team_scratch(this->launch.scratch_level);
     auto* base = static_cast<bin_t*>(sh.get_shmem(std::size_t(k + 1) * sizeof(bin_t)));
     int* h = static_cast<int*>(sh.get_shmem(std::size_t(k + 1) * sizeof(int)));
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k + 1), [&](int b) { h[b] = 0; });
-    t.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1),
-                         [&](std::int64_t i) { Kokkos::atomic_increment(&h[label_bin(labels(i), k)]); });
-    t.team_barrier();
+    this->team_histogram(t, i0, i1, h);
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k + 1), [&](int b) {
       if (h[b] != 0) base[b] = Kokkos::atomic_fetch_add(&cursor(b), bin_t(h[b]));
       h[b] = 0;
     });
     t.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1), [&](std::int64_t i) {
-      int const b = label_bin(labels(i), k);
+      int const b = label_bin(this->labels(i), k);
       perm(base[b] + Kokkos::atomic_fetch_add(&h[b], 1)) = i;
     });
   }
@@ -251,7 +272,8 @@ void sorted_column_sums(ExecSpace const& space,
   bl.rows_per_team = std::max<std::int64_t>(1, (n + teams_target - 1) / teams_target);
   int const league = static_cast<int>((n + bl.rows_per_team - 1) / bl.rows_per_team);
 
-  LabelHistogram<ExecSpace> hist{labels, buf.bins, n, k, bl};
+  LabelBins<ExecSpace> const bins_of_rows{labels, n, k, bl};
+  LabelHistogram<ExecSpace> hist(bins_of_rows, buf.bins);
   Kokkos::TeamPolicy<ExecSpace> hp(space, league, team);
   hp.set_scratch_size(bl.scratch_level, Kokkos::PerTeam(hist.scratch_bytes()));
   Kokkos::parallel_for("kkm::label_histogram", hp, hist);
@@ -265,7 +287,7 @@ void sorted_column_sums(ExecSpace const& space,
         run += c;
       });
 
-  LabelScatter<ExecSpace> scatter{labels, buf.bins, buf.perm, n, k, bl};
+  LabelScatter<ExecSpace> scatter(bins_of_rows, buf.bins, buf.perm);
   Kokkos::TeamPolicy<ExecSpace> sp(space, league, team);
   sp.set_scratch_size(bl.scratch_level, Kokkos::PerTeam(scatter.scratch_bytes()));
   Kokkos::parallel_for("kkm::label_scatter", sp, scatter);
