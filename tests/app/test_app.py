@@ -116,9 +116,9 @@ def first_rows_only(d):
 
 
 def slot_bytes(n, rows):
-    """The assignment workspace's per-batch distance sums: one float64 per batch when there are several."""
-    launches = -(-n // rows)
-    return 8 * launches if launches > 1 else 0
+    """The assignment workspace's per-batch distance sums: one float64 per batch (fit epochs keep
+    them on the device and read them with the accumulator, even for a single batch)."""
+    return 8 * -(-n // rows)
 
 
 @test
@@ -148,7 +148,8 @@ def memory_limits(d):
     assert m["assign_workspace_bytes"] <= m["free_bytes_before_fit"] // 4
     # The checked GEMM path: the fused kernel's labels and centroids; its workspace as allocated: the
     # product, ‖c'‖², the shifted centroids, and all rows shifted once (with their norms) plus μ; the
-    # list of rows the product leaves open (24 bytes per batch row) and its count.
+    # list of rows the product leaves open (32 bytes per batch row: the row, 4 candidates, their
+    # number, the threshold) and its count.
     for path in ("fused", "gemm-checked"):
         run(["fit", "--input", f"{data}:/points", "--k", "64", "--assign", path, "--max-epochs", "3", "--seed", "4",
              "--report", f"{d}/{path}.json", "--output", f"{d}/{path}.h5", "--quiet"], check=0)
@@ -158,7 +159,7 @@ def memory_limits(d):
     rows = r["batch_size"] if r["batch_size"] > 0 else 4000
     assert r["assign_path"] == "gemm-checked"
     assert r["memory"]["assign_workspace_bytes"] == ((rows * 64 + 64 + 64 * 8 + 4000 * 8 + 4000 + 8) * 4 +
-                                                     slot_bytes(4000, rows) + rows * 24 + 8)
+                                                     slot_bytes(4000, rows) + rows * 32 + 8)
 
 
 @test

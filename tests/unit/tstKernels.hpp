@@ -181,6 +181,7 @@ struct AssignOut {
   std::vector<int> labels;
   double inertia;
   std::vector<fixed_t> acc;
+  std::int64_t open_rows = -1;  // checked fit epochs: the rows the last batch's product left open
 };
 AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detail::GemmKind kind, std::int64_t batch,
                       std::int64_t block_rows, std::vector<float> const& shift = {},
@@ -211,7 +212,10 @@ AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detai
                                                   kkm::SquaredEuclidean{}, kind, batch, ws,
                                                   Kokkos::View<float const*, mem>(wd), std::ldexp(1.0, scale_exp));
   auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
-  return {labels_to_host(labels), s, std::vector<fixed_t>(a.data(), a.data() + a.extent(0))};
+  std::int64_t open = -1;
+  if (ws.pending_n.is_allocated())
+    open = static_cast<std::int64_t>(Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ws.pending_n)());
+  return {labels_to_host(labels), s, std::vector<fixed_t>(a.data(), a.data() + a.extent(0)), open};
 }
 
 // Small integers: every distance is exact in float32 whatever the order of the sums, so the checked
@@ -244,12 +248,16 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_on_exact_ties) {
           EXPECT_EQ(r.inertia, f.inertia) << what;
         }
   // Checked fit epochs queue the rows the product leaves open per team; a queue of 1 sends nearly all
-  // of them straight to the global list.
-  for (int queue : {1, 5}) {
-    auto r = assign_with(x, c, GemmKind::checked, 700, 256, {}, {}, 30, -1, queue);
-    EXPECT_EQ(r.labels, f.labels) << "team queue of " << queue;
-    EXPECT_EQ(r.acc, f.acc) << "team queue of " << queue;
-  }
+  // of them straight to the global list. One batch (0): the tie rows' two and three candidates are
+  // measured by the second launch.
+  for (int queue : {1, 5, 256})
+    for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
+      auto r = assign_with(x, c, GemmKind::checked, batch, 256, {}, {}, 30, -1, queue);
+      std::string const what = "team queue of " + std::to_string(queue) + ", batch " + std::to_string(batch);
+      EXPECT_EQ(r.labels, f.labels) << what;
+      EXPECT_EQ(r.acc, f.acc) << what;
+      if (batch == 0) EXPECT_GE(r.open_rows, 300) << what;  // every tie row is open
+    }
   std::int64_t ties = 0;
   for (std::int64_t i = 0; i < 300; ++i) ties += f.labels[i] == 0 || f.labels[i] == 3;
   EXPECT_GT(ties, 250);  // the tie rows did go to the lowest of the equal centroids

@@ -296,7 +296,13 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   Kokkos::View<T**, Kokkos::LayoutRight, mem> c_all(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d);
   Kokkos::View<fixed_t*, mem> acc_all(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::accumulator"),
                                       accumulator_size(k, d));
-  auto acc_host = Kokkos::create_mirror_view(acc_all);
+  // Page-locked on CUDA (staging_space): the epoch's copies do not wait for the device one by one.
+  Kokkos::View<fixed_t*, staging_space_t<ExecSpace>> acc_host(
+      Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::accumulator_host"), acc_all.extent(0));
+  Kokkos::View<T**, Kokkos::LayoutRight, staging_space_t<ExecSpace>> c_host(
+      Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::centroids_host"), k, d);
+  ws.defer_total = true;  // one fence per epoch: the distances arrive with the accumulator
+  std::vector<double> mean(d);  // one cluster's new centroid in float64 (the host update)
 
   Kokkos::Timer timer;
   for (int epoch = first_epoch; epoch <= p.max_epochs; ++epoch) {
@@ -304,12 +310,15 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     Kokkos::Timer et;
     std::size_t const acc_len = accumulator_size(k, d);
     auto c_d = Kokkos::subview(c_all, Kokkos::make_pair(0, k), Kokkos::ALL());
-    Kokkos::deep_copy(space, c_d, centroids);
+    auto c_h = Kokkos::subview(c_host, Kokkos::make_pair(0, k), Kokkos::ALL());
+    for (int c = 0; c < k; ++c)  // (the last epoch's copy from c_host ended at its fence)
+      for (int j = 0; j < d; ++j) c_h(c, j) = centroids(c, j);
+    Kokkos::deep_copy(space, c_d, c_h);
     auto acc = Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), acc_len));
     Kokkos::deep_copy(space, acc, fixed_t(0));
 
-    double const local_inertia = assign_rows<true>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, acc, res.labels,
-                                                   metric, gemm, res.batch_size, ws, w, s.weight_scale);
+    double local_inertia = assign_rows<true>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, acc, res.labels, metric,
+                                             gemm, res.batch_size, ws, w, s.weight_scale);
 
     // The one allreduce of the epoch: sums, counts, changed, and each rank's inertia bit for bit.
     std::vector<fixed_t> buf(acc_len + P, 0);
@@ -318,6 +327,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       Kokkos::deep_copy(space, acc_h, acc);
       space.fence();
       std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
+      if (ws.deferred > 0) local_inertia = ws.deferred_total();
     }
     double const t_assign = et.seconds();
     double const inertia = allreduce_accumulator(buf, acc_len, local_inertia, comm);
@@ -346,13 +356,12 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       for (int c = 0; c < k; ++c) {
         if (counts[c] == 0) continue;
         double norm2 = 0;
-        std::vector<double> m(d);
         for (int j = 0; j < d; ++j) {
-          m[j] = from_fixed(buf[std::size_t(c) * d + j], s.scale[j]) / (static_cast<double>(counts[c]) / s.weight_scale);
-          norm2 += m[j] * m[j];
+          mean[j] = from_fixed(buf[std::size_t(c) * d + j], s.scale[j]) / (static_cast<double>(counts[c]) / s.weight_scale);
+          norm2 += mean[j] * mean[j];
         }
         double const f = (Metric::update == Update::normalized_mean && norm2 > 0) ? 1.0 / std::sqrt(norm2) : 1.0;
-        for (int j = 0; j < d; ++j) next[std::size_t(c) * d + j] = static_cast<T>(m[j] * f);
+        for (int j = 0; j < d; ++j) next[std::size_t(c) * d + j] = static_cast<T>(mean[j] * f);
       }
     }
     if (empty > 0 && p.empty == EmptyPolicy::split) relocated = split_largest(next, counts, k, d);
@@ -425,6 +434,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   if (!res.converged) res.stop_reason = "max epochs";
 
   // Final assignment: labels and inertia that match the final centroids.
+  ws.defer_total = false;
   auto c_d = Kokkos::subview(c_all, Kokkos::make_pair(0, k), Kokkos::ALL());
   Kokkos::deep_copy(space, c_d, centroids);
   double const local = assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, Kokkos::View<fixed_t*, mem>(),

@@ -159,29 +159,75 @@ KOKKOS_INLINE_FUNCTION bool nearer(T v1, int j1, T v2, int j2) {
   return v1 < v2 || (v1 == v2 && j1 < j2);
 }
 
-/// The checked GEMM path's scan of one row: the two smallest (value, index) pairs (ties → lower
-/// index) and the smallest value among all others, so that afterwards it is known whether more than
-/// two centroids lie under a threshold.
+/// The checked GEMM path's scan of one row: the N smallest (value, index) pairs v[0..N), j[0..N)
+/// (ties → lower index) and the smallest value among all others, v[N], so that afterwards it is
+/// known whether more than N centroids lie under a threshold.
+template <class T, int N>
+struct TopN {
+  static constexpr int size = N;
+  T v[N + 1];
+  int j[N];
+  KOKKOS_INLINE_FUNCTION TopN() {
+    for (int m = 0; m <= N; ++m) v[m] = Kokkos::reduction_identity<T>::min();
+    for (int m = 0; m < N; ++m) j[m] = Kokkos::reduction_identity<int>::min();
+  }
+  /// Adds (x, jx); a value above v[N] changes nothing (the scan tests that first).
+  KOKKOS_INLINE_FUNCTION void push(T x, int jx) {
+    for (int m = 0; m < N; ++m)  // insertion: what (x, jx) displaces moves one place down
+      if (nearer(x, jx, v[m], j[m])) {
+        T const tv = v[m];
+        int const tj = j[m];
+        v[m] = x;
+        j[m] = jx;
+        x = tv;
+        jx = tj;
+      }
+    if (x < v[N]) v[N] = x;
+  }
+};
+
+/// A candidate centroid and its distance; j < 0: none yet (worse than every candidate).
 template <class T>
-struct Top2 {
-  T v1 = Kokkos::reduction_identity<T>::min(), v2 = v1, v3 = v1;
-  int j1 = Kokkos::reduction_identity<int>::min(), j2 = j1;
-  /// Adds (v, j).
-  KOKKOS_INLINE_FUNCTION void push(T v, int j) {
-    if (nearer(v, j, v1, j1)) {
-      v3 = v2;
-      v2 = v1;
-      j2 = j1;
-      v1 = v;
-      j1 = j;
-    } else if (nearer(v, j, v2, j2)) {
-      v3 = v2;
-      v2 = v;
-      j2 = j;
-    } else if (v < v3) {
-      v3 = v;
+struct NearestPair {
+  T v = 0;
+  int j = -1;
+  /// Keeps (v, j) if it is nearer (ties → the lower index).
+  KOKKOS_INLINE_FUNCTION void take(T v_, int j_) {
+    if (j < 0 || nearer(v_, j_, v, j)) {
+      v = v_;
+      j = j_;
     }
   }
+};
+
+/// A Kokkos reducer for NearestPair: the nearer of two candidates, ties → the lower index, so that
+/// lanes joined in any order agree with the sequential scan in ascending index.
+template <class T, class Space>
+struct NearestReducer {
+  using reducer = NearestReducer;
+  using value_type = NearestPair<T>;
+  using result_view_type = Kokkos::View<value_type, Space, Kokkos::MemoryUnmanaged>;
+
+ private:
+  result_view_type value_;
+  bool references_scalar_ = false;
+
+ public:
+  KOKKOS_INLINE_FUNCTION explicit NearestReducer(value_type& v) : value_(&v), references_scalar_(true) {}
+  KOKKOS_INLINE_FUNCTION explicit NearestReducer(result_view_type const& v) : value_(v) {}
+  KOKKOS_INLINE_FUNCTION void join(value_type& dest, value_type const& src) const {
+    if (src.j >= 0) dest.take(src.v, src.j);
+  }
+  KOKKOS_INLINE_FUNCTION void join(volatile value_type& dest, volatile value_type const& src) const {
+    if (src.j >= 0 && (dest.j < 0 || nearer(T(src.v), int(src.j), T(dest.v), int(dest.j)))) {
+      dest.v = src.v;
+      dest.j = src.j;
+    }
+  }
+  KOKKOS_INLINE_FUNCTION void init(value_type& v) const { v = value_type{}; }
+  KOKKOS_INLINE_FUNCTION value_type& reference() const { return *value_.data(); }
+  KOKKOS_INLINE_FUNCTION result_view_type view() const { return value_; }
+  KOKKOS_INLINE_FUNCTION bool references_scalar() const { return references_scalar_; }
 };
 
 /// Where row r of a batch of nb rows starts in the batch's product with kp centroid columns, and
@@ -265,13 +311,15 @@ struct ShiftRows {
   }
 };
 
-/// A row whose label the checked product leaves open (fit epochs): its index in the batch, its two
-/// nearest candidates by the product (j2 < 0: three or more candidates, every centroid whose
-/// product value is ≤ thr), and the threshold.
+/// A row whose label the checked product leaves open (fit epochs): its index in the batch, its
+/// candidates by the product — n of them (2 ≤ n ≤ open_candidates) in j[0..n), nearest first; n < 0:
+/// more, every centroid whose product value is ≤ thr — and the threshold.
+constexpr int open_candidates = 4;
 template <class T>
 struct PendingRow {
   std::int64_t row = 0;
-  int j1 = 0, j2 = -1;
+  int j[open_candidates] = {};
+  int n = -1;
   T thr = 0;
 };
 
@@ -394,27 +442,47 @@ struct AssignKernel {
     });
   }
 
-  /// The second launch of checked fit epochs (ResolveOpenRows): pending row e (of pending_n) gets
-  /// its label; its count and changed label go straight to the global accumulator (the first launch
-  /// left them out).
-  KOKKOS_INLINE_FUNCTION void resolve_open(std::int64_t e) const {
+  /// The second launch of checked fit epochs (ResolveOpenRows): each vector of `lanes` lanes takes
+  /// open rows e = its group, its group + groups, … (of pending_n); its lanes split the row's
+  /// candidates — the n the scan kept (nearly every open row), else every centroid whose product
+  /// value is ≤ thr — and measure each one's exact distance with measure_one, the metric's own sums
+  /// in its own order, so the same values as one thread measuring them all; they agree on the
+  /// nearest (NearestReducer: ties → the lower index; of more than n, only distances below the
+  /// reduction identity count, and none gives j[0], as measure_all). The row's count and changed
+  /// label go straight to the global accumulator (the first launch left them out).
+  KOKKOS_INLINE_FUNCTION void resolve_open(member const& t, int lanes) const {
     if constexpr (defers) {
-      if (e >= static_cast<std::int64_t>(chk.pending_n())) return;
-      PendingRow<T> const pr_ = chk.pending(e);
-      std::int64_t const i = begin + pr_.row;
-      int best = pr_.j1;
-      T bestd = 0;
-      if (pr_.j2 >= 0) {
-        measure_two(i, pr_.j1, pr_.j2, best, bestd);
-      } else {
+      std::int64_t const groups = std::int64_t(t.league_size()) * t.team_size();
+      std::int64_t const open = static_cast<std::int64_t>(chk.pending_n());
+      for (std::int64_t e = std::int64_t(t.league_rank()) * t.team_size() + t.team_rank(); e < open; e += groups) {
+        PendingRow<T> const pr_ = chk.pending(e);
+        std::int64_t const i = begin + pr_.row;
         std::size_t step = 1;
         T const* const pr = dot.data() + product_offset(pr_.row, end - begin, block_rows, kp, step);
-        measure_all(i, pr, step, pr_.thr, best, bestd);
+        T const* const cn = cnorm.data();
+        NearestPair<T> near;
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(t, lanes),
+            [&](int m, NearestPair<T>& b) {
+              if (pr_.n > 0) {
+                for (int q = m; q < pr_.n; q += lanes) b.take(measure_one(i, pr_.j[q]), pr_.j[q]);
+              } else {
+                for (int j = m; j < k; j += lanes) {
+                  if (cn[j] - T(2) * pr[std::size_t(j) * step] > pr_.thr) continue;
+                  T const dj = measure_one(i, j);
+                  if (dj < Kokkos::reduction_identity<T>::min()) b.take(dj, j);
+                }
+              }
+            },
+            NearestReducer<T, mem>(near));
+        int const best = near.j >= 0 ? near.j : pr_.j[0];
+        Kokkos::single(Kokkos::PerThread(t), [&]() {
+          std::size_t const kd = std::size_t(k) * d;
+          if (labels(i) != best) Kokkos::atomic_add(&acc(kd + k), fixed_t(1));
+          Kokkos::atomic_add(&acc(kd + best), fixed_count(w, i, wscale));
+          labels(i) = best;
+        });
       }
-      std::size_t const kd = std::size_t(k) * d;
-      if (labels(i) != best) Kokkos::atomic_add(&acc(kd + k), fixed_t(1));
-      Kokkos::atomic_add(&acc(kd + best), fixed_count(w, i, wscale));
-      labels(i) = best;
     }
   }
 
@@ -616,20 +684,30 @@ struct AssignKernel {
               });
               if constexpr (row_distances) bestd = measure_one(i, best);
             } else {
-              Top2<T> tb;
+              // Fit epochs keep open_candidates, so that the second launch knows every candidate
+              // of nearly all open rows without reading the product again; elsewhere two.
+              TopN<T, defers ? open_candidates : 2> tb;
+              constexpr int N = decltype(tb)::size;
               scan_product(pr, step, cn, [&](T v, int j) {
-                if (v <= tb.v3) tb.push(v, j);  // a value above the third smallest changes nothing
+                if (v <= tb.v[N]) tb.push(v, j);  // a value above the (N+1)-th smallest changes nothing
               });
               double const xn = static_cast<double>(chk.xnorm(i - chk.xnorm_off)), cm = static_cast<double>(chk.cmax);
               double const E = chk.bound.u * xn * cm + chk.bound.a * (xn + cm) * (xn + cm);
               // The threshold, raised by its own rounding to T (v1 may be negative: relative to |·|).
-              double const thr_d = static_cast<double>(tb.v1) + 2 * E;
+              double const thr_d = static_cast<double>(tb.v[0]) + 2 * E;
               T const thr = static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
                                            4 * Kokkos::Experimental::norm_min<T>::value);
               if constexpr (defers) {
-                if (!(tb.v2 > thr)) {  // open: queued for the second launch
+                if (!(tb.v[1] > thr)) {  // open: queued for the second launch
                   Kokkos::single(Kokkos::PerThread(t), [&]() {
-                    PendingRow<T> const e{i - begin, tb.j1, tb.v3 > thr ? tb.j2 : -1, thr};
+                    PendingRow<T> e;
+                    e.row = i - begin;
+                    e.thr = thr;
+                    e.n = tb.v[N] > thr ? 0 : -1;  // −1: more than N candidates
+                    for (int m = 0; m < N; ++m) {
+                      e.j[m] = tb.j[m];
+                      if (e.n >= 0 && tb.v[m] <= thr) ++e.n;
+                    }
                     int const slot = Kokkos::atomic_fetch_add(queue_n, 1);
                     if (slot < chk.queue_cap)
                       queue[slot] = e;
@@ -638,11 +716,11 @@ struct AssignKernel {
                   });
                   return;
                 }
-                best = tb.j1;
-              } else if (tb.v3 > thr) {  // at most two candidates
-                best = tb.j1;
-                if (tb.v2 <= thr) {  // both measured in one pass over the row
-                  measure_two(i, tb.j1, tb.j2, best, bestd);
+                best = tb.j[0];
+              } else if (tb.v[2] > thr) {  // at most two candidates
+                best = tb.j[0];
+                if (tb.v[1] <= thr) {  // both measured in one pass over the row
+                  measure_two(i, tb.j[0], tb.j[1], best, bestd);
                 } else if constexpr (row_distances) {
                   bestd = measure_one(i, best);
                 }
@@ -697,11 +775,13 @@ struct AssignKernel {
   }
 };
 
-/// The second launch of checked fit epochs: AssignKernel::resolve_open for every queued row.
+/// The second launch of checked fit epochs: AssignKernel::resolve_open, vectors of `lanes` lanes
+/// striding over the queued rows.
 template <class Kernel>
 struct ResolveOpenRows {
   Kernel kernel;
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t e) const { kernel.resolve_open(e); }
+  int lanes = 1;
+  KOKKOS_INLINE_FUNCTION void operator()(typename Kernel::member const& t) const { kernel.resolve_open(t, lanes); }
 };
 
 /// Per-cluster column sums of w·x (fixed point) for labelled rows, when they do not fit a team's
@@ -890,7 +970,22 @@ struct AssignWorkspace {
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cs;   // 3xTF32 only: kp × 3d split centroids
   Kokkos::View<T*, mem> xnorm;                      // checked only: ‖x − μ‖ of the rows in xs
   Kokkos::View<T*, mem> shift;                      // checked, and GEMM fit epochs: μ (d), set by the caller (else zero)
-  Kokkos::View<double*, mem> partial;               // each launch's sum of distances when there are several
+  Kokkos::View<double*, mem> partial;               // each launch's sum of distances when there are several (or defer_total)
+  /// Set by the caller: the launches' sums of distances stay in `partial` and are copied to
+  /// `partial_h` without waiting; assign_rows then returns 0 and sets `deferred` to the number of
+  /// launches, and after its next fence the caller takes the sum with deferred_total(). So a Lloyd
+  /// epoch waits for the device once (the sums, counts and distances together) instead of twice.
+  /// Paths whose distance sum needs the cluster sums (GEMM fit epochs) return it as before
+  /// (deferred = 0).
+  bool defer_total = false;
+  std::size_t deferred = 0;
+  Kokkos::View<double*, staging_space_t<ExecSpace>> partial_h;
+  /// The deferred launches' distances added in launch order (after a fence).
+  double deferred_total() const {
+    double sum = 0;
+    for (std::size_t b = 0; b < deferred; ++b) sum += partial_h(b);
+    return sum;
+  }
   bool split_once = false;         // 3xTF32 / checked: prepare all rows once (the caller checked that they fit)
   T const* split_of = nullptr;     // the rows whose split xs holds (split_once), nullptr: none yet
   /// GEMM fit epochs: Σ w‖x − μ‖² (ShiftedSquareSum) of the rows at x2_of (x2_rows of them, weights
@@ -1014,19 +1109,31 @@ double assign_rows(ExecSpace const& space,
   bool const sums_here = Accumulate && !gemm && whole_fits;
 
   // With several launches (batches), each reduces its rows' distances into its own device slot, so
-  // that no batch waits for the host; the slots are read and added in launch order once, at the end.
-  // A single launch reduces straight to the host (Kokkos' own result path, one copy fewer: W1 with
-  // device slots for its single launch too measured 0.202 ms per epoch against 0.180 before).
+  // that no batch waits for the host; the slots are read and added in launch order once, at the end
+  // (or by the caller after its own fence: defer_total). A single launch without defer_total
+  // reduces straight to the host (Kokkos' own result path: W1 with a device slot read by a fence of
+  // its own measured 0.202 ms per epoch against 0.180).
   std::int64_t const launch_rows = std::min<std::int64_t>(batch > 0 ? batch : n, n);  // rows per batch
   std::size_t const launches = static_cast<std::size_t>((n + launch_rows - 1) / launch_rows);
-  if (launches > 1 && ws.partial.extent(0) < launches)
+  bool const to_slots = launches > 1 || ws.defer_total;
+  ws.deferred = 0;
+  if (to_slots && ws.partial.extent(0) < launches)
     ws.partial = Kokkos::View<double*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::batch_distances"),
                                             launches);
   std::size_t launch = 0;
   double single = 0;
   auto total = [&]() {
     KKM_ASSERT(launch == launches);
-    if (launches == 1) return single;
+    if (!to_slots) return single;
+    if (ws.defer_total) {
+      if (ws.partial_h.extent(0) < launches)
+        ws.partial_h = Kokkos::View<double*, staging_space_t<ExecSpace>>(
+            Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::batch_distances_host"), launches);
+      auto const r = Kokkos::make_pair(std::size_t(0), launches);
+      Kokkos::deep_copy(space, Kokkos::subview(ws.partial_h, r), Kokkos::subview(ws.partial, r));
+      ws.deferred = launches;
+      return 0.0;
+    }
     auto h = Kokkos::create_mirror_view(ws.partial);
     Kokkos::deep_copy(space, h, ws.partial);
     space.fence();
@@ -1061,7 +1168,7 @@ double assign_rows(ExecSpace const& space,
     char const* label = gemm ? "kkm::assign_gemm" : "kkm::assign_fused";
     auto go = [&](auto policy) {
       policy.set_scratch_size(level, Kokkos::PerTeam(kernel.scratch_bytes()));
-      if (launches == 1)
+      if (!to_slots)
         Kokkos::parallel_reduce(label, policy, kernel, single);
       else
         Kokkos::parallel_reduce(label, policy, kernel, Kokkos::subview(ws.partial, launch));
@@ -1229,9 +1336,15 @@ double assign_rows(ExecSpace const& space,
             kernel.chk.pending_n = ws.pending_n;
             kernel.chk.queue_cap = ws.open_queue;
             auto const k2 = run(kernel, b0, b1);
+            // Vectors of 32 lanes (a warp) on devices, 8 per team, as many as the device runs at
+            // once (they stride over the open rows, whose number only the device knows); on hosts
+            // one lane per thread.
+            int const lanes = host ? 1 : 32, per_team = host ? 1 : 8;
+            std::int64_t const groups = std::max<std::int64_t>(1, std::min<std::int64_t>(nb, space.concurrency() / lanes));
             Kokkos::parallel_for("kkm::assign_open_rows",
-                                 Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, nb),
-                                 ResolveOpenRows<decltype(k2)>{k2});
+                                 Kokkos::TeamPolicy<ExecSpace>(space, static_cast<int>((groups + per_team - 1) / per_team),
+                                                               per_team, lanes),
+                                 ResolveOpenRows<decltype(k2)>{k2, lanes});
           } else {
             run(kernel, b0, b1);
           }

@@ -21,6 +21,22 @@ constexpr bool is_host_space() {
   return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecSpace::memory_space>::accessible;
 }
 
+/// Host memory for the small copies to and from `ExecSpace`'s memory of every epoch: page-locked
+/// on CUDA (a copy from or to it is asynchronous, so that several copies wait on one fence), plain
+/// host memory elsewhere.
+template <class ExecSpace>
+struct staging_space {
+  using type = Kokkos::HostSpace;
+};
+#if defined(KOKKOS_ENABLE_CUDA)
+template <>
+struct staging_space<Kokkos::Cuda> {
+  using type = Kokkos::CudaHostPinnedSpace;
+};
+#endif
+template <class ExecSpace>
+using staging_space_t = typename staging_space<ExecSpace>::type;
+
 /// Number of row chunks so that d × chunks teams keep the space busy.
 template <class ExecSpace>
 int column_chunks(ExecSpace const& space, std::int64_t n, int d) {
