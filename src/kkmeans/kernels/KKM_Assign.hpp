@@ -468,7 +468,7 @@ struct AssignKernel {
                 for (int q = m; q < pr_.n; q += lanes) b.take(measure_one(i, pr_.j[q]), pr_.j[q]);
               } else {
                 for (int j = m; j < k; j += lanes) {
-                  if (cn[j] - T(2) * pr[std::size_t(j) * step] > pr_.thr) continue;
+                  if (product_value(cn[j], pr[std::size_t(j) * step]) > pr_.thr) continue;
                   T const dj = measure_one(i, j);
                   if (dj < Kokkos::reduction_identity<T>::min()) b.take(dj, j);
                 }
@@ -486,6 +486,10 @@ struct AssignKernel {
     }
   }
 
+  /// GEMM: the value that ranks centroid j for a row, ‖c_j‖² − 2x·c_j, from its product entry p = x·c_j.
+  /// One expression for the scan and the second launch, so that both compare the same value with thr.
+  KOKKOS_INLINE_FUNCTION static T product_value(T cn_j, T p) { return cn_j - T(2) * p; }
+
   /// GEMM: take(‖c_j‖² − 2x·c_j, j) for j = 0, 1, …, k − 1 from a row's product values pr[j·step];
   /// the product is read U values ahead (independent loads in flight).
   template <class Take>
@@ -495,9 +499,9 @@ struct AssignKernel {
     for (; j + U <= k; j += U) {
       T a[U];
       for (int u = 0; u < U; ++u) a[u] = pr[std::size_t(j + u) * step];
-      for (int u = 0; u < U; ++u) take(cn[j + u] - T(2) * a[u], j + u);
+      for (int u = 0; u < U; ++u) take(product_value(cn[j + u], a[u]), j + u);
     }
-    for (; j < k; ++j) take(cn[j] - T(2) * pr[std::size_t(j) * step], j);
+    for (; j < k; ++j) take(product_value(cn[j], pr[std::size_t(j) * step]), j);
   }
 
   /// GEMM: the metric's distances between a row and centroids cr[0..N) (d values each). For the
