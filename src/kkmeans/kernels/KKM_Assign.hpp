@@ -984,7 +984,8 @@ struct AssignWorkspace {
   bool defer_total = false;
   std::size_t deferred = 0;
   Kokkos::View<double*, staging_space_t<ExecSpace>> partial_h;
-  /// The deferred launches' distances added in launch order (after a fence).
+  /// The deferred launches' distances added in launch order (after a fence; assign_rows' own sum of
+  /// several launches too).
   double deferred_total() const {
     double sum = 0;
     for (std::size_t b = 0; b < deferred; ++b) sum += partial_h(b);
@@ -1129,20 +1130,17 @@ double assign_rows(ExecSpace const& space,
   auto total = [&]() {
     KKM_ASSERT(launch == launches);
     if (!to_slots) return single;
-    if (ws.defer_total) {
-      if (ws.partial_h.extent(0) < launches)
-        ws.partial_h = Kokkos::View<double*, staging_space_t<ExecSpace>>(
-            Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::batch_distances_host"), launches);
-      auto const r = Kokkos::make_pair(std::size_t(0), launches);
-      Kokkos::deep_copy(space, Kokkos::subview(ws.partial_h, r), Kokkos::subview(ws.partial, r));
-      ws.deferred = launches;
-      return 0.0;
-    }
-    auto h = Kokkos::create_mirror_view(ws.partial);
-    Kokkos::deep_copy(space, h, ws.partial);
+    // The slots to the host (deferred: read after the caller's fence; else after this one).
+    if (ws.partial_h.extent(0) < launches)
+      ws.partial_h = Kokkos::View<double*, staging_space_t<ExecSpace>>(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::batch_distances_host"), launches);
+    auto const r = Kokkos::make_pair(std::size_t(0), launches);
+    Kokkos::deep_copy(space, Kokkos::subview(ws.partial_h, r), Kokkos::subview(ws.partial, r));
+    ws.deferred = launches;
+    if (ws.defer_total) return 0.0;
     space.fence();
-    double sum = 0;
-    for (std::size_t b = 0; b < launches; ++b) sum += h(b);
+    double const sum = ws.deferred_total();
+    ws.deferred = 0;
     return sum;
   };
   auto run = [&](auto kernel, std::int64_t b0, std::int64_t b1) {
