@@ -213,8 +213,8 @@ AssignOut assign_with(Matrix<float> const& x, Matrix<float> const& c, kkm::detai
                                                   Kokkos::View<float const*, mem>(wd), std::ldexp(1.0, scale_exp));
   auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
   std::int64_t open = -1;
-  if (ws.pending_n.is_allocated())
-    open = static_cast<std::int64_t>(Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ws.pending_n)());
+  if (ws.open_n.is_allocated())
+    open = static_cast<std::int64_t>(Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ws.open_n)(0));
   return {labels_to_host(labels), s, std::vector<fixed_t>(a.data(), a.data() + a.extent(0)), open};
 }
 
@@ -261,6 +261,34 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_on_exact_ties) {
   std::int64_t ties = 0;
   for (std::int64_t i = 0; i < 300; ++i) ties += f.labels[i] == 0 || f.labels[i] == 3;
   EXPECT_GT(ties, 250);  // the tie rows did go to the lowest of the equal centroids
+}
+
+// The second launch of checked fit epochs on wide rows: 300 columns (two blocks of staged columns)
+// and 301 (rows not of whole 16-byte chunks, read a value at a time). Blobs far from the origin and
+// unshifted, so that the product's bound is wide: many rows are open, many with more candidates than
+// the scan keeps (gathered from the product), and their exact distances decide the labels, which
+// must be the fused kernel's.
+TEST(TEST_CATEGORY, gemm_checked_open_rows_wide_rows) {
+  using kkm::detail::GemmKind;
+  for (int d : {300, 301}) {
+    int const k = 24;
+    auto x = blobs<float>(2000, d, k, 0.3, 24 + d);
+    for (std::int64_t i = 0; i < x.n; ++i)
+      for (int j = 0; j < d; ++j) x(i, j) += 1000.0f;
+    Matrix<float> cm{k, d, std::vector<float>(std::size_t(k) * d)};
+    for (int q = 0; q < k; ++q)  // rows 3q: the first row of every blob, in another order
+      for (int j = 0; j < d; ++j) cm(q, j) = x(std::int64_t(q) * 3, j);
+    auto f = assign_with(x, cm, GemmKind::none, 0, 0);
+    for (int queue : {1, 256})
+      for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
+        auto r = assign_with(x, cm, GemmKind::checked, batch, 256, {}, {}, 30, -1, queue);
+        std::string const what = "d " + std::to_string(d) + ", team queue of " + std::to_string(queue) + ", batch " +
+                                 std::to_string(batch);
+        EXPECT_EQ(r.labels, f.labels) << what;
+        EXPECT_EQ(r.acc, f.acc) << what;
+        if (batch == 0) EXPECT_GT(r.open_rows, 100) << what;  // the second launch decided many rows
+      }
+  }
 }
 
 // Data far from the origin: unshifted, the bound is wide (many candidates, each measured exactly);

@@ -294,15 +294,21 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
 
   // Device buffers for the largest k, allocated once; k only shrinks.
   Kokkos::View<T**, Kokkos::LayoutRight, mem> c_all(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d);
+  // The accumulator, then the assignment's slots for its launches' sums of distances (doubles in
+  // fixed_t-sized entries), copied to the host together: one copy from the device per epoch.
+  std::size_t const slots = assign_launches(n, res.batch_size);
   Kokkos::View<fixed_t*, mem> acc_all(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::accumulator"),
-                                      accumulator_size(k, d));
+                                      accumulator_size(k, d) + slots);
+  static_assert(sizeof(double) == sizeof(fixed_t), "a slot is one accumulator entry");
   // Page-locked on CUDA (staging_space): the epoch's copies do not wait for the device one by one.
   Kokkos::View<fixed_t*, staging_space_t<ExecSpace>> acc_host(
       Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::accumulator_host"), acc_all.extent(0));
   Kokkos::View<T**, Kokkos::LayoutRight, staging_space_t<ExecSpace>> c_host(
       Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::centroids_host"), k, d);
   ws.defer_total = true;  // one fence per epoch: the distances arrive with the accumulator
+  ws.caller_copies = true;
   std::vector<double> mean(d);  // one cluster's new centroid in float64 (the host update)
+  zero_fill(space, Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), accumulator_size(k, d))));
 
   Kokkos::Timer timer;
   for (int epoch = first_epoch; epoch <= p.max_epochs; ++epoch) {
@@ -315,7 +321,10 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       for (int j = 0; j < d; ++j) c_h(c, j) = centroids(c, j);
     Kokkos::deep_copy(space, c_d, c_h);
     auto acc = Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), acc_len));
-    Kokkos::deep_copy(space, acc, fixed_t(0));
+    ws.partial = Kokkos::View<double*, mem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+        reinterpret_cast<double*>(acc_all.data() + acc_len), slots);
+    ws.partial_h = Kokkos::View<double*, staging_space_t<ExecSpace>, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+        reinterpret_cast<double*>(acc_host.data() + acc_len), slots);
 
     double local_inertia = assign_rows<true>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, acc, res.labels, metric,
                                              gemm, res.batch_size, ws, w, s.weight_scale);
@@ -323,8 +332,12 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     // The one allreduce of the epoch: sums, counts, changed, and each rank's inertia bit for bit.
     std::vector<fixed_t> buf(acc_len + P, 0);
     {
-      auto acc_h = Kokkos::subview(acc_host, Kokkos::make_pair(std::size_t(0), acc_len));
-      Kokkos::deep_copy(space, acc_h, acc);
+      auto const with_slots = Kokkos::make_pair(std::size_t(0), acc_len + slots);
+      auto acc_h = Kokkos::subview(acc_host, with_slots);
+      Kokkos::deep_copy(space, acc_h, Kokkos::subview(acc_all, with_slots));
+      // The next epoch's accumulator zeroed after this copy, while the device waits for the host
+      // anyway (k only shrinks: this epoch's entries cover the next one's).
+      zero_fill(space, acc);
       space.fence();
       std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
       if (ws.deferred > 0) local_inertia = ws.deferred_total();
@@ -388,13 +401,13 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       Kokkos::deep_copy(space, remap_d, remap_h);
       Kokkos::parallel_for("kkm::relabel", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
                            Relabel<mem>{res.labels, remap_d});
+      space.fence();  // (the only work of the epoch after the accumulator's copy; remap_d ends here)
       centroids = kept;
       k = kk;
     } else {
       for (int c = 0; c < k; ++c)
         for (int j = 0; j < d; ++j) centroids(c, j) = next[std::size_t(c) * d + j];
     }
-    space.fence();
     Kokkos::Profiling::popRegion();
 
     res.history.push_back(
@@ -435,6 +448,9 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
 
   // Final assignment: labels and inertia that match the final centroids.
   ws.defer_total = false;
+  ws.caller_copies = false;
+  ws.partial = {};  // (views into acc_all and acc_host, which end with this function)
+  ws.partial_h = {};
   auto c_d = Kokkos::subview(c_all, Kokkos::make_pair(0, k), Kokkos::ALL());
   Kokkos::deep_copy(space, c_d, centroids);
   double const local = assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, Kokkos::View<fixed_t*, mem>(),

@@ -332,11 +332,16 @@ struct CheckedArgs {
   T cmax = 0;  // max ‖c'‖
   CheckedBound bound;
   /// Fit epochs (no row distances): the open rows, queued per team in scratch (at most queue_cap,
-  /// then straight to the global list) and appended to `pending` (count at pending_n) at the team's
+  /// then straight to the global list) and appended to `pending` (count at open_n(0)) at the team's
   /// end; a second launch (ResolveOpenRows) measures them with full warps.
   Kokkos::View<PendingRow<T>*, Mem> pending;
-  Kokkos::View<fixed_t, Mem> pending_n;
+  Kokkos::View<fixed_t*, Mem> open_n;  // [0]: rows queued in `pending`; [1]: rows taken by the second launch
   int queue_cap = 0;
+  /// The second launch's scratch per vector: open_candidates rows of stage_stride values (columns
+  /// staged stage_cols at a time); vec16: rows and centroids read 16 bytes at a time (rows of whole
+  /// 16-byte chunks, 16-byte aligned).
+  int stage_cols = 0, stage_stride = 0;
+  bool vec16 = false;
 };
 struct NoCheckedArgs {};
 
@@ -443,47 +448,177 @@ struct AssignKernel {
   }
 
   /// The second launch of checked fit epochs (ResolveOpenRows): each vector of `lanes` lanes takes
-  /// open rows e = its group, its group + groups, … (of pending_n); its lanes split the row's
-  /// candidates — the n the scan kept (nearly every open row), else every centroid whose product
-  /// value is ≤ thr — and measure each one's exact distance with measure_one, the metric's own sums
-  /// in its own order, so the same values as one thread measuring them all; they agree on the
-  /// nearest (NearestReducer: ties → the lower index; of more than n, only distances below the
-  /// reduction identity count, and none gives j[0], as measure_all). The row's count and changed
-  /// label go straight to the global accumulator (the first launch left them out).
+  /// open rows four at a time from a counter (open_n(1); so no vector waits on a fixed share while
+  /// others are done) and finds the nearest of the row's candidates — the n the scan kept (nearly
+  /// every open row), else every centroid whose product value is ≤ thr, gathered by the lanes from
+  /// the product and measured open_candidates at a time — by their exact distances (measure_staged:
+  /// the metric's own sums in its own order) and NearestReducer (ties → the lower index, so any
+  /// grouping gives the sequential scan's pick; of more than n, only distances below the reduction
+  /// identity count, and none gives j[0], as measure_all). The row's count and changed label go to
+  /// the global accumulator (the first launch left them out); changed labels once per vector.
   KOKKOS_INLINE_FUNCTION void resolve_open(member const& t, int lanes) const {
     if constexpr (defers) {
-      std::int64_t const groups = std::int64_t(t.league_size()) * t.team_size();
-      std::int64_t const open = static_cast<std::int64_t>(chk.pending_n());
-      for (std::int64_t e = std::int64_t(t.league_rank()) * t.team_size() + t.team_rank(); e < open; e += groups) {
-        PendingRow<T> const pr_ = chk.pending(e);
-        std::int64_t const i = begin + pr_.row;
-        std::size_t step = 1;
-        T const* const pr = dot.data() + product_offset(pr_.row, end - begin, block_rows, kp, step);
-        T const* const cn = cnorm.data();
-        NearestPair<T> near;
-        Kokkos::parallel_reduce(
-            Kokkos::ThreadVectorRange(t, lanes),
-            [&](int m, NearestPair<T>& b) {
-              if (pr_.n > 0) {
-                for (int q = m; q < pr_.n; q += lanes) b.take(measure_one(i, pr_.j[q]), pr_.j[q]);
-              } else {
-                for (int j = m; j < k; j += lanes) {
-                  if (product_value(cn[j], pr[std::size_t(j) * step]) > pr_.thr) continue;
-                  T const dj = measure_one(i, j);
-                  if (dj < Kokkos::reduction_identity<T>::min()) b.take(dj, j);
+      std::int64_t const open = static_cast<std::int64_t>(chk.open_n(0));
+      std::size_t const kd = std::size_t(k) * d;
+      fixed_t changed_here = 0;  // (lane 0) this vector's rows whose label changed
+      // This vector's scratch: differences (open_candidates × stage_stride), the gathered
+      // candidates (lanes × gather_rounds) and their number.
+      std::size_t const per_vector = open_scratch_per_vector(lanes);
+      char* const mine = static_cast<char*>(t.team_scratch(0).get_shmem_aligned(per_vector * t.team_size(), 16)) +
+                         per_vector * t.team_rank();
+      T* const stage = reinterpret_cast<T*>(mine);
+      int* const list = reinterpret_cast<int*>(mine + std::size_t(open_candidates) * chk.stage_stride * sizeof(T));
+      int* const list_n = list + lanes * gather_rounds;
+      constexpr int take_rows = 4;
+      for (;;) {
+        std::int64_t e0 = 0;
+        Kokkos::single(
+            Kokkos::PerThread(t),
+            [&](std::int64_t& v) { v = static_cast<std::int64_t>(Kokkos::atomic_fetch_add(&chk.open_n(1), fixed_t(take_rows))); },
+            e0);
+        if (e0 >= open) break;
+        std::int64_t const e1 = e0 + take_rows < open ? e0 + take_rows : open;
+        for (std::int64_t e = e0; e < e1; ++e) {
+          PendingRow<T> const pr_ = chk.pending(e);
+          std::int64_t const i = begin + pr_.row;
+          int const prev = labels(i);
+          NearestPair<T> near;
+          if (pr_.n > 0) {
+            Kokkos::single(Kokkos::PerThread(t), [&]() {
+              for (int u = 0; u < open_candidates; ++u) list[u] = pr_.j[u];
+            });
+            measure_staged(t, lanes, i, list, pr_.n, stage, false, near);
+          } else {
+            // More than open_candidates: the lanes gather every j with a product value ≤ thr,
+            // lanes × gather_rounds values per round (loads in flight together), then measure them.
+            std::size_t step = 1;
+            T const* const pr = dot.data() + product_offset(pr_.row, end - begin, block_rows, kp, step);
+            T const* const cn = cnorm.data();
+            Kokkos::single(Kokkos::PerThread(t), [&]() { *list_n = 0; });
+            for (int j0 = 0; j0 < k; j0 += lanes * gather_rounds) {
+              Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
+                T v[gather_rounds];
+                for (int u = 0; u < gather_rounds; ++u) {
+                  int const j = j0 + u * lanes + l;
+                  v[u] = j < k ? product_value(cn[j], pr[std::size_t(j) * step]) : pr_.thr;
                 }
+                for (int u = 0; u < gather_rounds; ++u) {
+                  int const j = j0 + u * lanes + l;
+                  if (j < k && !(v[u] > pr_.thr)) list[Kokkos::atomic_fetch_add(list_n, 1)] = j;
+                }
+              });
+              int m = 0;  // (lane 0 reads and resets the count; every lane gets it)
+              Kokkos::single(
+                  Kokkos::PerThread(t),
+                  [&](int& v) {
+                    v = *list_n;
+                    *list_n = 0;
+                  },
+                  m);
+              for (int c0 = 0; c0 < m; c0 += open_candidates)
+                measure_staged(t, lanes, i, list + c0, m - c0 < open_candidates ? m - c0 : open_candidates, stage, true, near);
+            }
+          }
+          int const best = near.j >= 0 ? near.j : pr_.j[0];
+          Kokkos::single(Kokkos::PerThread(t), [&]() {
+            if (prev != best) ++changed_here;
+            Kokkos::atomic_add(&acc(kd + best), fixed_count(w, i, wscale));
+            labels(i) = best;
+          });
+        }
+      }
+      Kokkos::single(Kokkos::PerThread(t), [&]() {
+        if (changed_here > 0) Kokkos::atomic_add(&acc(kd + k), changed_here);
+      });
+    }
+  }
+
+  /// The second launch: product values each lane reads per round of gathering candidates.
+  static constexpr int gather_rounds = 8;
+  /// The second launch's scratch per vector (see resolve_open).
+  KOKKOS_INLINE_FUNCTION std::size_t open_scratch_per_vector(int lanes) const {
+    std::size_t const b = std::size_t(open_candidates) * chk.stage_stride * sizeof(T) + (std::size_t(lanes) * gather_rounds + 1) * sizeof(int);
+    return (b + 15) / 16 * 16;
+  }
+
+  /// The second launch: row i's exact distances to the n ≤ open_candidates centroids js[0..n) (in
+  /// this vector's scratch, so that lanes index them without local memory), taken
+  /// into `near` (finite_only: only distances below the reduction identity). For each block of
+  /// stage_cols columns, all lanes write the differences x − c of the n centroids into this vector's
+  /// `stage` (coalesced loads, 16 bytes each where rows allow), then lane m adds the squares of
+  /// centroid m's in column order: the metric's own sum (the same differences, the same fused
+  /// multiply-adds in the same order), with every load of a row in flight at once instead of one
+  /// lane's sixteen-byte steps.
+  KOKKOS_INLINE_FUNCTION void measure_staged(member const& t, int lanes, std::int64_t i, int const* js, int n, T* stage,
+                                             bool finite_only, NearestPair<T>& near) const {
+    int const ss = chk.stage_stride;
+    // Lane l: centroids l, l + lanes, … (< n); a device's vector has at least open_candidates lanes.
+    constexpr int per_lane = is_host_space<ExecSpace>() ? open_candidates : 1;
+    T sum[per_lane] = {};
+    for (int c0 = 0; c0 < d; c0 += chk.stage_cols) {
+      int const cols = d - c0 < chk.stage_cols ? d - c0 : chk.stage_cols;
+      if (chk.vec16) {  // rows of whole 16-byte chunks, 16-byte aligned
+        constexpr int per = 16 / sizeof(T);
+        int const cq = cols / per;
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
+#pragma unroll 1
+          for (int q = l; q < cq; q += lanes) {  // (one chunk per lane at d ≤ 128 on a device)
+            Chunk16<T> const xu = reinterpret_cast<Chunk16<T> const*>(&x(i, c0))[q];
+            Chunk16<T> cv[open_candidates];
+            for (int m = 0; m < open_candidates; ++m)
+              if (m < n) cv[m] = reinterpret_cast<Chunk16<T> const*>(&c(js[m], c0))[q];
+            for (int m = 0; m < open_candidates; ++m)
+              if (m < n) {
+                Chunk16<T> dl;
+                for (int z = 0; z < per; ++z) dl.v[z] = xu.v[z] - cv[m].v[z];
+                reinterpret_cast<Chunk16<T>*>(stage + std::size_t(m) * ss)[q] = dl;
               }
-            },
-            NearestReducer<T, mem>(near));
-        int const best = near.j >= 0 ? near.j : pr_.j[0];
-        Kokkos::single(Kokkos::PerThread(t), [&]() {
-          std::size_t const kd = std::size_t(k) * d;
-          if (labels(i) != best) Kokkos::atomic_add(&acc(kd + k), fixed_t(1));
-          Kokkos::atomic_add(&acc(kd + best), fixed_count(w, i, wscale));
-          labels(i) = best;
+          }
+        });
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
+          for (int r = 0; r < per_lane; ++r) {
+            int const m = l + r * lanes;
+            if (m >= n) break;
+            auto const* da = reinterpret_cast<Chunk16<T> const*>(stage + std::size_t(m) * ss);
+            for (int q = 0; q < cq; ++q) {
+              Chunk16<T> const u = da[q];
+              for (int z = 0; z < per; ++z) sum[r] += u.v[z] * u.v[z];
+            }
+          }
+        });
+      } else {
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
+#pragma unroll 1
+          for (int q = l; q < cols; q += lanes) {
+            T const xq = x(i, c0 + q);
+            for (int m = 0; m < open_candidates; ++m)
+              if (m < n) stage[std::size_t(m) * ss + q] = xq - c(js[m], c0 + q);
+          }
+        });
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
+          for (int r = 0; r < per_lane; ++r) {
+            int const m = l + r * lanes;
+            if (m >= n) break;
+            for (int q = 0; q < cols; ++q) {
+              T const u = stage[std::size_t(m) * ss + q];
+              sum[r] += u * u;
+            }
+          }
         });
       }
     }
+    NearestPair<T> mine;
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(t, lanes),
+        [&](int l, NearestPair<T>& b) {
+          for (int r = 0; r < per_lane; ++r) {
+            int const m = l + r * lanes;
+            if (m >= n) break;
+            if (!finite_only || sum[r] < Kokkos::reduction_identity<T>::min()) b.take(sum[r], js[m]);
+          }
+        },
+        NearestReducer<T, mem>(mine));
+    if (mine.j >= 0) near.take(mine.v, mine.j);
   }
 
   /// GEMM: the value that ranks centroid j for a row, ‖c_j‖² − 2x·c_j, from its product entry p = x·c_j.
@@ -616,9 +751,17 @@ struct AssignKernel {
     int const cw = cwidth();
     T const* cs = D > 0 ? cpad.data() : c.data();
     if (c_in_scratch) {
+      // (D > 0: zero-padded here, from the k × d centroids; no padded copy in global memory)
       auto* s = static_cast<T*>(
           t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(k) * cw * sizeof(T), 16));
-      Kokkos::parallel_for(Kokkos::TeamVectorRange(t, k * cw), [&](int e) { s[e] = cs[e]; });
+      Kokkos::parallel_for(Kokkos::TeamVectorRange(t, k * cw), [&](int e) {
+        if constexpr (D > 0) {
+          int const q = e / D, j = e - q * D;
+          s[e] = j < d ? c(q, j) : T(0);
+        } else {
+          s[e] = cs[e];
+        }
+      });
       cs = s;
     }
     auto* lacc = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(len * sizeof(fixed_t)));
@@ -716,7 +859,7 @@ struct AssignKernel {
                     if (slot < chk.queue_cap)
                       queue[slot] = e;
                     else
-                      chk.pending(Kokkos::atomic_fetch_add(&chk.pending_n(), fixed_t(1))) = e;
+                      chk.pending(Kokkos::atomic_fetch_add(&chk.open_n(0), fixed_t(1))) = e;
                   });
                   return;
                 }
@@ -769,7 +912,7 @@ struct AssignKernel {
     if constexpr (defers) {  // the team's queue to the global list (after the barrier above)
       int const m = *queue_n < chk.queue_cap ? *queue_n : chk.queue_cap;
       Kokkos::single(Kokkos::PerTeam(t), [&]() {
-        *queue_at = m > 0 ? Kokkos::atomic_fetch_add(&chk.pending_n(), fixed_t(m)) : fixed_t(0);
+        *queue_at = m > 0 ? Kokkos::atomic_fetch_add(&chk.open_n(0), fixed_t(m)) : fixed_t(0);
       });
       t.team_barrier();
       fixed_t const at = *queue_at;
@@ -780,7 +923,7 @@ struct AssignKernel {
 };
 
 /// The second launch of checked fit epochs: AssignKernel::resolve_open, vectors of `lanes` lanes
-/// striding over the queued rows.
+/// taking the queued rows from a counter.
 template <class Kernel>
 struct ResolveOpenRows {
   Kernel kernel;
@@ -957,6 +1100,13 @@ inline double allreduce_accumulator(std::vector<fixed_t>& buf, std::size_t acc_l
   return inertia;
 }
 
+/// The launches (batches) of assign_rows over n > 0 rows in batches of `batch` rows (≤ 0: all in one).
+inline std::size_t assign_launches(std::int64_t n, std::int64_t batch) {
+  if (n <= 0) return 0;
+  std::int64_t const rows = std::min<std::int64_t>(batch > 0 ? batch : n, n);
+  return static_cast<std::size_t>((n + rows - 1) / rows);
+}
+
 /// Device buffers of one assignment setup, reused across batches and epochs.
 template <class ExecSpace, class T>
 struct AssignWorkspace {
@@ -982,6 +1132,10 @@ struct AssignWorkspace {
   /// Paths whose distance sum needs the cluster sums (GEMM fit epochs) return it as before
   /// (deferred = 0).
   bool defer_total = false;
+  /// With defer_total, set by the caller: `partial` and `partial_h` lie in the caller's own buffers
+  /// (at least assign_launches slots), which it copies to the host itself after assign_rows, so
+  /// that the epoch has one copy from the device (Lloyd: the accumulator's tail).
+  bool caller_copies = false;
   std::size_t deferred = 0;
   Kokkos::View<double*, staging_space_t<ExecSpace>> partial_h;
   /// The deferred launches' distances added in launch order (after a fence; assign_rows' own sum of
@@ -1005,7 +1159,7 @@ struct AssignWorkspace {
   SortedSumsBuffers<ExecSpace> sorted;
   /// Checked fit epochs: the batch's rows the product leaves open, and their count.
   Kokkos::View<PendingRow<T>*, mem> pending;
-  Kokkos::View<fixed_t, mem> pending_n;
+  Kokkos::View<fixed_t*, mem> open_n;  // [0] queued, [1] taken by the second launch
   int open_queue = 256;  // entries of a team's queue of open rows (more go straight to the list)
   int sorted_sums = -1;
   int sorted_lanes = 256;  // hosts (one thread per team): the lanes it runs in turn (devices: the team)
@@ -1014,7 +1168,7 @@ struct AssignWorkspace {
     return (dot.span() + cnorm.span() + cpadg.span() + cpad.span() + xs.span() + cs.span() + xnorm.span() + shift.span()) *
                sizeof(T) +
            partial.span() * sizeof(double) + sorted.bytes() + pending.span() * sizeof(PendingRow<T>) +
-           (pending_n.is_allocated() ? sizeof(fixed_t) : 0);  // (an empty rank-0 view's span is 1)
+           open_n.span() * sizeof(fixed_t);
   }
 };
 
@@ -1119,8 +1273,10 @@ double assign_rows(ExecSpace const& space,
   // reduces straight to the host (Kokkos' own result path: W1 with a device slot read by a fence of
   // its own measured 0.202 ms per epoch against 0.180).
   std::int64_t const launch_rows = std::min<std::int64_t>(batch > 0 ? batch : n, n);  // rows per batch
-  std::size_t const launches = static_cast<std::size_t>((n + launch_rows - 1) / launch_rows);
+  std::size_t const launches = assign_launches(n, batch);
   bool const to_slots = launches > 1 || ws.defer_total;
+  bool const caller_copies = ws.defer_total && ws.caller_copies;
+  KKM_ASSERT(!caller_copies || (ws.partial.extent(0) >= launches && ws.partial_h.extent(0) >= launches));
   ws.deferred = 0;
   if (to_slots && ws.partial.extent(0) < launches)
     ws.partial = Kokkos::View<double*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::batch_distances"),
@@ -1135,7 +1291,7 @@ double assign_rows(ExecSpace const& space,
       ws.partial_h = Kokkos::View<double*, staging_space_t<ExecSpace>>(
           Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::batch_distances_host"), launches);
     auto const r = Kokkos::make_pair(std::size_t(0), launches);
-    Kokkos::deep_copy(space, Kokkos::subview(ws.partial_h, r), Kokkos::subview(ws.partial, r));
+    if (!caller_copies) Kokkos::deep_copy(space, Kokkos::subview(ws.partial_h, r), Kokkos::subview(ws.partial, r));
     ws.deferred = launches;
     if (ws.defer_total) return 0.0;
     space.fence();
@@ -1143,7 +1299,8 @@ double assign_rows(ExecSpace const& space,
     ws.deferred = 0;
     return sum;
   };
-  auto run = [&](auto kernel, std::int64_t b0, std::int64_t b1) {
+  // The kernel's inputs and where its accumulator and centroids live (scratch or global memory).
+  auto configure = [&](auto& kernel) {
     kernel.x = x;
     kernel.c = c;
     kernel.scale = scale;
@@ -1154,14 +1311,17 @@ double assign_rows(ExecSpace const& space,
     kernel.metric = metric;
     kernel.k = k;
     kernel.d = d;
-    kernel.begin = b0;
-    kernel.end = b1;
     kernel.scratch_level = level;
     kernel.sums_here = sums_here;
     kernel.acc_in_scratch = Accumulate && (sums_here ? whole_fits : (std::size_t(k) + 1) * sizeof(fixed_t) + 8 <= smax / 2);
     std::size_t const acc_bytes = kernel.acc_scratch_len() * sizeof(fixed_t) + 16;
     std::size_t const c_bytes = std::size_t(k) * kernel.cwidth() * sizeof(T) + 16;
     kernel.c_in_scratch = !host && !gemm && acc_bytes + c_bytes <= smax;
+  };
+  auto run = [&](auto kernel, std::int64_t b0, std::int64_t b1) {
+    configure(kernel);
+    kernel.begin = b0;
+    kernel.end = b1;
     std::int64_t rows = (b1 - b0 + teams_target - 1) / teams_target;
     constexpr int R = decltype(kernel)::rows_per_thread;
     if (!host) rows = ((rows + team * R - 1) / (team * R)) * (team * R);
@@ -1331,22 +1491,28 @@ double assign_rows(ExecSpace const& space,
             if (ws.pending.extent(0) < std::size_t(B)) {
               ws.pending = Kokkos::View<PendingRow<T>*, mem>(
                   Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::open_rows"), B);
-              ws.pending_n = Kokkos::View<fixed_t, mem>(Kokkos::view_alloc(space, "kkm::open_rows_count"));
+              ws.open_n = Kokkos::View<fixed_t*, mem>(Kokkos::view_alloc(space, "kkm::open_rows_count"), 2);
             }
-            Kokkos::deep_copy(space, ws.pending_n, fixed_t(0));
+            zero_fill(space, ws.open_n);
             kernel.chk.pending = ws.pending;
-            kernel.chk.pending_n = ws.pending_n;
+            kernel.chk.open_n = ws.open_n;
             kernel.chk.queue_cap = ws.open_queue;
+            kernel.chk.stage_cols = std::min(d, 256);
+            kernel.chk.stage_stride = kernel.chk.stage_cols + 4;  // (rows 16 bytes apart beyond a multiple of 128 bytes for float)
+            kernel.chk.vec16 = d % (16 / sizeof(T)) == 0 && reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0 &&
+                              reinterpret_cast<std::uintptr_t>(c.data()) % 16 == 0;
             auto const k2 = run(kernel, b0, b1);
             // Vectors of 32 lanes (a warp) on devices, 8 per team, as many as the device runs at
-            // once (they stride over the open rows, whose number only the device knows); on hosts
-            // one lane per thread.
+            // once (they take the open rows, whose number only the device knows, from a counter);
+            // on hosts one lane per thread. At most 64 registers (4 teams per SM): the second
+            // launch waits on memory, so more warps in flight.
             int const lanes = host ? 1 : 32, per_team = host ? 1 : 8;
+            static_assert(open_candidates <= 32, "measure_staged: a device lane per candidate");
             std::int64_t const groups = std::max<std::int64_t>(1, std::min<std::int64_t>(nb, space.concurrency() / lanes));
-            Kokkos::parallel_for("kkm::assign_open_rows",
-                                 Kokkos::TeamPolicy<ExecSpace>(space, static_cast<int>((groups + per_team - 1) / per_team),
-                                                               per_team, lanes),
-                                 ResolveOpenRows<decltype(k2)>{k2, lanes});
+            Kokkos::TeamPolicy<ExecSpace, Kokkos::LaunchBounds<256, 4>> policy(
+                space, static_cast<int>((groups + per_team - 1) / per_team), per_team, lanes);
+            policy.set_scratch_size(0, Kokkos::PerTeam(k2.open_scratch_per_vector(lanes) * per_team + 16));
+            Kokkos::parallel_for("kkm::assign_open_rows", policy, ResolveOpenRows<decltype(k2)>{k2, lanes});
           } else {
             run(kernel, b0, b1);
           }
@@ -1392,6 +1558,9 @@ double assign_rows(ExecSpace const& space,
     int const D = small_d_width<Metric>(d);
     auto padded = [&](auto fused) {
       constexpr int W = decltype(fused)::width;
+      // Centroids in each team's scratch: the kernel pads them there (one launch less per epoch).
+      configure(fused);
+      if (fused.c_in_scratch) return fused_over_batches(fused);
       if (ws.cpad.extent(0) != std::size_t(k) * W)
         ws.cpad = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::cpad"),
                                         std::size_t(k) * W);

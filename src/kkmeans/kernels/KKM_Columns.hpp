@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace kkm::detail {
@@ -36,6 +38,23 @@ struct staging_space<Kokkos::Cuda> {
 #endif
 template <class ExecSpace>
 using staging_space_t = typename staging_space<ExecSpace>::type;
+
+/// Zeroes a contiguous view in order with the work on `space`: CUDA's memset where the view is in
+/// device memory (no kernel launch, whose Kokkos set-up the host pays for on every call), Kokkos'
+/// fill elsewhere.
+template <class ExecSpace, class V>
+void zero_fill(ExecSpace const& space, V const& v) {
+  KKM_ASSERT(v.span_is_contiguous());
+#if defined(KOKKOS_ENABLE_CUDA)
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda> && std::is_same_v<typename V::memory_space, Kokkos::CudaSpace>) {
+    if (v.span() > 0 &&
+        cudaMemsetAsync(v.data(), 0, v.span() * sizeof(typename V::value_type), space.cuda_stream()) != cudaSuccess)
+      throw std::runtime_error("cudaMemsetAsync failed");
+    return;
+  }
+#endif
+  Kokkos::deep_copy(space, v, typename V::non_const_value_type(0));
+}
 
 /// Number of row chunks so that d × chunks teams keep the space busy.
 template <class ExecSpace>
