@@ -1497,17 +1497,25 @@ double assign_rows(ExecSpace const& space,
             kernel.chk.pending = ws.pending;
             kernel.chk.open_n = ws.open_n;
             kernel.chk.queue_cap = ws.open_queue;
-            kernel.chk.stage_cols = std::min(d, 256);
-            kernel.chk.stage_stride = kernel.chk.stage_cols + 4;  // (rows 16 bytes apart beyond a multiple of 128 bytes for float)
-            kernel.chk.vec16 = d % (16 / sizeof(T)) == 0 && reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0 &&
-                              reinterpret_cast<std::uintptr_t>(c.data()) % 16 == 0;
-            auto const k2 = run(kernel, b0, b1);
-            // Vectors of 32 lanes (a warp) on devices, 8 per team, as many as the device runs at
-            // once (they take the open rows, whose number only the device knows, from a counter);
-            // on hosts one lane per thread. At most 64 registers (4 teams per SM): the second
-            // launch waits on memory, so more warps in flight.
+            // The second launch: vectors of 32 lanes (a warp) on devices, 8 per team, as many as
+            // the device runs at once (they take the open rows, whose number only the device knows,
+            // from a counter); on hosts one lane per thread. At most 64 registers (4 teams per SM):
+            // it waits on memory, so more warps in flight.
             int const lanes = host ? 1 : 32, per_team = host ? 1 : 8;
             static_assert(open_candidates <= 32, "measure_staged: a device lane per candidate");
+            // Its staged columns: up to 256 at a time (a multiple of 4), as many as a team's scratch
+            // holds (Kokkos 3.4 on CUDA: 48 KiB per team; float64 at d ≥ 256 would need more).
+            std::int64_t const per_vector_max =
+                static_cast<std::int64_t>(Kokkos::TeamPolicy<ExecSpace>::scratch_size_max(0) / per_team) - 64 -
+                static_cast<std::int64_t>((lanes * decltype(kernel)::gather_rounds + 1) * sizeof(int));
+            std::int64_t const fit_cols =
+                std::min<std::int64_t>(per_vector_max / std::int64_t(open_candidates * sizeof(T)), 1 << 20) - 4;
+            kernel.chk.stage_cols = std::max(4, std::min({d, 256, static_cast<int>(fit_cols / 4 * 4)}));
+            kernel.chk.stage_stride = kernel.chk.stage_cols + 4;  // (rows 16 bytes apart beyond a multiple of 128 bytes for float)
+            kernel.chk.vec16 = d % (16 / sizeof(T)) == 0 && kernel.chk.stage_cols % (16 / sizeof(T)) == 0 &&
+                               reinterpret_cast<std::uintptr_t>(x.data()) % 16 == 0 &&
+                               reinterpret_cast<std::uintptr_t>(c.data()) % 16 == 0;
+            auto const k2 = run(kernel, b0, b1);
             std::int64_t const groups = std::max<std::int64_t>(1, std::min<std::int64_t>(nb, space.concurrency() / lanes));
             Kokkos::TeamPolicy<ExecSpace, Kokkos::LaunchBounds<256, 4>> policy(
                 space, static_cast<int>((groups + per_team - 1) / per_team), per_team, lanes);
