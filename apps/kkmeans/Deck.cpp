@@ -98,6 +98,7 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
       {"empty", {"--empty", str(opt.empty)}},
       {"mode", {"--mode", str(opt.mode)}},
       {"stop_on_no_change", {"--no-stop-on-no-change", boolean(opt.stop_on_no_change)}},
+      {"pipeline", {"--pipeline", str(opt.pipeline)}},
       {"output", {"--output", str(opt.output)}},
       {"report", {"--report", str(opt.report)}},
       {"checkpoint", {"--checkpoint", str(opt.checkpoint)}},
@@ -137,6 +138,7 @@ void validate(FitOptions const& o) {
   one_of("assign path", o.assign, {"auto", "fused", "gemm", "gemm-checked", "gemm-tf32x3"});
   one_of("empty-cluster policy", o.empty, {"drop", "split", "farthest", "keep"});
   one_of("mode", o.mode, {"lloyd", "minibatch", "seed"});
+  one_of("pipeline setting", o.pipeline, {"auto", "on", "off"});
   if (o.mode != "lloyd" && !o.checkpoint.empty()) throw UsageError("checkpoints are for --mode lloyd");
   if (o.n_init < 1) throw UsageError("n_init must be at least 1, got " + std::to_string(o.n_init));
   if (o.max_epochs < 1) throw UsageError("max_epochs must be at least 1, got " + std::to_string(o.max_epochs));

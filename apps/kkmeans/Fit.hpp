@@ -144,6 +144,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.max_epochs = o.max_epochs;
   p.tol = o.tol;
   p.stop_on_no_change = o.stop_on_no_change;
+  p.pipeline = o.pipeline == "on" ? 1 : o.pipeline == "off" ? 0 : -1;
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
   p.assign = from_name(o.assign, {AssignPath::automatic, AssignPath::fused, AssignPath::gemm, AssignPath::gemm_checked,
                                       AssignPath::gemm_tf32x3});
@@ -268,6 +269,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
       j["converged"] = res.converged;
       j["output"] = o.output;
       j["restart_inertia"] = res.restart_inertia;
+      j["pipeline"] = {{"setting", o.pipeline}, {"epochs_overlapped", res.epochs_pipelined}, {"epochs_rerun", res.epochs_rerun}};
       j["memory"] = {{"data_bytes", std::size_t(x.extent(0)) * std::size_t(info.cols) * sizeof(T)},
                      {"assign_workspace_bytes", res.workspace_bytes},
                      {"free_bytes_before_fit", free_before_fit}};

@@ -29,6 +29,7 @@ struct FitOptions {
   std::string empty = "drop";        ///< empty-cluster policy
   std::string mode = "lloyd";        ///< lloyd | minibatch | seed
   bool stop_on_no_change = true;
+  std::string pipeline = "auto";     ///< auto | on | off: Lloyd epochs overlapped with the host's work
   std::string output;                ///< model + labels HDF5 file (optional)
   std::string report;                ///< JSON run report (optional)
   std::string checkpoint;            ///< checkpoint file (HDF5), replaced atomically

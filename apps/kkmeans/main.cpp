@@ -139,6 +139,10 @@ int main(int argc, char* argv[]) {
   fit->add_option("--empty", fo.empty, "empty clusters: drop (k shrinks), split (FAISS), farthest (scikit-learn), keep (centroid stays)");
   fit->add_option("--iou-column", fo.iou_column, "column of the box width for --metric iou (height follows)");
   fit->add_flag("!--no-stop-on-no-change", fo.stop_on_no_change, "keep going when no label changed");
+  fit->add_option("--pipeline", fo.pipeline,
+                  "auto | on | off: queue each Lloyd epoch before the host has checked the one before (one rank, "
+                  "mean update, fused kernel; same results; auto: on GPUs)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   fit->add_option("--output,-o", fo.output, "HDF5 file for centroids, labels, history and attributes");
   fit->add_option("--report", fo.report, "JSON run report");
   fit->add_option("--checkpoint", fo.checkpoint, "checkpoint file, replaced atomically every --checkpoint-every epochs");

@@ -409,4 +409,112 @@ TEST(TEST_CATEGORY, empty_policy_farthest) {
   EXPECT_EQ(labels_to_host(r.labels)[77], 3);
 }
 
+
+// Pipelined epochs (Parameters::pipeline = 1: epoch e + 1 queued with the device's centroids before
+// the host has checked epoch e) against unpipelined ones (0): the same history, centroids, labels,
+// inertia and checkpoints bit for bit, whether the epochs queued ahead stand or are discarded and
+// run again (an empty cluster under drop, split or farthest: the host needs epoch e's labels).
+struct PipelineRun {
+  kkm::Result<float, TEST_EXECSPACE::memory_space> r;
+  std::vector<std::pair<int, std::vector<int>>> checkpoints;  // epoch, labels
+};
+
+PipelineRun fit_pipelined(kkm::Parameters p, int pipeline, Matrix<float> const& x, std::vector<float> const& w) {
+  using space = TEST_EXECSPACE;
+  using mem = space::memory_space;
+  PipelineRun out;
+  p.pipeline = pipeline;
+  if (p.checkpoint_every > 0)
+    p.on_checkpoint = [&out](kkm::Checkpoint const& ck) { out.checkpoints.push_back({ck.epoch, ck.labels}); };
+  Kokkos::View<float*, mem> wd("w", w.size());
+  auto wh = Kokkos::create_mirror_view(wd);
+  for (std::size_t i = 0; i < w.size(); ++i) wh(i) = w[i];
+  Kokkos::deep_copy(wd, wh);
+  out.r = kkm::fit(space{}, to_device<space>(x), Kokkos::View<float const*, mem>(wd), p, kkm::SquaredEuclidean{});
+  return out;
+}
+
+void expect_pipeline_changes_nothing(kkm::Parameters const& p, Matrix<float> const& x, int rerun,
+                                     std::vector<float> const& w = {}) {
+  auto a = fit_pipelined(p, 0, x, w);
+  auto b = fit_pipelined(p, 1, x, w);
+  EXPECT_EQ(a.r.epochs_pipelined, 0);
+  EXPECT_EQ(b.r.epochs_rerun, rerun);
+  ASSERT_EQ(a.r.history.size(), b.r.history.size());
+  for (std::size_t e = 0; e < a.r.history.size(); ++e) {
+    auto const &u = a.r.history[e], &v = b.r.history[e];
+    EXPECT_EQ(u.inertia, v.inertia) << "epoch " << e + 1;
+    EXPECT_EQ(u.shift, v.shift) << "epoch " << e + 1;
+    EXPECT_EQ(u.changed, v.changed) << "epoch " << e + 1;
+    EXPECT_EQ(u.empty, v.empty) << "epoch " << e + 1;
+    EXPECT_EQ(u.k, v.k) << "epoch " << e + 1;
+    EXPECT_EQ(u.relocated, v.relocated) << "epoch " << e + 1;
+  }
+  EXPECT_EQ(a.r.epochs, b.r.epochs);
+  EXPECT_EQ(a.r.stop_reason, b.r.stop_reason);
+  EXPECT_EQ(centroids_vector(a.r), centroids_vector(b.r));
+  EXPECT_EQ(labels_to_host(a.r.labels), labels_to_host(b.r.labels));
+  EXPECT_EQ(a.r.inertia, b.r.inertia);
+  EXPECT_EQ(a.checkpoints, b.checkpoints);
+  // Every epoch but the first, those after a checkpoint and those run again was queued ahead.
+  int const after_checkpoint = p.checkpoint_every > 0 ? (b.r.epochs - 1) / p.checkpoint_every : 0;
+  EXPECT_EQ(b.r.epochs_pipelined, b.r.epochs - 1 - after_checkpoint - rerun);
+}
+
+TEST(TEST_CATEGORY, lloyd_pipelined_epochs_change_nothing) {
+  auto x = blobs<float>(2000, 4, 6, 2.0, 21);  // overlapping blobs: labels change for many epochs
+  kkm::Parameters p;
+  p.k = 6;
+  p.seed = 5;
+  p.max_epochs = 12;
+  p.tol = 0;
+  p.stop_on_no_change = false;
+  expect_pipeline_changes_nothing(p, x, 0);
+  p.batch_size = 300;  // several launches: the distances in several slots
+  expect_pipeline_changes_nothing(p, x, 0);
+  p.batch_size = 0;
+  p.checkpoint_every = 4;  // no epoch queued past a checkpoint: its labels are the epoch's own
+  expect_pipeline_changes_nothing(p, x, 0);
+  p.checkpoint_every = 0;
+  std::vector<float> w(x.n);
+  for (std::int64_t i = 0; i < x.n; ++i) w[i] = 0.25f * float(1 + i % 7);
+  expect_pipeline_changes_nothing(p, x, 0, w);
+  // The stopping rules: the epoch queued after the last one is dropped.
+  p.max_epochs = 300;
+  p.tol = 1e-4;
+  p.stop_on_no_change = true;
+  expect_pipeline_changes_nothing(p, x, 0);
+}
+
+TEST(TEST_CATEGORY, lloyd_pipelined_epochs_after_empty_clusters) {
+  // A fifth centroid far from every row attracts nothing in epoch 1: epoch 2, queued ahead with the
+  // device's centroids, is discarded (the host relocates, splits or drops first) and run again.
+  auto x = blobs<float>(900, 2, 4, 2.5, 22);
+  x(5, 0) = 60.f;  // an outlier for farthest
+  x(5, 1) = -60.f;
+  kkm::Parameters p;
+  p.k = 5;
+  p.init = kkm::Init::given;
+  for (int q = 0; q < 4; ++q)
+    for (int j = 0; j < 2; ++j) p.initial_centroids.push_back(x(q + 10, j));
+  p.initial_centroids.push_back(1e4);
+  p.initial_centroids.push_back(1e4);
+  p.max_epochs = 8;
+  p.tol = 0;
+  p.stop_on_no_change = false;
+  for (auto policy : {kkm::EmptyPolicy::drop, kkm::EmptyPolicy::split, kkm::EmptyPolicy::farthest}) {
+    SCOPED_TRACE(kkm::to_string(policy));
+    p.empty = policy;
+    expect_pipeline_changes_nothing(p, x, 1);
+  }
+  // keep: the device keeps the empty centroid as the host does; nothing is run again.
+  p.empty = kkm::EmptyPolicy::keep;
+  expect_pipeline_changes_nothing(p, x, 0);
+  // Metrics other than the plain mean update are never pipelined.
+  kkm::Parameters q = p;
+  q.pipeline = 1;
+  auto r = kkm::fit(TEST_EXECSPACE{}, to_device<TEST_EXECSPACE>(x), q, kkm::Cosine{});
+  EXPECT_EQ(r.epochs_pipelined, 0);
+}
+
 }  // namespace

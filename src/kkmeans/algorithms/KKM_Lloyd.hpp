@@ -100,6 +100,24 @@ Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transfo
   return out;
 }
 
+/// The mean update on the device (pipelined epochs): column j of centroid q is its cluster's sum over
+/// its count by cluster_mean, the host's update's own arithmetic; a cluster without rows keeps its
+/// centroid (EmptyPolicy::keep; under the other policies the host runs the epoch's update itself).
+template <class T, class Mem>
+struct DeviceMeanUpdate {
+  Kokkos::View<fixed_t const*, Mem> acc;  // sums (k × d), counts (k), …
+  Kokkos::View<double const*, Mem> scale;
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> c;
+  Kokkos::View<T**, Kokkos::LayoutRight, Mem> next;
+  int k, d;
+  double wscale;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
+    int const q = static_cast<int>(i / d), j = static_cast<int>(i % d);
+    auto const count = static_cast<std::int64_t>(acc(std::size_t(k) * d + q));
+    next(q, j) = count == 0 ? c(q, j) : static_cast<T>(cluster_mean(acc(i), scale(j), count, wscale));
+  }
+};
+
 /// Chooses the assignment path and the batch size for this problem.
 template <class ExecSpace, class T, class Metric>
 /// split_once (3xTF32, checked): the prepared rows (hi/lo split, n_local × 3d; shifted with norms,
@@ -292,55 +310,135 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   double const tol_abs = p.tol * s.mean_variance;
   int const P = comm.size();
 
-  // Device buffers for the largest k, allocated once; k only shrinks.
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> c_all(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d);
+  // Pipelined epochs (Parameters::pipeline): one rank (no allreduce between the sums and the
+  // update), the plain mean (its device update is cluster_mean, the host's own arithmetic) and the
+  // fused kernel (the same kernel restores the labels of a discarded epoch exactly).
+  bool const pipelined = P == 1 && Metric::update == Update::mean && gemm == GemmKind::none &&
+                         (p.pipeline == 1 || (p.pipeline < 0 && !is_host_space<ExecSpace>()));
+
+  // Device buffers for the largest k, allocated once; k only shrinks. Pipelined: two sets of
+  // centroids, epoch e reads one and its device update writes the other (epoch e + 1's).
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> c_dev[2] = {
+      Kokkos::View<T**, Kokkos::LayoutRight, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d),
+      Kokkos::View<T**, Kokkos::LayoutRight, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids_next"),
+                                                  pipelined ? k : 0, d)};
   // The accumulator, then the assignment's slots for its launches' sums of distances (doubles in
   // fixed_t-sized entries), copied to the host together: one copy from the device per epoch.
   std::size_t const slots = assign_launches(n, res.batch_size);
+  std::size_t const acc_stride = accumulator_size(k, d) + slots;
   Kokkos::View<fixed_t*, mem> acc_all(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::accumulator"),
-                                      accumulator_size(k, d) + slots);
+                                      acc_stride);
   static_assert(sizeof(double) == sizeof(fixed_t), "a slot is one accumulator entry");
   // Page-locked on CUDA (staging_space): the epoch's copies do not wait for the device one by one.
+  // Two epochs' copies when pipelined (epoch e + 1's lands while the host reads epoch e's), with the
+  // device's new centroids.
+  int const parities = pipelined ? 2 : 1;
   Kokkos::View<fixed_t*, staging_space_t<ExecSpace>> acc_host(
-      Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::accumulator_host"), acc_all.extent(0));
+      Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::accumulator_host"), parities * acc_stride);
+  Kokkos::View<T*, staging_space_t<ExecSpace>> next_host(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::next_host"),
+                                                         pipelined ? 2 * std::size_t(k) * d : 0);
   Kokkos::View<T**, Kokkos::LayoutRight, staging_space_t<ExecSpace>> c_host(
       Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::centroids_host"), k, d);
-  ws.defer_total = true;  // one fence per epoch: the distances arrive with the accumulator
+  StreamMarks<ExecSpace> marks;
+  ws.defer_total = true;  // one wait per epoch: the distances arrive with the accumulator
   ws.caller_copies = true;
   std::vector<double> mean(d);  // one cluster's new centroid in float64 (the host update)
   zero_fill(space, Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), accumulator_size(k, d))));
 
-  Kokkos::Timer timer;
-  for (int epoch = first_epoch; epoch <= p.max_epochs; ++epoch) {
-    Kokkos::Profiling::pushRegion("kkm::epoch");
-    Kokkos::Timer et;
-    std::size_t const acc_len = accumulator_size(k, d);
-    auto c_d = Kokkos::subview(c_all, Kokkos::make_pair(0, k), Kokkos::ALL());
+  // The host's centroids (epoch e's, k × d) to device set `slot`, after everything queued before.
+  auto upload = [&](int slot) {
     auto c_h = Kokkos::subview(c_host, Kokkos::make_pair(0, k), Kokkos::ALL());
-    for (int c = 0; c < k; ++c)  // (the last epoch's copy from c_host ended at its fence)
+    for (int c = 0; c < k; ++c)  // (c_host's last copy ended: every upload follows a wait)
       for (int j = 0; j < d; ++j) c_h(c, j) = centroids(c, j);
-    Kokkos::deep_copy(space, c_d, c_h);
+    Kokkos::deep_copy(space, Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL()), c_h);
+  };
+  // Queues one epoch on the device with the centroids in set `slot`: the assignment into the
+  // accumulator, its copy (and the slots') to the host, pipelined the device's update into the
+  // other set and its copy, the accumulator zeroed for the next epoch, a mark to wait for.
+  struct Queued {
+    int slot = 0, parity = 0;
+    double local = 0;          // assign_rows' return (0 when the distances are deferred to the slots)
+    std::size_t deferred = 0;  // the slots holding the distances
+  };
+  auto enqueue = [&](int epoch, int slot) {
+    std::size_t const acc_len = accumulator_size(k, d);
+    Queued q{slot, epoch % parities};
+    std::size_t const off = q.parity * acc_stride;
+    auto c_d = Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL());
     auto acc = Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), acc_len));
     ws.partial = Kokkos::View<double*, mem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
         reinterpret_cast<double*>(acc_all.data() + acc_len), slots);
     ws.partial_h = Kokkos::View<double*, staging_space_t<ExecSpace>, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
-        reinterpret_cast<double*>(acc_host.data() + acc_len), slots);
+        reinterpret_cast<double*>(acc_host.data() + off + acc_len), slots);
+    q.local = assign_rows<true>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, acc, res.labels, metric, gemm,
+                                res.batch_size, ws, w, s.weight_scale);
+    q.deferred = ws.deferred;
+    Kokkos::deep_copy(space, Kokkos::subview(acc_host, Kokkos::make_pair(off, off + acc_len + slots)),
+                      Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), acc_len + slots)));
+    if (pipelined) {
+      auto next_d = Kokkos::subview(c_dev[1 - slot], Kokkos::make_pair(0, k), Kokkos::ALL());
+      Kokkos::parallel_for("kkm::mean_update",
+                           Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(k) * d),
+                           DeviceMeanUpdate<T, mem>{acc, scale, c_d, next_d, k, d, s.weight_scale});
+      Kokkos::View<T**, Kokkos::LayoutRight, staging_space_t<ExecSpace>, Kokkos::MemoryTraits<Kokkos::Unmanaged>> next_h(
+          next_host.data() + q.parity * std::size_t(k) * d, k, d);
+      Kokkos::deep_copy(space, next_h, next_d);
+    }
+    // The next epoch's accumulator zeroed after this copy (k only shrinks: this epoch's entries
+    // cover the next one's).
+    zero_fill(space, acc);
+    marks.record(space, q.parity);
+    return q;
+  };
+  // A discarded epoch ahead: wait for it, then give the labels back the values epoch e left them
+  // (the same kernel with epoch e's centroids, which go back to set `slot`).
+  auto restore_labels = [&](int slot) {
+    space.fence();
+    upload(slot);
+    ws.partial = {};  // (unmanaged views into the epoch buffers: assign_rows takes its own)
+    ws.partial_h = {};
+    ws.defer_total = ws.caller_copies = false;
+    auto c_d = Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL());
+    assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, Kokkos::View<fixed_t*, mem>(), res.labels,
+                       metric, gemm, res.batch_size, ws, w, s.weight_scale);
+    ws.defer_total = ws.caller_copies = true;
+    ++res.epochs_rerun;
+  };
 
-    double local_inertia = assign_rows<true>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, acc, res.labels, metric,
-                                             gemm, res.batch_size, ws, w, s.weight_scale);
+  Kokkos::Timer timer;
+  Queued cur;
+  bool queued = false;  // epoch `epoch` was queued ahead by the last iteration
+  int slot = 0;         // the device set holding this epoch's centroids
+  for (int epoch = first_epoch; epoch <= p.max_epochs; ++epoch) {
+    Kokkos::Profiling::pushRegion("kkm::epoch");
+    Kokkos::Timer et;
+    std::size_t const acc_len = accumulator_size(k, d);
+    if (!queued) {
+      upload(slot);
+      cur = enqueue(epoch, slot);
+    }
+    // Epoch + 1 queued ahead, except where the host needs this epoch's labels afterwards (a
+    // checkpoint) or there is none.
+    bool const checkpoint_due =
+        p.checkpoint_every > 0 && p.on_checkpoint && epoch % p.checkpoint_every == 0 && epoch < p.max_epochs;
+    bool ahead = pipelined && epoch < p.max_epochs && !checkpoint_due;
+    Queued next_q;
+    if (ahead) next_q = enqueue(epoch + 1, 1 - slot);
+    auto c_d = Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL());
 
     // The one allreduce of the epoch: sums, counts, changed, and each rank's inertia bit for bit.
+    marks.wait(space, cur.parity);
     std::vector<fixed_t> buf(acc_len + P, 0);
-    {
-      auto const with_slots = Kokkos::make_pair(std::size_t(0), acc_len + slots);
-      auto acc_h = Kokkos::subview(acc_host, with_slots);
-      Kokkos::deep_copy(space, acc_h, Kokkos::subview(acc_all, with_slots));
-      // The next epoch's accumulator zeroed after this copy, while the device waits for the host
-      // anyway (k only shrinks: this epoch's entries cover the next one's).
-      zero_fill(space, acc);
-      space.fence();
-      std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
-      if (ws.deferred > 0) local_inertia = ws.deferred_total();
+    fixed_t const* acc_h = acc_host.data() + cur.parity * acc_stride;
+    std::memcpy(buf.data(), acc_h, acc_len * sizeof(fixed_t));
+    double local_inertia = cur.local;
+    if (cur.deferred > 0) {
+      local_inertia = 0;
+      for (std::size_t b = 0; b < cur.deferred; ++b) {
+        double v;
+        std::memcpy(&v, acc_h + acc_len + b, sizeof(double));
+        local_inertia += v;
+      }
     }
     double const t_assign = et.seconds();
     double const inertia = allreduce_accumulator(buf, acc_len, local_inertia, comm);
@@ -350,6 +448,12 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     auto const changed = static_cast<std::int64_t>(buf[std::size_t(k) * d + k]);
     int empty = 0;
     for (int c = 0; c < k; ++c) empty += counts[c] == 0;
+    // Empty clusters (but under keep, which the device's update does as the host's): the host's
+    // steps below need this epoch's labels and centroids on the device.
+    if (ahead && empty > 0 && p.empty != EmptyPolicy::keep) {
+      restore_labels(slot);
+      ahead = false;
+    }
     int relocated = 0;
     std::vector<std::pair<int, std::vector<T>>> far;
     if (empty > 0 && p.empty == EmptyPolicy::farthest) {
@@ -370,7 +474,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
         if (counts[c] == 0) continue;
         double norm2 = 0;
         for (int j = 0; j < d; ++j) {
-          mean[j] = from_fixed(buf[std::size_t(c) * d + j], s.scale[j]) / (static_cast<double>(counts[c]) / s.weight_scale);
+          mean[j] = cluster_mean(buf[std::size_t(c) * d + j], s.scale[j], counts[c], s.weight_scale);
           norm2 += mean[j] * mean[j];
         }
         double const f = (Metric::update == Update::normalized_mean && norm2 > 0) ? 1.0 / std::sqrt(norm2) : 1.0;
@@ -384,6 +488,11 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
         double const t = double(next[std::size_t(c) * d + j]) - double(centroids(c, j));
         shift += t * t;
       }
+    // The epoch queued ahead stands when the device's centroids are the host's, bit for bit.
+    if (ahead && std::memcmp(next_host.data() + cur.parity * std::size_t(k) * d, next.data(), next.size() * sizeof(T)) != 0) {
+      restore_labels(slot);
+      ahead = false;
+    }
 
     // Empty clusters under EmptyPolicy::drop: remove them (k shrinks) and renumber the labels.
     if (empty > 0 && p.empty == EmptyPolicy::drop) {
@@ -424,7 +533,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       res.stop_reason = "shift below tol";
       break;
     }
-    if (p.checkpoint_every > 0 && p.on_checkpoint && epoch % p.checkpoint_every == 0 && epoch < p.max_epochs) {
+    if (checkpoint_due) {
       Checkpoint ck;
       ck.run = run_index;
       ck.epoch = epoch;
@@ -443,6 +552,12 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
       ck.seed = p.seed;
       p.on_checkpoint(ck);
     }
+    queued = ahead;
+    if (ahead) {
+      cur = next_q;
+      slot = 1 - slot;
+      ++res.epochs_pipelined;
+    }
   }
   if (!res.converged) res.stop_reason = "max epochs";
 
@@ -451,7 +566,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   ws.caller_copies = false;
   ws.partial = {};  // (views into acc_all and acc_host, which end with this function)
   ws.partial_h = {};
-  auto c_d = Kokkos::subview(c_all, Kokkos::make_pair(0, k), Kokkos::ALL());
+  auto c_d = Kokkos::subview(c_dev[0], Kokkos::make_pair(0, k), Kokkos::ALL());
   Kokkos::deep_copy(space, c_d, centroids);
   double const local = assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, Kokkos::View<fixed_t*, mem>(),
                                           res.labels, metric, gemm, res.batch_size, ws, w, s.weight_scale);

@@ -82,6 +82,13 @@ struct Parameters {
   EmptyPolicy empty = EmptyPolicy::drop;
   /// Distance path. Default automatic.
   AssignPath assign = AssignPath::automatic;
+  /// Pipelined Lloyd epochs: epoch e + 1's assignment is queued, with centroids the device updates
+  /// itself, before the host waits for epoch e's sums, so that the device does not idle while the
+  /// host checks and updates (one rank, a mean update, the fused kernel). An epoch queued ahead that
+  /// the host's own update does not confirm bit for bit (an empty cluster under drop, split or
+  /// farthest) is discarded and run again: the results are the same with and without. −1 (default):
+  /// on devices, not on host spaces (where nothing overlaps); 0: never; 1: wherever it applies.
+  int pipeline = -1;
   /// Seed for every random choice. Same seed → same result.
   std::uint64_t seed = 0;
   /// Initial centroids for Init::given: k × d values, row-major (every rank passes the same).
@@ -105,6 +112,7 @@ struct Parameters {
     KKM_REQUIRE(max_epochs >= 1, "max_epochs must be at least 1, got " + std::to_string(max_epochs));
     KKM_REQUIRE(tol >= 0 && tol == tol, "tol must be ≥ 0, got " + std::to_string(tol));
     KKM_REQUIRE(batch_size >= 0, "batch size must be positive (or 0 for auto), got " + std::to_string(batch_size));
+    KKM_REQUIRE(pipeline >= -1 && pipeline <= 1, "pipeline must be -1 (auto), 0 or 1, got " + std::to_string(pipeline));
     KKM_REQUIRE(checkpoint_every >= 0, "checkpoint interval must be ≥ 0, got " + std::to_string(checkpoint_every));
     KKM_REQUIRE(mode == Mode::lloyd || (checkpoint_every == 0 && !resume_from),
                 "checkpoints and resume are for Lloyd mode");

@@ -59,6 +59,8 @@ struct Result {
   int best_restart = 0;                 ///< index of the kept run
   std::string path;             ///< assignment path used: to_string(AssignPath), never "auto"
   std::int64_t batch_size = 0;  ///< rows per batch actually used
+  int epochs_pipelined = 0;     ///< epochs whose assignment was queued while the host processed the one before (Parameters::pipeline)
+  int epochs_rerun = 0;         ///< epochs queued ahead, discarded and run again (the host's update differed: empty clusters)
   std::size_t workspace_bytes = 0;  ///< device bytes the assignment step allocated (GEMM product, padded centroids)
   double seconds_init = 0;      ///< time spent choosing initial centroids (all runs)
   double seconds_epochs = 0;    ///< time spent in epochs and the final assignment (all runs)

@@ -56,6 +56,53 @@ void zero_fill(ExecSpace const& space, V const& v) {
   Kokkos::deep_copy(space, v, typename V::non_const_value_type(0));
 }
 
+/// Two marks in the work queued on a space, each waited for on its own: the host waits for one
+/// epoch's copies while the next epoch's work is queued behind them (a fence would wait for both).
+/// CUDA: events; elsewhere the work is done when the call that queued it returns, and wait fences.
+template <class ExecSpace>
+class StreamMarks {
+ public:
+  StreamMarks() = default;
+  StreamMarks(StreamMarks const&) = delete;
+  StreamMarks& operator=(StreamMarks const&) = delete;
+  ~StreamMarks() {
+#if defined(KOKKOS_ENABLE_CUDA)
+    for (auto e : ev_)
+      if (e) cudaEventDestroy(e);
+#endif
+  }
+  void record(ExecSpace const& space, int i) {
+#if defined(KOKKOS_ENABLE_CUDA)
+    if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
+      if (!ev_[i] && cudaEventCreateWithFlags(&ev_[i], cudaEventDisableTiming) != cudaSuccess)
+        throw std::runtime_error("cudaEventCreateWithFlags failed");
+      if (cudaEventRecord(ev_[i], space.cuda_stream()) != cudaSuccess) throw std::runtime_error("cudaEventRecord failed");
+      return;
+    }
+#endif
+    (void)space;
+    (void)i;
+  }
+  void wait(ExecSpace const& space, int i) {
+#if defined(KOKKOS_ENABLE_CUDA)
+    if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
+      if (ev_[i]) {
+        cudaError_t const e = cudaEventSynchronize(ev_[i]);
+        if (e != cudaSuccess) throw std::runtime_error(std::string("waiting for the device: ") + cudaGetErrorString(e));
+        return;
+      }
+    }
+#endif
+    (void)i;
+    space.fence();
+  }
+
+ private:
+#if defined(KOKKOS_ENABLE_CUDA)
+  cudaEvent_t ev_[2] = {nullptr, nullptr};
+#endif
+};
+
 /// Number of row chunks so that d × chunks teams keep the space busy.
 template <class ExecSpace>
 int column_chunks(ExecSpace const& space, std::int64_t n, int d) {

@@ -47,6 +47,15 @@ KOKKOS_INLINE_FUNCTION fixed_t fixed_term(W const& w, X const& x, std::int64_t i
   return to_fixed(wi * static_cast<double>(x(i, j)), scale);
 }
 
-inline double from_fixed(fixed_t q, double scale) { return static_cast<double>(static_cast<long long>(q)) / scale; }
+KOKKOS_INLINE_FUNCTION double from_fixed(fixed_t q, double scale) {
+  return static_cast<double>(static_cast<long long>(q)) / scale;
+}
+
+/// A cluster's mean in one column from its fixed-point sum (scale `scale`) and its count (rows, or
+/// weights in fixed point of scale wscale). The host's update and the device's (pipelined epochs)
+/// both call it: the same correctly rounded operations, so the same bits.
+KOKKOS_INLINE_FUNCTION double cluster_mean(fixed_t sum, double scale, std::int64_t count, double wscale) {
+  return from_fixed(sum, scale) / (static_cast<double>(count) / wscale);
+}
 
 }  // namespace kkm::detail
