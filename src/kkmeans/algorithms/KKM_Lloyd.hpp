@@ -100,21 +100,35 @@ Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transfo
   return out;
 }
 
-/// The mean update on the device (pipelined epochs): column j of centroid q is its cluster's sum over
-/// its count by cluster_mean, the host's update's own arithmetic; a cluster without rows keeps its
-/// centroid (EmptyPolicy::keep; under the other policies the host runs the epoch's update itself).
-template <class T, class Mem>
-struct DeviceMeanUpdate {
-  Kokkos::View<fixed_t const*, Mem> acc;  // sums (k × d), counts (k), …
+/// The end of a pipelined epoch on the device, one launch: the epoch's accumulator and slots
+/// (`len` entries) written to page-locked host memory, the next epoch's accumulator zeroed, and the
+/// mean update (column j of centroid q: its cluster's sum over its count by cluster_mean, the host's
+/// update's own arithmetic) into the next epoch's centroids and their host copy. A cluster without
+/// rows keeps its centroid (EmptyPolicy::keep; under the other policies the host updates itself).
+template <class T, class Mem, class HostMem>
+struct EpochEnd {
+  Kokkos::View<fixed_t const*, Mem> acc;  // sums (k × d), counts (k), changed, the slots
+  Kokkos::View<fixed_t*, Mem> acc_next;
+  Kokkos::View<fixed_t*, HostMem> acc_h;
   Kokkos::View<double const*, Mem> scale;
   Kokkos::View<T const**, Kokkos::LayoutRight, Mem> c;
   Kokkos::View<T**, Kokkos::LayoutRight, Mem> next;
+  Kokkos::View<T*, HostMem> next_h;
   int k, d;
+  std::int64_t len;
   double wscale;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
-    int const q = static_cast<int>(i / d), j = static_cast<int>(i % d);
-    auto const count = static_cast<std::int64_t>(acc(std::size_t(k) * d + q));
-    next(q, j) = count == 0 ? c(q, j) : static_cast<T>(cluster_mean(acc(i), scale(j), count, wscale));
+    if (i < len) {
+      acc_h(i) = acc(i);
+      acc_next(i) = 0;
+    }
+    if (i < std::int64_t(k) * d) {
+      int const q = static_cast<int>(i / d), j = static_cast<int>(i % d);
+      auto const count = static_cast<std::int64_t>(acc(std::size_t(k) * d + q));
+      T const v = count == 0 ? c(q, j) : static_cast<T>(cluster_mean(acc(i), scale(j), count, wscale));
+      next(q, j) = v;
+      next_h(i) = v;
+    }
   }
 };
 
@@ -324,15 +338,19 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
                                                   pipelined ? k : 0, d)};
   // The accumulator, then the assignment's slots for its launches' sums of distances (doubles in
   // fixed_t-sized entries), copied to the host together: one copy from the device per epoch.
+  // Pipelined: two, epoch e's and epoch e + 1's (which EpochEnd of epoch e zeroes).
+  int const parities = pipelined ? 2 : 1;
   std::size_t const slots = assign_launches(n, res.batch_size);
   std::size_t const acc_stride = accumulator_size(k, d) + slots;
   Kokkos::View<fixed_t*, mem> acc_all(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::accumulator"),
-                                      acc_stride);
+                                      parities * acc_stride);
+  auto acc_of = [&](int parity, std::size_t len) {
+    return Kokkos::subview(acc_all, Kokkos::make_pair(parity * acc_stride, parity * acc_stride + len));
+  };
   static_assert(sizeof(double) == sizeof(fixed_t), "a slot is one accumulator entry");
   // Page-locked on CUDA (staging_space): the epoch's copies do not wait for the device one by one.
-  // Two epochs' copies when pipelined (epoch e + 1's lands while the host reads epoch e's), with the
-  // device's new centroids.
-  int const parities = pipelined ? 2 : 1;
+  // Pipelined: two epochs' (epoch e + 1's lands while the host reads epoch e's), with the device's
+  // new centroids.
   Kokkos::View<fixed_t*, staging_space_t<ExecSpace>> acc_host(
       Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::accumulator_host"), parities * acc_stride);
   Kokkos::View<T*, staging_space_t<ExecSpace>> next_host(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::next_host"),
@@ -353,8 +371,8 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     Kokkos::deep_copy(space, Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL()), c_h);
   };
   // Queues one epoch on the device with the centroids in set `slot`: the assignment into the
-  // accumulator, its copy (and the slots') to the host, pipelined the device's update into the
-  // other set and its copy, the accumulator zeroed for the next epoch, a mark to wait for.
+  // accumulator, its copy (and the slots') to the host and the accumulator zeroed for the next
+  // epoch — pipelined, EpochEnd, with the device's update into the other set — and a mark.
   struct Queued {
     int slot = 0, parity = 0;
     double local = 0;          // assign_rows' return (0 when the distances are deferred to the slots)
@@ -365,28 +383,31 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     Queued q{slot, epoch % parities};
     std::size_t const off = q.parity * acc_stride;
     auto c_d = Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL());
-    auto acc = Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), acc_len));
+    auto acc = acc_of(q.parity, acc_len);
     ws.partial = Kokkos::View<double*, mem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
-        reinterpret_cast<double*>(acc_all.data() + acc_len), slots);
+        reinterpret_cast<double*>(acc_all.data() + off + acc_len), slots);
     ws.partial_h = Kokkos::View<double*, staging_space_t<ExecSpace>, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
         reinterpret_cast<double*>(acc_host.data() + off + acc_len), slots);
     q.local = assign_rows<true>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, acc, res.labels, metric, gemm,
                                 res.batch_size, ws, w, s.weight_scale);
     q.deferred = ws.deferred;
-    Kokkos::deep_copy(space, Kokkos::subview(acc_host, Kokkos::make_pair(off, off + acc_len + slots)),
-                      Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), acc_len + slots)));
+    std::size_t const len = acc_len + slots;
     if (pipelined) {
-      auto next_d = Kokkos::subview(c_dev[1 - slot], Kokkos::make_pair(0, k), Kokkos::ALL());
-      Kokkos::parallel_for("kkm::mean_update",
-                           Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(k) * d),
-                           DeviceMeanUpdate<T, mem>{acc, scale, c_d, next_d, k, d, s.weight_scale});
-      Kokkos::View<T**, Kokkos::LayoutRight, staging_space_t<ExecSpace>, Kokkos::MemoryTraits<Kokkos::Unmanaged>> next_h(
-          next_host.data() + q.parity * std::size_t(k) * d, k, d);
-      Kokkos::deep_copy(space, next_h, next_d);
+      std::size_t const kd = std::size_t(k) * d;
+      Kokkos::parallel_for("kkm::epoch_end",
+                           Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, std::max(len, kd)),
+                           EpochEnd<T, mem, staging_space_t<ExecSpace>>{
+                               acc_of(q.parity, len), acc_of(1 - q.parity, len),
+                               Kokkos::subview(acc_host, Kokkos::make_pair(off, off + len)), scale, c_d,
+                               Kokkos::subview(c_dev[1 - slot], Kokkos::make_pair(0, k), Kokkos::ALL()),
+                               Kokkos::subview(next_host, Kokkos::make_pair(q.parity * kd, q.parity * kd + kd)), k, d,
+                               std::int64_t(len), s.weight_scale});
+    } else {
+      Kokkos::deep_copy(space, Kokkos::subview(acc_host, Kokkos::make_pair(off, off + len)), acc_of(q.parity, len));
+      // The next epoch's accumulator zeroed after this copy (k only shrinks: this epoch's entries
+      // cover the next one's).
+      zero_fill(space, acc);
     }
-    // The next epoch's accumulator zeroed after this copy (k only shrinks: this epoch's entries
-    // cover the next one's).
-    zero_fill(space, acc);
     marks.record(space, q.parity);
     return q;
   };
@@ -415,6 +436,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     std::size_t const acc_len = accumulator_size(k, d);
     if (!queued) {
       upload(slot);
+      if (pipelined) zero_fill(space, acc_of(epoch % parities, acc_len));  // (after a discarded epoch's sums)
       cur = enqueue(epoch, slot);
     }
     // Epoch + 1 queued ahead, except where the host needs this epoch's labels afterwards (a
