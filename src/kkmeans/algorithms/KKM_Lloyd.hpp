@@ -453,15 +453,8 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     std::vector<fixed_t> buf(acc_len + P, 0);
     fixed_t const* acc_h = acc_host.data() + cur.parity * acc_stride;
     std::memcpy(buf.data(), acc_h, acc_len * sizeof(fixed_t));
-    double local_inertia = cur.local;
-    if (cur.deferred > 0) {
-      local_inertia = 0;
-      for (std::size_t b = 0; b < cur.deferred; ++b) {
-        double v;
-        std::memcpy(&v, acc_h + acc_len + b, sizeof(double));
-        local_inertia += v;
-      }
-    }
+    double const local_inertia =
+        cur.deferred > 0 ? launch_total(reinterpret_cast<double const*>(acc_h + acc_len), cur.deferred) : cur.local;
     double const t_assign = et.seconds();
     double const inertia = allreduce_accumulator(buf, acc_len, local_inertia, comm);
     double const t_allreduce = et.seconds() - t_assign;

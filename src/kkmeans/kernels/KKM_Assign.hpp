@@ -128,6 +128,14 @@ KOKKOS_INLINE_FUNCTION std::size_t accumulator_size(int k, int d) {
   return static_cast<std::size_t>(k) * d + k + 1;
 }
 
+/// Entry e of the centroids zero-padded to D columns (the small-d kernel's layout): column e % D of
+/// centroid e / D, 0 past d. The padding launch and the kernel's own load into scratch both use it.
+template <class T, class C>
+KOKKOS_INLINE_FUNCTION T padded_centroid(C const& c, int e, int d, int D) {
+  int const q = e / D, j = e - q * D;
+  return j < d ? c(q, j) : T(0);
+}
+
 /// A row or centroid of compile-time length D held in registers or scratch (the small-d kernel).
 template <class T, int D>
 struct FixedVectorRef {
@@ -756,8 +764,7 @@ struct AssignKernel {
           t.team_scratch(scratch_level).get_shmem_aligned(std::size_t(k) * cw * sizeof(T), 16));
       Kokkos::parallel_for(Kokkos::TeamVectorRange(t, k * cw), [&](int e) {
         if constexpr (D > 0) {
-          int const q = e / D, j = e - q * D;
-          s[e] = j < d ? c(q, j) : T(0);
+          s[e] = padded_centroid<T>(c, e, d, D);
         } else {
           s[e] = cs[e];
         }
@@ -1004,10 +1011,7 @@ struct PadCentroids {
   Kokkos::View<T const**, Kokkos::LayoutRight, Mem> c;
   Kokkos::View<T*, Mem> out;
   int d, D;
-  KOKKOS_INLINE_FUNCTION void operator()(int e) const {
-    int const q = e / D, j = e % D;
-    out(e) = j < d ? c(q, j) : T(0);
-  }
+  KOKKOS_INLINE_FUNCTION void operator()(int e) const { out(e) = padded_centroid<T>(c, e, d, D); }
 };
 
 /// labels(i) ← remap(labels(i)) after empty clusters were dropped (negative labels: unassigned, kept).
@@ -1100,11 +1104,21 @@ inline double allreduce_accumulator(std::vector<fixed_t>& buf, std::size_t acc_l
   return inertia;
 }
 
+/// The rows of one launch (batch) of assign_rows over n rows in batches of `batch` (≤ 0: all in one).
+inline std::int64_t batch_rows(std::int64_t n, std::int64_t batch) { return std::min<std::int64_t>(batch > 0 ? batch : n, n); }
+
 /// The launches (batches) of assign_rows over n > 0 rows in batches of `batch` rows (≤ 0: all in one).
 inline std::size_t assign_launches(std::int64_t n, std::int64_t batch) {
   if (n <= 0) return 0;
-  std::int64_t const rows = std::min<std::int64_t>(batch > 0 ? batch : n, n);
+  std::int64_t const rows = batch_rows(n, batch);
   return static_cast<std::size_t>((n + rows - 1) / rows);
+}
+
+/// The launches' sums of distances, added in launch order (the slots of defer_total).
+inline double launch_total(double const* slots, std::size_t launches) {
+  double sum = 0;
+  for (std::size_t b = 0; b < launches; ++b) sum += slots[b];
+  return sum;
 }
 
 /// Device buffers of one assignment setup, reused across batches and epochs.
@@ -1140,11 +1154,7 @@ struct AssignWorkspace {
   Kokkos::View<double*, staging_space_t<ExecSpace>> partial_h;
   /// The deferred launches' distances added in launch order (after a fence; assign_rows' own sum of
   /// several launches too).
-  double deferred_total() const {
-    double sum = 0;
-    for (std::size_t b = 0; b < deferred; ++b) sum += partial_h(b);
-    return sum;
-  }
+  double deferred_total() const { return launch_total(partial_h.data(), deferred); }
   bool split_once = false;         // 3xTF32 / checked: prepare all rows once (the caller checked that they fit)
   T const* split_of = nullptr;     // the rows whose split xs holds (split_once), nullptr: none yet
   /// GEMM fit epochs: Σ w‖x − μ‖² (ShiftedSquareSum) of the rows at x2_of (x2_rows of them, weights
@@ -1272,7 +1282,7 @@ double assign_rows(ExecSpace const& space,
   // (or by the caller after its own fence: defer_total). A single launch without defer_total
   // reduces straight to the host (Kokkos' own result path: W1 with a device slot read by a fence of
   // its own measured 0.202 ms per epoch against 0.180).
-  std::int64_t const launch_rows = std::min<std::int64_t>(batch > 0 ? batch : n, n);  // rows per batch
+  std::int64_t const launch_rows = batch_rows(n, batch);
   std::size_t const launches = assign_launches(n, batch);
   bool const to_slots = launches > 1 || ws.defer_total;
   bool const caller_copies = ws.defer_total && ws.caller_copies;

@@ -8,6 +8,7 @@
 /// any number of ranks and threads. The median of n values is the lower median, the value of rank
 /// ⌊(n − 1)/2⌋ in ascending order: any value between the two middle ones minimises Σ|x − c|.
 /// Memory: k·d·256 counters.
+#include <kkmeans/kernels/KKM_Columns.hpp>
 #include <kkmeans/kernels/KKM_FixedPoint.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>
 
@@ -72,7 +73,7 @@ void cluster_medians(ExecSpace const& space,
     int const shift = 8 * (int(sizeof(T)) - 1 - pass);
     for (std::size_t e = 0; e < kd; ++e) prefix_h(e) = prefix[e];
     Kokkos::deep_copy(space, prefix_d, prefix_h);
-    Kokkos::deep_copy(space, hist, fixed_t(0));
+    zero_fill(space, hist);
     Kokkos::parallel_for(
         "kkm::median_histogram", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
         KOKKOS_LAMBDA(std::int64_t i) {
