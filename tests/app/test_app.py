@@ -175,6 +175,31 @@ def deck_and_override(d):
 
 
 @test
+def pipeline_setting_changes_nothing(d):
+    import json
+    data = f"{d}/blobs.h5"
+    blobs(data, n=4000, d=3, k=8, seed=7)
+    for pl in ["on", "off"]:
+        run(["fit", "--input", f"{data}:/points", "--k", "8", "--seed", "3", "--pipeline", pl, "--tol", "0",
+             "--max-epochs", "15", "--no-stop-on-no-change", "--output", f"{d}/{pl}.h5", "--report", f"{d}/{pl}.json",
+             "--quiet"], check=0)
+    with h5py.File(f"{d}/on.h5") as a, h5py.File(f"{d}/off.h5") as b:
+        for n in ["centroids", "labels", "history/inertia", "history/changed", "history/shift"]:
+            assert np.array_equal(a[n][:], b[n][:]), f"{n} differs between --pipeline on and off"
+    on, off = json.load(open(f"{d}/on.json")), json.load(open(f"{d}/off.json"))
+    assert on["epochs"] == off["epochs"] >= 3
+    # every epoch but the first was queued while the host checked the one before
+    assert on["pipeline"] == {"setting": "on", "epochs_overlapped": on["epochs"] - 1, "epochs_rerun": 0}, on["pipeline"]
+    assert off["pipeline"] == {"setting": "off", "epochs_overlapped": 0, "epochs_rerun": 0}, off["pipeline"]
+    out = f"{d}/never.h5"
+    expect_error(["fit", "--input", f"{data}:/points", "--k", "8", "--pipeline", "maybe", "--output", out], 2,
+                 ["--pipeline", "maybe"], outputs=[out])
+    deck = f"{d}/pipeline.toml"
+    open(deck, "w").write(f'input = "{data}:/points"\nk = 8\npipeline = "sometimes"\noutput = "{out}"\n')
+    expect_error(["fit", deck, "--quiet"], 2, ["pipeline", "sometimes", "auto, on, off"], outputs=[out])
+
+
+@test
 def integer_chunked_input_and_float64(d):
     path = f"{d}/ints.h5"
     x = np.random.default_rng(0).integers(-50, 50, size=(999, 3)).astype(np.int16)
