@@ -291,6 +291,10 @@ TEST(TEST_CATEGORY, lloyd_rejects_bad_input) {
   p.batch_size = -1;
   EXPECT_NE(user_error([&] { kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{}); }).find("batch size"), std::string::npos);
   p.batch_size = 0;
+  p.pipeline = 2;
+  EXPECT_NE(user_error([&] { kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{}); }).find("pipeline must be"),
+            std::string::npos);
+  p.pipeline = -1;
   x(7, 1) = NAN;
   x(9, 0) = INFINITY;
   auto bad = to_device<space>(x);
