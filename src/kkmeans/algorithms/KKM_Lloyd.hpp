@@ -363,26 +363,28 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   std::vector<double> mean(d);  // one cluster's new centroid in float64 (the host update)
   zero_fill(space, Kokkos::subview(acc_all, Kokkos::make_pair(std::size_t(0), accumulator_size(k, d))));
 
+  // Device set `slot`'s first k centroids (k × d).
+  auto c_set = [&](int slot) { return Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL()); };
   // The host's centroids (epoch e's, k × d) to device set `slot`, after everything queued before.
   auto upload = [&](int slot) {
     auto c_h = Kokkos::subview(c_host, Kokkos::make_pair(0, k), Kokkos::ALL());
-    for (int c = 0; c < k; ++c)  // (c_host's last copy ended: every upload follows a wait)
+    for (int c = 0; c < k; ++c)  // (c_host's last copy ended: the epoch it fed was waited for)
       for (int j = 0; j < d; ++j) c_h(c, j) = centroids(c, j);
-    Kokkos::deep_copy(space, Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL()), c_h);
+    Kokkos::deep_copy(space, c_set(slot), c_h);
   };
   // Queues one epoch on the device with the centroids in set `slot`: the assignment into the
   // accumulator, its copy (and the slots') to the host and the accumulator zeroed for the next
   // epoch — pipelined, EpochEnd, with the device's update into the other set — and a mark.
   struct Queued {
-    int slot = 0, parity = 0;
+    int parity = 0;
     double local = 0;          // assign_rows' return (0 when the distances are deferred to the slots)
     std::size_t deferred = 0;  // the slots holding the distances
   };
   auto enqueue = [&](int epoch, int slot) {
     std::size_t const acc_len = accumulator_size(k, d);
-    Queued q{slot, epoch % parities};
+    Queued q{epoch % parities};
     std::size_t const off = q.parity * acc_stride;
-    auto c_d = Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL());
+    auto c_d = c_set(slot);
     auto acc = acc_of(q.parity, acc_len);
     ws.partial = Kokkos::View<double*, mem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
         reinterpret_cast<double*>(acc_all.data() + off + acc_len), slots);
@@ -399,7 +401,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
                            EpochEnd<T, mem, staging_space_t<ExecSpace>>{
                                acc_of(q.parity, len), acc_of(1 - q.parity, len),
                                Kokkos::subview(acc_host, Kokkos::make_pair(off, off + len)), scale, c_d,
-                               Kokkos::subview(c_dev[1 - slot], Kokkos::make_pair(0, k), Kokkos::ALL()),
+                               c_set(1 - slot),
                                Kokkos::subview(next_host, Kokkos::make_pair(q.parity * kd, q.parity * kd + kd)), k, d,
                                std::int64_t(len), s.weight_scale});
     } else {
@@ -411,17 +413,21 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     marks.record(space, q.parity);
     return q;
   };
+  // Labels and the local sum of distances for the centroids in device set `slot`, without an
+  // accumulator; assign_rows brings the distances to the host itself (not via the epoch buffers).
+  auto assign_only = [&](int slot) {
+    ws.partial = {};  // (unmanaged views into the epoch buffers: assign_rows takes its own)
+    ws.partial_h = {};
+    ws.defer_total = ws.caller_copies = false;
+    return assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_set(slot)), scale, Kokkos::View<fixed_t*, mem>(),
+                              res.labels, metric, gemm, res.batch_size, ws, w, s.weight_scale);
+  };
   // A discarded epoch ahead: wait for it, then give the labels back the values epoch e left them
   // (the same kernel with epoch e's centroids, which go back to set `slot`).
   auto restore_labels = [&](int slot) {
     space.fence();
     upload(slot);
-    ws.partial = {};  // (unmanaged views into the epoch buffers: assign_rows takes its own)
-    ws.partial_h = {};
-    ws.defer_total = ws.caller_copies = false;
-    auto c_d = Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL());
-    assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, Kokkos::View<fixed_t*, mem>(), res.labels,
-                       metric, gemm, res.batch_size, ws, w, s.weight_scale);
+    assign_only(slot);
     ws.defer_total = ws.caller_copies = true;
     ++res.epochs_rerun;
   };
@@ -446,7 +452,7 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
     bool ahead = pipelined && epoch < p.max_epochs && !checkpoint_due;
     Queued next_q;
     if (ahead) next_q = enqueue(epoch + 1, 1 - slot);
-    auto c_d = Kokkos::subview(c_dev[slot], Kokkos::make_pair(0, k), Kokkos::ALL());
+    auto c_d = c_set(slot);
 
     // The one allreduce of the epoch: sums, counts, changed, and each rank's inertia bit for bit.
     marks.wait(space, cur.parity);
@@ -577,14 +583,8 @@ Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, De
   if (!res.converged) res.stop_reason = "max epochs";
 
   // Final assignment: labels and inertia that match the final centroids.
-  ws.defer_total = false;
-  ws.caller_copies = false;
-  ws.partial = {};  // (views into acc_all and acc_host, which end with this function)
-  ws.partial_h = {};
-  auto c_d = Kokkos::subview(c_dev[0], Kokkos::make_pair(0, k), Kokkos::ALL());
-  Kokkos::deep_copy(space, c_d, centroids);
-  double const local = assign_rows<false>(space, x, DeviceMatrix<ExecSpace, T>(c_d), scale, Kokkos::View<fixed_t*, mem>(),
-                                          res.labels, metric, gemm, res.batch_size, ws, w, s.weight_scale);
+  upload(0);
+  double const local = assign_only(0);
   res.inertia = comm.ordered_sum(local);
   res.centroids = centroids;
   res.k_final = k;
