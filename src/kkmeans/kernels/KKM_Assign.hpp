@@ -515,16 +515,14 @@ struct AssignKernel {
                   if (j < k && !(v[u] > pr_.thr)) list[Kokkos::atomic_fetch_add(list_n, 1)] = j;
                 }
               });
-              int m = 0;  // (lane 0 reads and resets the count; every lane gets it)
-              Kokkos::single(
-                  Kokkos::PerThread(t),
-                  [&](int& v) {
-                    v = *list_n;
-                    *list_n = 0;
-                  },
-                  m);
+              int m = 0;  // (lane 0 reads the count; every lane gets it)
+              Kokkos::single(Kokkos::PerThread(t), [&](int& v) { v = *list_n; }, m);
               for (int c0 = 0; c0 < m; c0 += open_candidates)
                 measure_staged(t, lanes, i, list + c0, m - c0 < open_candidates ? m - c0 : open_candidates, stage, true, near);
+              // Lane 0 resets the count, then the vector synchronises (this single's __syncwarp; the
+              // one above only shuffles): the next round's lanes add to the count and overwrite the
+              // list the lanes have just read. (compute-sanitizer racecheck flagged both pairs.)
+              Kokkos::single(Kokkos::PerThread(t), [&]() { *list_n = 0; });
             }
           }
           int const best = near.j >= 0 ? near.j : pr_.j[0];
