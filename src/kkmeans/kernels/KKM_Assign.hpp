@@ -144,11 +144,14 @@ struct FixedVectorRef {
   KOKKOS_INLINE_FUNCTION constexpr int size() const { return D; }
 };
 
+/// P values of T loaded or stored together (P · sizeof(T) bytes, aligned to that).
+template <class T, int P>
+struct alignas(P * sizeof(T)) Pack {
+  T v[P];
+};
 /// 16 bytes of T, for vector loads of padded centroids from scratch.
 template <class T>
-struct alignas(16) Chunk16 {
-  T v[16 / sizeof(T)];
-};
+using Chunk16 = Pack<T, 16 / sizeof(T)>;
 
 /// The padded width used by the small-d kernel for d columns: 4, 8 or 16 for metrics whose distance
 /// is unchanged by zero columns (every built-in metric), d itself for others when d is 4, 8 or 16;
@@ -551,73 +554,25 @@ struct AssignKernel {
   /// this vector's scratch, so that lanes index them without local memory), taken
   /// into `near` (finite_only: only distances below the reduction identity). For each block of
   /// stage_cols columns, all lanes write the differences x − c of the n centroids into this vector's
-  /// `stage` (coalesced loads, 16 bytes each where rows allow), then lane m adds the squares of
-  /// centroid m's in column order: the metric's own sum (the same differences, the same fused
-  /// multiply-adds in the same order), with every load of a row in flight at once instead of one
-  /// lane's sixteen-byte steps.
+  /// `stage` (coalesced loads, 16 bytes each where rows allow: stage_columns), then lane m adds the
+  /// squares of centroid m's in column order: the metric's own sum (the same differences, the same
+  /// fused multiply-adds in the same order), with every load of a row in flight at once instead of
+  /// one lane's sixteen-byte steps.
   KOKKOS_INLINE_FUNCTION void measure_staged(member const& t, int lanes, std::int64_t i, int const* js, int n, T* stage,
                                              bool finite_only, NearestPair<T>& near) const {
-    int const ss = chk.stage_stride;
-    // Lane l: centroids l, l + lanes, … (< n); a device's vector has at least open_candidates lanes.
-    constexpr int per_lane = is_host_space<ExecSpace>() ? open_candidates : 1;
-    T sum[per_lane] = {};
+    T sum[staged_per_lane] = {};
     for (int c0 = 0; c0 < d; c0 += chk.stage_cols) {
       int const cols = d - c0 < chk.stage_cols ? d - c0 : chk.stage_cols;
-      if (chk.vec16) {  // rows of whole 16-byte chunks, 16-byte aligned
-        constexpr int per = 16 / sizeof(T);
-        int const cq = cols / per;
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
-#pragma unroll 1
-          for (int q = l; q < cq; q += lanes) {  // (one chunk per lane at d ≤ 128 on a device)
-            Chunk16<T> const xu = reinterpret_cast<Chunk16<T> const*>(&x(i, c0))[q];
-            Chunk16<T> cv[open_candidates];
-            for (int m = 0; m < open_candidates; ++m)
-              if (m < n) cv[m] = reinterpret_cast<Chunk16<T> const*>(&c(js[m], c0))[q];
-            for (int m = 0; m < open_candidates; ++m)
-              if (m < n) {
-                Chunk16<T> dl;
-                for (int z = 0; z < per; ++z) dl.v[z] = xu.v[z] - cv[m].v[z];
-                reinterpret_cast<Chunk16<T>*>(stage + std::size_t(m) * ss)[q] = dl;
-              }
-          }
-        });
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
-          for (int r = 0; r < per_lane; ++r) {
-            int const m = l + r * lanes;
-            if (m >= n) break;
-            auto const* da = reinterpret_cast<Chunk16<T> const*>(stage + std::size_t(m) * ss);
-            for (int q = 0; q < cq; ++q) {
-              Chunk16<T> const u = da[q];
-              for (int z = 0; z < per; ++z) sum[r] += u.v[z] * u.v[z];
-            }
-          }
-        });
-      } else {
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
-#pragma unroll 1
-          for (int q = l; q < cols; q += lanes) {
-            T const xq = x(i, c0 + q);
-            for (int m = 0; m < open_candidates; ++m)
-              if (m < n) stage[std::size_t(m) * ss + q] = xq - c(js[m], c0 + q);
-          }
-        });
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
-          for (int r = 0; r < per_lane; ++r) {
-            int const m = l + r * lanes;
-            if (m >= n) break;
-            for (int q = 0; q < cols; ++q) {
-              T const u = stage[std::size_t(m) * ss + q];
-              sum[r] += u * u;
-            }
-          }
-        });
-      }
+      if (chk.vec16)  // rows of whole 16-byte chunks, 16-byte aligned
+        stage_columns<16 / sizeof(T)>(t, lanes, i, js, n, stage, c0, cols, sum);
+      else
+        stage_columns<1>(t, lanes, i, js, n, stage, c0, cols, sum);
     }
     NearestPair<T> mine;
     Kokkos::parallel_reduce(
         Kokkos::ThreadVectorRange(t, lanes),
         [&](int l, NearestPair<T>& b) {
-          for (int r = 0; r < per_lane; ++r) {
+          for (int r = 0; r < staged_per_lane; ++r) {
             int const m = l + r * lanes;
             if (m >= n) break;
             if (!finite_only || sum[r] < Kokkos::reduction_identity<T>::min()) b.take(sum[r], js[m]);
@@ -625,6 +580,47 @@ struct AssignKernel {
         },
         NearestReducer<T, mem>(mine));
     if (mine.j >= 0) near.take(mine.v, mine.j);
+  }
+
+  /// measure_staged's lane l sums the squares of centroids l, l + lanes, … (< n); a device's vector
+  /// has at least open_candidates lanes.
+  static constexpr int staged_per_lane = is_host_space<ExecSpace>() ? open_candidates : 1;
+
+  /// measure_staged for columns [c0, c0 + cols) (cols a multiple of P): all lanes write the
+  /// differences x − c of the n centroids into `stage`, P values per load and store, then each lane
+  /// adds the squares of its centroids' into sum in column order.
+  template <int P>
+  KOKKOS_INLINE_FUNCTION void stage_columns(member const& t, int lanes, std::int64_t i, int const* js, int n, T* stage,
+                                            int c0, int cols, T (&sum)[staged_per_lane]) const {
+    using U = Pack<T, P>;
+    int const ss = chk.stage_stride;
+    int const cq = cols / P;
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
+#pragma unroll 1
+      for (int q = l; q < cq; q += lanes) {  // (one 16-byte chunk per lane at d ≤ 128 on a device)
+        U const xu = reinterpret_cast<U const*>(&x(i, c0))[q];
+        U cv[open_candidates];
+        for (int m = 0; m < open_candidates; ++m)
+          if (m < n) cv[m] = reinterpret_cast<U const*>(&c(js[m], c0))[q];
+        for (int m = 0; m < open_candidates; ++m)
+          if (m < n) {
+            U dl;
+            for (int z = 0; z < P; ++z) dl.v[z] = xu.v[z] - cv[m].v[z];
+            reinterpret_cast<U*>(stage + std::size_t(m) * ss)[q] = dl;
+          }
+      }
+    });
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lanes), [&](int l) {
+      for (int r = 0; r < staged_per_lane; ++r) {
+        int const m = l + r * lanes;
+        if (m >= n) break;
+        auto const* da = reinterpret_cast<U const*>(stage + std::size_t(m) * ss);
+        for (int q = 0; q < cq; ++q) {
+          U const u = da[q];
+          for (int z = 0; z < P; ++z) sum[r] += u.v[z] * u.v[z];
+        }
+      }
+    });
   }
 
   /// GEMM: the value that ranks centroid j for a row, ‖c_j‖² − 2x·c_j, from its product entry p = x·c_j.
