@@ -53,8 +53,10 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 GEN=()
 if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]] && command -v ninja >/dev/null; then GEN=(-G Ninja); fi
 say "configure -> $BUILD_DIR ($TYPE)"
+mkdir -p "$BUILD_DIR"
+LOG=$BUILD_DIR/configure.log
 cmake -S "$ROOT" -B "$BUILD_DIR" "${GEN[@]+"${GEN[@]}"}" -DCMAKE_BUILD_TYPE="$TYPE" "${CMAKE_ARGS[@]+"${CMAKE_ARGS[@]}"}" \
-  "${EXTRA[@]+"${EXTRA[@]}"}" >"$BUILD_DIR.configure.log" 2>&1 || { cat "$BUILD_DIR.configure.log" >&2; echo "build: cmake configure failed" >&2; exit 1; }
+  "${EXTRA[@]+"${EXTRA[@]}"}" >"$LOG" 2>&1 || { cat "$LOG" >&2; echo "build: cmake configure failed (log: $LOG)" >&2; exit 1; }
 say "build ($(nproc) jobs)"
 cmake --build "$BUILD_DIR" -j "$(nproc)" "${TARGETS[@]+"${TARGETS[@]}"}"
 say "built: $BUILD_DIR/apps/kkmeans/kkmeans"

@@ -123,23 +123,20 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
 
 void validate(FitOptions const& o) {
   auto one_of = [](std::string const& what, std::string const& v, std::vector<std::string> const& ok) {
-    if (std::find(ok.begin(), ok.end(), v) == ok.end()) {
-      std::string list;
-      for (auto const& s : ok) list += (list.empty() ? "" : ", ") + s;
-      throw UsageError("unknown " + what + " '" + v + "' (use one of: " + list + ")");
-    }
+    if (std::find(ok.begin(), ok.end(), v) == ok.end())
+      throw UsageError("unknown " + what + " '" + v + "' (use one of: " + join_names(ok, ", ") + ")");
   };
   if (o.input.empty()) throw UsageError("fit needs --input FILE.h5:/DATASET (or 'input' in the deck)");
   if (o.rows < 0) throw UsageError("rows must be ≥ 0 (0: all rows), got " + std::to_string(o.rows));
   if (o.k <= 0) throw UsageError("k must be a positive integer (--k), got " + std::to_string(o.k));
-  one_of("metric", o.metric, {"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"});
-  one_of("init", o.init, {"kmeans++", "kmeans||", "random"});
+  one_of("metric", o.metric, metric_choices());
+  one_of("init", o.init, cli_choices<Init>());
   one_of("precision", o.precision, {"float", "double"});
-  one_of("assign path", o.assign, {"auto", "fused", "gemm", "gemm-checked", "gemm-tf32x3"});
-  one_of("empty-cluster policy", o.empty, {"drop", "split", "farthest", "keep"});
-  one_of("mode", o.mode, {"lloyd", "minibatch", "seed"});
-  one_of("pipeline setting", o.pipeline, {"auto", "on", "off"});
-  if (o.mode != "lloyd" && !o.checkpoint.empty()) throw UsageError("checkpoints are for --mode lloyd");
+  one_of("assign path", o.assign, cli_choices<AssignPath>());
+  one_of("empty-cluster policy", o.empty, cli_choices<EmptyPolicy>());
+  one_of("mode", o.mode, cli_choices<Mode>());
+  one_of("pipeline setting", o.pipeline, cli_choices<Pipeline>());
+  if (o.mode != to_string(Mode::lloyd) && !o.checkpoint.empty()) throw UsageError("checkpoints are for --mode lloyd");
   if (o.n_init < 1) throw UsageError("n_init must be at least 1, got " + std::to_string(o.n_init));
   if (o.max_epochs < 1) throw UsageError("max_epochs must be at least 1, got " + std::to_string(o.max_epochs));
   if (!(o.tol >= 0)) throw UsageError("tol must be ≥ 0, got " + std::to_string(o.tol));
@@ -150,7 +147,8 @@ void validate(FitOptions const& o) {
     if (o.batch_size.empty() || *end != '\0' || errno != 0 || b <= 0)
       throw UsageError("batch size must be a positive integer or auto, got '" + o.batch_size + "'");
   }
-  if (o.assign.rfind("gemm", 0) == 0 && o.metric != "sqeuclidean")
+  AssignPath const path = from_name<AssignPath>(o.assign).value();  // one_of above has checked the name
+  if (path != AssignPath::automatic && path != AssignPath::fused && o.metric != "sqeuclidean")  // the GEMM paths
     throw UsageError("--assign " + o.assign + " needs --metric sqeuclidean, got " + o.metric);
   if (!o.output.empty() && o.output == o.report) throw UsageError("--output and --report name the same file");
   if (o.checkpoint_every < 0) throw UsageError("--checkpoint-every must be ≥ 0, got " + std::to_string(o.checkpoint_every));

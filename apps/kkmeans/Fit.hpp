@@ -16,25 +16,25 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kkm::app {
 
-/// Calls f(metric) with the metric named `name`.
+/// Calls f(metric) with the metric named `name` (one of kkm::metric_names).
 template <class F>
 auto with_metric(std::string const& name, int iou_column, F&& f) {
-  if (name == "euclidean") return f(Euclidean{});
-  if (name == "cosine") return f(Cosine{});
-  if (name == "manhattan") return f(Manhattan{});
-  if (name == "iou") return f(IoU{iou_column});
+  if (name == Euclidean::name) return f(Euclidean{});
+  if (name == Cosine::name) return f(Cosine{});
+  if (name == Manhattan::name) return f(Manhattan{});
+  if (name == IoU::name) return f(IoU{iou_column});
   return f(SquaredEuclidean{});
 }
 
-/// The value of E whose library name (kkm::to_string) is `name`; validate() has checked that one is.
+/// The value of E named `name` (KKM_Names.hpp); validate() has checked that there is one.
 template <class E>
-E from_name(std::string const& name, std::initializer_list<E> values) {
-  for (E v : values)
-    if (name == to_string(v)) return v;
+E value_of(std::string const& name) {
+  if (auto const v = from_name<E>(name)) return *v;
   throw UsageError("unknown option value '" + name + "'");
 }
 
@@ -110,7 +110,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   KKM_REQUIRE(o.k <= info.rows, "k = " + std::to_string(o.k) + " exceeds the number of rows N = " +
                                     std::to_string(info.rows) + " of '" + ref.str() + "'");
   int const iou_column = o.iou_column >= 0 ? o.iou_column : (info.cols >= 4 ? 2 : 0);
-  if (o.metric == "iou") IoU{iou_column}.check_dimensions(static_cast<int>(info.cols));
+  if (o.metric == IoU::name) IoU{iou_column}.check_dimensions(static_cast<int>(info.cols));
   // Refuse an existing output before any work, so a long run never ends in "file exists".
   for (auto const* f : {&o.output, &o.report})
     if (!f->empty() && !o.overwrite && comm.rank() == 0 && std::ifstream(*f).good())
@@ -139,18 +139,17 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
 
   Parameters p;
   p.k = o.k;
-  p.init = o.init == "random" ? Init::random : o.init == "kmeans||" ? Init::kmeans_parallel : Init::kmeanspp;
+  p.init = value_of<Init>(o.init);
   p.n_init = o.n_init;
   p.max_epochs = o.max_epochs;
   p.tol = o.tol;
   p.stop_on_no_change = o.stop_on_no_change;
-  p.pipeline = o.pipeline == "on" ? 1 : o.pipeline == "off" ? 0 : -1;
+  p.pipeline = value_of<Pipeline>(o.pipeline);
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
-  p.assign = from_name(o.assign, {AssignPath::automatic, AssignPath::fused, AssignPath::gemm, AssignPath::gemm_checked,
-                                      AssignPath::gemm_tf32x3});
+  p.assign = value_of<AssignPath>(o.assign);
   p.seed = o.seed;
-  p.mode = from_name(o.mode, {Mode::lloyd, Mode::minibatch, Mode::seed});
-  p.empty = from_name(o.empty, {EmptyPolicy::drop, EmptyPolicy::split, EmptyPolicy::farthest, EmptyPolicy::keep});
+  p.mode = value_of<Mode>(o.mode);
+  p.empty = value_of<EmptyPolicy>(o.empty);
   if (!o.init_from.empty()) {
     auto const cref = parse_ref(o.init_from);
     auto const cinfo = io::inspect(cref);
@@ -214,12 +213,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   out.centroids_double = std::is_same_v<T, double>;
   for (int q = 0; q < res.k_final; ++q)
     for (int j = 0; j < info.cols; ++j) out.centroids.push_back(res.centroids(q, j));
-  out.history.columns = {"epoch", "inertia", "shift", "changed", "empty", "relocated", "k", "seconds", "assign_seconds",
-                         "allreduce_seconds"};
+  for_each_history_column([&out](auto const& column) { out.history.columns.push_back(column.name); });
   for (auto const& e : res.history)
-    out.history.values.insert(out.history.values.end(), {double(e.epoch), e.inertia, e.shift, double(e.changed),
-                                                         double(e.empty), double(e.relocated), double(e.k), e.seconds,
-                                                         e.seconds_assign, e.seconds_allreduce});
+    for_each_history_column(
+        [&out, &e](auto const& column) { out.history.values.push_back(double(e.*column.member)); });
   using A = io::Attribute;
   auto txt = [](std::string s) { A a; a.kind = A::text; a.s = std::move(s); return a; };
   auto num = [](std::int64_t i) { A a; a.kind = A::integer; a.i = i; return a; };
@@ -228,7 +225,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                     {"iou_column", num(iou_column)},
                     {"k_requested", num(o.k)},
                     {"k_final", num(res.k_final)},
-                    {"init", txt(o.init_from.empty() ? o.init : "given:" + o.init_from)},
+                    {"init", txt(o.init_from.empty() ? o.init : to_string(Init::given) + (":" + o.init_from))},
                     {"empty_policy", txt(o.empty)},
                     {"mode", txt(o.mode)},
                     {"n_init", num(o.n_init)},
@@ -280,11 +277,11 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                       {"write", t_write},
                       {"total", total.seconds()}};
       j["history"] = nlohmann::json::array();
-      for (auto const& e : res.history)
-        j["history"].push_back({{"epoch", e.epoch}, {"inertia", e.inertia}, {"shift", e.shift},
-                                {"changed", e.changed}, {"empty", e.empty}, {"relocated", e.relocated},
-                                {"k", e.k}, {"seconds", e.seconds},
-                                {"assign_seconds", e.seconds_assign}, {"allreduce_seconds", e.seconds_allreduce}});
+      for (auto const& e : res.history) {
+        nlohmann::json row = nlohmann::json::object();
+        for_each_history_column([&row, &e](auto const& column) { row[std::string(column.name)] = e.*column.member; });
+        j["history"].push_back(std::move(row));
+      }
       write_text_atomically(o.report, j.dump(1) + "\n", o.overwrite);
     }
     if (!o.quiet) {

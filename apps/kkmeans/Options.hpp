@@ -2,12 +2,30 @@
 // Options of the kkmeans subcommands and the TOML deck loader. Free of Kokkos and MPI on purpose:
 // Deck.cpp is compiled by the host compiler alone (nvcc cannot parse toml++).
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Names.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace kkm::app {
+
+/// The values `kkmeans fit` takes for an option that names an E, in table order: the library's
+/// names (KKM_Names.hpp), less Init's "given" (initial centroids come with --init-from).
+template <class E>
+std::vector<std::string> cli_choices() {
+  std::vector<std::string> names = choices<E>();
+  if constexpr (std::is_same_v<E, Init>)
+    names.erase(std::remove(names.begin(), names.end(), std::string(to_string(Init::given))), names.end());
+  return names;
+}
+
+/// The values of --metric: the built-in metrics.
+inline std::vector<std::string> metric_choices() {
+  return std::vector<std::string>(metric_names.begin(), metric_names.end());
+}
 
 /// Options of `kkmeans fit`; the same names (with underscores) are the keys of a TOML deck.
 struct FitOptions {
@@ -15,8 +33,8 @@ struct FitOptions {
   std::string weights;               ///< FILE.h5:/DATASET of N sample weights (optional)
   std::int64_t rows = 0;             ///< fit on the first `rows` rows only (0: all)
   int k = 0;                         ///< required
-  std::string metric = "sqeuclidean";
-  std::string init = "kmeans++";
+  std::string metric = metric_names[0];  ///< one of metric_choices() (sqeuclidean)
+  std::string init = to_string(Init::kmeanspp);  ///< one of cli_choices<Init>()
   std::string init_from;             ///< FILE.h5:/DATASET with k × d initial centroids (overrides init)
   int n_init = 1;
   int max_epochs = 300;
@@ -24,12 +42,13 @@ struct FitOptions {
   std::string batch_size = "auto";   ///< rows per batch or "auto"
   std::uint64_t seed = 0;
   std::string precision = "float";   ///< float | double
-  std::string assign = "auto";       ///< auto | fused | gemm | gemm-checked | gemm-tf32x3
-  int iou_column = -1;               ///< column of box width for metric iou; -1: 0 if d = 2 else 2
-  std::string empty = "drop";        ///< empty-cluster policy
-  std::string mode = "lloyd";        ///< lloyd | minibatch | seed
+  std::string assign = to_string(AssignPath::automatic);  ///< one of cli_choices<AssignPath>()
+  int iou_column = -1;               ///< column of box width for metric iou; -1: 2 if d ≥ 4 else 0
+  std::string empty = to_string(EmptyPolicy::drop);  ///< empty-cluster policy, one of cli_choices<EmptyPolicy>()
+  std::string mode = to_string(Mode::lloyd);         ///< one of cli_choices<Mode>()
   bool stop_on_no_change = true;
-  std::string pipeline = "auto";     ///< auto | on | off: Lloyd epochs overlapped with the host's work
+  /// Lloyd epochs overlapped with the host's work: one of cli_choices<Pipeline>()
+  std::string pipeline = to_string(Pipeline::automatic);
   std::string output;                ///< model + labels HDF5 file (optional)
   std::string report;                ///< JSON run report (optional)
   std::string checkpoint;            ///< checkpoint file (HDF5), replaced atomically
@@ -54,7 +73,7 @@ struct GenerateOptions {
 
 struct PredictOptions {
   std::string model;
-  std::string metric;  ///< if given, must be the model's metric
+  std::string metric;  ///< if given, must be the model's metric (one of metric_choices())
   std::string input;
   std::string output;
   bool distances = false;

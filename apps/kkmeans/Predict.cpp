@@ -4,6 +4,8 @@
 
 #include <kkmeans/io/KKM_HDF5.hpp>
 
+#include <algorithm>
+
 namespace kkm::app {
 namespace {
 
@@ -20,8 +22,7 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
   KKM_REQUIRE(mit != model.attributes.end() && mit->second.kind == io::Attribute::text,
               "model '" + o.model + "' has no 'metric' attribute: not a kkmeans model");
   std::string const metric = mit->second.s;
-  KKM_REQUIRE(metric == "sqeuclidean" || metric == "euclidean" || metric == "cosine" || metric == "manhattan" ||
-                  metric == "iou",
+  KKM_REQUIRE(std::find(metric_names.begin(), metric_names.end(), metric) != metric_names.end(),
               "model '" + o.model + "' has unknown metric '" + metric + "'");
   KKM_REQUIRE(o.metric.empty() || o.metric == metric,
               "model '" + o.model + "' was fitted with metric " + metric + ", not " + o.metric);

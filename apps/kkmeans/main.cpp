@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if KKMEANS_ENABLE_MPI
@@ -38,6 +39,19 @@ CLI::Validator number_check(bool allow_zero) {
         return {};
       },
       allow_zero ? "NONNEGATIVE" : "POSITIVE");
+}
+
+/// Help text "a | b (note) | c": the values `kkmeans fit` takes for an option naming an E (KKM_Names.hpp),
+/// in table order, each followed by its note if `notes` has one.
+template <class E>
+std::string choice_help(std::vector<std::pair<E, char const*>> const& notes = {}, char const* separator = " | ") {
+  std::string out;
+  for (auto const& name : kkm::app::cli_choices<E>()) {
+    out += (out.empty() ? "" : separator) + name;
+    for (auto const& [value, note] : notes)
+      if (name == kkm::to_string(value)) out += std::string(" (") + note + ")";
+  }
+  return out;
 }
 
 /// Rank within this node: each rank takes GPU (local rank mod GPUs).
@@ -118,10 +132,8 @@ int main(int argc, char* argv[]) {
   fit->add_option("--weights,-w", fo.weights, "FILE.h5:/DATASET with one sample weight per row (N or N × 1)");
   fit->add_option("--k,-k", fo.k, "number of clusters");
   fit->add_option("--rows", fo.rows, "fit on the first ROWS rows of the dataset only (default: all)");
-  fit->add_option("--metric", fo.metric, "sqeuclidean | euclidean | cosine | manhattan | iou")
-      ->check(CLI::IsMember({"sqeuclidean", "euclidean", "cosine", "manhattan", "iou"}));
-  fit->add_option("--init", fo.init, "kmeans++ | kmeans|| | random")
-      ->check(CLI::IsMember({"kmeans++", "kmeans||", "random"}));
+  fit->add_option("--metric", fo.metric, kkm::join_names(metric_choices()))->check(CLI::IsMember(metric_choices()));
+  fit->add_option("--init", fo.init, choice_help<kkm::Init>())->check(CLI::IsMember(cli_choices<kkm::Init>()));
   fit->add_option("--init-from", fo.init_from, "FILE.h5:/DATASET holding k × d initial centroids");
   fit->add_option("--n-init", fo.n_init, "independent runs; the lowest inertia is kept");
   fit->add_option("--max-epochs", fo.max_epochs, "most Lloyd epochs");
@@ -130,19 +142,32 @@ int main(int argc, char* argv[]) {
   fit->add_option("--seed", fo.seed, "seed of every random choice");
   fit->add_option("--precision", fo.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
   fit->add_option("--assign", fo.assign,
-                  "auto | fused | gemm | gemm-checked (GEMM as a filter, TF32 tensor cores on CUDA float32, then "
-                  "exact distances for every centroid it cannot rule out) | gemm-tf32x3 (CUDA, float32: x·cᵀ from "
-                  "three TF32 tensor-core products, about FP32 accuracy)")
-      ->check(CLI::IsMember({"auto", "fused", "gemm", "gemm-checked", "gemm-tf32x3"}));
-  fit->add_option("--mode", fo.mode, "lloyd | minibatch (scikit-learn's MiniBatchKMeans) | seed (batch means)")
-      ->check(CLI::IsMember({"lloyd", "minibatch", "seed"}));
-  fit->add_option("--empty", fo.empty, "empty clusters: drop (k shrinks), split (FAISS), farthest (scikit-learn), keep (centroid stays)");
-  fit->add_option("--iou-column", fo.iou_column, "column of the box width for --metric iou (height follows)");
+                  choice_help<kkm::AssignPath>(
+                      {{kkm::AssignPath::gemm_checked,
+                        "GEMM as a filter, TF32 tensor cores on CUDA float32, then exact distances for every "
+                        "centroid it cannot rule out"},
+                       {kkm::AssignPath::gemm_tf32x3,
+                        "CUDA, float32: x·cᵀ from three TF32 tensor-core products, about FP32 accuracy"}}))
+      ->check(CLI::IsMember(cli_choices<kkm::AssignPath>()));
+  fit->add_option("--mode", fo.mode,
+                  choice_help<kkm::Mode>({{kkm::Mode::minibatch, "scikit-learn's MiniBatchKMeans"},
+                                          {kkm::Mode::seed, "batch means"}}))
+      ->check(CLI::IsMember(cli_choices<kkm::Mode>()));
+  // No IsMember: validate() names a bad value "empty-cluster policy".
+  fit->add_option("--empty", fo.empty,
+                  "empty clusters: " + choice_help<kkm::EmptyPolicy>({{kkm::EmptyPolicy::drop, "k shrinks"},
+                                                                      {kkm::EmptyPolicy::split, "FAISS"},
+                                                                      {kkm::EmptyPolicy::farthest, "scikit-learn"},
+                                                                      {kkm::EmptyPolicy::keep, "centroid stays"}},
+                                                                     ", "));
+  fit->add_option("--iou-column", fo.iou_column,
+                  "column of the box width for --metric iou (height follows; default 2 if d ≥ 4, else 0)");
   fit->add_flag("!--no-stop-on-no-change", fo.stop_on_no_change, "keep going when no label changed");
   fit->add_option("--pipeline", fo.pipeline,
-                  "auto | on | off: queue each Lloyd epoch before the host has checked the one before (one rank, "
-                  "mean update, fused kernel; same results; auto: on GPUs)")
-      ->check(CLI::IsMember({"auto", "on", "off"}));
+                  choice_help<kkm::Pipeline>() +
+                      ": queue each Lloyd epoch before the host has checked the one before (one rank, mean update, "
+                      "fused kernel; same results; auto: on GPUs)")
+      ->check(CLI::IsMember(cli_choices<kkm::Pipeline>()));
   fit->add_option("--output,-o", fo.output, "HDF5 file for centroids, labels, history and attributes");
   fit->add_option("--report", fo.report, "JSON run report");
   fit->add_option("--checkpoint", fo.checkpoint, "checkpoint file, replaced atomically every --checkpoint-every epochs");

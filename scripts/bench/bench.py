@@ -10,11 +10,16 @@ those centroids, tol 0. Reported: ms per iteration (median, min, max over iterat
 ratio to kkmeans, inertia after the run (each contender's own final assignment; kkmeans' from its report).
 Peers, when importable: scikit-learn KMeans (lloyd), FAISS Kmeans (CPU), and on a GPU PyTorch: the
 seed's batch loop (broadcast distances, argmin, index_add; batch 3000 and a large batch) and a
-matmul Lloyd (‖x‖² − 2x·c + ‖c‖², TF32 off). Writes bench.csv and bench.json to --out.
+matmul Lloyd (‖x‖² − 2x·c + ‖c‖², TF32 off). Writes bench.csv and bench.json (this run's rows) to
+--out, and adds its figures to the results file of the commit and machine,
+docs/bench/results/<commit>_<machine>.json (schema: docs/bench/results/README.md; --results DIR
+elsewhere, e.g. $OUT on the GPU machine; --commit when the binary was built from another commit or
+the checkout has no .git).
 """
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -22,6 +27,9 @@ import time
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results  # noqa: E402
 
 WORKLOADS = {
     # name: (N, d, k, iterations, where)
@@ -133,9 +141,14 @@ def main():
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                     help="also run kkmeans with these extra fit flags, as contender 'kkmeans NAME' "
                          "(e.g. 'tf32x3=--assign gemm-tf32x3'; a failing variant is reported, not fatal)")
+    ap.add_argument("--results", default=results.DEFAULT_DIR,
+                    help="folder of the results files (default docs/bench/results; '' writes none)")
+    ap.add_argument("--commit", help="commit the kkmeans binary was built from (default: this checkout's HEAD)")
+    ap.add_argument("--machine", help="machine name in the results file's name (default: e.g. h200, h100x4, cpu2)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rows = []
+    variant_of = {}  # (workload, contender) -> (tool, variant) for the results file
     for w in a.workload:
         n, d, k, iters, where = WORKLOADS[w]
         n = a.n or n
@@ -151,17 +164,19 @@ def main():
         c0 = x[np.sort(rng.choice(n, size=k, replace=False))].copy()
         with h5py.File(init, "w") as f:
             f["init"] = c0
-        results = []
+        runs = []
         ms, inertia, path, ms_assign = run_kkmeans(a.kkmeans, data, init, k, iters, a.out, a.kkmeans_args.split())
-        results.append((f"kkmeans ({path})", ms, inertia, iters))
-        assign_of = {results[-1][0]: ms_assign}
+        runs.append((f"kkmeans ({path})", ms, inertia, iters))
+        assign_of = {runs[-1][0]: ms_assign}
+        variant_of[w, runs[-1][0]] = ("kkmeans", a.kkmeans_args)
         for v in a.variant:
             vname, _, flags = v.partition("=")
             try:
                 ms_v, inertia_v, path_v, ms_assign_v = run_kkmeans(a.kkmeans, data, init, k, iters, a.out,
                                                                    a.kkmeans_args.split() + flags.split())
-                results.append((f"kkmeans {vname} ({path_v})", ms_v, inertia_v, iters))
-                assign_of[results[-1][0]] = ms_assign_v
+                runs.append((f"kkmeans {vname} ({path_v})", ms_v, inertia_v, iters))
+                assign_of[runs[-1][0]] = ms_assign_v
+                variant_of[w, runs[-1][0]] = ("kkmeans", " ".join(a.kkmeans_args.split() + flags.split()))
             except subprocess.CalledProcessError as e:
                 print(f"{w} kkmeans {vname}: failed ({e})", file=sys.stderr)
         # (name, run(iterations), most iterations it runs)
@@ -170,9 +185,9 @@ def main():
             contenders += [("scikit-learn", lambda it: run_sklearn(x, c0, it), iters),
                            ("faiss", lambda it: run_faiss(x, c0, it), iters)]
         else:
-            big = n * k > 4_000_000_000
-            contenders += [("torch matmul", lambda it: run_torch(x, c0, it, "matmul",
-                                                                batch=max(1, 2_000_000_000 // k) if big else None), iters),
+            matmul_batch = max(1, 2_000_000_000 // k) if n * k > 4_000_000_000 else None
+            variant_of[w, "torch matmul"] = ("pytorch-matmul", f"batches of {matmul_batch} rows" if matmul_batch else "")
+            contenders += [("torch matmul", lambda it: run_torch(x, c0, it, "matmul", batch=matmul_batch), iters),
                            ("torch seed b=3000", lambda it: run_torch(x, c0, it, "seed", 3000), 2),
                            ("torch seed b=100000", lambda it: run_torch(x, c0, it, "seed", 100000), 3),
                            ("scikit-learn", lambda it: run_sklearn(x, c0, it), 1 if n * k * d > 1e10 else 3)]
@@ -186,11 +201,11 @@ def main():
             it = min(iters, most, cap or iters)
             try:
                 ms_c, inert_c = fn(it)
-                results.append((name, ms_c, inert_c, it))
+                runs.append((name, ms_c, inert_c, it))
             except Exception as e:  # a missing peer is reported, not fatal
                 print(f"{w} {name}: not run ({type(e).__name__}: {e})", file=sys.stderr)
-        base = stats(results[0][1])[0]
-        for name, ms_c, inert_c, it in results:
+        base = stats(runs[0][1])[0]
+        for name, ms_c, inert_c, it in runs:
             med, lo, hi = stats(ms_c)
             rows.append({"workload": w, "N": n, "d": d, "k": k, "iterations": it, "contender": name,
                          "ms_median": med, "ms_min": lo, "ms_max": hi, "ratio_to_kkmeans": med / base,
@@ -208,6 +223,42 @@ def main():
         f.write(",".join(kk for kk in rows[0] if kk != "ms_each") + "\n")
         for r in rows:
             f.write(",".join(str(v) for kk, v in r.items() if kk != "ms_each") + "\n")
+    if a.results:
+        print("results:", write_results(a, rows, variant_of))
+
+
+def tool_and_variant(w, name, variant_of):
+    """('kkmeans', extra flags), ('pytorch-seed-loop', 'batch 3000'), ('scikit-learn', ''), …"""
+    if (w, name) in variant_of:
+        return variant_of[w, name]
+    if name.startswith("torch seed b="):
+        return "pytorch-seed-loop", "batch " + name.split("=", 1)[1]
+    return {"faiss": "faiss"}.get(name, name), ""
+
+
+def write_results(a, rows, variant_of):
+    """This run's medians (with min, max, every iteration's time and the inertia) as records of the one
+    results schema, added to RESULTS/<commit>_<machine>.json."""
+    command = "python3 " + " ".join(shlex.quote(v) for v in sys.argv)
+    recs = []
+    for r in rows:
+        tool, variant = tool_and_variant(r["workload"], r["contender"], variant_of)
+        path = r["contender"].rsplit("(", 1)[-1].rstrip(")") if tool == "kkmeans" else None  # "kkmeans … (path)"
+        recs.append(results.record(r["workload"], r["N"], r["d"], r["k"], tool, "ms_per_epoch", r["ms_median"],
+                                   command, variant=variant, min=r["ms_min"], max=r["ms_max"],
+                                   iterations=r["iterations"], inertia=r["inertia"], samples=r["ms_each"],
+                                   assign_path=path))
+    software = {"python": sys.version.split()[0], "numpy": np.__version__}
+    try:
+        with open(os.path.join(a.out, "kkmeans_report.json")) as f:
+            report = json.load(f)
+        software["kkmeans"] = f"{report.get('version', '')}, {report.get('backend', '')}"
+    except (OSError, ValueError):
+        pass
+    for mod, key in (("torch", "pytorch"), ("sklearn", "scikit-learn"), ("faiss", "faiss")):
+        if mod in sys.modules:
+            software[key] = getattr(sys.modules[mod], "__version__", "")
+    return results.write(recs, a.results, commit=a.commit, machine=a.machine, software=software)
 
 
 if __name__ == "__main__":

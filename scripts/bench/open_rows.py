@@ -3,10 +3,10 @@
 
     python3 scripts/bench/open_rows.py DATA.h5 INIT.h5      (datasets /points and /init)
 
-Emulates CheckedBound (src/kkmeans/kernels/KKM_Assign.hpp) for the given centroids: rows and
-centroids shifted by the column means and rounded to TF32, the product in float64 of the rounded
-values, a_j = ‖c'_j‖² − 2x'·c'_j, E = u‖x'‖ max‖c'‖ + a(‖x'‖ + max‖c'‖)², and counts per row the
-centroids with a_j ≤ min a + 2E: one is decided by the product, two or more are open (measured
+Emulates CheckedBound (src/kkmeans/kernels/assign/KKM_CheckedBound.hpp) for the given centroids:
+rows and centroids shifted by the column means and rounded to TF32, the product in float64 of the
+rounded values, a_j = ‖c'_j‖² − 2x'·c'_j, E = u‖x'‖ max‖c'‖ + a(‖x'‖ + max‖c'‖)², and counts per row
+the centroids with a_j ≤ min a + 2E: one is decided by the product, two or more are open (measured
 exactly by the second launch), more than four are rescanned from the product. An estimate (the
 library's accumulation order differs), for planning; the app's labels never depend on it.
 """

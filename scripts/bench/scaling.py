@@ -13,7 +13,10 @@ rank 0's assignment (compute, until its sums are on the host) and its allreduce 
 waiting for the slowest rank). Efficiency: weak t(1)/t(P), strong t(1)/(P·t(P)). The strong runs
 write their labels; each is compared with the 1-GPU labels (count of differing rows). While a fit
 runs, nvidia-smi is sampled to record which GPUs held memory (one rank per GPU means P GPUs busy).
-P larger than the GPU count is listed as not run. Writes scaling.json and scaling.csv to --out.
+P larger than the GPU count is listed as not run. Writes scaling.json and scaling.csv (this run) to
+--out, and adds the figures to docs/bench/results/<commit>_<machine>.json, the one results schema
+(docs/bench/results/README.md; --results DIR elsewhere, --commit when the binary was built from
+another commit or the checkout has no .git).
 """
 import argparse
 import json
@@ -21,20 +24,16 @@ import os
 import shlex
 import statistics
 import subprocess
+import sys
 import threading
 import time
 
 import h5py
 import numpy as np
 
-
-def gpu_names():
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                             text=True).stdout
-        return out.strip().splitlines()
-    except OSError:
-        return []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results  # noqa: E402
+from results import gpu_names  # noqa: E402
 
 
 def gpu_count():
@@ -111,6 +110,10 @@ def main():
     ap.add_argument("--busy-mib", type=int, default=1024, help="a GPU above this memory.used counts as busy")
     ap.add_argument("--skip", nargs="*", default=[], choices=["strong", "weak"])
     ap.add_argument("--devices", type=int, help="devices on this machine (default: nvidia-smi's count; CPU tests)")
+    ap.add_argument("--results", default=results.DEFAULT_DIR,
+                    help="folder of the results files (default docs/bench/results; '' writes none)")
+    ap.add_argument("--commit", help="commit the kkmeans binary was built from (default: this checkout's HEAD)")
+    ap.add_argument("--machine", help="machine name in the results file's name (default: e.g. h200x2)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     a.data = a.data or os.path.join(a.out, "scaling.h5")
@@ -176,6 +179,32 @@ def main():
               f"{str(r.get('labels_differing_from_1gpu', '')):>8}")
     for p in not_run:
         print(f"not run: {p} GPUs (this machine has {have})")
+    if a.results and rows:
+        print("results:", write_results(a, rows, not_run))
+
+
+def write_results(a, rows, not_run):
+    """Each fit's medians as records of the one results schema (workload 'scaling'; the shape's n is
+    the fit's total rows), added to RESULTS/<commit>_<machine>.json."""
+    command = "python3 " + " ".join(shlex.quote(v) for v in sys.argv)
+    recs = []
+    for r in rows:
+        def add(metric, value, **extra):
+            recs.append(results.record("scaling", r["rows"], a.d, a.k, "kkmeans", metric, value, command,
+                                       variant=a.kkmeans_args, scaling=r["scaling"], gpus=r["gpus"], **extra))
+        add("ms_per_epoch", r["epoch_ms"], min=r["epoch_ms_min"], max=r["epoch_ms_max"], iterations=a.epochs,
+            inertia=r["inertia"], rows_per_gpu=r["rows_per_gpu"], assign_path=r["assign_path"],
+            gpus_busy=r["gpus_busy"], fit_command=r["command"])
+        add("assign_ms_per_epoch", r["assign_ms"])
+        add("allreduce_ms_per_epoch", r["allreduce_ms"])
+        if "efficiency" in r:
+            add("efficiency", r["efficiency"])
+        add("read_seconds", r["read_s"])
+        if "labels_differing_from_1gpu" in r:
+            add("labels_differing_from_1gpu", r["labels_differing_from_1gpu"])
+    notes = f"not run: {not_run} GPUs (the machine has fewer)" if not_run else None
+    return results.write(recs, a.results, commit=a.commit, machine=a.machine, notes=notes,
+                         software={"python": sys.version.split()[0], "numpy": np.__version__})
 
 
 if __name__ == "__main__":

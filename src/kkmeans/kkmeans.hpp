@@ -4,6 +4,7 @@
 #include <kkmeans/KKM_Config.hpp>
 #include <kkmeans/algorithms/KKM_Lloyd.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Names.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
 #include <kkmeans/core/KKM_Version.hpp>

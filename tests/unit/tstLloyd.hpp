@@ -291,10 +291,10 @@ TEST(TEST_CATEGORY, lloyd_rejects_bad_input) {
   p.batch_size = -1;
   EXPECT_NE(user_error([&] { kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{}); }).find("batch size"), std::string::npos);
   p.batch_size = 0;
-  p.pipeline = 2;
+  p.pipeline = static_cast<kkm::Pipeline>(7);  // (an enum set from an unchecked integer)
   EXPECT_NE(user_error([&] { kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{}); }).find("pipeline must be"),
             std::string::npos);
-  p.pipeline = -1;
+  p.pipeline = kkm::Pipeline::automatic;
   x(7, 1) = NAN;
   x(9, 0) = INFINITY;
   auto bad = to_device<space>(x);
@@ -414,8 +414,8 @@ TEST(TEST_CATEGORY, empty_policy_farthest) {
 }
 
 
-// Pipelined epochs (Parameters::pipeline = 1: epoch e + 1 queued with the device's centroids before
-// the host has checked epoch e) against unpipelined ones (0): the same history, centroids, labels,
+// Pipelined epochs (Pipeline::on: epoch e + 1 queued with the device's centroids before the host has
+// checked epoch e) against unpipelined ones (Pipeline::off): the same history, centroids, labels,
 // inertia and checkpoints bit for bit, whether the epochs queued ahead stand or are discarded and
 // run again (an empty cluster under drop, split or farthest: the host needs epoch e's labels).
 struct PipelineRun {
@@ -423,7 +423,8 @@ struct PipelineRun {
   std::vector<std::pair<int, std::vector<int>>> checkpoints;  // epoch, labels
 };
 
-PipelineRun fit_pipelined(kkm::Parameters p, int pipeline, Matrix<float> const& x, std::vector<float> const& w) {
+PipelineRun fit_pipelined(kkm::Parameters p, kkm::Pipeline pipeline, Matrix<float> const& x,
+                          std::vector<float> const& w) {
   using space = TEST_EXECSPACE;
   using mem = space::memory_space;
   PipelineRun out;
@@ -440,8 +441,8 @@ PipelineRun fit_pipelined(kkm::Parameters p, int pipeline, Matrix<float> const& 
 
 void expect_pipeline_changes_nothing(kkm::Parameters const& p, Matrix<float> const& x, int rerun,
                                      std::vector<float> const& w = {}) {
-  auto a = fit_pipelined(p, 0, x, w);
-  auto b = fit_pipelined(p, 1, x, w);
+  auto a = fit_pipelined(p, kkm::Pipeline::off, x, w);
+  auto b = fit_pipelined(p, kkm::Pipeline::on, x, w);
   EXPECT_EQ(a.r.epochs_pipelined, 0);
   EXPECT_EQ(b.r.epochs_rerun, rerun);
   ASSERT_EQ(a.r.history.size(), b.r.history.size());
@@ -516,7 +517,7 @@ TEST(TEST_CATEGORY, lloyd_pipelined_epochs_after_empty_clusters) {
   expect_pipeline_changes_nothing(p, x, 0);
   // Metrics other than the plain mean update are never pipelined.
   kkm::Parameters q = p;
-  q.pipeline = 1;
+  q.pipeline = kkm::Pipeline::on;
   auto r = kkm::fit(TEST_EXECSPACE{}, to_device<TEST_EXECSPACE>(x), q, kkm::Cosine{});
   EXPECT_EQ(r.epochs_pipelined, 0);
 }

@@ -57,6 +57,13 @@ enum class AssignPath {
   gemm_checked,
 };
 
+/// Whether Lloyd epochs are pipelined (Parameters::pipeline).
+enum class Pipeline {
+  automatic,  ///< on devices, not on host spaces (where nothing overlaps)
+  on,         ///< wherever it applies
+  off,        ///< never
+};
+
 struct Parameters {
   /// Number of clusters requested. Required: 1 ≤ k ≤ number of rows.
   int k = 8;
@@ -86,9 +93,9 @@ struct Parameters {
   /// itself, before the host waits for epoch e's sums, so that the device does not idle while the
   /// host checks and updates (one rank, a mean update, the fused kernel). An epoch queued ahead that
   /// the host's own update does not confirm bit for bit (an empty cluster under drop, split or
-  /// farthest) is discarded and run again: the results are the same with and without. −1 (default):
-  /// on devices, not on host spaces (where nothing overlaps); 0: never; 1: wherever it applies.
-  int pipeline = -1;
+  /// farthest) is discarded and run again: the results are the same with and without. Default
+  /// automatic: on devices, not on host spaces (where nothing overlaps); on: wherever it applies; off: never.
+  Pipeline pipeline = Pipeline::automatic;
   /// Seed for every random choice. Same seed → same result.
   std::uint64_t seed = 0;
   /// Initial centroids for Init::given: k × d values, row-major (every rank passes the same).
@@ -112,7 +119,8 @@ struct Parameters {
     KKM_REQUIRE(max_epochs >= 1, "max_epochs must be at least 1, got " + std::to_string(max_epochs));
     KKM_REQUIRE(tol >= 0 && tol == tol, "tol must be ≥ 0, got " + std::to_string(tol));
     KKM_REQUIRE(batch_size >= 0, "batch size must be positive (or 0 for auto), got " + std::to_string(batch_size));
-    KKM_REQUIRE(pipeline >= -1 && pipeline <= 1, "pipeline must be -1 (auto), 0 or 1, got " + std::to_string(pipeline));
+    KKM_REQUIRE(pipeline == Pipeline::automatic || pipeline == Pipeline::on || pipeline == Pipeline::off,
+                "pipeline must be automatic, on or off, got " + std::to_string(static_cast<int>(pipeline)));
     KKM_REQUIRE(checkpoint_every >= 0, "checkpoint interval must be ≥ 0, got " + std::to_string(checkpoint_every));
     KKM_REQUIRE(mode == Mode::lloyd || (checkpoint_every == 0 && !resume_from),
                 "checkpoints and resume are for Lloyd mode");
@@ -121,22 +129,7 @@ struct Parameters {
   }
 };
 
-inline char const* to_string(Init i) {
-  return i == Init::random ? "random" : i == Init::given ? "given" : i == Init::kmeans_parallel ? "kmeans||" : "kmeans++";
-}
-inline char const* to_string(EmptyPolicy e) {
-  return e == EmptyPolicy::drop    ? "drop"
-         : e == EmptyPolicy::split ? "split"
-         : e == EmptyPolicy::keep  ? "keep"
-                                   : "farthest";
-}
-inline char const* to_string(Mode m) { return m == Mode::lloyd ? "lloyd" : m == Mode::minibatch ? "minibatch" : "seed"; }
-inline char const* to_string(AssignPath a) {
-  return a == AssignPath::fused         ? "fused"
-         : a == AssignPath::gemm        ? "gemm"
-         : a == AssignPath::gemm_tf32x3 ? "gemm-tf32x3"
-         : a == AssignPath::gemm_checked ? "gemm-checked"
-                                        : "auto";
-}
-
 }  // namespace kkm
+
+// The enums' names (kkm::to_string, from_name, choices): after the enums they name.
+#include <kkmeans/core/KKM_Names.hpp>

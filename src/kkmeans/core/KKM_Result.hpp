@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace kkm {
@@ -22,6 +23,35 @@ struct EpochStats {
   double seconds_assign = 0;   ///< this rank's assignment + accumulation, until its sums were on the host
   double seconds_allreduce = 0;  ///< the epoch's allreduce on this rank (includes waiting for the slowest rank)
 };
+
+/// One column of the per-epoch history: its name in every file (a model's /history/NAME, the JSON
+/// report's history entries, a checkpoint's /history/NAME) and the EpochStats member it holds.
+template <class M>
+struct HistoryColumn {
+  using value_type = M;
+  char const* name;
+  M EpochStats::*member;
+  bool checkpointed;  ///< stored in checkpoints (the per-phase timings came later: a resumed run's are 0)
+};
+
+/// The history's columns, listed once, in file order.
+inline constexpr auto history_columns = std::make_tuple(
+    HistoryColumn<int>{"epoch", &EpochStats::epoch, true},
+    HistoryColumn<double>{"inertia", &EpochStats::inertia, true},
+    HistoryColumn<double>{"shift", &EpochStats::shift, true},
+    HistoryColumn<std::int64_t>{"changed", &EpochStats::changed, true},
+    HistoryColumn<int>{"empty", &EpochStats::empty, true},
+    HistoryColumn<int>{"relocated", &EpochStats::relocated, true},
+    HistoryColumn<int>{"k", &EpochStats::k, true},
+    HistoryColumn<double>{"seconds", &EpochStats::seconds, true},
+    HistoryColumn<double>{"assign_seconds", &EpochStats::seconds_assign, false},
+    HistoryColumn<double>{"allreduce_seconds", &EpochStats::seconds_allreduce, false});
+
+/// Calls f(column) for each of history_columns, in order (column: a HistoryColumn<M> of the member's type).
+template <class F>
+void for_each_history_column(F&& f) {
+  std::apply([&f](auto const&... column) { ((void)f(column), ...); }, history_columns);
+}
 
 /// The state of a run after `epoch` epochs: enough to continue it and end exactly as an
 /// uninterrupted run would (every other input of an epoch is a deterministic function of the data).

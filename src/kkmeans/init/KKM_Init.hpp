@@ -9,7 +9,8 @@
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/core/KKM_Random.hpp>
 #include <kkmeans/kernels/KKM_Columns.hpp>
-#include <kkmeans/kernels/KKM_FixedPoint.hpp>
+#include <kkmeans/parallel/KKM_DataSummary.hpp>
+#include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>

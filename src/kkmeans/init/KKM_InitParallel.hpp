@@ -80,13 +80,46 @@ struct KparNearest {
   }
 };
 
+/// The candidates of k-means‖, identical on every rank: global row indices and their values (rows.size()
+/// × d, row-major), in the order drawn.
+template <class T>
+struct KparCandidates {
+  std::vector<std::int64_t> rows;
+  std::vector<T> values;
+};
+
+/// The global rows this rank flagged, gathered from every rank in global row order (ranks own
+/// increasing row ranges): exact through a sum. Empty if no rank flagged any.
+template <class Mem>
+std::vector<std::int64_t> kpar_flagged_rows(Kokkos::View<int*, Mem> flag, std::int64_t n, std::int64_t offset,
+                                            Communicator const& comm) {
+  auto fh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flag);
+  std::vector<std::int64_t> mine;
+  for (std::int64_t i = 0; i < n; ++i)
+    if (fh(i)) mine.push_back(offset + i);
+  auto counts = comm.allgather(static_cast<std::int64_t>(mine.size()));
+  std::int64_t total = 0, before = 0;
+  for (int r = 0; r < comm.size(); ++r) {
+    if (r < comm.rank()) before += counts[r];
+    total += counts[r];
+  }
+  if (total == 0) return {};
+  std::vector<double> all(total, 0.0);
+  for (std::size_t t = 0; t < mine.size(); ++t) all[before + t] = static_cast<double>(mine[t]);
+  comm.allreduce_sum(all.data(), all.size());
+  return std::vector<std::int64_t>(all.begin(), all.end());
+}
+
+/// The oversampling of k-means‖: the first candidate (one row, uniformly, or ∝ weight with weights,
+/// as k-means++ picks its first), then up to `rounds` rounds in which each row joins independently
+/// with probability min(1, ℓ·D / ψ), ℓ = oversampling · k. Stops early once every row sits on a
+/// candidate.
 template <class ExecSpace, class T, class Metric>
-HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
-                                   Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
-                                   Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
-                                   Communicator const& comm,
-                                   Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}, int rounds = 5,
-                                   double oversampling = 2.0) {
+KparCandidates<T> kpar_oversample(ExecSpace const& space,
+                                  Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
+                                  Metric const& metric, int k, std::uint64_t seed, DataSummary const& s,
+                                  Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w,
+                                  int rounds, double oversampling) {
   using mem = typename ExecSpace::memory_space;
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
   constexpr bool sq = is_squared_euclidean<Metric>::value;
@@ -94,11 +127,11 @@ HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
   int const d = x.extent(1);
   std::int64_t const offset = s.row_offset;
 
-  // The first candidate: one row, uniformly (∝ weight with weights), as k-means++ picks its first.
-  std::vector<std::int64_t> rows = {first_center_row(space, w, n, seed, s, comm)};
+  KparCandidates<T> c;
+  c.rows = {first_center_row(space, w, n, seed, s, comm)};
   Kokkos::View<double*, mem> D(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_D"), n);
-  auto first = gather_rows(space, x, rows, offset, comm);
-  std::vector<T> values(first.data(), first.data() + d);
+  auto first = gather_rows(space, x, c.rows, offset, comm);
+  c.values.assign(first.data(), first.data() + d);
 
   Kokkos::View<T**, Kokkos::LayoutRight, mem> block("kkm::kpar_block", 1, d);
   Kokkos::deep_copy(space, block, first);
@@ -121,41 +154,32 @@ HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
     Kokkos::parallel_for("kkm::kpar_select", policy(space, 0, n),
                          KparSelect<mem>{D, flag, seed, stream_kmeans_parallel + std::uint64_t(round), offset,
                                          oversampling * k / psi});
-    auto fh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flag);
-    std::vector<std::int64_t> mine;
-    for (std::int64_t i = 0; i < n; ++i)
-      if (fh(i)) mine.push_back(offset + i);
-    // Everyone's picks in global order (ranks own increasing row ranges): exact through a sum.
-    auto counts = comm.allgather(static_cast<std::int64_t>(mine.size()));
-    std::int64_t total = 0, before = 0;
-    for (int r = 0; r < comm.size(); ++r) {
-      if (r < comm.rank()) before += counts[r];
-      total += counts[r];
-    }
+    std::vector<std::int64_t> const picked = kpar_flagged_rows(flag, n, offset, comm);
+    std::int64_t const total = static_cast<std::int64_t>(picked.size());
     if (total == 0) continue;
-    std::vector<double> all(total, 0.0);
-    for (std::size_t t = 0; t < mine.size(); ++t) all[before + t] = static_cast<double>(mine[t]);
-    comm.allreduce_sum(all.data(), all.size());
-    std::vector<std::int64_t> picked(all.begin(), all.end());
     auto picked_rows = gather_rows(space, x, picked, offset, comm);
-    rows.insert(rows.end(), picked.begin(), picked.end());
-    values.insert(values.end(), picked_rows.data(), picked_rows.data() + total * d);
+    c.rows.insert(c.rows.end(), picked.begin(), picked.end());
+    c.values.insert(c.values.end(), picked_rows.data(), picked_rows.data() + total * d);
     block = Kokkos::View<T**, Kokkos::LayoutRight, mem>("kkm::kpar_block", total, d);
     Kokkos::deep_copy(space, block, picked_rows);
     Kokkos::parallel_for("kkm::kpar_D", policy(space, 0, n),
                          KparLower<Weight>{Weight{x, block, metric, d, w}, D, 0, int(total)});
   }
+  return c;
+}
 
-  int const m = rows.size();
-  if (m < k) {  // too few candidates (tiny or degenerate data): plain k-means++ on the rows
-    return init_kmeanspp(space, x, metric, k, trials, seed, s, comm, w);
-  }
-  // Weight of each candidate: the weight of the rows nearest to it.
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> cand("kkm::kpar_candidates", m, d);
-  {
-    Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(values.data(), m, d);
-    Kokkos::deep_copy(space, cand, h);
-  }
+/// Weight of each candidate: the weight of the rows nearest to it, summed over ranks in fixed point,
+/// as T on the device (identical on every rank).
+template <class ExecSpace, class T, class Metric>
+Kokkos::View<T*, typename ExecSpace::memory_space> kpar_candidate_weights(
+    ExecSpace const& space, Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
+    Kokkos::View<T**, Kokkos::LayoutRight, typename ExecSpace::memory_space> cand, Metric const& metric,
+    DataSummary const& s, Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w) {
+  using mem = typename ExecSpace::memory_space;
+  using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  int const m = cand.extent(0);
   Kokkos::View<fixed_t*, mem> cw("kkm::kpar_candidate_weights", m);
   Kokkos::parallel_for("kkm::kpar_nearest", policy(space, 0, n),
                        KparNearest<mem, T, Metric>{x, cand, w, cw, metric, d, m, s.weight_scale});
@@ -168,6 +192,30 @@ HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
     for (int t = 0; t < m; ++t) h(t) = static_cast<T>(static_cast<double>(static_cast<long long>(cws[t])) / s.weight_scale);
     Kokkos::deep_copy(space, cwt, h);
   }
+  return cwt;
+}
+
+template <class ExecSpace, class T, class Metric>
+HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
+                                   Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
+                                   Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
+                                   Communicator const& comm,
+                                   Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}, int rounds = 5,
+                                   double oversampling = 2.0) {
+  using mem = typename ExecSpace::memory_space;
+  int const d = x.extent(1);
+  KparCandidates<T> c = kpar_oversample(space, x, metric, k, seed, s, comm, w, rounds, oversampling);
+  int const m = c.rows.size();
+  if (m < k) {  // too few candidates (tiny or degenerate data): plain k-means++ on the rows
+    return init_kmeanspp(space, x, metric, k, trials, seed, s, comm, w);
+  }
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> cand("kkm::kpar_candidates", m, d);
+  {
+    using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
+    Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace, Unmanaged> h(c.values.data(), m, d);
+    Kokkos::deep_copy(space, cand, h);
+  }
+  Kokkos::View<T*, mem> cwt = kpar_candidate_weights(space, x, cand, metric, s, comm, w);
   // Recluster the weighted candidates to k centres: the same on every rank, so one process each.
   Communicator self;
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> cc = cand;

@@ -12,8 +12,8 @@
 /// sums when the label changes: a few global atomics per team and cluster instead of one per value
 /// (0.29 ms per 10⁶ W2 rows, sort included). The sums are integers, so they equal
 /// ColumnBlockSums' (and a row-by-row sum) bit for bit, whatever the order within a bin.
-#include <kkmeans/kernels/KKM_Columns.hpp>
-#include <kkmeans/kernels/KKM_FixedPoint.hpp>
+#include <kkmeans/core/KKM_Backend.hpp>
+#include <kkmeans/core/KKM_FixedPoint.hpp>
 
 #include <Kokkos_Core.hpp>
 

@@ -14,12 +14,14 @@
 /// `static constexpr bool zero_padding_neutral = true` says zero columns appended to x and c leave the
 /// distance unchanged (lets the small-d kernel pad d to 4, 8 or 16);
 /// `void check_dimensions(int d) const` rejects data it cannot handle (throw kkm::UserError);
-/// `static constexpr char const* name`. kkm::fit checks the shape at compile time
+/// `static constexpr char const* name` (the built-in metrics' are kkm::metric_names, the names the
+/// application and its model files use). kkm::fit checks the shape at compile time
 /// (see detail/KKM_MetricTraits.hpp).
 #include <Kokkos_Core.hpp>
 
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_Math.hpp>
+#include <kkmeans/core/KKM_Names.hpp>
 
 #include <string>
 
@@ -125,5 +127,11 @@ struct IoU {
                     std::to_string(wh_column + 1) + ", but the data has " + std::to_string(d) + " column(s)");
   }
 };
+
+static_assert(detail::same_name(metric_names[0], SquaredEuclidean::name) &&
+                  detail::same_name(metric_names[1], Euclidean::name) &&
+                  detail::same_name(metric_names[2], Cosine::name) &&
+                  detail::same_name(metric_names[3], Manhattan::name) && detail::same_name(metric_names[4], IoU::name),
+              "kkm::metric_names (KKM_Names.hpp) must list the built-in metrics' names, in its order");
 
 }  // namespace kkm

@@ -1,7 +1,7 @@
 #pragma once
 /// \file KKM_Memory.hpp
 /// \brief How much memory the execution space can still allocate (for batch = auto).
-#include <kkmeans/kernels/KKM_Columns.hpp>
+#include <kkmeans/core/KKM_Backend.hpp>
 
 #include <Kokkos_Core.hpp>
 

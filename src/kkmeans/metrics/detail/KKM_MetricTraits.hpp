@@ -47,11 +47,6 @@ template <class M>
 struct has_check_dimensions<M, std::void_t<decltype(std::declval<M const&>().check_dimensions(0))>>
     : std::true_type {};
 
-template <class M, class = void>
-struct has_name : std::false_type {};
-template <class M>
-struct has_name<M, std::void_t<decltype(M::name)>> : std::true_type {};
-
 /// Fails to compile, with a message naming the problem, unless M is a usable metric for data of type T.
 template <class M, class T>
 constexpr void check_metric() {
@@ -71,12 +66,6 @@ constexpr void check_metric() {
 template <class M>
 void check_metric_dimensions(M const& m, int d) {
   if constexpr (has_check_dimensions<M>::value) m.check_dimensions(d);
-}
-
-template <class M>
-char const* metric_name() {
-  if constexpr (has_name<M>::value) return M::name;
-  else return "user";
 }
 
 }  // namespace kkm::detail

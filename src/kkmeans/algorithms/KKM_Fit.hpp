@@ -1,0 +1,182 @@
+#pragma once
+/// \file KKM_Fit.hpp
+/// \brief kkm::fit: checks, the data summary every rank agrees on, initialisation and n_init Lloyd
+/// (or mini-batch) runs, the best kept.
+///
+/// Reproducibility: with the fused path (every metric), the centroids and labels are identical bit
+/// for bit for a given seed whatever the number of ranks (1, 2, 3, 4, …, any split of the rows, a
+/// rank with no rows included) and the number of threads: all sums that decide them are integer sums
+/// (see KKM_FixedPoint.hpp), all random draws depend on global row indices only. The inertia is a
+/// floating-point sum and may differ in its last bits. The GEMM path computes ‖x‖² − 2x·c + ‖c‖² in
+/// float arithmetic through BLAS, whose summation order may depend on the batch shape: its labels
+/// can differ on near ties between runs with different row splits, so it is not covered.
+#include <kkmeans/algorithms/KKM_MiniBatch.hpp>
+#include <kkmeans/algorithms/detail/KKM_LloydRun.hpp>
+#include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/core/KKM_Result.hpp>
+#include <kkmeans/init/KKM_Init.hpp>
+#include <kkmeans/init/KKM_InitParallel.hpp>
+#include <kkmeans/metrics/KKM_Metrics.hpp>
+#include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
+#include <kkmeans/parallel/KKM_Communicator.hpp>
+#include <kkmeans/parallel/KKM_DataSummary.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace kkm {
+namespace detail {
+
+/// A checkpoint to resume from must come from the same data (fingerprint), k and seed, and hold
+/// this rank's rows.
+inline void check_resume(Checkpoint const& resume, Parameters const& params, DataSummary const& summary, int d,
+                         std::int64_t n_local) {
+  KKM_REQUIRE(resume.n_rows == summary.n_total && resume.d == d &&
+                  resume.fingerprint.size() == summary.fingerprint.size() &&
+                  std::equal(resume.fingerprint.begin(), resume.fingerprint.end(), summary.fingerprint.begin()),
+              "the checkpoint was made from other data: its data fingerprint (exact column sums; N = " +
+                  std::to_string(resume.n_rows) + ", d = " + std::to_string(resume.d) +
+                  ") differs from this run's (N = " + std::to_string(summary.n_total) + ", d = " +
+                  std::to_string(d) + ")");
+  KKM_REQUIRE(resume.k_requested == params.k && resume.seed == params.seed,
+              "the checkpoint was made with k = " + std::to_string(resume.k_requested) + ", seed " +
+                  std::to_string(resume.seed) + "; this run has k = " + std::to_string(params.k) + ", seed " +
+                  std::to_string(params.seed));
+  KKM_REQUIRE(resume.k >= 1 && resume.centroids.size() == std::size_t(resume.k) * d &&
+                  std::int64_t(resume.labels.size()) == n_local &&
+                  resume.label_offset == summary.row_offset,
+              "the checkpoint's centroids or labels do not match this rank's rows");
+}
+
+/// The first centroids of run `seed`: a checkpoint's, the given ones, or by the chosen init.
+template <class ExecSpace, class V, class Metric>
+HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, Parameters const& params,
+                                Metric const& metric, std::uint64_t seed, DataSummary const& summary,
+                                Communicator const& comm, Kokkos::View<V const*, typename ExecSpace::memory_space> weights,
+                                Checkpoint const* resume) {
+  int const d = x.extent(1);
+  HostMatrix<V> c0;
+  if (resume) {
+    c0 = HostMatrix<V>("kkm::resumed_centers", resume->k, d);
+    for (int c = 0; c < resume->k; ++c)
+      for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(resume->centroids[std::size_t(c) * d + j]);
+  } else if (params.init == Init::given) {
+    c0 = HostMatrix<V>("kkm::init_centers", params.k, d);
+    for (int c = 0; c < params.k; ++c)
+      for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(params.initial_centroids[std::size_t(c) * d + j]);
+  } else if (params.init == Init::random) {
+    c0 = init_random(space, x, params.k, seed, summary, comm);
+  } else if (params.init == Init::kmeans_parallel) {
+    c0 = init_kmeans_parallel(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights);
+  } else {
+    c0 = init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights);
+  }
+  return c0;
+}
+
+}  // namespace detail
+
+/// Fits k-means to the rows of `data` (this rank's rows; the global data set is the concatenation
+/// of all ranks' rows in rank order) and returns centroids, this rank's labels and the run's
+/// history. Collective over `comm`: every rank must call it with the same parameters and metric.
+///
+/// \param space   execution space the kernels run in; `data` must be accessible from it
+/// \param data    n_local × d, LayoutRight, any memory space reachable from `space`
+/// \param params  see kkm::Parameters (validated first; throws kkm::UserError on bad values)
+/// \param metric  a metric functor (kkm::SquaredEuclidean, … or a user's: see KKM_Metrics.hpp)
+/// \param comm    the ranks taking part (default: this process alone)
+/// \param weights sample weights of this rank's rows (≥ 0, finite, not all 0; an empty View means
+///                all 1): sums, means, medians, inertia and k-means++ are weighted.
+template <class ExecSpace, class T, class... P, class Metric>
+Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
+    ExecSpace const& space, Kokkos::View<T**, P...> const& data,
+    Kokkos::View<std::remove_const_t<T> const*, typename ExecSpace::memory_space> const& weights,
+    Parameters const& params, Metric const& metric, Communicator const& comm = Communicator{}) {
+  using V = std::remove_const_t<T>;
+  using View = Kokkos::View<T**, P...>;
+  static_assert(std::is_floating_point_v<V>, "kkm::fit: data must be float or double");
+  static_assert(std::is_same_v<typename View::array_layout, Kokkos::LayoutRight>,
+                "kkm::fit: data must be LayoutRight (one row per point, contiguous)");
+  static_assert(Kokkos::SpaceAccessibility<ExecSpace, typename View::memory_space>::accessible,
+                "kkm::fit: data must be accessible from the execution space");
+  detail::check_metric<Metric, V>();
+  params.validate();
+  int const d = data.extent(1);
+  KKM_REQUIRE(d >= 1, "data has no columns (d = 0)");
+  {
+    std::int64_t dd[2] = {d, -std::int64_t(d)};
+    comm.allreduce_max(dd, 2);
+    KKM_REQUIRE(dd[0] == -dd[1], "ranks disagree on the number of columns (" + std::to_string(-dd[1]) + " to " +
+                                     std::to_string(dd[0]) + ")");
+  }
+  detail::check_metric_dimensions(metric, d);
+  if (params.init == Init::given)
+    KKM_REQUIRE(params.initial_centroids.size() == std::size_t(params.k) * d,
+                "initial centroids: expected k × d = " + std::to_string(std::size_t(params.k) * d) + " values, got " +
+                    std::to_string(params.initial_centroids.size()));
+  Kokkos::Profiling::pushRegion("kkm::fit");
+  detail::DeviceMatrix<ExecSpace, V> x = data;
+  Kokkos::Timer timer;
+  auto const summary = detail::summarize(space, x, weights, comm);
+  KKM_REQUIRE(summary.n_total >= 1, "data has no rows");
+  KKM_REQUIRE(params.k <= summary.n_total, "k = " + std::to_string(params.k) + " exceeds the number of rows (" +
+                                               std::to_string(summary.n_total) + ")");
+
+  Result<V, typename ExecSpace::memory_space> best;
+  std::vector<double> inertias;
+  double t_init = 0, t_epochs = 0;
+  if constexpr (Metric::update == Update::median)
+    KKM_REQUIRE(params.mode == Mode::lloyd, "the mini-batch modes need a metric with a mean update (not k-medians)");
+  Checkpoint const* resume = params.resume_from.get();
+  if (resume) detail::check_resume(*resume, params, summary, d, data.extent(0));
+  for (int r = 0; r < params.n_init; ++r) {
+    std::uint64_t const seed = params.seed + std::uint64_t(r);
+    Kokkos::Timer ti;
+    Kokkos::Profiling::pushRegion("kkm::init");
+    auto const c0 = detail::initial_centroids(space, x, params, metric, seed, summary, comm, weights, resume);
+    Kokkos::Profiling::popRegion();
+    t_init += ti.seconds();
+    Result<V, typename ExecSpace::memory_space> run;
+    if (params.mode == Mode::lloyd) {
+      run = detail::lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights);
+    } else if constexpr (Metric::update != Update::median) {
+      run = detail::minibatch_run(space, x, params, metric, comm, summary, c0, r, weights);
+    }
+    t_epochs += run.seconds_epochs;
+    inertias.push_back(run.inertia);
+    if (r == 0 || run.inertia < best.inertia) {
+      best = std::move(run);
+      best.best_restart = r;
+    }
+  }
+  best.restart_inertia = inertias;
+  best.seconds_init = t_init;
+  best.seconds_epochs = t_epochs;
+  Kokkos::Profiling::popRegion();
+  return best;
+}
+
+/// Fits without sample weights (every row weighs 1).
+template <class ExecSpace, class T, class... P, class Metric>
+Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace const& space,
+                                                                      Kokkos::View<T**, P...> const& data,
+                                                                      Parameters const& params, Metric const& metric,
+                                                                      Communicator const& comm = Communicator{}) {
+  return fit(space, data, Kokkos::View<std::remove_const_t<T> const*, typename ExecSpace::memory_space>(), params,
+             metric, comm);
+}
+
+/// Fits with the default execution space.
+template <class T, class... P, class Metric>
+auto fit(Kokkos::View<T**, P...> const& data, Parameters const& params, Metric const& metric,
+         Communicator const& comm = Communicator{}) {
+  return fit(typename Kokkos::View<T**, P...>::execution_space{}, data, params, metric, comm);
+}
+
+}  // namespace kkm

@@ -1,0 +1,349 @@
+// Reading HDF5: dataset references, the checks of a dataset before it is read (inspect), each
+// rank's rows of a dataset, and model and checkpoint files. Writing is in KKM_HDF5Write.cpp.
+#include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/io/KKM_HDF5.hpp>
+#include <kkmeans/io/detail/KKM_HDF5Detail.hpp>
+
+#include <hdf5.h>
+
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace kkm::io {
+
+using detail::check;
+using detail::H;
+using detail::native;
+using detail::quiet;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+H open_file(std::string const& file, unsigned flags, hid_t fapl = H5P_DEFAULT) {
+  quiet();
+  std::error_code ec;
+  KKM_REQUIRE(fs::exists(file, ec), "file not found: '" + file + "'");
+  KKM_REQUIRE(!fs::is_directory(file, ec), "'" + file + "' is a directory, not an HDF5 file");
+  htri_t const is = H5Fis_hdf5(file.c_str());
+  KKM_REQUIRE(is > 0, "'" + file + "' is not an HDF5 file (or it is truncated or corrupt)");
+  H f(H5Fopen(file.c_str(), flags, fapl), H5Fclose);
+  KKM_REQUIRE(f.ok(), "cannot open HDF5 file '" + file + "' (truncated, corrupt or not readable)");
+  return f;
+}
+
+/// Opens a dataset after checking that every link on the path exists and that it is a dataset.
+H open_dataset(hid_t file, DatasetRef const& ref) {
+  std::string const& p = ref.dataset;
+  KKM_REQUIRE(!p.empty() && p[0] == '/', "dataset path must start with '/': '" + ref.str() + "'");
+  std::size_t pos = 1;
+  while (pos <= p.size()) {
+    std::size_t const next = p.find('/', pos);
+    std::string const prefix = p.substr(0, next == std::string::npos ? p.size() : next);
+    if (prefix.size() > 1 && prefix.back() != '/') {
+      htri_t const e = H5Lexists(file, prefix.c_str(), H5P_DEFAULT);
+      KKM_REQUIRE(e > 0, "no dataset '" + ref.dataset + "' in '" + ref.file + "' ('" + prefix + "' does not exist)");
+    }
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  H5O_info_t info;
+  KKM_REQUIRE(H5Oget_info_by_name(file, p.c_str(), &info, H5P_DEFAULT) >= 0,
+              "cannot read object '" + ref.dataset + "' in '" + ref.file + "'");
+  KKM_REQUIRE(info.type == H5O_TYPE_DATASET,
+              "'" + ref.dataset + "' in '" + ref.file + "' is " +
+                  (info.type == H5O_TYPE_GROUP ? std::string("a group") : std::string("not a dataset")) +
+                  ", not a dataset");
+  H d(H5Dopen2(file, p.c_str(), H5P_DEFAULT), H5Dclose);
+  KKM_REQUIRE(d.ok(), "cannot open dataset '" + ref.str() + "'");
+  return d;
+}
+
+std::string type_name(hid_t type) {
+  H5T_class_t const cls = H5Tget_class(type);
+  std::size_t const size = H5Tget_size(type);
+  switch (cls) {
+    case H5T_INTEGER:
+      return std::string(H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(8 * size);
+    case H5T_FLOAT: return "float" + std::to_string(8 * size);
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_ARRAY: return "array";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_VLEN: return "variable-length";
+    case H5T_REFERENCE: return "reference";
+    case H5T_BITFIELD: return "bitfield";
+    default: return "unknown";
+  }
+}
+
+/// Accepts only the standard layouts of integers (1, 2, 4, 8 bytes, every bit used) and IEEE
+/// floats (32 or 64 bit, either byte order). HDF5 can describe others (a corrupt header too) and
+/// its own conversion of some of them crashes (SIGBUS in H5T__conv_i_f, found by fuzzing).
+void require_standard_numeric(hid_t type, std::string const& what) {
+  H5T_class_t const cls = H5Tget_class(type);
+  std::size_t const size = H5Tget_size(type);
+  if (cls == H5T_INTEGER) {
+    bool const ok = (size == 1 || size == 2 || size == 4 || size == 8) && H5Tget_precision(type) == 8 * size &&
+                    H5Tget_offset(type) == 0;
+    KKM_REQUIRE(ok, what + " has a non-standard integer type (" + std::to_string(H5Tget_precision(type)) +
+                        " bits at offset " + std::to_string(H5Tget_offset(type)) + " in " + std::to_string(size) +
+                        " bytes); 8-, 16-, 32- or 64-bit integers are needed");
+    return;
+  }
+  if (cls == H5T_FLOAT) {
+    // One call per type: the H5T_IEEE_* macros do not expand to plain values in every HDF5 build
+    // (a braced list of them failed to compile with the serial HDF5 of the CUDA build).
+    bool const ok = H5Tequal(type, H5T_IEEE_F32LE) > 0 || H5Tequal(type, H5T_IEEE_F32BE) > 0 ||
+                    H5Tequal(type, H5T_IEEE_F64LE) > 0 || H5Tequal(type, H5T_IEEE_F64BE) > 0;
+    KKM_REQUIRE(ok, what + " has a non-standard floating-point type (" + std::to_string(size) +
+                        " bytes); IEEE 32- or 64-bit floats are needed");
+    return;
+  }
+  throw UserError(what + " is not numeric");
+}
+
+}  // namespace
+
+DatasetRef parse_dataset_ref(std::string const& spec) {
+  auto const pos = spec.rfind(":/");
+  KKM_REQUIRE(pos != std::string::npos && pos > 0,
+              "expected FILE.h5:/DATASET (e.g. data.h5:/points), got '" + spec + "'");
+  return DatasetRef{spec.substr(0, pos), spec.substr(pos + 1)};
+}
+
+DatasetInfo inspect(DatasetRef const& ref, bool allow_1d) {
+  H f = open_file(ref.file, H5F_ACC_RDONLY);
+  H d = open_dataset(f.get(), ref);
+  H type(H5Dget_type(d.get()), H5Tclose);
+  H space(H5Dget_space(d.get()), H5Sclose);
+  KKM_REQUIRE(type.ok() && space.ok(), "cannot read the type and shape of '" + ref.str() + "'");
+  DatasetInfo info;
+  info.type = type_name(type.get());
+  H5T_class_t const cls = H5Tget_class(type.get());
+  KKM_REQUIRE(cls == H5T_INTEGER || cls == H5T_FLOAT,
+              "dataset '" + ref.str() + "' has type " + info.type + "; a numeric (integer or float) type is needed");
+  require_standard_numeric(type.get(), "dataset '" + ref.str() + "'");
+  int const nd = H5Sget_simple_extent_ndims(space.get());
+  KKM_REQUIRE(nd == 2 || (allow_1d && nd == 1),
+              "dataset '" + ref.str() + "' has " + std::to_string(nd) + " dimension(s); " +
+                  (allow_1d ? "1 or 2 are" : "2 (rows × columns) are") + " needed");
+  hsize_t dims[2] = {0, 1};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  info.rank = nd;
+  info.rows = static_cast<std::int64_t>(dims[0]);
+  info.cols = nd == 2 ? static_cast<std::int64_t>(dims[1]) : 1;
+  KKM_REQUIRE(dims[0] < (hsize_t(1) << 62) && info.cols <= std::int64_t(0x7fffffff),
+              "dataset '" + ref.str() + "' is " + std::to_string(dims[0]) + " × " + std::to_string(info.cols) +
+                  "; kkmeans takes at most 2^31 − 1 columns (and under 2^62 rows)");
+  H plist(H5Dget_create_plist(d.get()), H5Pclose);
+  info.chunked = plist.ok() && H5Pget_layout(plist.get()) == H5D_CHUNKED;
+  if (info.rows > 0 && info.cols > 0) {
+    if (info.chunked) {
+      // Every chunk must exist: a never-written chunk reads back as fill values, not data.
+      // (H5Dget_space_status miscounts datasets with partial edge chunks, so count chunks instead.)
+      hsize_t cdims[2] = {1, 1};
+      int const cr = H5Pget_chunk(plist.get(), 2, cdims);
+      check(cr, "cannot read the chunk shape of '" + ref.str() + "'");
+      hsize_t expected = 1;
+      for (int r = 0; r < nd; ++r) expected *= (dims[r] + cdims[r] - 1) / cdims[r];
+      hsize_t have = 0;
+      check(H5Dget_num_chunks(d.get(), space.get(), &have), "cannot count the chunks of '" + ref.str() + "'");
+      KKM_REQUIRE(have == expected, "dataset '" + ref.str() + "' has missing (never written) chunks: " +
+                                        std::to_string(have) + " of " + std::to_string(expected) +
+                                        " exist, the rest would read as fill values, not data");
+    } else {
+      H5D_space_status_t status;
+      check(H5Dget_space_status(d.get(), &status), "cannot query storage of '" + ref.str() + "'");
+      KKM_REQUIRE(status != H5D_SPACE_STATUS_NOT_ALLOCATED,
+                  "dataset '" + ref.str() + "' has no data written: its values would be fill values, not data");
+    }
+  }
+  return info;
+}
+
+void split_rows(std::int64_t n_total, int rank, int size, std::int64_t& row0, std::int64_t& count) {
+  std::int64_t const base = n_total / size, extra = n_total % size;
+  count = base + (rank < extra ? 1 : 0);
+  row0 = rank * base + (rank < extra ? rank : extra);
+}
+
+template <class T>
+std::vector<T> read_rows(DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t n,
+                         Communicator const& comm) {
+  std::vector<T> out(static_cast<std::size_t>(n * info.cols));
+  bool const collective = hdf5_is_parallel() && comm.is_distributed();
+  H fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+#if KKMEANS_HDF5_IS_PARALLEL && KKMEANS_ENABLE_MPI
+  if (collective) {
+    check(H5Pset_fapl_mpio(fapl.get(), comm.raw(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
+    check(H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+  }
+#endif
+  std::string error;
+  try {
+    H f = open_file(ref.file, H5F_ACC_RDONLY, fapl.get());
+    H d = open_dataset(f.get(), ref);
+    H fspace(H5Dget_space(d.get()), H5Sclose);
+    hsize_t start[2] = {hsize_t(row0), 0}, count[2] = {hsize_t(n), hsize_t(info.cols)};
+    H mspace(H5Screate_simple(info.rank, count, nullptr), H5Sclose);
+    if (n > 0) {
+      check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "hyperslab");
+    } else {
+      H5Sselect_none(fspace.get());
+      H5Sselect_none(mspace.get());
+    }
+    if (n > 0 || collective) {
+      T* p = out.empty() ? nullptr : out.data();
+      T dummy;
+      check(H5Dread(d.get(), native<T>(), mspace.get(), fspace.get(), xfer.get(), p ? p : &dummy),
+            "cannot read rows " + std::to_string(row0) + ".." + std::to_string(row0 + n) + " of '" + ref.str() +
+                "' (truncated or corrupt file?)");
+    }
+  } catch (std::exception const& e) {
+    error = e.what();
+  }
+  if (comm.any(!error.empty())) throw UserError(error.empty() ? "reading '" + ref.str() + "' failed on another rank" : error);
+  return out;
+}
+
+template std::vector<float> read_rows<float>(DatasetRef const&, DatasetInfo const&, std::int64_t, std::int64_t,
+                                             Communicator const&);
+template std::vector<double> read_rows<double>(DatasetRef const&, DatasetInfo const&, std::int64_t, std::int64_t,
+                                               Communicator const&);
+
+Checkpoint read_checkpoint(std::string const& path, std::int64_t row0, std::int64_t count, Communicator const& comm,
+                           Attributes& attrs) {
+  Checkpoint ck;
+  std::string error;
+  try {
+    Model m = read_model(path);
+    attrs = m.attributes;
+    auto get = [&](char const* name) -> std::int64_t {
+      auto it = m.attributes.find(name);
+      KKM_REQUIRE(it != m.attributes.end() && it->second.kind == Attribute::integer,
+                  "'" + path + "' is not a kkmeans checkpoint (no attribute '" + name + "')");
+      return it->second.i;
+    };
+    KKM_REQUIRE(get("kkmeans_checkpoint") == 1, "'" + path + "' is not a kkmeans checkpoint");
+    ck.epoch = static_cast<int>(get("checkpoint_epoch"));
+    ck.run = static_cast<int>(get("checkpoint_run"));
+    ck.k_requested = static_cast<int>(get("k_requested"));
+    ck.seed = static_cast<std::uint64_t>(get("seed"));
+    ck.k = static_cast<int>(m.k);
+    ck.d = static_cast<int>(m.d);
+    ck.centroids = m.centroids;
+    H f = open_file(path, H5F_ACC_RDONLY);
+    DatasetRef lref{path, "/labels"};
+    auto linfo = inspect(lref, true);
+    ck.n_rows = linfo.rows;
+    KKM_REQUIRE(row0 + count <= linfo.rows, "the checkpoint '" + path + "' holds labels of " +
+                                                std::to_string(linfo.rows) + " rows, fewer than this data set's");
+    ck.labels.resize(count);
+    ck.label_offset = row0;
+    if (count > 0) {
+      H d = open_dataset(f.get(), lref);
+      H fspace(H5Dget_space(d.get()), H5Sclose);
+      hsize_t start[1] = {hsize_t(row0)}, cnt[1] = {hsize_t(count)};
+      check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr), "hyperslab");
+      H mspace(H5Screate_simple(1, cnt, nullptr), H5Sclose);
+      check(H5Dread(d.get(), H5T_NATIVE_INT, mspace.get(), fspace.get(), H5P_DEFAULT, ck.labels.data()),
+            "cannot read the labels of '" + path + "'");
+    }
+    DatasetRef fref{path, "/fingerprint"};
+    auto finfo = inspect(fref, true);
+    std::vector<long long> fp(finfo.rows);
+    H fd = open_dataset(f.get(), fref);
+    if (!fp.empty())
+      check(H5Dread(fd.get(), H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, fp.data()), "cannot read the fingerprint");
+    ck.fingerprint.assign(fp.begin(), fp.end());
+    auto hist = [&](char const* name) {
+      DatasetRef r{path, std::string("/history/") + name};
+      auto info = inspect(r, true);
+      auto v = read_rows<double>(r, info, 0, info.rows, Communicator{});
+      return v;
+    };
+    bool first = true;
+    for_each_history_column([&](auto const& column) {
+      if (!column.checkpointed) return;
+      auto const v = hist(column.name);
+      if (first) ck.history.resize(v.size());
+      first = false;
+      KKM_REQUIRE(v.size() == ck.history.size(),
+                  "'" + path + "' is not a valid checkpoint (history columns of different lengths)");
+      using M = typename std::decay_t<decltype(column)>::value_type;
+      for (std::size_t r = 0; r < v.size(); ++r) ck.history[r].*column.member = static_cast<M>(v[r]);
+    });
+  } catch (std::exception const& e) {
+    error = e.what();
+  }
+  if (comm.any(!error.empty())) throw UserError(error.empty() ? "reading the checkpoint failed on another rank" : error);
+  return ck;
+}
+
+Model read_model(std::string const& path) {
+  H f = open_file(path, H5F_ACC_RDONLY);
+  DatasetRef ref{path, "/centroids"};
+  H d = open_dataset(f.get(), ref);
+  {
+    H type(H5Dget_type(d.get()), H5Tclose);
+    KKM_REQUIRE(type.ok(), "cannot read the type of '" + ref.str() + "'");
+    require_standard_numeric(type.get(), "'" + ref.str() + "'");
+  }
+  H space(H5Dget_space(d.get()), H5Sclose);
+  KKM_REQUIRE(H5Sget_simple_extent_ndims(space.get()) == 2, "'" + ref.str() + "' is not a k × d matrix: not a kkmeans model");
+  hsize_t dims[2];
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  // A corrupt header can claim any shape: refuse what no model can be before allocating (fuzzing found it).
+  KKM_REQUIRE(dims[0] >= 1 && dims[1] >= 1 && dims[0] <= (hsize_t(1) << 31) && dims[1] <= (hsize_t(1) << 31) &&
+                  dims[0] * dims[1] <= (hsize_t(1) << 31),
+              "'" + ref.str() + "' claims " + std::to_string(dims[0]) + " × " + std::to_string(dims[1]) +
+                  " centroids: not a kkmeans model (corrupt file?)");
+  Model m;
+  m.k = dims[0];
+  m.d = dims[1];
+  m.centroids.resize(dims[0] * dims[1]);
+  if (!m.centroids.empty())
+    check(H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, m.centroids.data()),
+          "cannot read '" + ref.str() + "'");
+  H5O_info_t oinfo;
+  check(H5Oget_info(f.get(), &oinfo), "cannot read attributes of '" + path + "'");
+  for (hsize_t a = 0; a < oinfo.num_attrs; ++a) {
+    H at(H5Aopen_by_idx(f.get(), ".", H5_INDEX_NAME, H5_ITER_INC, a, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!at.ok()) continue;
+    char name[256];
+    H5Aget_name(at.get(), sizeof(name), name);
+    H type(H5Aget_type(at.get()), H5Tclose);
+    Attribute v;
+    switch (H5Tget_class(type.get())) {
+      case H5T_STRING: {
+        if (H5Tis_variable_str(type.get()) > 0) continue;
+        std::string s(H5Tget_size(type.get()), '\0');
+        H mt(H5Tcopy(type.get()), H5Tclose);
+        if (H5Aread(at.get(), mt.get(), s.data()) < 0) continue;
+        s.erase(s.find_last_not_of('\0') + 1);
+        v.kind = Attribute::text;
+        v.s = s;
+        break;
+      }
+      case H5T_INTEGER:
+        v.kind = Attribute::integer;
+        if (H5Aread(at.get(), H5T_NATIVE_INT64, &v.i) < 0) continue;
+        break;
+      case H5T_FLOAT:
+        v.kind = Attribute::real;
+        if (H5Aread(at.get(), H5T_NATIVE_DOUBLE, &v.r) < 0) continue;
+        break;
+      default: continue;
+    }
+    m.attributes[name] = v;
+  }
+  return m;
+}
+
+}  // namespace kkm::io

@@ -1,0 +1,65 @@
+#pragma once
+/// \file KKM_HDF5Detail.hpp
+/// \brief What the HDF5 reading (KKM_HDF5Read.cpp) and writing (KKM_HDF5Write.cpp) code shares: an
+/// owner of HDF5 identifiers, the return-code check, silencing HDF5's error printing, and the native
+/// memory type of float, double and int. Internal to kkmeans' HDF5 sources: it includes <hdf5.h>.
+#include <kkmeans/core/KKM_Error.hpp>
+
+#include <hdf5.h>
+
+#include <string>
+
+namespace kkm::io::detail {
+
+/// Owns one HDF5 identifier and closes it with the matching H5?close.
+class H {
+ public:
+  H() = default;
+  H(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  H(H&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  H& operator=(H&& o) noexcept {
+    reset();
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = -1;
+    return *this;
+  }
+  H(H const&) = delete;
+  H& operator=(H const&) = delete;
+  ~H() { reset(); }
+  void reset() {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = -1;
+  }
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+/// HDF5 prints its error stack by default; kkmeans reports one line of its own instead. (Inline:
+/// one `done` flag for the whole program, whichever source file calls it first.)
+inline void quiet() {
+  static bool done = false;
+  if (!done) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    done = true;
+  }
+}
+
+inline void check(herr_t rc, std::string const& what) {
+  if (rc < 0) throw UserError(what);
+}
+
+template <class T>
+hid_t native();
+template <>
+inline hid_t native<float>() { return H5T_NATIVE_FLOAT; }
+template <>
+inline hid_t native<double>() { return H5T_NATIVE_DOUBLE; }
+template <>
+inline hid_t native<int>() { return H5T_NATIVE_INT; }
+
+}  // namespace kkm::io::detail

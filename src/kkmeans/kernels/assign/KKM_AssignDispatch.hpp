@@ -1,0 +1,118 @@
+#pragma once
+/// \file KKM_AssignDispatch.hpp
+/// \brief Which assignment path runs, decided from the metric's traits (never its type), the shape
+/// of the problem and the backend: the GEMM paths for squared-Euclidean metrics, the small-d kernel
+/// for metrics that zero columns leave unchanged, the generic fused kernel for everything else.
+///
+///   trait squared_euclidean    → GEMM paths allowed (automatic: checked GEMM on devices, d ≥ 32,
+///                                k ≥ 64), host fast path over transposed centroids, fit inertia
+///                                from the cluster sums on the GEMM paths
+///   trait zero_padding_neutral → small-d kernel for d ≤ 16 (else only where d is 4, 8 or 16)
+///   neither                    → generic fused kernel
+#include <kkmeans/core/KKM_Backend.hpp>
+#include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/kernels/assign/KKM_Tf32.hpp>
+#include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+namespace kkm::detail {
+
+/// How the GEMM path computes x·cᵀ: not at all (fused kernels), BLAS in the data's precision,
+/// 3xTF32, or as a filter whose candidates are then measured exactly (checked; TF32 where available).
+enum class GemmKind { none, fp32, tf32x3, checked };
+
+/// The user-facing path (its name: to_string(AssignPath)) that runs a GemmKind.
+constexpr AssignPath assign_path_of(GemmKind g) {
+  return g == GemmKind::fp32      ? AssignPath::gemm
+         : g == GemmKind::tf32x3  ? AssignPath::gemm_tf32x3
+         : g == GemmKind::checked ? AssignPath::gemm_checked
+                                  : AssignPath::fused;
+}
+
+/// The padded width used by the small-d kernel for d columns: 4, 8 or 16 for metrics whose distance
+/// is unchanged by zero columns (every built-in metric), d itself for others when d is 4, 8 or 16;
+/// 0: use the generic kernel.
+template <class Metric>
+int small_d_width(int d) {
+  if (d > 16) return 0;
+  int const D = d <= 4 ? 4 : d <= 8 ? 8 : 16;
+  return (is_zero_padding_neutral<Metric>::value || D == d) ? D : 0;
+}
+
+/// The fused kernel a metric gets for d columns on ExecSpace.
+enum class FusedVariant { generic, host_transposed, small_d4, small_d8, small_d16 };
+template <class ExecSpace, class Metric>
+FusedVariant fused_variant(int d) {
+  if (is_host_space<ExecSpace>() && is_squared_euclidean<Metric>::value) return FusedVariant::host_transposed;
+  int const D = small_d_width<Metric>(d);
+  return D == 4 ? FusedVariant::small_d4 : D == 8 ? FusedVariant::small_d8 : D == 16 ? FusedVariant::small_d16 : FusedVariant::generic;
+}
+
+/// The GemmKind a fit runs, from the requested path and the metric's traits.
+template <class ExecSpace, class T, class Metric>
+GemmKind gemm_kind_for(AssignPath requested, int d, int k) {
+  if constexpr (is_squared_euclidean<Metric>::value) {
+    KKM_REQUIRE(requested != AssignPath::gemm_tf32x3 || (tf32x3_available<ExecSpace, T>()),
+                "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
+    // auto: on a GPU with d ≥ 32 and k ≥ 64, the checked GEMM path (the fused kernel's labels, from
+    // a tensor-core product where there is one); else the fused kernel.
+    bool const checked = requested == AssignPath::gemm_checked ||
+                         (requested == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64);
+    return requested == AssignPath::gemm_tf32x3 ? GemmKind::tf32x3
+           : requested == AssignPath::gemm      ? GemmKind::fp32
+           : checked                            ? GemmKind::checked
+                                                : GemmKind::none;
+  } else {
+    KKM_REQUIRE(requested != AssignPath::gemm && requested != AssignPath::gemm_tf32x3 &&
+                    requested != AssignPath::gemm_checked,
+                "the GEMM assignment path needs a squared-Euclidean metric");
+    return GemmKind::none;
+  }
+}
+
+/// What a fit's assignments run: the path, the rows per launch (0: all local rows in one) and
+/// whether the GEMM paths' prepared rows are made once per fit.
+struct AssignPlan {
+  GemmKind gemm = GemmKind::none;
+  std::int64_t batch = 0;
+  /// 3xTF32, checked: the prepared rows (hi/lo split, n_local × 3d; shifted with norms,
+  /// n_local × (d + 1)) fit a quarter of the free memory, so they are made once per fit instead of
+  /// once per batch and epoch (the rows never change).
+  bool split_once = false;
+};
+
+/// Chooses the assignment path and the batch size for this problem; free_bytes() is asked only
+/// where a GEMM path needs memory per batch.
+template <class ExecSpace, class T, class Metric, class FreeBytes>
+AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int k, FreeBytes&& free_bytes) {
+  AssignPlan plan;
+  plan.gemm = gemm_kind_for<ExecSpace, T, Metric>(p.assign, d, k);
+  bool const gemm = plan.gemm != GemmKind::none;
+  std::size_t const free_b = gemm ? free_bytes() : 0;
+  std::size_t const prep_cols = plan.gemm == GemmKind::tf32x3 ? 3 * std::size_t(d) : plan.gemm == GemmKind::checked ? d + 1 : 0;
+  plan.split_once = prep_cols > 0 && std::size_t(n_local) * prep_cols * sizeof(T) <= free_b / 4;
+  if (p.batch_size > 0) {
+    plan.batch = p.batch_size;
+  } else if (gemm) {
+    // The B × k distance buffer (and with 3xTF32, unless split once, the B × 3d split rows) may take
+    // a quarter of the free memory, at most 1 GiB — on a device at most what as many rows as it runs
+    // threads need, if that is more: its argmin gives each row one thread (d = 256, k = 20000 in
+    // 13421-row batches under 1 GiB: 53 teams of 256 threads for 132 SMs, 406 ms per epoch on an
+    // H200).
+    std::size_t const per_row = (std::size_t(k) + (plan.split_once ? 0 : prep_cols)) * sizeof(T);
+    std::size_t cap = std::size_t(1) << 30;
+    if constexpr (!is_host_space<ExecSpace>()) cap = std::max(cap, std::size_t(ExecSpace().concurrency()) * per_row);
+    std::size_t const budget = std::min<std::size_t>(free_b / 4, cap);
+    plan.batch = std::max<std::int64_t>(1024, static_cast<std::int64_t>(budget / per_row));
+  } else {
+    plan.batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
+  }
+  if (plan.batch > n_local) plan.batch = 0;
+  return plan;
+}
+
+}  // namespace kkm::detail

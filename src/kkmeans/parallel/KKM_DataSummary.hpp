@@ -1,0 +1,140 @@
+#pragma once
+/// \file KKM_DataSummary.hpp
+/// \brief The facts about the whole data set that every rank must agree on before a fit (row
+/// offsets, per-column maxima, fixed-point scales, means, the data's fingerprint), reduced over
+/// the ranks once per fit.
+#include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_FixedPoint.hpp>
+#include <kkmeans/kernels/KKM_Columns.hpp>
+#include <kkmeans/parallel/KKM_Communicator.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kkm::detail {
+
+/// Global facts about the data that every rank agrees on bit for bit.
+struct DataSummary {
+  std::int64_t n_total = 0;          ///< rows over all ranks
+  std::int64_t row_offset = 0;       ///< global index of this rank's first row
+  std::vector<double> max_abs;       ///< per column, global
+  std::vector<double> scale;         ///< fixed-point scale per column for sums over all rows
+  std::vector<double> mean;          ///< per column, global mean
+  double mean_variance = 0;          ///< mean over columns of the population variance
+  /// Exact per-column sums and sums of squared deviations (fixed point): a fingerprint of the data
+  /// set that does not depend on how rows are split over ranks (checkpoints compare it on resume).
+  std::vector<fixed_t> fingerprint;
+  bool weighted = false;             ///< sample weights given
+  double max_weight = 1;             ///< global max weight (1 without weights)
+  double weight_scale = 1;           ///< fixed-point scale of weights (1: unweighted, counts are row counts)
+};
+
+/// Checks sample weights (finite, ≥ 0, not all 0) and returns the global max; throws UserError
+/// naming how many are bad and the first (global row).
+template <class ExecSpace, class WView>
+double check_weights(ExecSpace const& space, WView const& w, std::int64_t row_offset, Communicator const& comm) {
+  using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
+  std::int64_t const n = w.extent(0);
+  std::int64_t bad = 0;
+  Kokkos::parallel_reduce("kkm::check_weights", policy(space, 0, n), WeightIsBad<WView>{w}, bad);
+  std::int64_t first = -1;
+  if (bad > 0) {
+    Kokkos::MinLoc<std::int64_t, std::int64_t>::value_type m;
+    Kokkos::parallel_reduce("kkm::first_bad_weight", policy(space, 0, n), FirstBadWeight<WView>{w},
+                            Kokkos::MinLoc<std::int64_t, std::int64_t>(m));
+    first = m.loc;
+  }
+  std::int64_t total_bad = bad;
+  comm.allreduce_sum(&total_bad, 1);
+  if (total_bad > 0) {
+    if (bad > 0) {
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(w, std::make_pair(first, first + 1)));
+      throw UserError(std::to_string(total_bad) + " sample weight(s) are negative, NaN or infinite; the first at row " +
+                      std::to_string(row_offset + first) + " is " + std::to_string(double(h(0))));
+    }
+    throw UserError(std::to_string(total_bad) + " sample weight(s) are negative, NaN or infinite (on another rank)");
+  }
+  double mx = 0;
+  Kokkos::parallel_reduce("kkm::max_weight", policy(space, 0, n), MaxWeight<WView>{w}, Kokkos::Max<double>(mx));
+  if (n == 0) mx = 0;
+  comm.allreduce_max(&mx, 1);
+  KKM_REQUIRE(mx > 0, "all sample weights are 0: nothing to cluster");
+  return mx;
+}
+
+template <class ExecSpace, class XView, class WView>
+DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Communicator const& comm) {
+  DataSummary s;
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  auto counts = comm.allgather(static_cast<std::int64_t>(n));
+  for (int r = 0; r < comm.size(); ++r) {
+    if (r < comm.rank()) s.row_offset += counts[r];
+    s.n_total += counts[r];
+  }
+  s.max_abs = column_max_abs(space, x);
+  bool const bad = comm.any(std::any_of(s.max_abs.begin(), s.max_abs.end(), [](double v) { return std::isinf(v); }));
+  if (bad) {
+    bool const mine = std::any_of(s.max_abs.begin(), s.max_abs.end(), [](double v) { return std::isinf(v); });
+    if (mine) report_non_finite(space, x, s.row_offset);
+    throw UserError("data has NaN or infinite values on another rank (clean the data or drop those rows)");
+  }
+  comm.allreduce_max(s.max_abs.data(), d);
+  s.weighted = comm.any(w.extent(0) > 0);
+  if (s.weighted) {
+    bool const mismatch = comm.any(std::int64_t(w.extent(0)) != n);
+    KKM_REQUIRE(!mismatch, "sample weights: " + std::to_string(w.extent(0)) + " weights for " + std::to_string(n) +
+                               " rows on rank " + std::to_string(comm.rank()) + " (one weight per row is needed)");
+    s.max_weight = check_weights(space, w, s.row_offset, comm);
+    s.weight_scale = fixed_point_scale(s.max_weight, static_cast<double>(s.n_total));
+  }
+  // Column sums hold w·x: bounded by max|x| · max w per row.
+  s.scale.resize(d);
+  std::vector<double> plain_scale(d);
+  for (int j = 0; j < d; ++j) {
+    s.scale[j] = fixed_point_scale(s.max_abs[j] * s.max_weight, static_cast<double>(s.n_total));
+    plain_scale[j] = fixed_point_scale(s.max_abs[j], static_cast<double>(s.n_total));
+  }
+
+  // Variance: exact column sums give the mean; squared deviations (≤ (2 max|x|)²) are summed the same way.
+  using mem = typename ExecSpace::memory_space;
+  Kokkos::View<double*, mem> scale_d(Kokkos::view_alloc(space, "kkm::scale"), d);
+  Kokkos::View<double*, mem> mean_d(Kokkos::view_alloc(space, "kkm::mean"), d);
+  auto scale_h = Kokkos::create_mirror_view(scale_d);
+  for (int j = 0; j < d; ++j) scale_h(j) = plain_scale[j];
+  Kokkos::deep_copy(space, scale_d, scale_h);
+  auto sums = column_fixed_sums(space, n, d, scale_d, ColumnValue<XView>{x});
+  comm.allreduce_sum(sums.data(), d);
+  auto mean_h = Kokkos::create_mirror_view(mean_d);
+  std::vector<double> scale2(d);
+  for (int j = 0; j < d; ++j) {
+    mean_h(j) = from_fixed(sums[j], plain_scale[j]) / static_cast<double>(s.n_total);
+    scale2[j] = fixed_point_scale(4.0 * s.max_abs[j] * s.max_abs[j], static_cast<double>(s.n_total));
+    scale_h(j) = scale2[j];
+  }
+  s.mean.assign(mean_h.data(), mean_h.data() + d);
+  Kokkos::deep_copy(space, mean_d, mean_h);
+  Kokkos::deep_copy(space, scale_d, scale_h);
+  auto sq = column_fixed_sums(space, n, d, scale_d, SquaredDeviation<XView, mem>{x, mean_d});
+  comm.allreduce_sum(sq.data(), d);
+  s.fingerprint = sums;
+  s.fingerprint.insert(s.fingerprint.end(), sq.begin(), sq.end());
+  if (s.weighted) {
+    fixed_t wsum = 0;
+    Kokkos::parallel_reduce("kkm::weight_sum", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
+                            WeightFixed<WView>{w, s.weight_scale}, wsum);
+    comm.allreduce_sum(&wsum, 1);
+    s.fingerprint.push_back(wsum);
+  }
+  double v = 0;
+  for (int j = 0; j < d; ++j) v += from_fixed(sq[j], scale2[j]) / static_cast<double>(s.n_total);
+  s.mean_variance = v / d;
+  return s;
+}
+
+}  // namespace kkm::detail
