@@ -2,15 +2,15 @@
 /// \file KKM_SortedSums.hpp
 /// \brief Per-cluster column sums of w·x (fixed point) over rows taken in label order.
 ///
-/// When the k × d sums do not fit a team's scratch (W2: k = 1024, d = 128 is 1 MiB), ColumnBlockSums
+/// When the k × d sums do not fit a team's scratch (k = 1024, d = 128: 1 MiB), ColumnBlockSums
 /// gives each team a few columns of every row: a warp reads 16 bytes of each 512-byte row and adds
-/// with 64-bit shared atomics (0.63 ms per 10⁶ W2 rows on an H200). Here the labelled rows are first
+/// with 64-bit shared atomics (0.63 ms per 10⁶ rows of d = 128, k = 1024 on an H200). Here the labelled rows are first
 /// put in label order by a counting sort of their indices (k bins: a histogram, a scan, a scatter;
 /// the order within a bin is whatever the atomics give), then a team walks a range of that order
 /// with one thread per 4 columns (per column when d is not a multiple of 4), so a warp reads whole
 /// rows, and keeps its columns' sums of the current cluster in registers, adding them to the global
 /// sums when the label changes: a few global atomics per team and cluster instead of one per value
-/// (0.29 ms per 10⁶ W2 rows, sort included). The sums are integers, so they equal
+/// (0.29 ms per 10⁶ such rows, sort included). The sums are integers, so they equal
 /// ColumnBlockSums' (and a row-by-row sum) bit for bit, whatever the order within a bin.
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
@@ -29,7 +29,7 @@ struct BinLaunch {
 };
 
 /// Bin counts and cursors: 64-bit unsigned, the type CUDA has native atomics for (a signed 64-bit
-/// add is a compare-and-swap loop: the histogram took 5 ms per 10⁶ W2 rows on an H200 with one).
+/// add is a compare-and-swap loop: the histogram took 5 ms per 10⁶ rows of d = 128, k = 1024 on an H200 with one).
 using bin_t = unsigned long long;
 
 /// Bin of row i: its label, or k (the last bin) for an unlabelled row (label < 0), which the sum

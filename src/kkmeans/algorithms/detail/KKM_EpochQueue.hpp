@@ -50,7 +50,7 @@ struct EpochEnd {
     if (i < std::int64_t(k) * d) {
       int const q = static_cast<int>(i / d), j = static_cast<int>(i % d);
       auto const count = static_cast<std::int64_t>(acc(std::size_t(k) * d + q));
-      T const v = count == 0 ? c(q, j) : mean_entry<T>(acc, scale, q, j, d, count, wscale);
+      T const v = count == 0 ? c(q, j) : mean_entry<T>(acc(i), scale(j), count, wscale);
       next(q, j) = v;
       next_h(i) = v;
     }

@@ -13,13 +13,12 @@
 
 namespace kkm::detail {
 
-/// Column j of cluster q's new centroid: its exact sum over its weight (cluster_mean), times f
-/// (normalized_mean: 1/‖mean‖; mean: 1). sums: the accumulator (k × d sums first), scale: the
-/// fixed-point scale per column.
-template <class T, class Sums, class Scale>
-KOKKOS_INLINE_FUNCTION T mean_entry(Sums const& sums, Scale const& scale, int q, int j, int d, std::int64_t count,
-                                    double wscale, double f = 1.0) {
-  return static_cast<T>(cluster_mean(sums[std::size_t(q) * d + j], scale[j], count, wscale) * f);
+/// One entry of a cluster's new centroid: the column's exact sum over the cluster's weight
+/// (cluster_mean), times f (normalized_mean: 1/‖mean‖; mean: 1). Scalars only, so that host and
+/// device code call the same function.
+template <class T>
+KOKKOS_INLINE_FUNCTION T mean_entry(fixed_t sum, double scale, std::int64_t count, double wscale, double f = 1.0) {
+  return static_cast<T>(cluster_mean(sum, scale, count, wscale) * f);
 }
 
 /// Cluster q's new centroid under Rule (mean or normalized_mean) into out[0..d); count > 0.
@@ -35,7 +34,7 @@ void mean_row(Sums const& sums, Scale const& scale, int q, int d, std::int64_t c
     }
     if (norm2 > 0) f = 1.0 / std::sqrt(norm2);
   }
-  for (int j = 0; j < d; ++j) out[j] = mean_entry<T>(sums, scale, q, j, d, count, wscale, f);
+  for (int j = 0; j < d; ++j) out[j] = mean_entry<T>(sums[std::size_t(q) * d + j], scale[j], count, wscale, f);
 }
 
 }  // namespace kkm::detail
