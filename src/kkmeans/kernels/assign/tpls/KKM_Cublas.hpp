@@ -4,6 +4,7 @@
 /// KokkosBlas::gemm uses, put on the execution space's stream and into TF32 tensor-core math for
 /// the length of a scope, and the strided-batched product KokkosBlas does not offer. Everything
 /// vendor-specific of the assignment lives here; other backends never include cuBLAS.
+#include <KokkosBlas3_gemm.hpp>  // (first: it defines KOKKOSKERNELS_ENABLE_TPL_CUBLAS, tested below)
 #include <Kokkos_Core.hpp>
 #if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUBLAS)
 #include <KokkosBlas_tpl_spec.hpp>  // the cuBLAS handle KokkosBlas::gemm uses
