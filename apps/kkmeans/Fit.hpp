@@ -4,6 +4,7 @@
 #include "Progress.hpp"
 
 #include <kkmeans/io/KKM_HDF5.hpp>
+#include <kkmeans/io/KKM_ReadToDevice.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -76,13 +77,8 @@ Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::DefaultExecutionSpace::memory_spa
   std::int64_t count = 0;
   io::split_rows(info.rows, comm.rank(), comm.size(), row0, count);
   check_fits_memory<T>(ref, count, info.cols, comm);
-  auto host = io::read_rows<T>(ref, info, row0, count, comm);
-  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(
-      host.data(), count, info.cols);
-  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::DefaultExecutionSpace::memory_space> x(
-      Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::data"), count, info.cols);
-  Kokkos::deep_copy(x, h);
-  return x;
+  return io::read_to_space<Kokkos::DefaultExecutionSpace, T>(Kokkos::DefaultExecutionSpace(), ref, info, row0, count,
+                                                             comm);
 }
 
 inline io::DatasetRef parse_ref(std::string const& spec) {

@@ -1,8 +1,13 @@
-// Initialisation: deterministic for a seed, distinct rows, and k-means++ spreads over the blobs.
+// Initialisation: deterministic for a seed, distinct rows, and k-means++ spreads over the blobs;
+// the engine's one-pass k-means++ chooses the rows of the textbook algorithm (one race and one
+// potential pass per trial) with the same draws; k-means‖ is the same on every assignment path and
+// batch size.
 #include <KKM_TestHelpers.hpp>
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <set>
 
 namespace {
@@ -65,5 +70,123 @@ void one_centre_per_blob(kkm::Init how) {
 
 TEST(TEST_CATEGORY, init_kmeanspp_one_centre_per_blob) { one_centre_per_blob(kkm::Init::kmeanspp); }
 TEST(TEST_CATEGORY, init_kmeans_parallel_one_centre_per_blob) { one_centre_per_blob(kkm::Init::kmeans_parallel); }
+
+
+/// Integer-valued rows in [-6, 6]: every float sum of the metrics is exact, so any backend's kernels
+/// and this host reference compute the same distances bit for bit.
+Matrix<float> integer_rows(std::int64_t n, int d, unsigned seed) {
+  auto m = uniform<float>(n, d, -6, 7, seed);
+  for (auto& v : m.v) v = std::floor(v);
+  return m;
+}
+
+/// The textbook greedy k-means++ with kkmeans' draws, written without the library's kernels: per
+/// step, each trial by its own exponential race over every row, each trial's potential by its own
+/// pass (fixed point, scale from max D), the least potential kept (ties → the earlier trial).
+template <class Metric>
+std::vector<std::int64_t> reference_kmeanspp(Matrix<float> const& x, std::vector<float> const& w, Metric const& metric,
+                                             int k, int trials, std::uint64_t seed) {
+  using namespace kkm::detail;
+  std::int64_t const n = x.n;
+  int const d = x.d;
+  constexpr bool sq = is_squared_euclidean<Metric>::value;
+  auto dist = [&](std::int64_t i, std::int64_t c) {
+    return static_cast<double>(metric(kkm::VectorRef<float>{&x.v[i * d], d}, kkm::VectorRef<float>{&x.v[c * d], d}));
+  };
+  auto weight = [&](std::int64_t i, double v) { return (w.empty() ? 1.0 : double(w[i])) * (sq ? v : v * v); };
+  auto race = [&](std::vector<double> const& D, std::uint64_t stream) {
+    std::int64_t best = -1;
+    double key_best = std::numeric_limits<double>::infinity();
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (!(D[i] > 0)) continue;
+      double const key = -std::log(uniform01(seed, stream, std::uint64_t(i))) / D[i];
+      if (key < key_best) key_best = key, best = i;
+    }
+    return best;
+  };
+  if (trials <= 0) trials = 2 + static_cast<int>(std::log(double(k)));
+  std::int64_t first = static_cast<std::int64_t>(uniform_below(seed, stream_first_center, 0, n));
+  if (!w.empty()) first = race(std::vector<double>(w.begin(), w.end()), stream_first_center);
+  std::vector<std::int64_t> centres{first};
+  std::vector<double> D(n);
+  for (std::int64_t i = 0; i < n; ++i) D[i] = weight(i, dist(i, first));
+  for (int step = 1; step < k; ++step) {
+    double const max_d = *std::max_element(D.begin(), D.end());
+    double const scale = fixed_point_scale(max_d, double(n));
+    int best = 0;
+    long long best_pot = 0;
+    std::vector<std::int64_t> picks;
+    for (int t = 0; t < trials; ++t) {
+      std::uint64_t const stream = stream_kmeanspp + (std::uint64_t(step) << 8) + t;
+      std::int64_t pick = race(D, stream);
+      if (pick < 0) pick = static_cast<std::int64_t>(uniform_below(seed, stream, 0, n));
+      picks.push_back(pick);
+      fixed_t pot = 0;
+      for (std::int64_t i = 0; i < n; ++i) pot += to_fixed(std::min(weight(i, dist(i, pick)), D[i]), scale);
+      if (t == 0 || static_cast<long long>(pot) < best_pot) best = t, best_pot = static_cast<long long>(pot);
+    }
+    centres.push_back(picks[best]);
+    for (std::int64_t i = 0; i < n; ++i) D[i] = std::min(D[i], weight(i, dist(i, picks[best])));
+  }
+  return centres;
+}
+
+template <class Metric>
+void kmeanspp_equals_reference(Metric const& metric, int d, int trials, bool weighted) {
+  using Space = TEST_EXECSPACE;
+  using mem = typename Space::memory_space;
+  std::int64_t const n = 700;
+  int const k = 9;
+  auto x = integer_rows(n, d, 40 + d);
+  std::vector<float> w;
+  if (weighted)
+    for (std::int64_t i = 0; i < n; ++i) w.push_back(float(1 + i % 3));
+  Kokkos::View<float*, mem> wd("w", w.size());
+  Kokkos::deep_copy(wd, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(w.data(), w.size()));
+  kkm::Communicator comm;
+  kkm::detail::DeviceMatrix<Space, float> cx = to_device<Space>(x);
+  Kokkos::View<float const*, mem> cw = wd;
+  auto const s = kkm::detail::summarize(Space{}, cx, cw, comm);
+  for (std::uint64_t seed : {3u, 4u}) {
+    auto const got = kkm::detail::init_kmeanspp(Space{}, cx, metric, k, trials, seed, s, comm, cw);
+    auto const want = reference_kmeanspp(x, w, metric, k, trials, seed);
+    for (int q = 0; q < k; ++q)
+      for (int j = 0; j < d; ++j)
+        ASSERT_EQ(got(q, j), x(want[q], j)) << "centre " << q << " column " << j << ", seed " << seed;
+  }
+}
+
+TEST(TEST_CATEGORY, init_kmeanspp_equals_reference_sqeuclidean) {
+  kmeanspp_equals_reference(kkm::SquaredEuclidean{}, 3, 0, false);
+  kmeanspp_equals_reference(kkm::SquaredEuclidean{}, 37, 0, true);  // column blocks of the tiled kernel
+}
+TEST(TEST_CATEGORY, init_kmeanspp_equals_reference_more_trials_than_one_pass) {
+  kmeanspp_equals_reference(kkm::SquaredEuclidean{}, 5, 11, false);
+  kmeanspp_equals_reference(kkm::Manhattan{}, 5, 11, true);
+}
+TEST(TEST_CATEGORY, init_kmeanspp_equals_reference_other_metrics) {
+  kmeanspp_equals_reference(kkm::Manhattan{}, 6, 0, false);
+  kmeanspp_equals_reference(kkm::Euclidean{}, 4, 0, true);
+}
+
+TEST(TEST_CATEGORY, init_kmeans_parallel_same_on_every_assignment_path_and_batch) {
+  using Space = TEST_EXECSPACE;
+  auto x = integer_rows(3000, 40, 77);
+  kkm::Communicator comm;
+  kkm::detail::DeviceMatrix<Space, float> cx = to_device<Space>(x);
+  Kokkos::View<float const*, typename Space::memory_space> none;
+  auto const s = kkm::detail::summarize(Space{}, cx, none, comm);
+  std::set<std::vector<float>> first;
+  for (kkm::AssignPath path : {kkm::AssignPath::fused, kkm::AssignPath::gemm_checked, kkm::AssignPath::automatic})
+    for (std::int64_t batch : {0, 256}) {
+      kkm::Parameters p;
+      p.assign = path;
+      p.batch_size = batch;
+      auto c = kkm::detail::init_kmeans_parallel(Space{}, cx, kkm::SquaredEuclidean{}, 16, 0, 9, s, comm, none, 5, 2.0, p);
+      ASSERT_EQ(c.extent(0), 16u);
+      if (first.empty()) first = rows_of(c);
+      EXPECT_EQ(rows_of(c), first) << kkm::to_string(path) << ", batch " << batch;
+    }
+}
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
 #include <kkmeans/init/KKM_Init.hpp>
+#include <kkmeans/init/KKM_KMeansPP.hpp>
 #include <kkmeans/init/KKM_InitParallel.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
@@ -73,7 +74,8 @@ HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, 
   } else if (params.init == Init::random) {
     c0 = init_random(space, x, params.k, seed, summary, comm);
   } else if (params.init == Init::kmeans_parallel) {
-    c0 = init_kmeans_parallel(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights);
+    c0 = init_kmeans_parallel(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights, 5, 2.0,
+                              params);
   } else {
     c0 = init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights);
   }

@@ -22,9 +22,18 @@ KOKKOS_INLINE_FUNCTION std::uint64_t hash3(std::uint64_t seed, std::uint64_t str
   return mix64(mix64(mix64(seed) ^ stream) ^ counter);
 }
 
+/// The part of hash3 that does not depend on the counter: hash3(seed, stream, c) =
+/// mix64(stream_key(seed, stream) ^ c). Kernels drawing for many rows compute it once.
+KOKKOS_INLINE_FUNCTION std::uint64_t stream_key(std::uint64_t seed, std::uint64_t stream) {
+  return mix64(mix64(seed) ^ stream);
+}
+/// Uniform double in (0, 1] for the counter of a stream_key: never 0, so −log(u) is finite.
+KOKKOS_INLINE_FUNCTION double uniform01_keyed(std::uint64_t key, std::uint64_t counter) {
+  return (static_cast<double>(mix64(key ^ counter) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+}
 /// Uniform double in (0, 1] for (seed, stream, counter): never 0, so −log(u) is finite.
 KOKKOS_INLINE_FUNCTION double uniform01(std::uint64_t seed, std::uint64_t stream, std::uint64_t counter) {
-  return (static_cast<double>(hash3(seed, stream, counter) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+  return uniform01_keyed(stream_key(seed, stream), counter);
 }
 
 /// Uniform integer in [0, n) for (seed, stream, counter) (Lemire's multiply-shift; bias < n / 2^64).

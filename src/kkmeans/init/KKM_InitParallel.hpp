@@ -2,12 +2,19 @@
 /// \file KKM_InitParallel.hpp
 /// \brief k-means‖ (Bahmani et al. 2012, "Scalable k-means++"; the default of Spark and cuML):
 /// a few rounds in which every row joins the candidate set independently with probability
-/// min(1, ℓ·w·D / ψ) (ℓ = 2k oversampling, ψ the current potential), then the candidates, weighted
+/// min(1, ℓ·D / ψ) (ℓ = 2k oversampling, ψ the current potential), then the candidates, weighted
 /// by the weight of the rows nearest to each, are reduced to k centres by weighted k-means++.
-/// Every draw is a counter-based function of (seed, round, global row), ψ is an exact fixed-point
-/// sum, and the candidate list is ordered by global row index, so the result does not depend on the
-/// number of ranks. Memory: the candidates (about ℓ × rounds rows) and one counter per candidate.
-#include <kkmeans/init/KKM_Init.hpp>
+///
+/// A round measures the rows against its new candidates with the assignment engine (the path the
+/// fit would take: the checked GEMM product on GPUs at large d, the fused or small-d kernels
+/// elsewhere; labels exact), then keeps for every row the nearest candidate so far and its
+/// distance, so the candidates' weights need no pass of their own. Every draw is a counter-based
+/// function of (seed, round, global row), ψ is an exact fixed-point sum, and candidates are ordered
+/// by round and global row index, so the result does not depend on the number of ranks.
+/// Memory: per row D, the nearest candidate and its distance; the candidates (about ℓ × rounds rows).
+#include <kkmeans/algorithms/detail/KKM_Memory.hpp>
+#include <kkmeans/init/KKM_KMeansPP.hpp>
+#include <kkmeans/kernels/assign/KKM_AssignRows.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -18,19 +25,36 @@ namespace kkm::detail {
 
 constexpr std::uint64_t stream_kmeans_parallel = 0x4b4d504152ull;  // "KMPAR" + round
 
-/// D(i) = min(D(i), min over candidates t ∈ [t0, t1) of weight(i, t)).
-template <class Weight>
-struct KparLower {
-  Weight weight;
-  Kokkos::View<double*, typename decltype(Weight::x)::memory_space> D;
-  int t0, t1;
+/// After a round's assignment (labels into the round's block of candidates, whose first has index
+/// `base`): row i keeps the block's candidate if it is nearer than its nearest so far (ties → the
+/// earlier candidate), and D follows.
+template <class Mem, class T, class Metric, bool Squared>
+struct KparKeepNearest {
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> x;
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> block;
+  Kokkos::View<int const*, Mem> labels;
+  Kokkos::View<double*, Mem> nearest_d;  // metric distance to the nearest candidate
+  Kokkos::View<int*, Mem> nearest;       // its index
+  Kokkos::View<double*, Mem> D;
+  Kokkos::View<T const*, Mem> w;
+  Metric metric;
+  int d, base;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
-    double m = D(i);
-    for (int t = t0; t < t1; ++t) {
-      double const v = weight(i, t);
-      if (v < m) m = v;
+    int const l = labels(i);
+    double const v = static_cast<double>(metric(VectorRef<T>{&x(i, 0), d}, VectorRef<T>{&block(l, 0), d}));
+    if (base == 0 || v < nearest_d(i)) {
+      nearest_d(i) = v;
+      nearest(i) = base + l;
+      D(i) = kmpp_weight<Squared>(w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0, v);
     }
-    D(i) = m;
+  }
+};
+
+template <class Mem>
+struct KparMax {
+  Kokkos::View<double*, Mem> D;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, double& m) const {
+    if (D(i) > m) m = D(i);
   }
 };
 
@@ -42,7 +66,7 @@ struct KparSum {
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, fixed_t& a) const { a += to_fixed(D(i), scale); }
 };
 
-/// Flags row i when its draw falls under min(1, l · D(i) / psi).
+/// Flags row i when its draw falls under min(1, ℓ · D(i) / ψ).
 template <class Mem>
 struct KparSelect {
   Kokkos::View<double*, Mem> D;
@@ -55,37 +79,16 @@ struct KparSelect {
   }
 };
 
-/// Adds each row's weight (fixed point) to its nearest candidate's counter (ties → lowest index).
-template <class Mem, class T, class Metric>
-struct KparNearest {
-  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> x;
-  Kokkos::View<T**, Kokkos::LayoutRight, Mem> cand;
+/// Adds row i's weight (fixed point) to its nearest candidate's.
+template <class Mem, class T>
+struct KparWeigh {
+  Kokkos::View<int*, Mem> nearest;
   Kokkos::View<T const*, Mem> w;
-  Kokkos::View<fixed_t*, Mem> counts;
-  Metric metric;
-  int d, m;
+  Kokkos::View<fixed_t*, Mem> weights;
   double wscale;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
-    VectorRef<T> const xi{&x(i, 0), d};
-    int best = 0;
-    auto bestd = metric(xi, VectorRef<T>{&cand(0, 0), d});
-    for (int t = 1; t < m; ++t) {
-      auto const v = metric(xi, VectorRef<T>{&cand(t, 0), d});
-      if (v < bestd) {
-        bestd = v;
-        best = t;
-      }
-    }
-    Kokkos::atomic_add(&counts(best), fixed_count(w, i, wscale));
+    Kokkos::atomic_add(&weights(nearest(i)), fixed_count(w, i, wscale));
   }
-};
-
-/// The candidates of k-means‖, identical on every rank: global row indices and their values (rows.size()
-/// × d, row-major), in the order drawn.
-template <class T>
-struct KparCandidates {
-  std::vector<std::int64_t> rows;
-  std::vector<T> values;
 };
 
 /// The global rows this rank flagged, gathered from every rank in global row order (ranks own
@@ -110,118 +113,124 @@ std::vector<std::int64_t> kpar_flagged_rows(Kokkos::View<int*, Mem> flag, std::i
   return std::vector<std::int64_t>(all.begin(), all.end());
 }
 
-/// The oversampling of k-means‖: the first candidate (one row, uniformly, or ∝ weight with weights,
-/// as k-means++ picks its first), then up to `rounds` rounds in which each row joins independently
-/// with probability min(1, ℓ·D / ψ), ℓ = oversampling · k. Stops early once every row sits on a
-/// candidate.
+/// k-means‖ on the rows of this rank; the same result on every rank.
 template <class ExecSpace, class T, class Metric>
-KparCandidates<T> kpar_oversample(ExecSpace const& space,
-                                  Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
-                                  Metric const& metric, int k, std::uint64_t seed, DataSummary const& s,
-                                  Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w,
-                                  int rounds, double oversampling) {
+class KMeansParallel {
+ public:
   using mem = typename ExecSpace::memory_space;
+  using Rows = Kokkos::View<T const**, Kokkos::LayoutRight, mem>;
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
-  constexpr bool sq = is_squared_euclidean<Metric>::value;
-  std::int64_t const n = x.extent(0);
-  int const d = x.extent(1);
-  std::int64_t const offset = s.row_offset;
+  static constexpr bool squared = is_squared_euclidean<Metric>::value;
 
-  KparCandidates<T> c;
-  c.rows = {first_center_row(space, w, n, seed, s, comm)};
-  Kokkos::View<double*, mem> D(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_D"), n);
-  auto first = gather_rows(space, x, c.rows, offset, comm);
-  c.values.assign(first.data(), first.data() + d);
+  KMeansParallel(ExecSpace const& space, Rows x, Metric const& metric, std::uint64_t seed, DataSummary const& s,
+                 Communicator const& comm, Kokkos::View<T const*, mem> w, Parameters const& p)
+      : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), p_(p), seed_(seed), n_(x.extent(0)),
+        d_(x.extent(1)), D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_D"), n_),
+        nearest_d_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest_d"), n_),
+        nearest_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest"), n_),
+        labels_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_labels"), n_),
+        zero_scale_("kkm::kpar_scale", d_) {}
 
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> block("kkm::kpar_block", 1, d);
-  Kokkos::deep_copy(space, block, first);
-  using Weight = KmppWeight<mem, T, Metric, sq>;
-  Kokkos::deep_copy(space, D, std::numeric_limits<double>::infinity());
-  Kokkos::parallel_for("kkm::kpar_D", policy(space, 0, n), KparLower<Weight>{Weight{x, block, metric, d, w}, D, 0, 1});
-
-  Kokkos::View<int*, mem> flag(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_flag"), n);
-  for (int round = 0; round < rounds; ++round) {
-    double maxD = 0;
-    Kokkos::parallel_reduce("kkm::kpar_maxD", policy(space, 0, n), KmppMax<mem>{D}, Kokkos::Max<double>(maxD));
-    if (n == 0) maxD = 0;
-    comm.allreduce_max(&maxD, 1);
-    if (!(maxD > 0)) break;  // every row sits on a candidate
-    double const scale = fixed_point_scale(maxD, static_cast<double>(s.n_total));
-    fixed_t psi_f = 0;
-    Kokkos::parallel_reduce("kkm::kpar_psi", policy(space, 0, n), KparSum<mem>{D, scale}, psi_f);
-    comm.allreduce_sum(&psi_f, 1);
-    double const psi = from_fixed(psi_f, scale);
-    Kokkos::parallel_for("kkm::kpar_select", policy(space, 0, n),
-                         KparSelect<mem>{D, flag, seed, stream_kmeans_parallel + std::uint64_t(round), offset,
-                                         oversampling * k / psi});
-    std::vector<std::int64_t> const picked = kpar_flagged_rows(flag, n, offset, comm);
-    std::int64_t const total = static_cast<std::int64_t>(picked.size());
-    if (total == 0) continue;
-    auto picked_rows = gather_rows(space, x, picked, offset, comm);
-    c.rows.insert(c.rows.end(), picked.begin(), picked.end());
-    c.values.insert(c.values.end(), picked_rows.data(), picked_rows.data() + total * d);
-    block = Kokkos::View<T**, Kokkos::LayoutRight, mem>("kkm::kpar_block", total, d);
-    Kokkos::deep_copy(space, block, picked_rows);
-    Kokkos::parallel_for("kkm::kpar_D", policy(space, 0, n),
-                         KparLower<Weight>{Weight{x, block, metric, d, w}, D, 0, int(total)});
+  /// The candidates (global rows, in order) after the first and up to `rounds` rounds of ℓ =
+  /// oversampling · k expected rows each; stops early once every row sits on a candidate.
+  std::vector<std::int64_t> oversample(int k, int rounds, double oversampling) {
+    rows_.clear();
+    add_candidates({first_center_row(space_, w_, n_, seed_, s_, comm_)});
+    Kokkos::View<int*, mem> flag(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_flag"), n_);
+    for (int round = 0; round < rounds; ++round) {
+      double max_d = 0;
+      if (n_ > 0) Kokkos::parallel_reduce("kkm::kpar_max_D", policy(space_, 0, n_), KparMax<mem>{D_}, Kokkos::Max<double>(max_d));
+      comm_.allreduce_max(&max_d, 1);
+      if (!(max_d > 0)) break;  // every row sits on a candidate
+      double const scale = fixed_point_scale(max_d, static_cast<double>(s_.n_total));
+      fixed_t psi = 0;
+      if (n_ > 0) Kokkos::parallel_reduce("kkm::kpar_psi", policy(space_, 0, n_), KparSum<mem>{D_, scale}, psi);
+      comm_.allreduce_sum(&psi, 1);
+      Kokkos::parallel_for("kkm::kpar_select", policy(space_, 0, n_),
+                           KparSelect<mem>{D_, flag, seed_, stream_kmeans_parallel + std::uint64_t(round), s_.row_offset,
+                                           oversampling * k / from_fixed(psi, scale)});
+      std::vector<std::int64_t> const picked = kpar_flagged_rows(flag, n_, s_.row_offset, comm_);
+      if (!picked.empty()) add_candidates(picked);
+    }
+    return rows_;
   }
-  return c;
-}
 
-/// Weight of each candidate: the weight of the rows nearest to it, summed over ranks in fixed point,
-/// as T on the device (identical on every rank).
-template <class ExecSpace, class T, class Metric>
-Kokkos::View<T*, typename ExecSpace::memory_space> kpar_candidate_weights(
-    ExecSpace const& space, Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
-    Kokkos::View<T**, Kokkos::LayoutRight, typename ExecSpace::memory_space> cand, Metric const& metric,
-    DataSummary const& s, Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w) {
-  using mem = typename ExecSpace::memory_space;
-  using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
-  std::int64_t const n = x.extent(0);
-  int const d = x.extent(1);
-  int const m = cand.extent(0);
-  Kokkos::View<fixed_t*, mem> cw("kkm::kpar_candidate_weights", m);
-  Kokkos::parallel_for("kkm::kpar_nearest", policy(space, 0, n),
-                       KparNearest<mem, T, Metric>{x, cand, w, cw, metric, d, m, s.weight_scale});
-  auto cwh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cw);
-  std::vector<fixed_t> cws(cwh.data(), cwh.data() + m);
-  comm.allreduce_sum(cws.data(), m);
-  Kokkos::View<T*, mem> cwt("kkm::kpar_cw", m);
-  {
-    auto h = Kokkos::create_mirror_view(cwt);
-    for (int t = 0; t < m; ++t) h(t) = static_cast<T>(static_cast<double>(static_cast<long long>(cws[t])) / s.weight_scale);
-    Kokkos::deep_copy(space, cwt, h);
+  /// The candidates (m × d on the device) and their weights: the weight of the rows nearest to
+  /// each, summed over ranks in fixed point, as T.
+  std::pair<Kokkos::View<T**, Kokkos::LayoutRight, mem>, Kokkos::View<T*, mem>> weighted_candidates() {
+    int const m = rows_.size();
+    Kokkos::View<T**, Kokkos::LayoutRight, mem> cand(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_candidates"), m, d_);
+    gather_rows_into(space_, x_, rows_, s_.row_offset, comm_, cand);
+    Kokkos::View<fixed_t*, mem> cw("kkm::kpar_candidate_weights", m);
+    Kokkos::parallel_for("kkm::kpar_weigh", policy(space_, 0, n_), KparWeigh<mem, T>{nearest_, w_, cw, s_.weight_scale});
+    auto cwh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cw);
+    comm_.allreduce_sum(cwh.data(), m);
+    Kokkos::View<T*, mem> weights("kkm::kpar_weights", m);
+    auto h = Kokkos::create_mirror_view(weights);
+    for (int t = 0; t < m; ++t) h(t) = static_cast<T>(static_cast<double>(static_cast<long long>(cwh(t))) / s_.weight_scale);
+    Kokkos::deep_copy(space_, weights, h);
+    return {cand, weights};
   }
-  return cwt;
-}
 
+ private:
+  /// Rows `block_rows` join the candidates: every row is assigned to them by the engine and keeps
+  /// the nearer of its nearest candidate so far and its label.
+  void add_candidates(std::vector<std::int64_t> const& block_rows) {
+    int const base = rows_.size();
+    int const m = block_rows.size();
+    Kokkos::View<T**, Kokkos::LayoutRight, mem> block(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_block"), m, d_);
+    gather_rows_into(space_, x_, block_rows, s_.row_offset, comm_, block);
+    if (n_ > 0) {
+      AssignPlan const plan =
+          plan_assignment<ExecSpace, T, Metric>(p_, n_, d_, m, [] { return available_memory<ExecSpace>(); });
+      if (plan.gemm != GemmKind::none && ws_.shift.extent(0) == 0) ws_.set_shift(space_, s_.mean);
+      ws_.split_once = plan.split_once;
+      assign_rows<false>(space_, x_, Rows(block), zero_scale_, Kokkos::View<fixed_t*, mem>(), labels_, metric_, plan.gemm,
+                         plan.batch, ws_);
+      Kokkos::parallel_for("kkm::kpar_keep_nearest", policy(space_, 0, n_),
+                           KparKeepNearest<mem, T, Metric, squared>{x_, block, labels_, nearest_d_, nearest_, D_, w_,
+                                                                    metric_, d_, base});
+    }
+    rows_.insert(rows_.end(), block_rows.begin(), block_rows.end());
+  }
+
+  ExecSpace space_;
+  Rows x_;
+  Metric metric_;
+  Communicator const& comm_;
+  DataSummary const& s_;
+  Kokkos::View<T const*, mem> w_;
+  Parameters const& p_;
+  std::uint64_t seed_;
+  std::int64_t n_;
+  int d_;
+  std::vector<std::int64_t> rows_;  // the candidates so far, as global rows
+  Kokkos::View<double*, mem> D_, nearest_d_;
+  Kokkos::View<int*, mem> nearest_, labels_;
+  Kokkos::View<double*, mem> zero_scale_;
+  AssignWorkspace<ExecSpace, T> ws_;
+};
+
+/// k-means‖ with `rounds` rounds of oversampling · k expected candidates, reduced to k by weighted
+/// k-means++ (`trials` as there). `p` names the assignment path and batch the rounds run with.
 template <class ExecSpace, class T, class Metric>
 HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
                                    Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                                    Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
                                    Communicator const& comm,
                                    Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}, int rounds = 5,
-                                   double oversampling = 2.0) {
+                                   double oversampling = 2.0, Parameters const& p = Parameters{}) {
   using mem = typename ExecSpace::memory_space;
-  int const d = x.extent(1);
-  KparCandidates<T> c = kpar_oversample(space, x, metric, k, seed, s, comm, w, rounds, oversampling);
-  int const m = c.rows.size();
-  if (m < k) {  // too few candidates (tiny or degenerate data): plain k-means++ on the rows
-    return init_kmeanspp(space, x, metric, k, trials, seed, s, comm, w);
-  }
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> cand("kkm::kpar_candidates", m, d);
-  {
-    using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
-    Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace, Unmanaged> h(c.values.data(), m, d);
-    Kokkos::deep_copy(space, cand, h);
-  }
-  Kokkos::View<T*, mem> cwt = kpar_candidate_weights(space, x, cand, metric, s, comm, w);
+  KMeansParallel<ExecSpace, T, Metric> kpar(space, x, metric, seed, s, comm, w, p);
+  int const m = kpar.oversample(k, rounds, oversampling).size();
+  if (m < k) return init_kmeanspp(space, x, metric, k, trials, seed, s, comm, w);  // tiny or degenerate data
+  auto const [cand, weights] = kpar.weighted_candidates();
   // Recluster the weighted candidates to k centres: the same on every rank, so one process each.
   Communicator self;
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> cc = cand;
-  Kokkos::View<T const*, mem> cwc = cwt;
-  auto cs = summarize(space, cc, cwc, self);
-  return init_kmeanspp(space, cc, metric, k, trials, seed, cs, self, cwc);
+  Kokkos::View<T const*, mem> cw = weights;
+  auto const cs = summarize(space, cc, cw, self);
+  return init_kmeanspp(space, cc, metric, k, trials, seed, cs, self, cw);
 }
 
 }  // namespace kkm::detail

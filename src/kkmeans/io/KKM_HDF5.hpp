@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,26 @@ DatasetInfo inspect(DatasetRef const& ref, bool allow_1d = false);
 template <class T>
 std::vector<T> read_rows(DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t n,
                          Communicator const& comm);
+
+/// Reads rows of one dataset block by block into memory the caller owns, the file kept open between
+/// blocks. Collective over comm when HDF5 is parallel and comm has several ranks: every rank calls
+/// read() equally often (a rank with nothing left passes n = 0). An error stops this rank's reading
+/// (later reads read nothing); finish() then throws it, or another rank's, on every rank.
+class RowReader {
+ public:
+  RowReader(DatasetRef const& ref, DatasetInfo const& info, Communicator const& comm);
+  ~RowReader();
+  RowReader(RowReader const&) = delete;
+  RowReader& operator=(RowReader const&) = delete;
+  /// Rows [row0, row0 + n) converted to T (float or double), row-major, into out (n × cols).
+  template <class T>
+  void read(std::int64_t row0, std::int64_t n, T* out);
+  void finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// Rows this rank owns when N rows are split over comm.size() ranks as evenly as possible
 /// (the first N mod P ranks get one more).

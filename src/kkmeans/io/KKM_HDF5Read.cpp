@@ -172,43 +172,84 @@ void split_rows(std::int64_t n_total, int rank, int size, std::int64_t& row0, st
   row0 = rank * base + (rank < extra ? rank : extra);
 }
 
+struct RowReader::Impl {
+  DatasetRef ref;
+  DatasetInfo info;
+  Communicator const& comm;
+  bool collective = false;
+  H xfer, file, dataset;
+  std::string error;
+
+  Impl(DatasetRef const& r, DatasetInfo const& i, Communicator const& c) : ref(r), info(i), comm(c) {
+    collective = hdf5_is_parallel() && comm.is_distributed();
+    H fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    xfer = H(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+#if KKMEANS_HDF5_IS_PARALLEL && KKMEANS_ENABLE_MPI
+    if (collective) {
+      check(H5Pset_fapl_mpio(fapl.get(), comm.raw(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
+      check(H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+    }
+#endif
+    try {
+      file = open_file(ref.file, H5F_ACC_RDONLY, fapl.get());
+      dataset = open_dataset(file.get(), ref);
+    } catch (std::exception const& e) {
+      error = e.what();
+    }
+  }
+
+  template <class T>
+  void read(std::int64_t row0, std::int64_t n, T* out) {
+    if (!error.empty()) {
+      if (!collective) return;
+      n = 0;  // keep taking part in the collective reads of the other ranks
+    }
+    try {
+      H fspace(H5Dget_space(dataset.get()), H5Sclose);
+      hsize_t start[2] = {hsize_t(row0), 0}, count[2] = {hsize_t(n), hsize_t(info.cols)};
+      H mspace(H5Screate_simple(info.rank, count, nullptr), H5Sclose);
+      if (n > 0) {
+        check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "hyperslab");
+      } else {
+        H5Sselect_none(fspace.get());
+        H5Sselect_none(mspace.get());
+      }
+      if (n > 0 || collective) {
+        T dummy;
+        check(H5Dread(dataset.get(), native<T>(), mspace.get(), fspace.get(), xfer.get(), n > 0 ? out : &dummy),
+              "cannot read rows " + std::to_string(row0) + ".." + std::to_string(row0 + n) + " of '" + ref.str() +
+                  "' (truncated or corrupt file?)");
+      }
+    } catch (std::exception const& e) {
+      if (error.empty()) error = e.what();
+    }
+  }
+};
+
+RowReader::RowReader(DatasetRef const& ref, DatasetInfo const& info, Communicator const& comm)
+    : impl_(std::make_unique<Impl>(ref, info, comm)) {}
+RowReader::~RowReader() = default;
+
+template <class T>
+void RowReader::read(std::int64_t row0, std::int64_t n, T* out) {
+  impl_->read(row0, n, out);
+}
+template void RowReader::read<float>(std::int64_t, std::int64_t, float*);
+template void RowReader::read<double>(std::int64_t, std::int64_t, double*);
+
+void RowReader::finish() {
+  std::string const& e = impl_->error;
+  if (impl_->comm.any(!e.empty()))
+    throw UserError(e.empty() ? "reading '" + impl_->ref.str() + "' failed on another rank" : e);
+}
+
 template <class T>
 std::vector<T> read_rows(DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t n,
                          Communicator const& comm) {
   std::vector<T> out(static_cast<std::size_t>(n * info.cols));
-  bool const collective = hdf5_is_parallel() && comm.is_distributed();
-  H fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H xfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-#if KKMEANS_HDF5_IS_PARALLEL && KKMEANS_ENABLE_MPI
-  if (collective) {
-    check(H5Pset_fapl_mpio(fapl.get(), comm.raw(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
-    check(H5Pset_dxpl_mpio(xfer.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
-  }
-#endif
-  std::string error;
-  try {
-    H f = open_file(ref.file, H5F_ACC_RDONLY, fapl.get());
-    H d = open_dataset(f.get(), ref);
-    H fspace(H5Dget_space(d.get()), H5Sclose);
-    hsize_t start[2] = {hsize_t(row0), 0}, count[2] = {hsize_t(n), hsize_t(info.cols)};
-    H mspace(H5Screate_simple(info.rank, count, nullptr), H5Sclose);
-    if (n > 0) {
-      check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "hyperslab");
-    } else {
-      H5Sselect_none(fspace.get());
-      H5Sselect_none(mspace.get());
-    }
-    if (n > 0 || collective) {
-      T* p = out.empty() ? nullptr : out.data();
-      T dummy;
-      check(H5Dread(d.get(), native<T>(), mspace.get(), fspace.get(), xfer.get(), p ? p : &dummy),
-            "cannot read rows " + std::to_string(row0) + ".." + std::to_string(row0 + n) + " of '" + ref.str() +
-                "' (truncated or corrupt file?)");
-    }
-  } catch (std::exception const& e) {
-    error = e.what();
-  }
-  if (comm.any(!error.empty())) throw UserError(error.empty() ? "reading '" + ref.str() + "' failed on another rank" : error);
+  RowReader reader(ref, info, comm);
+  reader.read(row0, n, out.data());
+  reader.finish();
   return out;
 }
 

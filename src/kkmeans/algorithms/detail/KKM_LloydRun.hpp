@@ -108,13 +108,8 @@ class LloydRun {
   /// rank (the checked path's product and every GEMM path's inertia from the cluster sums are taken
   /// relative to it).
   void upload_column_facts() {
-    if (plan_.gemm != GemmKind::none) {
-      ws_.shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::shift"), d_);
-      auto h = Kokkos::create_mirror_view(ws_.shift);
-      KKM_ASSERT(s_.mean.size() == std::size_t(d_));
-      for (int j = 0; j < d_; ++j) h(j) = static_cast<T>(s_.mean[j]);
-      Kokkos::deep_copy(space_, ws_.shift, h);
-    }
+    KKM_ASSERT(s_.mean.size() == std::size_t(d_));
+    if (plan_.gemm != GemmKind::none) ws_.set_shift(space_, s_.mean);
     auto h = Kokkos::create_mirror_view(scale_);
     for (int j = 0; j < d_; ++j) h(j) = s_.scale[j];
     Kokkos::deep_copy(space_, scale_, h);

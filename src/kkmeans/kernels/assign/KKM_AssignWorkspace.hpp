@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace kkm::detail {
 
@@ -101,6 +102,14 @@ struct AssignWorkspace {
   double deferred_total() const { return launch_total(partial_h.data(), deferred); }
 
   /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
+  /// μ := `mean` (the global column means), for the GEMM paths.
+  void set_shift(ExecSpace const& space, std::vector<double> const& mean) {
+    shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::shift"), mean.size());
+    auto h = Kokkos::create_mirror_view(shift);
+    for (std::size_t j = 0; j < mean.size(); ++j) h(j) = static_cast<T>(mean[j]);
+    Kokkos::deep_copy(space, shift, h);
+  }
+
   std::size_t bytes() const {
     return (dot.span() + cnorm.span() + gemm_centroids.span() + cpad.span() + prepared_rows.span() +
             split_centroids.span() + xnorm.span() + shift.span()) *

@@ -1,0 +1,196 @@
+#pragma once
+/// \file KKM_KMeansPP.hpp
+/// \brief Greedy k-means++ (Arthur & Vassilvitskii 2007, with scikit-learn's 2 + ⌊ln k⌋ trials per
+/// step, keeping the trial that lowers the potential most), identical on every split of the rows.
+///
+/// D(i) is the k-means++ weight of row i: its distance to the nearest centre chosen so far
+/// (squared-Euclidean metrics; the distance squared for others), times its sample weight. A step
+///   1. draws its trials, row i with probability ∝ D(i), as exponential races (KKM_Race.hpp) — all
+///      the step's races in one pass over D, the pass that also brought D up to date;
+///   2. finds the trial rows (in place on one rank; gathered with several);
+///   3. measures every row against all trials in one pass over the rows (KKM_TrialDistances.hpp),
+///      storing the distances and summing each trial's potential in fixed point;
+///   4. keeps the trial with the least potential (ties → the earlier trial) and lowers D with the
+///      stored distances to it, in the pass that runs the next step's races.
+/// So a step reads the rows once, launches two kernels and waits for the device twice (the races,
+/// the potentials).
+/// Memory: D (n doubles) and the trials' distances (trials × n).
+#include <kkmeans/init/KKM_Init.hpp>
+#include <kkmeans/init/detail/KKM_TrialDistances.hpp>
+#include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace kkm::detail {
+
+/// D(i) = weight(i, trial `column`) (first) or min(D(i), weight(i, trial)); column −1 leaves D as it
+/// is. Then row i enters the races.
+template <class Mem, class T, class R, bool Squared>
+struct KmppAdvance {
+  Kokkos::View<R const**, Kokkos::LayoutRight, Mem> dist;
+  Kokkos::View<double*, Mem> D;
+  Kokkos::View<T const*, Mem> w;
+  int column;
+  bool first;
+  RaceStreams races;
+  std::int64_t offset;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, RaceLeaders& r) const {
+    double Di = first ? 0.0 : D(i);
+    if (column >= 0) {
+      double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
+      double const wd = kmpp_weight<Squared>(wi, static_cast<double>(dist(column, i)));
+      if (first || wd < Di) {
+        Di = wd;
+        D(i) = wd;
+      }
+    }
+    enter_races(r, Di, offset + i, races);
+  }
+};
+
+template <class ExecSpace, class T, class Metric>
+class GreedyKMeansPP {
+ public:
+  using mem = typename ExecSpace::memory_space;
+  using R = typename distance_result<Metric, T>::type;
+  using Rows = Kokkos::View<T const**, Kokkos::LayoutRight, mem>;
+  static constexpr bool squared = is_squared_euclidean<Metric>::value;
+
+  GreedyKMeansPP(ExecSpace const& space, Rows x, Metric const& metric, int k, int trials, std::uint64_t seed,
+                 DataSummary const& s, Communicator const& comm, Kokkos::View<T const*, mem> w)
+      : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), seed_(seed), n_(x.extent(0)),
+        d_(x.extent(1)), k_(k), trials_(trials > 0 ? trials : 2 + static_cast<int>(std::log(static_cast<double>(k)))),
+        D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_D"), n_),
+        dist_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_trial_distances"), trials_, n_),
+        cand_("kkm::kmpp_trials", race_width, d_),
+        cand_t_("kkm::kmpp_trials_t", d_, race_width) {}
+
+  HostMatrix<T> operator()() {
+    std::vector<std::int64_t> centers{first_center_row(space_, w_, n_, seed_, s_, comm_)};
+    load_trials(centers);
+    measure(0, 1, false);
+    RaceLeaders lead = advance(0, true, 1, 0);
+    for (int step = 1; step < k_; ++step) {
+      std::vector<std::int64_t> const picks = draw(lead, step);
+      int const best = best_trial(picks);
+      centers.push_back(picks[best]);
+      if (step + 1 < k_) lead = advance(best, false, step + 1, 0);
+    }
+    return gather_rows(space_, x_, centers, s_.row_offset, comm_);
+  }
+
+ private:
+  /// The step's trials as global rows: the races' winners (the first race_width races were run by
+  /// the pass that updated D, further ones here), a uniform row where every D is 0.
+  std::vector<std::int64_t> draw(RaceLeaders const& first_races, int step) {
+    std::vector<std::int64_t> picks;
+    for (int t0 = 0; t0 < trials_; t0 += race_width) {
+      RaceLeaders const lead = t0 == 0 ? first_races : advance(-1, false, step, t0);
+      auto const won = race_winners(lead, std::min(race_width, trials_ - t0), max_d_, comm_);
+      for (std::size_t t = 0; t < won.size(); ++t)
+        picks.push_back(won[t] >= 0 ? won[t]
+                                    : static_cast<std::int64_t>(
+                                          uniform_below(seed_, stream_of(step, t0 + int(t)), 0, s_.n_total)));
+    }
+    return picks;
+  }
+
+  /// The trial leaving the least potential (ties → the earlier), its distances stored in dist_.
+  int best_trial(std::vector<std::int64_t> const& picks) {
+    double const scale = fixed_point_scale(max_d_, static_cast<double>(s_.n_total));
+    std::vector<fixed_t> pot;
+    for (int t0 = 0; t0 < trials_; t0 += race_width) {
+      int const m = std::min(race_width, trials_ - t0);
+      load_trials(std::vector<std::int64_t>(picks.begin() + t0, picks.begin() + t0 + m));
+      TrialPotentials const p = measure(t0, m, true, scale);
+      pot.insert(pot.end(), p.p, p.p + m);
+    }
+    comm_.allreduce_sum(pot.data(), pot.size());
+    int best = 0;
+    for (int t = 1; t < trials_; ++t)
+      if (static_cast<long long>(pot[t]) < static_cast<long long>(pot[best])) best = t;
+    return best;
+  }
+
+  /// The trials: on one rank rows of x where they are; with several, gathered into cand_. Hosts with
+  /// squared-Euclidean metrics also get them transposed (cand_t_: the innermost loop over trials).
+  void load_trials(std::vector<std::int64_t> const& rows) {
+    int const m = rows.size();
+    for (int t = 0; t < race_width; ++t) own_row_[t] = -1;
+    if (comm_.is_distributed())
+      gather_rows_into(space_, x_, rows, s_.row_offset, comm_, cand_);
+    else
+      for (int t = 0; t < m; ++t) own_row_[t] = rows[t] - s_.row_offset;
+    if constexpr (squared && Kokkos::SpaceAccessibility<Kokkos::HostSpace, mem>::accessible) {
+      space_.fence();
+      for (int j = 0; j < d_; ++j)
+        for (int t = 0; t < race_width; ++t)
+          cand_t_(j, t) = t >= m ? T(0) : own_row_[t] >= 0 ? x_(own_row_[t], j) : cand_(t, j);
+    }
+  }
+
+  TrialPotentials measure(int column0, int m, bool potentials, double scale = 1) {
+    TrialPass<ExecSpace, T, Metric> pass;
+    pass.x = x_;
+    pass.cand = cand_;
+    pass.cand_t = cand_t_;
+    for (int t = 0; t < race_width; ++t) pass.own_row[t] = own_row_[t];
+    pass.dist = dist_;
+    pass.D = D_;
+    pass.w = w_;
+    pass.metric = metric_;
+    pass.d = d_;
+    pass.m = m;
+    pass.column0 = column0;
+    pass.scale = scale;
+    pass.potentials = potentials;
+    return measure_trials(space_, pass);
+  }
+
+  /// Lowers D with trial `column` (−1: not at all), then runs races [t0, t0 + race_width) of `step`.
+  RaceLeaders advance(int column, bool first, int step, int t0) {
+    RaceLeaders lead;
+    lead.clear();
+    int const races = std::min(race_width, trials_ - t0);
+    if (n_ > 0)
+      Kokkos::parallel_reduce("kkm::kmpp_advance",
+                              Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space_, 0, n_),
+                              KmppAdvance<mem, T, R, squared>{dist_, D_, w_, column, first,
+                                                              RaceStreams(seed_, stream_of(step, t0), races), s_.row_offset},
+                              RaceReducer<Kokkos::HostSpace>(lead));
+    return lead;
+  }
+
+  static std::uint64_t stream_of(int step, int trial) { return stream_kmeanspp + (std::uint64_t(step) << 8) + trial; }
+
+  ExecSpace space_;
+  Rows x_;
+  Metric metric_;
+  Communicator const& comm_;
+  DataSummary const& s_;
+  Kokkos::View<T const*, mem> w_;
+  std::uint64_t seed_;
+  std::int64_t n_;
+  int d_, k_, trials_;
+  double max_d_ = 0;
+  Kokkos::View<double*, mem> D_;
+  Kokkos::View<R**, Kokkos::LayoutRight, mem> dist_;
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> cand_;
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> cand_t_;
+  std::int64_t own_row_[race_width] = {};
+};
+
+template <class ExecSpace, class T, class Metric>
+HostMatrix<T> init_kmeanspp(ExecSpace const& space,
+                            Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
+                            Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
+                            Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}) {
+  return GreedyKMeansPP<ExecSpace, T, Metric>(space, x, metric, k, trials, seed, s, comm, w)();
+}
+
+}  // namespace kkm::detail
