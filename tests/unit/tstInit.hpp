@@ -147,12 +147,17 @@ void kmeanspp_equals_reference(Metric const& metric, int d, int trials, bool wei
   kkm::detail::DeviceMatrix<Space, float> cx = to_device<Space>(x);
   Kokkos::View<float const*, mem> cw = wd;
   auto const s = kkm::detail::summarize(Space{}, cx, cw, comm);
+  using kkm::detail::TrialKernel;
   for (std::uint64_t seed : {3u, 4u}) {
-    auto const got = kkm::detail::init_kmeanspp(Space{}, cx, metric, k, trials, seed, s, comm, cw);
     auto const want = reference_kmeanspp(x, w, metric, k, trials, seed);
-    for (int q = 0; q < k; ++q)
-      for (int j = 0; j < d; ++j)
-        ASSERT_EQ(got(q, j), x(want[q], j)) << "centre " << q << " column " << j << ", seed " << seed;
+    // The kernels this backend picks, and the device kernels (teams) wherever it runs.
+    for (TrialKernel kernel : {TrialKernel::automatic, TrialKernel::tiled}) {
+      auto const got = kkm::detail::init_kmeanspp(Space{}, cx, metric, k, trials, seed, s, comm, cw, kernel);
+      for (int q = 0; q < k; ++q)
+        for (int j = 0; j < d; ++j)
+          ASSERT_EQ(got(q, j), x(want[q], j))
+              << "centre " << q << " column " << j << ", seed " << seed << ", kernel " << int(kernel);
+    }
   }
 }
 

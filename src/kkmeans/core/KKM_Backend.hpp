@@ -11,6 +11,15 @@
 #include <string>
 #include <type_traits>
 
+/// Before a short inner loop of independent lanes (e.g. one per k-means++ trial): asks the host
+/// compiler to vectorise that loop. Without it GCC vectorises the outer loop instead, with shuffles,
+/// at half the speed. The lanes stay independent, so results do not change.
+#if defined(_OPENMP) && !defined(__CUDA_ARCH__)
+#define KKM_SIMD_LANES _Pragma("omp simd")
+#else
+#define KKM_SIMD_LANES
+#endif
+
 namespace kkm::detail {
 
 /// Rows or centroids as the kernels read them: n × d, row-major, in ExecSpace's memory.

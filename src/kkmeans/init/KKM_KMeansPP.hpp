@@ -30,15 +30,17 @@ namespace kkm::detail {
 
 /// D(i) = weight(i, trial `column`) (first) or min(D(i), weight(i, trial)); column −1 leaves D as it
 /// is. Then row i enters the races.
-template <class Mem, class T, class R, bool Squared>
+template <class ExecSpace, class T, class R, bool Squared>
 struct KmppAdvance {
-  Kokkos::View<R const**, Kokkos::LayoutRight, Mem> dist;
-  Kokkos::View<double*, Mem> D;
-  Kokkos::View<T const*, Mem> w;
+  using mem = typename ExecSpace::memory_space;
+  Kokkos::View<R const**, Kokkos::LayoutRight, mem> dist;
+  Kokkos::View<double*, mem> D;
+  Kokkos::View<T const*, mem> w;
   int column;
   bool first;
   RaceStreams races;
   std::int64_t offset;
+
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, RaceLeaders& r) const {
     double Di = first ? 0.0 : D(i);
     if (column >= 0) {
@@ -53,6 +55,28 @@ struct KmppAdvance {
   }
 };
 
+/// KmppAdvance for devices: thread `me` of a team takes rows base + q · team_size + me (coalesced),
+/// enough of them that its own leaders prune most logarithms, racing in registers, and joins its
+/// leaders into its own reduction value once.
+template <class ExecSpace, class Advance>
+struct KmppAdvanceInTeams {
+  using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  static constexpr int rows_per_thread = 32;
+  Advance advance;
+  KOKKOS_INLINE_FUNCTION void operator()(member const& team, RaceLeaders& result) const {
+    std::int64_t const n = advance.D.extent(0);
+    int const ts = team.team_size();
+    std::int64_t const base = std::int64_t(team.league_rank()) * ts * rows_per_thread + team.team_rank();
+    RaceLeaders mine;
+    mine.clear();
+    for (int q = 0; q < rows_per_thread; ++q) {
+      std::int64_t const i = base + std::int64_t(q) * ts;
+      if (i < n) advance(i, mine);
+    }
+    RaceReducer<typename ExecSpace::memory_space>(result).join(result, mine);
+  }
+};
+
 template <class ExecSpace, class T, class Metric>
 class GreedyKMeansPP {
  public:
@@ -62,13 +86,17 @@ class GreedyKMeansPP {
   static constexpr bool squared = is_squared_euclidean<Metric>::value;
 
   GreedyKMeansPP(ExecSpace const& space, Rows x, Metric const& metric, int k, int trials, std::uint64_t seed,
-                 DataSummary const& s, Communicator const& comm, Kokkos::View<T const*, mem> w)
+                 DataSummary const& s, Communicator const& comm, Kokkos::View<T const*, mem> w,
+                 TrialKernel kernel = TrialKernel::automatic)
       : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), seed_(seed), n_(x.extent(0)),
         d_(x.extent(1)), k_(k), trials_(trials > 0 ? trials : 2 + static_cast<int>(std::log(static_cast<double>(k)))),
         D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_D"), n_),
         dist_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_trial_distances"), trials_, n_),
         cand_("kkm::kmpp_trials", race_width, d_),
-        cand_t_("kkm::kmpp_trials_t", d_, race_width) {}
+        cand_t_("kkm::kmpp_trials_t", d_, race_width),
+        kernel_(kernel == TrialKernel::automatic
+                    ? (squared && !is_host_space<ExecSpace>() ? TrialKernel::tiled : TrialKernel::rows)
+                    : kernel) {}
 
   HostMatrix<T> operator()() {
     std::vector<std::int64_t> centers{first_center_row(space_, w_, n_, seed_, s_, comm_)};
@@ -149,7 +177,7 @@ class GreedyKMeansPP {
     pass.column0 = column0;
     pass.scale = scale;
     pass.potentials = potentials;
-    return measure_trials(space_, pass);
+    return measure_trials(space_, pass, kernel_);
   }
 
   /// Lowers D with trial `column` (−1: not at all), then runs races [t0, t0 + race_width) of `step`.
@@ -157,12 +185,21 @@ class GreedyKMeansPP {
     RaceLeaders lead;
     lead.clear();
     int const races = std::min(race_width, trials_ - t0);
-    if (n_ > 0)
+    if (n_ == 0) return lead;
+    using Advance = KmppAdvance<ExecSpace, T, R, squared>;
+    Advance const advance{dist_, D_, w_, column, first, RaceStreams(seed_, stream_of(step, t0), races), s_.row_offset};
+    if (kernel_ == TrialKernel::tiled) {  // the device kernels
+      using InTeams = KmppAdvanceInTeams<ExecSpace, Advance>;
+      int const team = is_host_space<ExecSpace>() ? 1 : 128;
+      std::int64_t const per_team = std::int64_t(team) * InTeams::rows_per_thread;
       Kokkos::parallel_reduce("kkm::kmpp_advance",
-                              Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space_, 0, n_),
-                              KmppAdvance<mem, T, R, squared>{dist_, D_, w_, column, first,
-                                                              RaceStreams(seed_, stream_of(step, t0), races), s_.row_offset},
+                              Kokkos::TeamPolicy<ExecSpace>(space_, static_cast<int>((n_ + per_team - 1) / per_team), team),
+                              InTeams{advance}, RaceReducer<Kokkos::HostSpace>(lead));
+    } else {
+      Kokkos::parallel_reduce("kkm::kmpp_advance",
+                              Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space_, 0, n_), advance,
                               RaceReducer<Kokkos::HostSpace>(lead));
+    }
     return lead;
   }
 
@@ -182,6 +219,7 @@ class GreedyKMeansPP {
   Kokkos::View<R**, Kokkos::LayoutRight, mem> dist_;
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cand_;
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cand_t_;
+  TrialKernel kernel_;
   std::int64_t own_row_[race_width] = {};
 };
 
@@ -189,8 +227,9 @@ template <class ExecSpace, class T, class Metric>
 HostMatrix<T> init_kmeanspp(ExecSpace const& space,
                             Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                             Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
-                            Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}) {
-  return GreedyKMeansPP<ExecSpace, T, Metric>(space, x, metric, k, trials, seed, s, comm, w)();
+                            Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w = {},
+                            TrialKernel kernel = TrialKernel::automatic) {
+  return GreedyKMeansPP<ExecSpace, T, Metric>(space, x, metric, k, trials, seed, s, comm, w, kernel)();
 }
 
 }  // namespace kkm::detail

@@ -95,7 +95,8 @@ struct RaceStreams {
 KOKKOS_INLINE_FUNCTION void enter_races(RaceLeaders& r, double Di, std::int64_t global_row, RaceStreams const& s) {
   if (Di > r.max_d) r.max_d = Di;
   if (!(Di > 0)) return;
-  for (int t = 0; t < s.count; ++t) {
+  for (int t = 0; t < race_width; ++t) {  // constant bound: unrolled, the leaders stay in registers
+    if (t >= s.count) break;
     double const u = uniform01_keyed(s.key[t], std::uint64_t(global_row));
     if (r.row[t] >= 0 && (1.0 - u) > r.key[t] * Di * (1.0 + 0x1p-40)) continue;
     double const key = -math::log(u) / Di;

@@ -9,8 +9,8 @@
 ///   - RowTrials: a thread per row. Squared-Euclidean metrics read the trials transposed (d × 8),
 ///     so that the innermost loop runs over the trials and vectorises on hosts; other metrics call
 ///     the metric once per trial.
-///   - TiledTrials (devices, squared-Euclidean metrics): a team stages a tile of rows column-block
-///     by column-block in scratch with coalesced loads, each thread then reads its row from there.
+///   - TiledTrials (devices, squared-Euclidean metrics): a team stages its rows column block by
+///     column block in scratch with coalesced loads, each thread then reads its row from there.
 /// Both sum Σ_j (x_j − c_j)² in ascending j from 0, the metric's own order.
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
@@ -111,6 +111,7 @@ struct RowTrials : TrialPass<ExecSpace, T, Metric> {
       for (int j = 0; j < this->d; ++j) {
         T const xj = this->x(i, j);
         T const* cj = &this->cand_t(j, 0);
+        KKM_SIMD_LANES
         for (int t = 0; t < race_width; ++t) {
           T const diff = xj - cj[t];
           acc[t] += diff * diff;
@@ -125,95 +126,111 @@ struct RowTrials : TrialPass<ExecSpace, T, Metric> {
   }
 };
 
-/// Devices, squared-Euclidean metrics: a team takes `tile_rows` rows; per block of `block_cols`
-/// columns it stages the rows' block (padded stride: conflict-free reads) and the trials' block in
-/// scratch, then every row adds the block to its partial sums, which live in scratch between blocks
-/// (trial-major: a warp's rows in distinct banks).
+/// Devices, squared-Euclidean metrics: a team of any size takes as many rows, one per thread. Per
+/// block of `block_cols` columns the team stages the rows' block in scratch (padded stride:
+/// conflict-free reads) with coalesced loads — each thread first loads its `block_cols` elements
+/// into registers, so that all of them are in flight at once — and the trials' block, then each
+/// thread adds the block to its row's sums, kept in registers. Each thread adds its own row's
+/// potentials to its own reduction value (a team reduction has one per thread).
 template <class ExecSpace, class T, class Metric>
 struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
   using base = TrialPass<ExecSpace, T, Metric>;
   using typename base::R;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
-  static constexpr int tile_rows = 128;
   static constexpr int block_cols = 32;
   static constexpr int stride = block_cols + 1;
 
-  static std::size_t scratch_bytes() {
-    return (std::size_t(tile_rows) * stride + std::size_t(block_cols) * race_width +
-            std::size_t(tile_rows) * race_width) * sizeof(T) + 64;
+  static std::size_t scratch_bytes(int team_size) {
+    return (std::size_t(team_size) * stride + std::size_t(block_cols) * race_width) * sizeof(T) + 64;
+  }
+
+  /// Rows [i0, i0 + rows) × columns [j0, j0 + cols) into tile (row r at r · stride): element
+  /// e = q · team_size + me for q < block_cols, so a warp reads consecutive columns of a row.
+  KOKKOS_INLINE_FUNCTION void stage_rows(member const& team, T* tile, std::int64_t i0, int rows, int j0,
+                                         int cols) const {
+    int const me = team.team_rank(), ts = team.team_size();
+    T v[block_cols];
+    for (int q = 0; q < block_cols; ++q) {
+      int const e = q * ts + me;
+      int const r = cols == block_cols ? e / block_cols : e / cols;
+      int const c = e - r * cols;
+      v[q] = r < rows ? this->x(i0 + r, j0 + c) : T(0);
+    }
+    for (int q = 0; q < block_cols; ++q) {
+      int const e = q * ts + me;
+      int const r = cols == block_cols ? e / block_cols : e / cols;
+      if (r < rows) tile[r * stride + e - r * cols] = v[q];
+    }
   }
 
   KOKKOS_FUNCTION void operator()(member const& team, TrialPotentials& result) const {
     std::int64_t const n = this->x.extent(0);
-    std::int64_t const i0 = std::int64_t(team.league_rank()) * tile_rows;
-    int const rows = n - i0 < tile_rows ? int(n - i0) : tile_rows;
+    int const me = team.team_rank(), ts = team.team_size();
+    std::int64_t const i0 = std::int64_t(team.league_rank()) * ts;
+    int const rows = n - i0 < ts ? int(n - i0) : ts;
     auto& s = team.team_scratch(0);
-    T* tile = static_cast<T*>(s.get_shmem_aligned(std::size_t(tile_rows) * stride * sizeof(T), 16));
+    T* tile = static_cast<T*>(s.get_shmem_aligned(std::size_t(ts) * stride * sizeof(T), 16));
     T* ct = static_cast<T*>(s.get_shmem_aligned(std::size_t(block_cols) * race_width * sizeof(T), 16));
-    T* acc = static_cast<T*>(s.get_shmem_aligned(std::size_t(tile_rows) * race_width * sizeof(T), 16));
-    Kokkos::parallel_for(Kokkos::TeamVectorRange(team, tile_rows * race_width), [&](int e) { acc[e] = T(0); });
+    T a[race_width];
+    for (int t = 0; t < race_width; ++t) a[t] = T(0);
     for (int j0 = 0; j0 < this->d; j0 += block_cols) {
       int const cols = this->d - j0 < block_cols ? this->d - j0 : block_cols;
       team.team_barrier();
-      Kokkos::parallel_for(Kokkos::TeamVectorRange(team, rows * cols), [&](int e) {
-        tile[(e / cols) * stride + e % cols] = this->x(i0 + e / cols, j0 + e % cols);
-      });
-      Kokkos::parallel_for(Kokkos::TeamVectorRange(team, cols * race_width), [&](int e) {
+      stage_rows(team, tile, i0, rows, j0, cols);
+      for (int e = me; e < cols * race_width; e += ts) {
         int const t = e % race_width;
         ct[e] = t < this->m ? this->trial(t)[j0 + e / race_width] : T(0);
-      });
+      }
       team.team_barrier();
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows), [&](int r) {
-        T a[race_width];
-        for (int t = 0; t < race_width; ++t) a[t] = acc[t * tile_rows + r];
+      if (me < rows)
         for (int j = 0; j < cols; ++j) {
-          T const xj = tile[r * stride + j];
+          T const xj = tile[me * stride + j];
           for (int t = 0; t < race_width; ++t) {
             T const diff = xj - ct[j * race_width + t];
             a[t] += diff * diff;
           }
         }
-        for (int t = 0; t < race_width; ++t) acc[t * tile_rows + r] = a[t];
-      });
     }
-    TrialPotentials team_p;
-    Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(team, rows),
-        [&](int r, TrialPotentials& p) {
-          R v[race_width];
-          for (int t = 0; t < race_width; ++t) v[t] = static_cast<R>(acc[t * tile_rows + r]);
-          this->finish_row(i0 + r, v, p);
-        },
-        PotentialsReducer<typename base::mem>(team_p));
-    Kokkos::single(Kokkos::PerTeam(team), [&]() {
-      for (int t = 0; t < race_width; ++t) result.p[t] += team_p.p[t];
-    });
+    if (me < rows) {
+      R v[race_width];
+      for (int t = 0; t < race_width; ++t) v[t] = static_cast<R>(a[t]);
+      this->finish_row(i0 + me, v, result);
+    }
   }
 };
+
+/// Which kernel measures the trials: by traits and backend (automatic), or one named (tests run
+/// the device kernel on hosts too).
+enum class TrialKernel { automatic, rows, tiled };
 
 /// Runs one pass over the rows: dist columns [pass.column0, + pass.m) and, unless
 /// pass.potentials is false, the local potentials of the m trials.
 template <class ExecSpace, class T, class Metric>
-TrialPotentials measure_trials(ExecSpace const& space, TrialPass<ExecSpace, T, Metric> const& pass) {
+TrialPotentials measure_trials(ExecSpace const& space, TrialPass<ExecSpace, T, Metric> const& pass,
+                               TrialKernel kind = TrialKernel::automatic) {
+  using Pass = TrialPass<ExecSpace, T, Metric>;
   TrialPotentials p;
   PotentialsReducer<Kokkos::HostSpace>(p).init(p);
   std::int64_t const n = pass.x.extent(0);
   if (n == 0) return p;
-  if constexpr (TrialPass<ExecSpace, T, Metric>::squared && !is_host_space<ExecSpace>()) {
-    using K = TiledTrials<ExecSpace, T, Metric>;
-    K kernel;
-    static_cast<TrialPass<ExecSpace, T, Metric>&>(kernel) = pass;
-    int const league = static_cast<int>((n + K::tile_rows - 1) / K::tile_rows);
-    Kokkos::TeamPolicy<ExecSpace> policy(space, league, K::tile_rows);
-    Kokkos::parallel_reduce("kkm::kmpp_trials", policy.set_scratch_size(0, Kokkos::PerTeam(K::scratch_bytes())),
-                            kernel, PotentialsReducer<Kokkos::HostSpace>(p));
-  } else {
-    RowTrials<ExecSpace, T, Metric> kernel;
-    static_cast<TrialPass<ExecSpace, T, Metric>&>(kernel) = pass;
-    Kokkos::parallel_reduce("kkm::kmpp_trials",
-                            Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n), kernel,
-                            PotentialsReducer<Kokkos::HostSpace>(p));
+  if (kind == TrialKernel::automatic)
+    kind = Pass::squared && !is_host_space<ExecSpace>() ? TrialKernel::tiled : TrialKernel::rows;
+  if (kind == TrialKernel::tiled) {
+    if constexpr (Pass::squared) {
+      using K = TiledTrials<ExecSpace, T, Metric>;
+      K kernel;
+      static_cast<Pass&>(kernel) = pass;
+      int const team = is_host_space<ExecSpace>() ? 1 : 128;
+      Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>((n + team - 1) / team), team);
+      Kokkos::parallel_reduce("kkm::kmpp_trials", policy.set_scratch_size(0, Kokkos::PerTeam(K::scratch_bytes(team))),
+                              kernel, PotentialsReducer<Kokkos::HostSpace>(p));
+      return p;
+    }
   }
+  RowTrials<ExecSpace, T, Metric> kernel;
+  static_cast<Pass&>(kernel) = pass;
+  Kokkos::parallel_reduce("kkm::kmpp_trials", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
+                          kernel, PotentialsReducer<Kokkos::HostSpace>(p));
   return p;
 }
 
