@@ -221,7 +221,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                     {"iou_column", num(iou_column)},
                     {"k_requested", num(o.k)},
                     {"k_final", num(res.k_final)},
-                    {"init", txt(o.init_from.empty() ? o.init : to_string(Init::given) + (":" + o.init_from))},
+                    {"init", txt(o.init_from.empty() ? res.init : to_string(Init::given) + (":" + o.init_from))},
                     {"empty_policy", txt(o.empty)},
                     {"mode", txt(o.mode)},
                     {"n_init", num(o.n_init)},

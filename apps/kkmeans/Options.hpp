@@ -34,7 +34,7 @@ struct FitOptions {
   std::int64_t rows = 0;             ///< fit on the first `rows` rows only (0: all)
   int k = 0;                         ///< required
   std::string metric = metric_names[0];  ///< one of metric_choices() (sqeuclidean)
-  std::string init = to_string(Init::kmeanspp);  ///< one of cli_choices<Init>()
+  std::string init = to_string(Init::automatic);  ///< one of cli_choices<Init>()
   std::string init_from;             ///< FILE.h5:/DATASET with k × d initial centroids (overrides init)
   int n_init = 1;
   int max_epochs = 300;

@@ -194,4 +194,24 @@ TEST(TEST_CATEGORY, init_kmeans_parallel_same_on_every_assignment_path_and_batch
     }
 }
 
+// The default initialisation is k-means‖ on devices and k-means++ on hosts, and a fit reports which ran.
+TEST(TEST_CATEGORY, init_auto_is_kmeans_parallel_on_devices_kmeanspp_on_hosts) {
+  using Space = TEST_EXECSPACE;
+  kkm::Parameters p;
+  EXPECT_EQ(p.init, kkm::Init::automatic);
+  kkm::Init const want = kkm::detail::is_host_space<Space>() ? kkm::Init::kmeanspp : kkm::Init::kmeans_parallel;
+  EXPECT_EQ(kkm::detail::init_for<Space>(kkm::Init::automatic), want);
+  EXPECT_EQ(kkm::detail::init_for<Space>(kkm::Init::random), kkm::Init::random);
+  auto x = blobs<float>(600, 3, 4, 0.1, 5);
+  p.k = 4;
+  auto const r = kkm::fit(Space{}, to_device<Space>(x), p, kkm::SquaredEuclidean{});
+  EXPECT_EQ(r.init, kkm::to_string(want));
+  // The same centroids as asking for that initialisation by name.
+  kkm::Parameters named = p;
+  named.init = want;
+  auto const n = kkm::fit(Space{}, to_device<Space>(x), named, kkm::SquaredEuclidean{});
+  for (int q = 0; q < 4; ++q)
+    for (int j = 0; j < 3; ++j) EXPECT_EQ(r.centroids(q, j), n.centroids(q, j));
+}
+
 }  // namespace

@@ -2,13 +2,28 @@
 // or global atomics) equal a host reference; the small-d kernel (row in registers, zero-padded
 // centroids) gives the same labels, sums and inertia bit for bit as the generic kernel.
 #include <KKM_TestHelpers.hpp>
+// After kkmeans' headers, so that it cannot mask their own test of the cuBLAS TPL:
+#include <KokkosKernels_config.h>
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <tuple>
+#include <type_traits>
 
 namespace {
+
+// A CUDA build whose Kokkos Kernels has the cuBLAS TPL must make kkmeans' own cuBLAS calls (the TF32
+// product of the checked GEMM path, strided-batched blocks): the test that decides it once saw the
+// TPL macro undefined because of include order, and the build silently ran 3.7× slower.
+TEST(TEST_CATEGORY, cublas_used_where_kokkos_kernels_has_it) {
+#if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUBLAS)
+  if (!std::is_same_v<TEST_EXECSPACE, Kokkos::Cuda>) GTEST_SKIP() << "a host backend";
+  EXPECT_TRUE(kkm::detail::cublas_space<Kokkos::Cuda>());
+#else
+  GTEST_SKIP() << "not a CUDA build with the cuBLAS TPL";
+#endif
+}
 
 using namespace kkm_test;
 using space = TEST_EXECSPACE;

@@ -42,7 +42,8 @@ TEST(TEST_CATEGORY, names_round_trip) {
 
 TEST(TEST_CATEGORY, names_are_the_documented_ones) {
   // Every value (the tables' sizes: no value left out) and the exact names files and the command line use.
-  EXPECT_EQ(kkm::Names<kkm::Init>::table.size(), 4u);
+  EXPECT_EQ(kkm::Names<kkm::Init>::table.size(), 5u);
+  EXPECT_STREQ(kkm::to_string(kkm::Init::automatic), "auto");
   EXPECT_STREQ(kkm::to_string(kkm::Init::kmeanspp), "kmeans++");
   EXPECT_STREQ(kkm::to_string(kkm::Init::kmeans_parallel), "kmeans||");
   EXPECT_STREQ(kkm::to_string(kkm::Init::random), "random");

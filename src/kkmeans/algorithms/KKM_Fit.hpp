@@ -55,6 +55,14 @@ inline void check_resume(Checkpoint const& resume, Parameters const& params, Dat
               "the checkpoint's centroids or labels do not match this rank's rows");
 }
 
+/// The initialisation that Init::automatic stands for on ExecSpace: k-means‖ on devices (its rounds
+/// are assignments, where a GPU is fastest), k-means++ on hosts; other values stand for themselves.
+template <class ExecSpace>
+constexpr Init init_for(Init requested) {
+  if (requested != Init::automatic) return requested;
+  return is_host_space<ExecSpace>() ? Init::kmeanspp : Init::kmeans_parallel;
+}
+
 /// The first centroids of run `seed`: a checkpoint's, the given ones, or by the chosen init.
 template <class ExecSpace, class V, class Metric>
 HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, Parameters const& params,
@@ -62,18 +70,19 @@ HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, 
                                 Communicator const& comm, Kokkos::View<V const*, typename ExecSpace::memory_space> weights,
                                 Checkpoint const* resume) {
   int const d = x.extent(1);
+  Init const init = init_for<ExecSpace>(params.init);
   HostMatrix<V> c0;
   if (resume) {
     c0 = HostMatrix<V>("kkm::resumed_centers", resume->k, d);
     for (int c = 0; c < resume->k; ++c)
       for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(resume->centroids[std::size_t(c) * d + j]);
-  } else if (params.init == Init::given) {
+  } else if (init == Init::given) {
     c0 = HostMatrix<V>("kkm::init_centers", params.k, d);
     for (int c = 0; c < params.k; ++c)
       for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(params.initial_centroids[std::size_t(c) * d + j]);
-  } else if (params.init == Init::random) {
+  } else if (init == Init::random) {
     c0 = init_random(space, x, params.k, seed, summary, comm);
-  } else if (params.init == Init::kmeans_parallel) {
+  } else if (init == Init::kmeans_parallel) {
     c0 = init_kmeans_parallel(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights, 5, 2.0,
                               params);
   } else {
@@ -159,6 +168,7 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
   }
   best.restart_inertia = inertias;
   best.seconds_init = t_init;
+  best.init = to_string(detail::init_for<ExecSpace>(params.init));
   best.seconds_epochs = t_epochs;
   Kokkos::Profiling::popRegion();
   return best;

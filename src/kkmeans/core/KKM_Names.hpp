@@ -32,7 +32,8 @@ struct Names {};
 
 template <>
 struct Names<Init> {
-  static constexpr std::array<std::pair<Init, char const*>, 4> table = {{
+  static constexpr std::array<std::pair<Init, char const*>, 5> table = {{
+      {Init::automatic, "auto"},
       {Init::kmeanspp, "kmeans++"},
       {Init::kmeans_parallel, "kmeans||"},
       {Init::random, "random"},

@@ -18,6 +18,8 @@ struct Checkpoint;  // KKM_Result.hpp
 /// How the first k centroids are chosen. Both are deterministic for a seed and give the same
 /// centroids whatever the number of ranks or threads.
 enum class Init {
+  automatic,  ///< k-means‖ on devices (GPUs), k-means++ on hosts: on the measured workloads each is the
+              ///< faster where it runs, and k-means‖ also ended at the lower inertia (docs/PERFORMANCE.md)
   random,    ///< k distinct rows drawn uniformly
   kmeanspp,  ///< greedy k-means++ (scikit-learn's): several candidates per step, keep the best
   given,     ///< Parameters::initial_centroids (k × d, row-major), as scikit-learn's init=array
@@ -67,8 +69,8 @@ enum class Pipeline {
 struct Parameters {
   /// Number of clusters requested. Required: 1 ≤ k ≤ number of rows.
   int k = 8;
-  /// Initialisation. Default: greedy k-means++.
-  Init init = Init::kmeanspp;
+  /// Initialisation. Default: k-means‖ on GPUs, greedy k-means++ on CPUs (Init::automatic).
+  Init init = Init::automatic;
   /// Candidates tried per k-means++ step; 0 means 2 + floor(ln k), as scikit-learn.
   int kmeanspp_trials = 0;
   /// Independent runs (seeds seed, seed+1, …); the one with the lowest inertia is kept. Default 1.

@@ -88,6 +88,7 @@ struct Result {
   std::vector<double> restart_inertia;  ///< final inertia of each of the n_init runs
   int best_restart = 0;                 ///< index of the kept run
   std::string path;             ///< assignment path used: to_string(AssignPath), never "auto"
+  std::string init;             ///< initialisation used: to_string(Init), never "auto"
   std::int64_t batch_size = 0;  ///< rows per batch actually used
   int epochs_pipelined = 0;     ///< epochs whose assignment was queued while the host processed the one before (Parameters::pipeline)
   int epochs_rerun = 0;         ///< epochs queued ahead, discarded and run again (the host's update differed: empty clusters)
