@@ -1,6 +1,7 @@
 #pragma once
 // `kkmeans fit`: read this rank's slice, fit, write the model, labels and report.
 #include "App.hpp"
+#include "FileRoles.hpp"
 #include "Progress.hpp"
 
 #include <kkmeans/io/KKM_HDF5.hpp>
@@ -13,6 +14,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <memory>
@@ -89,11 +91,32 @@ inline io::DatasetRef parse_ref(std::string const& spec) {
   }
 }
 
+/// Before any work, on every rank and agreed by all: no file the run writes (output, report,
+/// checkpoint) is a file it reads (input, weights, initial centroids) or another of its outputs,
+/// and a checkpoint path that exists holds a kkmeans checkpoint (a run replaces only its own).
+inline void check_file_roles(FitOptions const& o, Communicator const& comm) {
+  FileRoles files;
+  files.reads("--input", parse_ref(o.input).file);
+  if (!o.weights.empty()) files.reads("--weights", parse_ref(o.weights).file);
+  if (!o.init_from.empty()) files.reads("--init-from", parse_ref(o.init_from).file);
+  files.writes("--output", o.output);
+  files.writes("--report", o.report);
+  files.writes("--checkpoint", o.checkpoint);
+  check_on_every_rank(comm, [&] {
+    files.check();
+    std::error_code ec;
+    KKM_REQUIRE(o.checkpoint.empty() || !std::filesystem::exists(o.checkpoint, ec) || io::is_checkpoint(o.checkpoint),
+                "checkpoint '" + o.checkpoint + "' exists and is not a kkmeans checkpoint: a run replaces only its own "
+                "checkpoints; choose another path");
+  });
+}
+
 template <class T>
 int run_fit(FitOptions const& o, Communicator const& comm) {
   using space = Kokkos::DefaultExecutionSpace;
   Kokkos::Timer total;
   auto const ref = parse_ref(o.input);
+  check_file_roles(o, comm);
   auto info = io::inspect(ref);
   std::int64_t const file_rows = info.rows;
   if (o.rows > 0) {
@@ -108,9 +131,11 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   int const iou_column = o.iou_column >= 0 ? o.iou_column : (info.cols >= 4 ? 2 : 0);
   if (o.metric == IoU::name) IoU{iou_column}.check_dimensions(static_cast<int>(info.cols));
   // Refuse an existing output before any work, so a long run never ends in "file exists".
-  for (auto const* f : {&o.output, &o.report})
-    if (!f->empty() && !o.overwrite && comm.rank() == 0 && std::ifstream(*f).good())
-      throw UserError("output '" + *f + "' exists (pass --overwrite to replace it)");
+  check_on_every_rank(comm, [&] {  // rank 0 looks; every rank stops
+    for (auto const* f : {&o.output, &o.report})
+      if (!f->empty() && !o.overwrite && comm.rank() == 0 && std::ifstream(*f).good())
+        throw UserError("output '" + *f + "' exists (pass --overwrite to replace it)");
+  });
 
   Kokkos::Timer t;
   std::int64_t row0 = 0;

@@ -12,8 +12,15 @@ namespace {
 template <class T>
 int predict_as(PredictOptions const& o, Communicator const& comm) {
   using space = Kokkos::DefaultExecutionSpace;
-  auto const model = io::read_model(o.model);
   auto const ref = parse_ref(o.input);
+  {  // before any work: the output is neither the model nor the data, however spelled
+    FileRoles files;
+    files.reads("--model", o.model);
+    files.reads("--input", ref.file);
+    files.writes("--output", o.output);
+    check_on_every_rank(comm, [&] { files.check(); });
+  }
+  auto const model = io::read_model(o.model);
   auto const info = io::inspect(ref);
   KKM_REQUIRE(info.rows > 0, "dataset '" + ref.str() + "' has zero rows");
   KKM_REQUIRE(info.cols == model.d, "model '" + o.model + "' has d = " + std::to_string(model.d) + " but '" +

@@ -448,6 +448,57 @@ def bad_inputs(d):
         check=0)
 
 
+@test
+def outputs_never_replace_inputs(d):
+    """No file the run writes may be a file it reads, or another output, under any spelling; a
+    checkpoint path replaces only a kkmeans checkpoint. The refused run changes nothing."""
+    data = f"{d}/data.h5"
+    blobs(data, n=300, d=2, k=3)
+    other = f"{d}/other.h5"
+    blobs(other, n=50, d=2, k=2)
+    os.symlink(data, f"{d}/link.h5")
+    os.link(data, f"{d}/hard.h5")
+    model = f"{d}/m.h5"
+    run(["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--output", model], check=0)
+    cwd_rel = os.path.relpath(data)
+    before = {f: open(f, "rb").read() for f in (data, other, model)}
+    fit = ["fit", "--quiet", "--k", "3", "--overwrite", "--input", f"{data}:/points"]
+    cases = [
+        (fit + ["--checkpoint", data, "--checkpoint-every", "1"], ["--checkpoint", "is the file --input reads", "data.h5"]),
+        (fit + ["--output", f"{d}/./data.h5"], ["--output", "is the file --input reads"]),
+        (fit + ["--output", cwd_rel], ["--output", "is the file --input reads"]),
+        (fit + ["--report", f"{d}/link.h5"], ["--report", "is the file --input reads"]),
+        (fit + ["--output", f"{d}/hard.h5"], ["--output", "is the file --input reads"]),
+        (fit + ["--output", f"{d}/o.h5", "--report", f"{d}/sub/../o.h5"], ["two outputs cannot share a file"]),
+        (fit + ["--output", f"{d}/o.h5", "--checkpoint", f"{d}/sub/../o.h5", "--checkpoint-every", "2"],
+         ["two outputs cannot share a file"]),
+        (fit + ["--weights", f"{other}:/points", "--output", other], ["--output", "is the file --weights reads"]),
+        (fit + ["--checkpoint", other, "--checkpoint-every", "2"], ["exists and is not a kkmeans checkpoint"]),
+        (["predict", "--model", model, "--input", f"{data}:/points", "--output", model, "--overwrite"],
+         ["--output", "is the file --model reads"]),
+        (["predict", "--model", model, "--input", f"{data}:/points", "--output", f"{d}/link.h5", "--overwrite"],
+         ["--output", "is the file --input reads"]),
+    ]
+    os.makedirs(f"{d}/sub")
+    for args, words in cases:
+        try:
+            expect_error(args, 1, words)
+        except AssertionError as e:
+            raise AssertionError(f"{' '.join(args)}: {e}")
+        for f, b in before.items():
+            assert open(f, "rb").read() == b, f"{' '.join(args)} changed {f}"
+    assert not os.path.exists(f"{d}/o.h5")
+    # On several ranks the refusal is agreed (no rank waits in a collective) and said once.
+    expect_error(fit + ["--output", f"{d}/./data.h5"], 1, ["is the file --input reads"], np_=2)
+    expect_error(["fit", "--quiet", "--k", "3", "--input", f"{data}:/points", "--output", model], 1,
+                 ["exists", "--overwrite"], np_=2)
+    # A run may replace its own checkpoint, and resume from it.
+    ck = f"{d}/ck.h5"
+    run(fit + ["--checkpoint", ck, "--checkpoint-every", "1", "--output", f"{d}/o.h5"], check=0)
+    run(fit + ["--checkpoint", ck, "--checkpoint-every", "1", "--output", f"{d}/o.h5"], check=0)
+    run(fit + ["--checkpoint", ck, "--checkpoint-every", "1", "--output", f"{d}/o.h5", "--resume"], check=0)
+
+
 TRAILER = """
 `KKMEANS_TEST_FREE_MEMORY` (bytes) stands in for the free memory of the rank's device in tests.
 

@@ -67,6 +67,10 @@ class RowReader {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Whether `path` is a kkmeans checkpoint (an HDF5 file with the attribute kkmeans_checkpoint); false
+/// for any other file, HDF5 or not.
+bool is_checkpoint(std::string const& path);
+
 /// Rows this rank owns when N rows are split over comm.size() ranks as evenly as possible
 /// (the first N mod P ranks get one more).
 void split_rows(std::int64_t n_total, int rank, int size, std::int64_t& row0, std::int64_t& count);

@@ -243,6 +243,15 @@ void RowReader::finish() {
     throw UserError(e.empty() ? "reading '" + impl_->ref.str() + "' failed on another rank" : e);
 }
 
+bool is_checkpoint(std::string const& path) {
+  try {
+    H f = open_file(path, H5F_ACC_RDONLY);
+    return H5Aexists(f.get(), "kkmeans_checkpoint") > 0;
+  } catch (std::exception const&) {
+    return false;
+  }
+}
+
 template <class T>
 std::vector<T> read_rows(DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t n,
                          Communicator const& comm) {
