@@ -1,12 +1,14 @@
 // `kkmeans generate`: Gaussian blobs with known centres. Every value is a counter-based function of
 // (seed, global row, column), so the file is the same whatever the number of ranks writing it.
 #include "App.hpp"
+#include "FileRoles.hpp"
 #include "Fit.hpp"
 
 #include <kkmeans/core/KKM_Random.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 
 #include <cmath>
+#include <unistd.h>
 
 namespace kkm::app {
 
@@ -20,10 +22,33 @@ constexpr std::uint64_t stream_label = 0x4c4142454cull;     // "LABEL"
 constexpr std::uint64_t stream_value = 0x56414c5545ull;     // "VALUE"
 }  // namespace
 
+/// Refuses, before allocating, what cannot fit this machine's memory at all — this rank's rows as
+/// float32 with a label each, and the k × d centres — so that a typo in --n, --d or --k is a clear
+/// error instead of an allocation failure. Agreed by every rank.
+static void check_generate_size(GenerateOptions const& o, std::int64_t count, Communicator const& comm) {
+  check_on_every_rank(comm, [&] {
+    KKM_REQUIRE(o.k <= o.n, "--k " + std::to_string(o.k) + " blobs need at least as many rows; --n is " +
+                                std::to_string(o.n));
+    long const pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double const have = pages > 0 && page > 0 ? double(pages) * double(page) : 0;
+    double const need = double(count) * (double(o.d) * sizeof(float) + sizeof(int)) + double(o.k) * o.d * sizeof(double);
+    KKM_REQUIRE(have == 0 || need <= have,
+                fmt::format("{} rows × {} columns (and {} centres) need {:.3g} GB on this rank, more than this machine's "
+                            "{:.3g} GB of memory: run on more ranks or generate fewer rows or columns",
+                            count, o.d, o.k, need / 1e9, have / 1e9));
+  });
+}
+
 int run_generate(GenerateOptions const& o, Communicator const& comm) {
-  auto const ref = parse_ref(o.output);
+  // A file alone (what a newcomer types) means its dataset /points.
+  auto const ref = o.output.find(":/") == std::string::npos ? io::DatasetRef{o.output, "/points"} : parse_ref(o.output);
   Kokkos::Timer t;
   int const d = o.d, k = o.k;
+  {
+    std::int64_t row0 = 0, count = 0;
+    io::split_rows(o.n, comm.rank(), comm.size(), row0, count);
+    check_generate_size(o, count, comm);
+  }
   std::vector<double> centres(std::size_t(k) * d);
   for (std::size_t e = 0; e < centres.size(); ++e)
     centres[e] = o.box * (2 * detail::uniform01(o.seed, stream_centre, e) - 1);

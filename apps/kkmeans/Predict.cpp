@@ -2,6 +2,7 @@
 #include "App.hpp"
 #include "Fit.hpp"
 
+#include <kkmeans/core/KKM_CheckCentroids.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 
 #include <algorithm>
@@ -36,6 +37,9 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
   auto const cit = model.attributes.find("iou_column");
   int const iou_column = cit != model.attributes.end() ? static_cast<int>(cit->second.i) : 0;
 
+  detail::check_centroid_values<T>(
+      model.k, static_cast<int>(model.d), [&](std::int64_t q, int j) { return model.centroids[q * model.d + j]; },
+      "model '" + o.model + "': centroid");
   std::int64_t row0 = 0;
   auto x = read_slice<T>(ref, info, comm, row0);
   Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> c("kkm::model", model.k, model.d);

@@ -41,6 +41,15 @@ CLI::Validator number_check(bool allow_zero) {
       allow_zero ? "NONNEGATIVE" : "POSITIVE");
 }
 
+/// Seeds are unsigned 64-bit integers; CLI11 alone would read "-1" as 2^64 − 1.
+CLI::Validator seed_check() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        return v.find('-') != std::string::npos ? "must be an integer ≥ 0, got " + v : std::string();
+      },
+      "UINT");
+}
+
 /// Help text "a | b (note) | c": the values `kkmeans fit` takes for an option naming an E (KKM_Names.hpp),
 /// in table order, each followed by its note if `notes` has one.
 template <class E>
@@ -139,7 +148,7 @@ int main(int argc, char* argv[]) {
   fit->add_option("--max-epochs", fo.max_epochs, "most Lloyd epochs");
   fit->add_option("--tol", fo.tol, "relative centroid-shift tolerance (scikit-learn's); 0 disables");
   fit->add_option("--batch-size", fo.batch_size, "rows per batch, or auto");
-  fit->add_option("--seed", fo.seed, "seed of every random choice");
+  fit->add_option("--seed", fo.seed, "seed of every random choice")->check(seed_check());
   fit->add_option("--precision", fo.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
   fit->add_option("--assign", fo.assign,
                   choice_help<kkm::AssignPath>(
@@ -191,14 +200,14 @@ int main(int argc, char* argv[]) {
   // --- generate ----------------------------------------------------------------------------------
   GenerateOptions go;
   auto* gen = app.add_subcommand("generate", "write Gaussian blobs with known centres (in parallel)");
-  gen->add_option("--output,-o", go.output, "FILE.h5:/DATASET")->required();
+  gen->add_option("--output,-o", go.output, "FILE.h5:/DATASET (FILE.h5 alone: FILE.h5:/points)")->required();
   gen->add_option("--n", go.n, "rows")->check(number_check(false));
   gen->add_option("--d", go.d, "columns")->check(number_check(false));
   gen->add_option("--k", go.k, "blobs")->check(number_check(false));
   gen->add_option("--spread", go.spread, "standard deviation of each blob")->check(number_check(true));
   gen->add_option("--box", go.box, "centres uniform in [-box, box]^d")->check(number_check(false));
   gen->add_option("--imbalance", go.imbalance, "largest / smallest blob size (≥ 1)")->check(CLI::Range(1.0, 1e9));
-  gen->add_option("--seed", go.seed, "seed");
+  gen->add_option("--seed", go.seed, "seed")->check(seed_check());
   gen->add_flag("--overwrite", go.overwrite, "replace an existing file");
   gen->add_flag("--quiet,-q", go.quiet, "no log lines");
 

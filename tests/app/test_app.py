@@ -6,6 +6,7 @@
 Each bad input must end with exactly one line on stderr naming the problem, the documented exit
 status (2 usage, 1 data/runtime), no core dump, and no output file left behind.
 """
+import json
 import os
 import shutil
 import signal
@@ -497,6 +498,81 @@ def outputs_never_replace_inputs(d):
     run(fit + ["--checkpoint", ck, "--checkpoint-every", "1", "--output", f"{d}/o.h5"], check=0)
     run(fit + ["--checkpoint", ck, "--checkpoint-every", "1", "--output", f"{d}/o.h5"], check=0)
     run(fit + ["--checkpoint", ck, "--checkpoint-every", "1", "--output", f"{d}/o.h5", "--resume"], check=0)
+
+
+@test
+def numbers_beyond_the_arithmetic(d):
+    """Centroids that are not numbers of the working precision are refused with their row and column
+    (initial centroids, a model's); integer options at the edge of their type are errors, not crashes;
+    generate refuses sizes no memory holds."""
+    data = f"{d}/data.h5"
+    blobs(data, n=200, d=4, k=3)
+    with h5py.File(f"{d}/init.h5", "w") as f:
+        for name, v in (("nan", np.nan), ("inf", -np.inf), ("big", 1e39)):
+            c = np.zeros((3, 4))
+            c[1, 2] = v
+            f[name] = c
+        f["fine"] = np.arange(12.0).reshape(3, 4)
+    model = f"{d}/m.h5"
+    out = f"{d}/o.h5"
+    fit = ["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--output", out]
+    expect_error(fit + ["--init-from", f"{d}/init.h5:/nan"], 1, ["initial centroid 1, column 2 is NaN"], outputs=[out])
+    expect_error(fit + ["--init-from", f"{d}/init.h5:/inf"], 1, ["initial centroid 1, column 2 is infinite"],
+                 outputs=[out])
+    expect_error(fit + ["--init-from", f"{d}/init.h5:/big"], 1,
+                 ["initial centroid 1, column 2 is 1e+39", "beyond the range of float32", "--precision double"],
+                 outputs=[out])
+    run(fit + ["--init-from", f"{d}/init.h5:/big", "--precision", "double"], check=0)
+    os.remove(out)
+    run(["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--output", model], check=0)
+    for v, word in ((np.nan, "NaN"), (np.inf, "infinite")):
+        with h5py.File(model, "r+") as f:
+            f["centroids"][2, 1] = v
+        expect_error(["predict", "--model", model, "--input", f"{data}:/points", "--output", out], 1,
+                     [f"model '{model}': centroid 2, column 1 is {word}"], outputs=[out])
+    for col in ("2147483647", "2147483646", "2"):
+        words = ["metric iou needs box width and height in columns"] if col != "2" else []
+        if col == "2":
+            run(fit + ["--metric", "iou", "--iou-column", col], check=0)
+            os.remove(out)
+        else:
+            expect_error(fit + ["--metric", "iou", "--iou-column", col], 1, words + [col], outputs=[out])
+    g = f"{d}/g.h5"
+    gen = ["generate", "-o", f"{g}:/points", "--quiet"]
+    expect_error(gen + ["--n", "10", "--d", "2", "--k", "20"], 1, ["--k 20 blobs need at least as many rows"],
+                 outputs=[g])
+    expect_error(gen + ["--n", "4611686018427387904", "--d", "4", "--k", "2"], 1, ["more than this machine's"],
+                 outputs=[g])
+    expect_error(gen + ["--n", "1000", "--d", "2147483647", "--k", "2"], 1, ["more than this machine's"], outputs=[g])
+    expect_error(gen + ["--n", "1000", "--d", "2147483647", "--k", "2"], 1, ["more than this machine's"], outputs=[g],
+                 np_=2)
+
+
+@test
+def small_usability_gaps(d):
+    """generate -o FILE.h5 means FILE.h5:/points; seeds are ≥ 0; --tol 0 never stops on the shift, not
+    even at a fixed point; float64 values beyond float32's range point to --precision double."""
+    g = f"{d}/g.h5"
+    run(["generate", "-o", g, "--n", "300", "--d", "2", "--k", "3", "--quiet"], check=0)
+    with h5py.File(g, "r") as f:
+        assert f["points"].shape == (300, 2)
+    for cmd in (["fit", "--quiet", "--input", f"{g}:/points", "--k", "3"],
+                ["generate", "-o", f"{d}/h.h5:/points", "--n", "10", "--d", "2", "--k", "2", "--quiet"]):
+        expect_error(cmd + ["--seed", "-1"], 2, ["--seed", "must be an integer ≥ 0, got -1"], outputs=[f"{d}/h.h5"])
+    report = f"{d}/r.json"
+    run(["fit", "--quiet", "--input", f"{g}:/points", "--k", "3", "--tol", "0", "--no-stop-on-no-change",
+         "--max-epochs", "40", "--report", report], check=0)
+    with open(report) as f:
+        r = json.load(f)
+    assert len(r["history"]) == 40 and r["stop_reason"] == "max epochs", (len(r["history"]), r["stop_reason"])
+    assert r["history"][-1]["shift"] == 0, "the blobs should have reached a fixed point long before"
+    with h5py.File(f"{d}/big.h5", "w") as f:
+        x = np.ones((20, 2))
+        x[7, 1] = 1e39
+        f["x"] = x
+    expect_error(["fit", "--quiet", "--input", f"{d}/big.h5:/x", "--k", "2"], 1,
+                 ["NaN or infinite", "row 7, column 1", "--precision double"])
+    run(["fit", "--quiet", "--input", f"{d}/big.h5:/x", "--k", "2", "--precision", "double"], check=0)
 
 
 TRAILER = """

@@ -214,4 +214,31 @@ TEST(TEST_CATEGORY, init_auto_is_kmeans_parallel_on_devices_kmeanspp_on_hosts) {
     for (int j = 0; j < 3; ++j) EXPECT_EQ(r.centroids(q, j), n.centroids(q, j));
 }
 
+// Given centroids must be numbers the working precision holds: the library refuses the first bad
+// value by row and column (fit's initial centroids, predict's model) instead of clustering with it.
+TEST(TEST_CATEGORY, given_centroids_must_be_representable) {
+  using Space = TEST_EXECSPACE;
+  auto x = blobs<float>(100, 2, 2, 0.1, 3);
+  auto const xd = to_device<Space>(x);
+  kkm::Parameters p;
+  p.k = 2;
+  p.init = kkm::Init::given;
+  auto fit_message = [&](double bad) {
+    p.initial_centroids = {0, 0, 1, bad};
+    try {
+      kkm::fit(Space{}, xd, p, kkm::SquaredEuclidean{});
+    } catch (kkm::UserError const& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(fit_message(std::nan("")), "initial centroid 1, column 1 is NaN");
+  EXPECT_EQ(fit_message(-HUGE_VAL), "initial centroid 1, column 1 is infinite");
+  EXPECT_NE(fit_message(1e39).find("beyond the range of float32"), std::string::npos);
+  EXPECT_EQ(fit_message(2.0), "accepted");
+  kkm::detail::HostMatrix<float> c("c", 2, 2);
+  c(1, 0) = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(kkm::predict(Space{}, xd, c, kkm::SquaredEuclidean{}), kkm::UserError);
+}
+
 }  // namespace

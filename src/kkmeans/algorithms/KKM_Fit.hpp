@@ -12,6 +12,7 @@
 /// can differ on near ties between runs with different row splits, so it is not covered.
 #include <kkmeans/algorithms/KKM_MiniBatch.hpp>
 #include <kkmeans/algorithms/detail/KKM_LloydRun.hpp>
+#include <kkmeans/core/KKM_CheckCentroids.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
@@ -127,10 +128,14 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
                                      std::to_string(dd[0]) + ")");
   }
   detail::check_metric_dimensions(metric, d);
-  if (params.init == Init::given)
+  if (params.init == Init::given) {
     KKM_REQUIRE(params.initial_centroids.size() == std::size_t(params.k) * d,
                 "initial centroids: expected k × d = " + std::to_string(std::size_t(params.k) * d) + " values, got " +
                     std::to_string(params.initial_centroids.size()));
+    detail::check_centroid_values<V>(
+        params.k, d, [&](std::int64_t q, int j) { return params.initial_centroids[std::size_t(q) * d + j]; },
+        "initial centroid");
+  }
   Kokkos::Profiling::pushRegion("kkm::fit");
   detail::DeviceMatrix<ExecSpace, V> x = data;
   Kokkos::Timer timer;

@@ -2,6 +2,7 @@
 /// \file KKM_Predict.hpp
 /// \brief kkm::predict (labels for given centroids), kkm::assigned_distances and kkm::transform.
 #include <kkmeans/core/KKM_Backend.hpp>
+#include <kkmeans/core/KKM_CheckCentroids.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/kernels/KKM_Assign.hpp>
 #include <kkmeans/kernels/KKM_RowDistances.hpp>
@@ -30,6 +31,9 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model has " + std::to_string(centroids.extent(1)) +
                                                  " columns but the data has " + std::to_string(d));
   KKM_REQUIRE(centroids.extent(0) >= 1, "the model has no centroids");
+  detail::check_centroid_values<V>(
+      centroids.extent(0), d, [&](std::int64_t q, int j) { return static_cast<double>(centroids(q, j)); },
+      "model centroid");
   detail::check_metric_dimensions(metric, d);
   detail::DeviceMatrix<ExecSpace, V> x = data;
   Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);

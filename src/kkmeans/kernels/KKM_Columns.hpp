@@ -58,6 +58,15 @@ std::vector<double> column_max_abs(ExecSpace const& space, XView const& x) {
   return std::vector<double>(h.data(), h.data() + d);
 }
 
+/// The remedy a non-finite-data error names for data of type T: float32 also holds, as infinities,
+/// values of float64 files beyond its range.
+template <class T>
+std::string non_finite_remedy() {
+  return sizeof(T) == 4 ? "(clean the data or drop those rows; a float64 file's values beyond float32's range "
+                          "(3.4e38) read as infinite: --precision double keeps them)"
+                        : "(clean the data or drop those rows)";
+}
+
 /// Throws kkm::UserError naming the first non-finite value (global row index) of the local rows.
 template <class ExecSpace, class XView>
 void report_non_finite(ExecSpace const& space, XView const& x, std::int64_t row_offset) {
@@ -84,8 +93,8 @@ void report_non_finite(ExecSpace const& space, XView const& x, std::int64_t row_
       },
       Kokkos::MinLoc<std::int64_t, std::int64_t>(first));
   throw UserError("data has " + std::to_string(count) + " NaN or infinite value(s) on this rank; the first at row " +
-                  std::to_string(row_offset + first.loc / d) + ", column " + std::to_string(first.loc % d) +
-                  " (clean the data or drop those rows)");
+                  std::to_string(row_offset + first.loc / d) + ", column " + std::to_string(first.loc % d) + " " +
+                  non_finite_remedy<typename XView::non_const_value_type>());
 }
 
 /// Exact (fixed-point) per-column sums of f(i, j) over local rows, with per-column scales.

@@ -122,9 +122,9 @@ struct IoU {
     return uni > V(0) ? V(1) - inter / uni : V(0);
   }
   void check_dimensions(int d) const {
-    KKM_REQUIRE(wh_column >= 0 && d >= wh_column + 2,
+    KKM_REQUIRE(wh_column >= 0 && wh_column <= d - 2,  // (not wh_column + 2: it overflows)
                 "metric iou needs box width and height in columns " + std::to_string(wh_column) + " and " +
-                    std::to_string(wh_column + 1) + ", but the data has " + std::to_string(d) + " column(s)");
+                    std::to_string(static_cast<long long>(wh_column) + 1) + ", but the data has " + std::to_string(d) + " column(s)");
   }
 };
 

@@ -82,7 +82,8 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
   if (bad) {
     bool const mine = std::any_of(s.max_abs.begin(), s.max_abs.end(), [](double v) { return std::isinf(v); });
     if (mine) report_non_finite(space, x, s.row_offset);
-    throw UserError("data has NaN or infinite values on another rank (clean the data or drop those rows)");
+    throw UserError("data has NaN or infinite values on another rank " +
+                    non_finite_remedy<typename XView::non_const_value_type>());
   }
   comm.allreduce_max(s.max_abs.data(), d);
   s.weighted = comm.any(w.extent(0) > 0);

@@ -270,13 +270,13 @@ class LloydRun {
     queue.set_k(kk);
   }
 
-  /// The stopping tests: no label changed (if asked), or the shift at or below tol.
+  /// The stopping tests: no label changed (if asked), or the shift at or below tol (tol 0: never).
   bool stopped(std::int64_t changed, double shift) {
     double const tol_abs = p_.tol * s_.mean_variance;
     if (p_.stop_on_no_change && changed == 0) {
       res_.converged = true;
       res_.stop_reason = "no label changed";
-    } else if (shift == 0 || (p_.tol > 0 && shift <= tol_abs)) {
+    } else if (p_.tol > 0 && shift <= tol_abs) {
       res_.converged = true;
       res_.stop_reason = "shift below tol";
     }
