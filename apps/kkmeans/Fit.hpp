@@ -130,12 +130,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                                     std::to_string(info.rows) + " of '" + ref.str() + "'");
   int const iou_column = o.iou_column >= 0 ? o.iou_column : (info.cols >= 4 ? 2 : 0);
   if (o.metric == IoU::name) IoU{iou_column}.check_dimensions(static_cast<int>(info.cols));
-  // Refuse an existing output before any work, so a long run never ends in "file exists".
-  check_on_every_rank(comm, [&] {  // rank 0 looks; every rank stops
-    for (auto const* f : {&o.output, &o.report})
-      if (!f->empty() && !o.overwrite && comm.rank() == 0 && std::ifstream(*f).good())
-        throw UserError("output '" + *f + "' exists (pass --overwrite to replace it)");
-  });
+  // Every output checked before any work, so that a long run never ends in "file exists" or "no such
+  // folder" (a checkpoint is replaced by design).
+  for (auto const& [path, overwrite] : {std::pair{o.output, o.overwrite}, {o.report, o.overwrite}, {o.checkpoint, true}})
+    if (!path.empty()) io::check_output_path(path, overwrite, comm);
 
   Kokkos::Timer t;
   std::int64_t row0 = 0;

@@ -48,6 +48,7 @@ int run_generate(GenerateOptions const& o, Communicator const& comm) {
     std::int64_t row0 = 0, count = 0;
     io::split_rows(o.n, comm.rank(), comm.size(), row0, count);
     check_generate_size(o, count, comm);
+    io::check_output_path(ref.file, o.overwrite, comm);
   }
   std::vector<double> centres(std::size_t(k) * d);
   for (std::size_t e = 0; e < centres.size(); ++e)

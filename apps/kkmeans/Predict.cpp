@@ -20,6 +20,7 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
     files.reads("--input", ref.file);
     files.writes("--output", o.output);
     check_on_every_rank(comm, [&] { files.check(); });
+    io::check_output_path(o.output, o.overwrite, comm);
   }
   auto const model = io::read_model(o.model);
   auto const info = io::inspect(ref);

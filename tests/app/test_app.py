@@ -575,6 +575,35 @@ def small_usability_gaps(d):
     run(["fit", "--quiet", "--input", f"{d}/big.h5:/x", "--k", "2", "--precision", "double"], check=0)
 
 
+@test
+def outputs_checked_before_any_work(d):
+    """Every output path is checked before the data is read (a missing folder, a folder, a name too
+    long for its temporary name), so a long run never fails at its end; nothing is left behind."""
+    data = f"{d}/data.h5"
+    blobs(data, n=200, d=2, k=3)
+    model = f"{d}/m.h5"
+    run(["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--output", model], check=0)
+    out = f"{d}/o.h5"
+    long_name = f"{d}/" + "x" * 240 + ".h5"
+    fit = ["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--output", out]
+    cases = [
+        (fit + ["--report", f"{d}/nofolder/r.json"], ["output folder", "nofolder", "does not exist"]),
+        (fit + ["--report", d], ["names a folder, not a file"]),
+        (fit + ["--report", long_name], ["is too long", "temporary name"]),
+        (fit + ["--checkpoint", f"{d}/nofolder/ck.h5", "--checkpoint-every", "1"], ["nofolder", "does not exist"]),
+        (["predict", "--model", model, "--input", f"{data}:/points", "--output", f"{d}/nofolder/l.h5"],
+         ["nofolder", "does not exist"]),
+        (["generate", "-o", f"{d}/nofolder/g.h5:/points", "--n", "10", "--d", "2", "--k", "2", "--quiet"],
+         ["nofolder", "does not exist"]),
+    ]
+    for args, words in cases:
+        try:
+            expect_error(args, 1, words, outputs=[out, long_name])
+        except AssertionError as e:
+            raise AssertionError(f"{' '.join(args)}: {e}")
+    expect_error(fit + ["--report", f"{d}/nofolder/r.json"], 1, ["does not exist"], outputs=[out], np_=2)
+
+
 TRAILER = """
 `KKMEANS_TEST_FREE_MEMORY` (bytes) stands in for the free memory of the rank's device in tests.
 

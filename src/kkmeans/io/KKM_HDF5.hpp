@@ -67,6 +67,11 @@ class RowReader {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Checks that `path` can be written before any work (rank 0 looks, every rank learns): a file name in
+/// an existing, writable folder, not a folder, short enough for its temporary name, and not an
+/// existing file unless overwrite. Throws UserError naming the problem.
+void check_output_path(std::string const& path, bool overwrite, Communicator const& comm);
+
 /// Whether `path` is a kkmeans checkpoint (an HDF5 file with the attribute kkmeans_checkpoint); false
 /// for any other file, HDF5 or not.
 bool is_checkpoint(std::string const& path);

@@ -98,25 +98,6 @@ std::string temporary_name(std::string const& path, Communicator const& comm) {
   return (p.parent_path() / ("." + p.filename().string() + ".tmp-kkmeans-" + std::to_string(all[0]))).string();
 }
 
-/// Checks (on rank 0, result shared) that `path` can be created.
-void check_output_path(std::string const& path, bool overwrite, Communicator const& comm) {
-  std::string error;
-  if (comm.rank() == 0) {
-    std::error_code ec;
-    fs::path p(path);
-    fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-    if (p.filename().empty())
-      error = "output path '" + path + "' names a folder, not a file";
-    else if (!fs::is_directory(dir, ec))
-      error = "output folder '" + dir.string() + "' does not exist";
-    else if (access(dir.c_str(), W_OK) != 0)
-      error = "output folder '" + dir.string() + "' is not writable";
-    else if (fs::exists(p, ec) && !overwrite)
-      error = "output '" + path + "' exists (pass --overwrite to replace it)";
-  }
-  if (comm.any(!error.empty())) throw UserError(error.empty() ? "output path rejected on rank 0" : error);
-}
-
 /// Writes a file under a temporary name with `create` (rank 0, whole-file parts) and `slab` (each
 /// rank, in order, its own rows), then renames it into place. On any failure the temporary file is
 /// removed on rank 0 and every rank throws.
@@ -152,6 +133,33 @@ void atomic_write(std::string const& path, bool overwrite, Communicator const& c
 }
 
 }  // namespace
+
+/// Checks (on rank 0, result shared) that `path` can be created: a file name, in a folder that
+/// exists and is writable, not an existing folder, short enough that its temporary name
+/// (".NAME.tmp-kkmeans-PID") is a valid name too, and not an existing file unless overwrite.
+void check_output_path(std::string const& path, bool overwrite, Communicator const& comm) {
+  std::string error;
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    fs::path p(path);
+    fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+    long const name_max = pathconf(fs::is_directory(dir, ec) ? dir.c_str() : ".", _PC_NAME_MAX);
+    std::size_t const tmp_len = 1 + p.filename().string().size() + std::string(".tmp-kkmeans-").size() + 10;
+    if (p.filename().empty() || fs::is_directory(p, ec))
+      error = "output path '" + path + "' names a folder, not a file";
+    else if (!fs::is_directory(dir, ec))
+      error = "output folder '" + dir.string() + "' does not exist";
+    else if (access(dir.c_str(), W_OK) != 0)
+      error = "output folder '" + dir.string() + "' is not writable";
+    else if (name_max > 0 && tmp_len > std::size_t(name_max))
+      error = "output name '" + p.filename().string() + "' is too long: its temporary name would exceed the " +
+              std::to_string(name_max) + " characters a file name may have here";
+    else if (fs::exists(p, ec) && !overwrite)
+      error = "output '" + path + "' exists (pass --overwrite to replace it)";
+  }
+  if (comm.any(!error.empty())) throw UserError(error.empty() ? "output path rejected on rank 0" : error);
+}
+
 
 void write_output(std::string const& path, OutputFile const& out, std::vector<int> const& local_labels,
                   std::int64_t label_offset, std::int64_t n_total, bool overwrite, Communicator const& comm) {
