@@ -1,5 +1,6 @@
 // TOML input decks for `kkmeans fit`, shared helpers of the application.
 #include "Options.hpp"
+#include "Preemption.hpp"
 
 #include <toml++/toml.h>
 
@@ -103,6 +104,7 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
       {"report", {"--report", str(opt.report)}},
       {"checkpoint", {"--checkpoint", str(opt.checkpoint)}},
       {"checkpoint_every", {"--checkpoint-every", integer(opt.checkpoint_every)}},
+      {"checkpoint_signal", {"--checkpoint-signal", str(opt.checkpoint_signal)}},
       {"resume", {"--resume", boolean(opt.resume)}},
       {"overwrite", {"--overwrite", boolean(opt.overwrite)}},
       {"quiet", {"--quiet", boolean(opt.quiet)}},
@@ -131,6 +133,11 @@ void validate(FitOptions const& o) {
   if (o.k <= 0) throw UsageError("k must be a positive integer (--k), got " + std::to_string(o.k));
   one_of("metric", o.metric, metric_choices());
   one_of("init", o.init, cli_choices<Init>());
+  {
+    std::vector<std::string> signals;
+    for (auto const& s : checkpoint_signals()) signals.push_back(s.first);
+    one_of("checkpoint signal", o.checkpoint_signal, signals);
+  }
   one_of("precision", o.precision, {"float", "double"});
   one_of("assign path", o.assign, cli_choices<AssignPath>());
   one_of("empty-cluster policy", o.empty, cli_choices<EmptyPolicy>());

@@ -2,6 +2,7 @@
 // `kkmeans fit`: read this rank's slice, fit, write the model, labels and report.
 #include "App.hpp"
 #include "FileRoles.hpp"
+#include "Preemption.hpp"
 #include "Progress.hpp"
 
 #include <kkmeans/io/KKM_HDF5.hpp>
@@ -202,8 +203,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
     log(comm, o.quiet, fmt::format("resuming from {} at epoch {}", o.checkpoint, ck.epoch));
     p.resume_from = std::make_shared<Checkpoint const>(std::move(ck));
   }
-  if (o.checkpoint_every > 0) {
-    p.checkpoint_every = o.checkpoint_every;
+  if (!o.checkpoint.empty()) {
+    p.checkpoint_every = o.checkpoint_every;  // 0 with --resume alone: written only when preempted
+    catch_stop_signals(o.checkpoint_signal);
+    p.stop_requested = [] { return stop_signalled(); };
     // Test hooks: simulate kill -9 right after a checkpoint, or while one is being written.
     char const* kill_after = std::getenv("KKMEANS_TEST_KILL_AFTER_CHECKPOINT");
     char const* kill_in = std::getenv("KKMEANS_TEST_KILL_IN_CHECKPOINT");
@@ -223,6 +226,11 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   auto res = with_metric(o.metric, iou_column, [&](auto metric) { return fit(space{}, x, weights, p, metric, comm); });
   progress.done();
   double const t_fit = t.seconds();
+  if (res.stop_reason == "preempted") {
+    log(comm, false,
+        fmt::format("preempted: checkpoint of epoch {} written to {}; continue with --resume", res.epochs, o.checkpoint));
+    return exit_preempted;
+  }
 
   // Output: model, labels (each rank its hyperslab), history, attributes.
   t.reset();

@@ -54,6 +54,7 @@ struct FitOptions {
   std::string checkpoint;            ///< checkpoint file (HDF5), replaced atomically
   int checkpoint_every = 0;          ///< epochs between checkpoints (0: none)
   bool resume = false;               ///< continue from `checkpoint`
+  std::string checkpoint_signal = "TERM";  ///< besides SIGTERM, this signal checkpoints and stops (Preemption.hpp)
   bool overwrite = false;
   bool quiet = false;
 };

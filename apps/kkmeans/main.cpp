@@ -182,6 +182,9 @@ int main(int argc, char* argv[]) {
   fit->add_option("--checkpoint", fo.checkpoint, "checkpoint file, replaced atomically every --checkpoint-every epochs");
   fit->add_option("--checkpoint-every", fo.checkpoint_every, "epochs between checkpoints");
   fit->add_flag("--resume", fo.resume, "continue from --checkpoint; ends exactly as an uninterrupted run");
+  fit->add_option("--checkpoint-signal", fo.checkpoint_signal,
+                  "with --checkpoint: besides SIGTERM, this signal (TERM, USR1, USR2, INT, HUP) makes the fit finish its "
+                  "epoch, write the checkpoint and exit with status 75");
   fit->add_flag("--overwrite", fo.overwrite, "replace existing output files");
   fit->add_flag("--quiet,-q", fo.quiet, "no progress or log lines");
 

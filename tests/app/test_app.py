@@ -604,6 +604,49 @@ def outputs_checked_before_any_work(d):
     expect_error(fit + ["--report", f"{d}/nofolder/r.json"], 1, ["does not exist"], outputs=[out], np_=2)
 
 
+@test
+def preempted_fit_checkpoints_and_resumes(d):
+    """SIGTERM (and the signal of --checkpoint-signal) make a fit with --checkpoint finish its epoch,
+    write the checkpoint and exit 75; --resume then ends exactly as the uninterrupted run (1 and 2
+    ranks; mpirun forwards USR1 to every rank)."""
+    data = f"{d}/data.h5"
+    run(["generate", "-o", f"{data}:/points", "--n", "60000", "--d", "8", "--k", "64", "--seed", "3", "--quiet"],
+        check=0)
+    common = ["fit", "--input", f"{data}:/points", "--k", "64", "--tol", "0", "--no-stop-on-no-change",
+              "--max-epochs", "400", "--init", "random"]
+    run(["fit", "--quiet"] + common[1:] + ["--output", f"{d}/ref.h5"], check=0)
+    for sig, flag, np_ in ((signal.SIGTERM, [], 1), (signal.SIGUSR1, ["--checkpoint-signal", "USR1"], 1),
+                           (signal.SIGUSR1, ["--checkpoint-signal", "USR1"], 2)):
+        ck, out = f"{d}/ck.h5", f"{d}/o.h5"
+        for f in (ck, out):
+            if os.path.exists(f):
+                os.remove(f)
+        cmd = [BIN] + common + flag + ["--checkpoint", ck, "--checkpoint-every", "1000", "--output", out]
+        if np_ > 1:
+            cmd = [MPIEXEC, "-np", str(np_), "--oversubscribe"] + cmd
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+        seen = ""
+        while "[kkmeans] read" not in seen:  # the data is read: the fit is about to start its epochs
+            ch = p.stderr.read(1)
+            if not ch:
+                break
+            seen += ch
+        time.sleep(0.5)
+        p.send_signal(sig)
+        _, rest = p.communicate(timeout=300)
+        said = seen + rest
+        assert p.returncode == 75, f"exit {p.returncode}: {said}"
+        assert "preempted: checkpoint of epoch" in said, said
+        assert os.path.exists(ck) and not os.path.exists(out)
+        run(["fit", "--quiet"] + common[1:] + ["--checkpoint", ck, "--output", out, "--resume"], np_=np_, check=0)
+        with h5py.File(f"{d}/ref.h5") as a, h5py.File(out) as b:
+            for name in ("centroids", "labels"):
+                assert np.array_equal(a[name][()], b[name][()]), f"{sig} at np {np_}: {name} differs after resume"
+    # The flag names a signal kkmeans knows.
+    expect_error(["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--checkpoint", f"{d}/c.h5",
+                  "--checkpoint-every", "1", "--checkpoint-signal", "KILL"], 2, ["unknown checkpoint signal 'KILL'"])
+
+
 TRAILER = """
 `KKMEANS_TEST_FREE_MEMORY` (bytes) stands in for the free memory of the rank's device in tests.
 

@@ -522,4 +522,24 @@ TEST(TEST_CATEGORY, lloyd_pipelined_epochs_after_empty_clusters) {
   EXPECT_EQ(r.epochs_pipelined, 0);
 }
 
+// stop_requested (a batch system's warning signal): every rank finishes the epoch it was asked
+// before, hands that epoch's state to on_checkpoint and stops with "preempted".
+TEST(TEST_CATEGORY, stop_requested_checkpoints_that_epoch_and_stops) {
+  auto x = blobs<float>(2000, 3, 6, 1.0, 12);
+  kkm::Parameters p;
+  p.k = 6;
+  p.tol = 0;
+  p.stop_on_no_change = false;
+  p.max_epochs = 50;
+  int asked = 0, checkpointed = -1;
+  p.stop_requested = [&asked] { return ++asked == 4; };  // asked before epochs 1, 2, 3, 4
+  p.on_checkpoint = [&checkpointed](kkm::Checkpoint const& ck) { checkpointed = ck.epoch; };
+  auto const r = kkm::fit(TEST_EXECSPACE{}, to_device<TEST_EXECSPACE>(x), p, kkm::SquaredEuclidean{});
+  EXPECT_EQ(r.stop_reason, "preempted");
+  EXPECT_FALSE(r.converged);
+  EXPECT_EQ(r.epochs, 4);
+  EXPECT_EQ(checkpointed, 4);
+  EXPECT_EQ(r.history.size(), 4u);
+}
+
 }  // namespace

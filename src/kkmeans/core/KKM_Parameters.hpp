@@ -109,6 +109,10 @@ struct Parameters {
   /// run's state (e.g. to write it to a file). Needs n_init = 1.
   int checkpoint_every = 0;
   std::function<void(Checkpoint const&)> on_checkpoint;
+  /// Asked on every rank before each Lloyd epoch (empty: never). When it returns true on any rank,
+  /// every rank finishes that epoch, hands its state to on_checkpoint (if set) and stops with
+  /// Result::stop_reason "preempted" (e.g. a batch system's warning signal before the time limit).
+  std::function<bool()> stop_requested;
   /// Continue from this state instead of initialising (same data, k, seed and parameters; any
   /// number of ranks, each passing its own labels). Needs n_init = 1.
   std::shared_ptr<Checkpoint const> resume_from;

@@ -80,7 +80,7 @@ struct Result {
   double inertia = 0;
   int epochs = 0;               ///< epochs run by the kept run
   bool converged = false;       ///< stopped by tol or no-change before max_epochs
-  std::string stop_reason;      ///< "no label changed", "shift below tol" or "max epochs"
+  std::string stop_reason;      ///< "no label changed", "shift below tol", "max epochs" or "preempted"
   int k_requested = 0;
   int k_final = 0;              ///< < k_requested when empty clusters were dropped
   std::int64_t n_rows = 0;      ///< rows over all ranks

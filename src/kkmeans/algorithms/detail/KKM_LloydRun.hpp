@@ -61,7 +61,7 @@ class LloydRun {
                                            s_.weight_scale, k_, d_, pipelined);
     Kokkos::Timer timer;
     epochs(queue);
-    if (!res_.converged) res_.stop_reason = "max epochs";
+    if (!res_.converged && res_.stop_reason.empty()) res_.stop_reason = "max epochs";
     // Final assignment: labels and inertia that match the final centroids.
     queue.upload(0, centroids_);
     double const local = queue.assign_only(0);
@@ -143,8 +143,11 @@ class LloydRun {
         if (queue.pipelined()) queue.zero(epoch);  // (after a discarded epoch's sums)
         cur = queue.enqueue(epoch, slot);
       }
-      bool const checkpoint_due = p_.checkpoint_every > 0 && p_.on_checkpoint && epoch % p_.checkpoint_every == 0 &&
-                                  epoch < p_.max_epochs;
+      // Asked before this epoch queues the next ahead: a preempted run checkpoints this epoch's state.
+      bool const preempted = p_.stop_requested && comm_.any(p_.stop_requested());
+      bool const checkpoint_due = (p_.checkpoint_every > 0 && p_.on_checkpoint && epoch % p_.checkpoint_every == 0 &&
+                                   epoch < p_.max_epochs) ||
+                                  (preempted && p_.on_checkpoint);
       bool ahead = queue.pipelined() && epoch < p_.max_epochs && !checkpoint_due;
       Queued next_q;
       if (ahead) next_q = queue.enqueue(epoch + 1, 1 - slot);
@@ -169,6 +172,10 @@ class LloydRun {
       res_.epochs = epoch;
       if (stopped(e.changed, shift)) break;
       if (checkpoint_due) checkpoint(epoch);
+      if (preempted) {
+        res_.stop_reason = "preempted";
+        break;
+      }
       queued = ahead;
       if (ahead) {
         cur = next_q;
