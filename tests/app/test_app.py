@@ -659,6 +659,14 @@ checkpoint is never read half-written (written under a temporary name, then rena
 one rank that the others cannot know about (an exception outside the agreed checks) prints
 `kkmeans: error on rank R: …` once and brings the job down with `MPI_Abort` instead of a hang.
 
+`preempted_fit_checkpoints_and_resumes` sends SIGTERM, and USR1 with `--checkpoint-signal USR1` (at 1
+and 2 ranks), to running fits: each finishes its epoch, writes the checkpoint and exits with status
+75, and `--resume` ends with centroids and labels identical to an uninterrupted run.
+
+No run writes a file it reads (`outputs_never_replace_inputs`: the same file by another spelling,
+a symbolic or a hard link is refused before any work, whatever `--overwrite` says), and every
+output path is checked before the data is read (`outputs_checked_before_any_work`).
+
 ## Memory errors and undefined behaviour
 
 - `bash scripts/test.sh --sanitize`: the unit tests (Serial backend), the MPI tests at np = 1..4,
