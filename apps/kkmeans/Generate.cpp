@@ -39,6 +39,19 @@ static void check_generate_size(GenerateOptions const& o, std::int64_t count, Co
   });
 }
 
+/// --overwrite replaces the whole file (written anew, atomically): refused when the file holds
+/// anything generate would not write again, which would be lost without a word.
+static void check_nothing_else_replaced(io::DatasetRef const& ref, Communicator const& comm) {
+  if (comm.rank() != 0) return;
+  std::string const top = ref.dataset.substr(1, ref.dataset.find('/', 1) == std::string::npos ? std::string::npos
+                                                                                               : ref.dataset.find('/', 1) - 1);
+  std::string others;
+  for (auto const& name : io::root_names(ref.file))
+    if (name != top && name != "centers" && name != "labels") others += (others.empty() ? "/" : ", /") + name;
+  KKM_REQUIRE(others.empty(), "--overwrite would replace all of '" + ref.file + "', which also holds " + others +
+                                  ": write to another file, or remove it first");
+}
+
 int run_generate(GenerateOptions const& o, Communicator const& comm) {
   // A file alone (what a newcomer types) means its dataset /points.
   auto const ref = o.output.find(":/") == std::string::npos ? io::DatasetRef{o.output, "/points"} : parse_ref(o.output);
@@ -49,6 +62,7 @@ int run_generate(GenerateOptions const& o, Communicator const& comm) {
     io::split_rows(o.n, comm.rank(), comm.size(), row0, count);
     check_generate_size(o, count, comm);
     io::check_output_path(ref.file, o.overwrite, comm);
+    check_on_every_rank(comm, [&] { check_nothing_else_replaced(ref, comm); });
   }
   std::vector<double> centres(std::size_t(k) * d);
   for (std::size_t e = 0; e < centres.size(); ++e)

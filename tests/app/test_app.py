@@ -572,6 +572,16 @@ def small_usability_gaps(d):
         f["x"] = x
     expect_error(["fit", "--quiet", "--input", f"{d}/big.h5:/x", "--k", "2"], 1,
                  ["NaN or infinite", "row 7, column 1", "--precision double"])
+    # generate --overwrite never drops what it would not write again.
+    before = open(g, "rb").read()
+    with h5py.File(f"{d}/keep.h5", "w") as f:
+        f["mine"] = np.ones(3)
+    expect_error(["generate", "-o", f"{g}:/new", "--n", "10", "--d", "2", "--k", "2", "--quiet", "--overwrite"], 1,
+                 ["--overwrite would replace all of", "which also holds /points"])
+    assert open(g, "rb").read() == before
+    expect_error(["generate", "-o", f"{d}/keep.h5:/points", "--n", "10", "--d", "2", "--k", "2", "--quiet",
+                  "--overwrite"], 1, ["which also holds /mine"])
+    run(["generate", "-o", f"{g}:/points", "--n", "10", "--d", "2", "--k", "2", "--quiet", "--overwrite"], check=0)
     run(["fit", "--quiet", "--input", f"{d}/big.h5:/x", "--k", "2", "--precision", "double"], check=0)
 
 

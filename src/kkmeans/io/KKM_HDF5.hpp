@@ -72,6 +72,9 @@ class RowReader {
 /// existing file unless overwrite. Throws UserError naming the problem.
 void check_output_path(std::string const& path, bool overwrite, Communicator const& comm);
 
+/// The names of the objects in the root group of HDF5 file `path` (empty if it is not one).
+std::vector<std::string> root_names(std::string const& path);
+
 /// Whether `path` is a kkmeans checkpoint (an HDF5 file with the attribute kkmeans_checkpoint); false
 /// for any other file, HDF5 or not.
 bool is_checkpoint(std::string const& path);

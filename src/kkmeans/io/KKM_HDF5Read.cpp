@@ -243,6 +243,25 @@ void RowReader::finish() {
     throw UserError(e.empty() ? "reading '" + impl_->ref.str() + "' failed on another rank" : e);
 }
 
+std::vector<std::string> root_names(std::string const& path) {
+  std::vector<std::string> names;
+  try {
+    H f = open_file(path, H5F_ACC_RDONLY);
+    H5G_info_t info;
+    if (H5Gget_info(f.get(), &info) < 0) return names;
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      ssize_t const len = H5Lget_name_by_idx(f.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+      if (len < 0) continue;
+      std::string name(std::size_t(len) + 1, '\0');
+      H5Lget_name_by_idx(f.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+      name.resize(std::size_t(len));
+      names.push_back(name);
+    }
+  } catch (std::exception const&) {
+  }
+  return names;
+}
+
 bool is_checkpoint(std::string const& path) {
   try {
     H f = open_file(path, H5F_ACC_RDONLY);
