@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kkmeans bootstrap: everything kkmeans needs, from Debian alone.
 #
-#   1. Debian packages (MPI, HDF5, GoogleTest, CLI11, toml++, nlohmann-json, fmt, spdlog, Python peers).
+#   1. Debian packages (MPI, HDF5, GoogleTest, CLI11, toml++, nlohmann-json, fmt, spdlog, Python peers,
+#      pybind11 + pytest + mpi4py for the Python module).
 #   2. Kokkos 3.4.01 + Kokkos Kernels 3.4.01 source, taken from Debian's `trilinos` 13.2 source package
 #      through apt (the archive is read from this machine's own apt configuration), or from a tarball /
 #      folder given with --source (air-gapped machines).
@@ -79,7 +80,8 @@ PACKAGES=(cmake ninja-build g++ gcc make patch pkg-config
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  zlib1g-dev python3-h5py python3-numpy python3-sklearn python3-faiss python3-matplotlib valgrind)
+  zlib1g-dev python3-h5py python3-numpy python3-sklearn python3-faiss python3-matplotlib valgrind
+  python3-dev pybind11-dev python3-pytest python3-mpi4py python3-pandas)
 
 install_packages() {
   local missing=()

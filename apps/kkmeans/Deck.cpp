@@ -126,23 +126,23 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
 void validate(FitOptions const& o) {
   auto one_of = [](std::string const& what, std::string const& v, std::vector<std::string> const& ok) {
     if (std::find(ok.begin(), ok.end(), v) == ok.end())
-      throw UsageError("unknown " + what + " '" + v + "' (use one of: " + join_names(ok, ", ") + ")");
+      throw UsageError(unknown_choice(what, v, ok));
   };
   if (o.input.empty()) throw UsageError("fit needs --input FILE.h5:/DATASET (or 'input' in the deck)");
   if (o.rows < 0) throw UsageError("rows must be ≥ 0 (0: all rows), got " + std::to_string(o.rows));
   if (o.k <= 0) throw UsageError("k must be a positive integer (--k), got " + std::to_string(o.k));
   one_of("metric", o.metric, metric_choices());
-  one_of("init", o.init, cli_choices<Init>());
+  one_of("init", o.init, selectable_names<Init>());
   {
     std::vector<std::string> signals;
     for (auto const& s : checkpoint_signals()) signals.push_back(s.first);
     one_of("checkpoint signal", o.checkpoint_signal, signals);
   }
   one_of("precision", o.precision, {"float", "double"});
-  one_of("assign path", o.assign, cli_choices<AssignPath>());
-  one_of("empty-cluster policy", o.empty, cli_choices<EmptyPolicy>());
-  one_of("mode", o.mode, cli_choices<Mode>());
-  one_of("pipeline setting", o.pipeline, cli_choices<Pipeline>());
+  one_of("assign path", o.assign, selectable_names<AssignPath>());
+  one_of("empty-cluster policy", o.empty, selectable_names<EmptyPolicy>());
+  one_of("mode", o.mode, selectable_names<Mode>());
+  one_of("pipeline setting", o.pipeline, selectable_names<Pipeline>());
   if (o.mode != to_string(Mode::lloyd) && !o.checkpoint.empty()) throw UsageError("checkpoints are for --mode lloyd");
   if (o.n_init < 1) throw UsageError("n_init must be at least 1, got " + std::to_string(o.n_init));
   if (o.max_epochs < 1) throw UsageError("max_epochs must be at least 1, got " + std::to_string(o.max_epochs));

@@ -7,6 +7,7 @@
 
 #include <kkmeans/io/KKM_HDF5.hpp>
 #include <kkmeans/io/KKM_ReadToDevice.hpp>
+#include <kkmeans/metrics/KKM_MetricByName.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -24,16 +25,6 @@
 #include <vector>
 
 namespace kkm::app {
-
-/// Calls f(metric) with the metric named `name` (one of kkm::metric_names).
-template <class F>
-auto with_metric(std::string const& name, int iou_column, F&& f) {
-  if (name == Euclidean::name) return f(Euclidean{});
-  if (name == Cosine::name) return f(Cosine{});
-  if (name == Manhattan::name) return f(Manhattan{});
-  if (name == IoU::name) return f(IoU{iou_column});
-  return f(SquaredEuclidean{});
-}
 
 /// The value of E named `name` (KKM_Names.hpp); validate() has checked that there is one.
 template <class E>

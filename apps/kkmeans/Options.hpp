@@ -12,16 +12,6 @@
 
 namespace kkm::app {
 
-/// The values `kkmeans fit` takes for an option that names an E, in table order: the library's
-/// names (KKM_Names.hpp), less Init's "given" (initial centroids come with --init-from).
-template <class E>
-std::vector<std::string> cli_choices() {
-  std::vector<std::string> names = choices<E>();
-  if constexpr (std::is_same_v<E, Init>)
-    names.erase(std::remove(names.begin(), names.end(), std::string(to_string(Init::given))), names.end());
-  return names;
-}
-
 /// The values of --metric: the built-in metrics.
 inline std::vector<std::string> metric_choices() {
   return std::vector<std::string>(metric_names.begin(), metric_names.end());
@@ -34,7 +24,7 @@ struct FitOptions {
   std::int64_t rows = 0;             ///< fit on the first `rows` rows only (0: all)
   int k = 0;                         ///< required
   std::string metric = metric_names[0];  ///< one of metric_choices() (sqeuclidean)
-  std::string init = to_string(Init::automatic);  ///< one of cli_choices<Init>()
+  std::string init = to_string(Init::automatic);  ///< one of selectable_names<Init>()
   std::string init_from;             ///< FILE.h5:/DATASET with k × d initial centroids (overrides init)
   int n_init = 1;
   int max_epochs = 300;
@@ -42,12 +32,12 @@ struct FitOptions {
   std::string batch_size = "auto";   ///< rows per batch or "auto"
   std::uint64_t seed = 0;
   std::string precision = "float";   ///< float | double
-  std::string assign = to_string(AssignPath::automatic);  ///< one of cli_choices<AssignPath>()
+  std::string assign = to_string(AssignPath::automatic);  ///< one of selectable_names<AssignPath>()
   int iou_column = -1;               ///< column of box width for metric iou; -1: 2 if d ≥ 4 else 0
-  std::string empty = to_string(EmptyPolicy::drop);  ///< empty-cluster policy, one of cli_choices<EmptyPolicy>()
-  std::string mode = to_string(Mode::lloyd);         ///< one of cli_choices<Mode>()
+  std::string empty = to_string(EmptyPolicy::drop);  ///< empty-cluster policy, one of selectable_names<EmptyPolicy>()
+  std::string mode = to_string(Mode::lloyd);         ///< one of selectable_names<Mode>()
   bool stop_on_no_change = true;
-  /// Lloyd epochs overlapped with the host's work: one of cli_choices<Pipeline>()
+  /// Lloyd epochs overlapped with the host's work: one of selectable_names<Pipeline>()
   std::string pipeline = to_string(Pipeline::automatic);
   std::string output;                ///< model + labels HDF5 file (optional)
   std::string report;                ///< JSON run report (optional)

@@ -55,7 +55,7 @@ CLI::Validator seed_check() {
 template <class E>
 std::string choice_help(std::vector<std::pair<E, char const*>> const& notes = {}, char const* separator = " | ") {
   std::string out;
-  for (auto const& name : kkm::app::cli_choices<E>()) {
+  for (auto const& name : kkm::selectable_names<E>()) {
     out += (out.empty() ? "" : separator) + name;
     for (auto const& [value, note] : notes)
       if (name == kkm::to_string(value)) out += std::string(" (") + note + ")";
@@ -142,7 +142,7 @@ int main(int argc, char* argv[]) {
   fit->add_option("--k,-k", fo.k, "number of clusters");
   fit->add_option("--rows", fo.rows, "fit on the first ROWS rows of the dataset only (default: all)");
   fit->add_option("--metric", fo.metric, kkm::join_names(metric_choices()))->check(CLI::IsMember(metric_choices()));
-  fit->add_option("--init", fo.init, choice_help<kkm::Init>())->check(CLI::IsMember(cli_choices<kkm::Init>()));
+  fit->add_option("--init", fo.init, choice_help<kkm::Init>())->check(CLI::IsMember(kkm::selectable_names<kkm::Init>()));
   fit->add_option("--init-from", fo.init_from, "FILE.h5:/DATASET holding k × d initial centroids");
   fit->add_option("--n-init", fo.n_init, "independent runs; the lowest inertia is kept");
   fit->add_option("--max-epochs", fo.max_epochs, "most Lloyd epochs");
@@ -157,11 +157,11 @@ int main(int argc, char* argv[]) {
                         "centroid it cannot rule out"},
                        {kkm::AssignPath::gemm_tf32x3,
                         "CUDA, float32: x·cᵀ from three TF32 tensor-core products, about FP32 accuracy"}}))
-      ->check(CLI::IsMember(cli_choices<kkm::AssignPath>()));
+      ->check(CLI::IsMember(kkm::selectable_names<kkm::AssignPath>()));
   fit->add_option("--mode", fo.mode,
                   choice_help<kkm::Mode>({{kkm::Mode::minibatch, "scikit-learn's MiniBatchKMeans"},
                                           {kkm::Mode::seed, "batch means"}}))
-      ->check(CLI::IsMember(cli_choices<kkm::Mode>()));
+      ->check(CLI::IsMember(kkm::selectable_names<kkm::Mode>()));
   // No IsMember: validate() names a bad value "empty-cluster policy".
   fit->add_option("--empty", fo.empty,
                   "empty clusters: " + choice_help<kkm::EmptyPolicy>({{kkm::EmptyPolicy::drop, "k shrinks"},
@@ -176,7 +176,7 @@ int main(int argc, char* argv[]) {
                   choice_help<kkm::Pipeline>() +
                       ": queue each Lloyd epoch before the host has checked the one before (one rank, mean update, "
                       "fused kernel; same results; auto: on GPUs)")
-      ->check(CLI::IsMember(cli_choices<kkm::Pipeline>()));
+      ->check(CLI::IsMember(kkm::selectable_names<kkm::Pipeline>()));
   fit->add_option("--output,-o", fo.output, "HDF5 file for centroids, labels, history and attributes");
   fit->add_option("--report", fo.report, "JSON run report");
   fit->add_option("--checkpoint", fo.checkpoint, "checkpoint file, replaced atomically every --checkpoint-every epochs");

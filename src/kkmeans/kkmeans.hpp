@@ -8,5 +8,6 @@
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
 #include <kkmeans/core/KKM_Version.hpp>
+#include <kkmeans/metrics/KKM_MetricByName.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>

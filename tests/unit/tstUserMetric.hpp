@@ -36,7 +36,7 @@ struct MyCosine {
       xx += x[j] * x[j];
       cc += c[j] * c[j];
     }
-    V const den = Kokkos::Experimental::sqrt(xx * cc);
+    V const den = kkm::math::sqrt(xx * cc);
     return den > V(0) ? V(1) - dot / den : V(1);
   }
 };

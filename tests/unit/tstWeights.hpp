@@ -1,5 +1,5 @@
 // Sample weights: weight w on a row equals w copies of it (bit for bit), weight 0 equals removing
-// the row, bad weights are refused, and k-means++ draws in proportion to weight.
+// the row, equal weights equal none, bad weights are refused, and k-means++ draws in proportion to weight.
 #include <KKM_TestHelpers.hpp>
 
 #include <gtest/gtest.h>
@@ -86,6 +86,25 @@ TEST(TEST_CATEGORY, weights_kmeanspp_first_centre_follows_weight) {
     auto c = kkm::detail::init_kmeanspp(space{}, cx, kkm::SquaredEuclidean{}, 3, 0, seed, s, comm, wd);
     EXPECT_EQ(c(0, 0), x(123, 0));
     EXPECT_EQ(c(0, 1), x(123, 1));
+  }
+}
+
+// Weights that are all the same change nothing: every initialisation and the whole fit equal the
+// unweighted one bit for bit (scikit-learn's check that sample_weight=ones is sample_weight=None).
+TEST(TEST_CATEGORY, weights_all_equal_give_the_unweighted_fit) {
+  auto x = blobs<float>(500, 3, 6, 1.0, 44);
+  for (float const value : {1.f, 2.5f}) {
+    std::vector<float> w(500, value);
+    for (auto init : {kkm::Init::kmeanspp, kkm::Init::kmeans_parallel, kkm::Init::random}) {
+      kkm::Parameters p;
+      p.k = 6;
+      p.init = init;
+      p.seed = 3;
+      auto a = kkm::fit(space{}, to_device<space>(x), weights_view(w), p, kkm::SquaredEuclidean{});
+      auto b = kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{});
+      EXPECT_EQ(centroids_vector(a), centroids_vector(b)) << "weight " << value << ", init " << kkm::to_string(init);
+      EXPECT_EQ(labels_to_host(a.labels), labels_to_host(b.labels));
+    }
   }
 }
 

@@ -7,7 +7,10 @@
 ///
 /// KKM_Parameters.hpp includes this file after its enums, so kkm::to_string(e) is there wherever
 /// the parameters are.
+#include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
+
+#include <algorithm>
 
 #include <array>
 #include <cstddef>
@@ -116,6 +119,19 @@ std::vector<std::string> choices() {
   return out;
 }
 
+/// The names a user picks from for an option naming an E (the application's flags, the Python
+/// module's arguments): every name of E less Init's "given" (given centroids come as data).
+template <class E>
+std::vector<std::string> selectable_names() {
+  std::vector<std::string> names;
+  for (auto const& entry : Names<E>::table) {
+    if constexpr (std::is_same_v<E, Init>)
+      if (entry.first == Init::given) continue;
+    names.emplace_back(entry.second);
+  }
+  return names;
+}
+
 /// "a | b | c" (or with another separator): names for a help text or an error message.
 template <class Range>
 std::string join_names(Range const& names, char const* separator = " | ") {
@@ -127,6 +143,23 @@ std::string join_names(Range const& names, char const* separator = " | ") {
     first = false;
   }
   return out;
+}
+
+/// The one-line message for a value that is none of `allowed`:
+/// "unknown mode 'x' (use one of: lloyd, minibatch, seed)".
+inline std::string unknown_choice(std::string const& what, std::string const& value,
+                                  std::vector<std::string> const& allowed) {
+  return "unknown " + what + " '" + value + "' (use one of: " + join_names(allowed, ", ") + ")";
+}
+
+/// The value of E a user named (one of selectable_names<E>()); a UserError saying so otherwise.
+template <class E>
+E parse_name(std::string const& what, std::string const& name) {
+  auto const allowed = selectable_names<E>();
+  auto const v = from_name<E>(name);
+  if (!v || std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+    throw UserError(unknown_choice(what, name, allowed));
+  return *v;
 }
 
 }  // namespace kkm

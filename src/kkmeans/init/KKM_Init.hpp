@@ -58,12 +58,13 @@ struct RaceOnWeights {
 };
 
 /// The first centre of k-means++ and k-means‖: a global row drawn uniformly, or ∝ weight (an
-/// exponential race on the weights) when the data are weighted; identical on every rank.
+/// exponential race on the weights) when the weights differ; identical on every rank.
 template <class ExecSpace, class T>
 std::int64_t first_center_row(ExecSpace const& space, Kokkos::View<T const*, typename ExecSpace::memory_space> w,
                               std::int64_t n, std::uint64_t seed, DataSummary const& s, Communicator const& comm) {
   using mem = typename ExecSpace::memory_space;
-  if (!s.weighted) return static_cast<std::int64_t>(uniform_below(seed, stream_first_center, 0, s.n_total));
+  if (!s.weighted || s.equal_weights)
+    return static_cast<std::int64_t>(uniform_below(seed, stream_first_center, 0, s.n_total));
   RaceLeaders lead;
   lead.clear();
   if (n > 0)

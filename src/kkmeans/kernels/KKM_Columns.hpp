@@ -172,4 +172,14 @@ struct MaxWeight {
   }
 };
 
+/// Counts the weights that differ from `value`.
+template <class WView>
+struct WeightsUnlike {
+  WView w;
+  double value;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, std::int64_t& count) const {
+    if (static_cast<double>(w(i)) != value) ++count;
+  }
+};
+
 }  // namespace kkm::detail

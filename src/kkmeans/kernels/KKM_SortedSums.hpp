@@ -59,7 +59,7 @@ struct LabelBins {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k + 1), [&](int b) { h[b] = 0; });
     t.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1),
-                         [&](std::int64_t i) { Kokkos::atomic_increment(&h[label_bin(labels(i), k)]); });
+                         [&](std::int64_t i) { Kokkos::atomic_add(&h[label_bin(labels(i), k)], 1); });
     t.team_barrier();
   }
 };
@@ -84,7 +84,7 @@ struct LabelHistogram : LabelBins<ExecSpace> {
     this->team_rows(t, i0, i1);
     if (!this->launch.in_scratch) {
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1),
-                           [&](std::int64_t i) { Kokkos::atomic_increment(&count(label_bin(this->labels(i), k))); });
+                           [&](std::int64_t i) { Kokkos::atomic_add(&count(label_bin(this->labels(i), k)), bin_t(1)); });
       return;
     }
     int* h = static_cast<int*>(t.team_scratch(this->launch.scratch_level).get_shmem(std::size_t(k + 1) * sizeof(int)));

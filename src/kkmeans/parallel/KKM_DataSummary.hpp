@@ -31,6 +31,9 @@ struct DataSummary {
   std::vector<fixed_t> fingerprint;
   bool weighted = false;             ///< sample weights given
   double max_weight = 1;             ///< global max weight (1 without weights)
+  /// Every weight the same (weights of ones, say): the random draws are those of unweighted data,
+  /// so that weights that change nothing change nothing.
+  bool equal_weights = true;
   double weight_scale = 1;           ///< fixed-point scale of weights (1: unweighted, counts are row counts)
 };
 
@@ -92,6 +95,10 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
     KKM_REQUIRE(!mismatch, "sample weights: " + std::to_string(w.extent(0)) + " weights for " + std::to_string(n) +
                                " rows on rank " + std::to_string(comm.rank()) + " (one weight per row is needed)");
     s.max_weight = check_weights(space, w, s.row_offset, comm);
+    std::int64_t unequal = 0;
+    Kokkos::parallel_reduce("kkm::equal_weights", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
+                            WeightsUnlike<WView>{w, s.max_weight}, unequal);
+    s.equal_weights = !comm.any(unequal > 0);
     s.weight_scale = fixed_point_scale(s.max_weight, static_cast<double>(s.n_total));
   }
   // Column sums hold w·x: bounded by max|x| · max w per row.

@@ -4,6 +4,7 @@
 /// decides which centroids a row must still be measured against, and the operands it is stated
 /// for (rows and centroids shifted by the column means, with their norms).
 #include <kkmeans/core/KKM_Backend.hpp>
+#include <kkmeans/core/KKM_Math.hpp>
 #include <kkmeans/kernels/assign/KKM_Tf32.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -67,7 +68,7 @@ struct ShiftRows {
             acc += v * v;
           },
           s);
-      Kokkos::single(Kokkos::PerThread(t), [&]() { norm(i) = norm_squared ? s : T(Kokkos::Experimental::sqrt(s)); });
+      Kokkos::single(Kokkos::PerThread(t), [&]() { norm(i) = norm_squared ? s : T(math::sqrt(s)); });
     });
   }
   void launch(ExecSpace const& space) {

@@ -6,6 +6,7 @@
 /// exact distances. In fit epochs the rows with more than one candidate left ("open rows") are
 /// queued for a second launch (KKM_OpenRows.hpp) instead of being measured by their thread, whose
 /// warp's other threads would wait.
+#include <kkmeans/core/KKM_Math.hpp>
 #include <kkmeans/kernels/assign/KKM_CheckedBound.hpp>
 #include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/KKM_ProductScan.hpp>
@@ -78,7 +79,7 @@ struct CheckedScanKernel : ProductScanBase<ExecSpace, T, Metric, Accumulate> {
     double const xn = static_cast<double>(chk.xnorm(i - chk.xnorm_off)), cm = static_cast<double>(chk.cmax);
     double const E = chk.bound.u * xn * cm + chk.bound.a * (xn + cm) * (xn + cm);
     double const thr_d = static_cast<double>(v1) + 2 * E;
-    return static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * Kokkos::Experimental::fabs(thr_d) +
+    return static_cast<T>(thr_d + 4 * Kokkos::Experimental::epsilon<T>::value * math::fabs(thr_d) +
                           4 * Kokkos::Experimental::norm_min<T>::value);
   }
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 
 namespace kkm::detail {
 
@@ -37,18 +38,29 @@ template <class ExecSpace, class A, class Bm, class C>
 void gemm_nt(ExecSpace const& space, bool tensor_cores, A const& a, Bm const& b, C const& out) {
   using T = typename C::non_const_value_type;
   KKM_ASSERT(!tensor_cores || (tf32x3_available<ExecSpace, T>()));
+#if KOKKOSKERNELS_VERSION >= 40000
+  // Kokkos Kernels 4 runs the product on the instance it is given (cuBLAS included: it puts the
+  // shared handle on that instance's stream for the call).
+#ifdef KKM_HAVE_TF32X3
+  std::optional<CublasScope> tf32;
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) tf32.emplace(space, tensor_cores);
+#endif
+  KokkosBlas::gemm(space, "N", "T", T(1), a, b, T(0), out);
+#else
 #ifdef KKM_HAVE_TF32X3
   if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
-    // Every LayoutRight "N", "T" product of CUDA views goes to cuBLAS (KokkosBlas' TPL spec).
+    // Every LayoutRight "N", "T" product of CUDA views goes to cuBLAS (KokkosBlas' TPL spec), on the
+    // stream the scope gives the shared handle.
     CublasScope const scope(space, tensor_cores);
     KokkosBlas::gemm("N", "T", T(1), a, b, T(0), out);
     return;
   }
 #endif
-  // KokkosBlas' own kernels run on the default instance: fence on both sides.
+  // Kokkos Kernels 3's own kernels run on the default instance: fence on both sides.
   space.fence();
   KokkosBlas::gemm("N", "T", T(1), a, b, T(0), out);
   Kokkos::fence();
+#endif
 }
 
 /// The product of a batch's rows xb (nb × m) with the centroids cb (kp × m) into `out`, laid out by

@@ -1,0 +1,125 @@
+"""Checks and conversions of the estimator's parameters and inputs, with the command line's messages.
+
+The compiled module checks names again (kkm::parse_name); these run first so that a wrong type is a
+TypeError and a wrong value a ValueError before any work.
+"""
+import numbers
+
+import numpy as np
+
+from . import _kkmeans
+
+_DTYPES = {"float": np.float32, "double": np.float64}
+
+
+def choice(what, value, allowed):
+    """`value` if it is one of `allowed`, else ValueError "unknown <what> 'v' (use one of: a, b)"."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"unknown {what} '{value}' (use one of: {', '.join(allowed)})")
+    return value
+
+
+def integer(name, value, minimum):
+    """An int ≥ minimum (numpy integers too; bools are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def working_dtype(precision):
+    return _DTYPES[choice("precision", precision, list(_DTYPES))]
+
+
+def metric_object(metric):
+    """The compiled Metric for a built-in name or a Metric object (kkm::python::export_metric)."""
+    if isinstance(metric, _kkmeans.Metric):
+        return metric
+    return _kkmeans.metrics[choice("metric", metric, list(_kkmeans.metrics))]
+
+
+def batch_rows(batch_size):
+    """Rows per batch for the library: "auto" is 0."""
+    if isinstance(batch_size, str) and batch_size == "auto":
+        return 0
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
+        raise ValueError(f"batch size must be a positive integer or auto, got '{batch_size}'")
+    return int(batch_size)
+
+
+def seed_of(random_state):
+    """The library's seed: an int ≥ 0 as given (0 is the command line's default); None or a
+    numpy RandomState/Generator draws one, as scikit-learn's estimators do."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be an integer ≥ 0, got {random_state}")
+        return int(random_state)
+    from sklearn.utils import check_random_state
+
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(np.iinfo(np.int32).max))
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def comm_handle(comm):
+    """The MPI handle of an mpi4py communicator (0: no communicator, one process)."""
+    if comm is None:
+        return 0
+    if not hasattr(comm, "py2f"):
+        raise TypeError(f"comm must be an mpi4py communicator (e.g. MPI.COMM_WORLD), got {type(comm).__name__}")
+    if not _kkmeans.with_mpi:
+        raise ValueError("this kkmeans module was built without MPI (KKMEANS_ENABLE_MPI=OFF): comm= is not available")
+    return int(comm.py2f())
+
+
+# --- CUDA arrays (PyTorch, CuPy, anything with __cuda_array_interface__) ----------------------------
+
+
+def is_cuda_array(x):
+    return hasattr(x, "__cuda_array_interface__")
+
+
+def device_rows(x, dtype, what="X"):
+    """("device", pointer, n, d) of a C-contiguous CUDA array of `dtype`, for the compiled module."""
+    if _kkmeans.host_rows_in_place:
+        raise TypeError(f"{what} is a CUDA array but this kkmeans module was built for {_kkmeans.device}: "
+                        "pass a numpy array")
+    cai = x.__cuda_array_interface__
+    shape = tuple(cai["shape"])
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{what} must be 1-D or 2-D, got shape {shape}")
+    want = np.dtype(dtype)
+    got = np.dtype(cai["typestr"])
+    itemsize = got.itemsize
+    c_strides = (shape[1] * itemsize, itemsize) if len(shape) == 2 else (itemsize,)
+    if got != want or (cai.get("strides") not in (None, c_strides)):
+        raise TypeError(f"{what} must be a C-contiguous CUDA array of {want.name} (got {got.name}"
+                        f"{'' if cai.get('strides') in (None, c_strides) else ', strided'}): convert it on the GPU "
+                        f"first, e.g. x.to(torch.{want.name}).contiguous()")
+    d = shape[1] if len(shape) == 2 else 1
+    return ("device", int(cai["data"][0]), int(shape[0]), int(d)), shape
+
+
+def empty_like_device(x, n, dtype):
+    """A new CUDA array of n values from the library x comes from (labels written in place)."""
+    module = type(x).__module__.split(".")[0]
+    if module == "torch":
+        import torch
+
+        return torch.empty(n, dtype=getattr(torch, np.dtype(dtype).name), device=x.device)
+    import cupy
+
+    return cupy.empty(n, dtype=dtype)
+
+
+def as_device_like(x, values):
+    """A host numpy result as an array of x's library on x's device."""
+    module = type(x).__module__.split(".")[0]
+    if module == "torch":
+        import torch
+
+        return torch.as_tensor(values, device=x.device)
+    import cupy
+
+    return cupy.asarray(values)

@@ -1,0 +1,3 @@
+#include "KKM_PyBuiltin.hpp"
+
+template kkm::python::MetricOps<double> kkm::python::builtin_ops<double>(std::string const&);

@@ -1,0 +1,129 @@
+// kkmeans._kkmeans: the compiled half of the Python package. The estimator (kkmeans/_estimator.py)
+// checks and converts its inputs and calls these; everything here is thin: rows in, numpy out, the
+// library's errors as Python's (UserError → ValueError; nothing aborts the interpreter).
+#include "KKM_PyBuiltin.hpp"
+
+#include <kkmeans/kkmeans.hpp>
+#include <kkmeans/python/KKM_PyMetric.hpp>
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <Kokkos_Core.hpp>
+
+#include <string>
+
+namespace kkm::python {
+namespace {
+
+/// Rows handed over by Python: None (no weights), a C-contiguous numpy array of exactly T (used in
+/// place), or ("device", pointer, n, d) for a CUDA array of T.
+template <class T>
+Rows<T> rows_from(py::object const& o) {
+  Rows<T> r;
+  if (o.is_none()) return r;
+  if (py::isinstance<py::tuple>(o)) {
+    auto const t = o.cast<py::tuple>();
+    if (t.size() != 4 || t[0].cast<std::string>() != "device")
+      throw py::type_error("kkmeans: rows must be a numpy array or ('device', pointer, n, d)");
+    if constexpr (host_rows_in_place)
+      throw py::type_error("this kkmeans module was built without a GPU backend: pass host (numpy) arrays");
+    r.data = reinterpret_cast<T const*>(t[1].cast<std::uintptr_t>());
+    r.n = t[2].cast<std::int64_t>();
+    r.d = t[3].cast<std::int64_t>();
+    r.on_device = true;
+    return r;
+  }
+  if (!py::isinstance<py::array_t<T, py::array::c_style>>(o))
+    throw py::type_error(std::string("kkmeans: expected a C-contiguous array of ") + (sizeof(T) == 4 ? "float32" : "float64"));
+  auto const a = py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(o);
+  if (a.ndim() != 1 && a.ndim() != 2) throw py::value_error("kkmeans: expected a 1-D or 2-D array");
+  r.data = a.data();
+  r.n = a.shape(0);
+  r.d = a.ndim() == 2 ? a.shape(1) : 1;
+  r.owner = a;
+  return r;
+}
+
+/// Calls f(ops) with the metric's operations in the precision the options name.
+template <class F>
+auto in_precision(Metric const& m, py::dict const& options, F&& f) {
+  auto const precision = options["precision"].cast<std::string>();
+  if (precision == "float") return f(m.f32);
+  if (precision == "double") return f(m.f64);
+  throw UserError(unknown_choice("precision", precision, {"float", "double"}));
+}
+
+/// Centroids for predict/transform in the ops' precision.
+template <class T>
+py::array_t<T> centroids_as(py::object const& c) {
+  return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(c);
+}
+
+void bind_metric_type(py::module_& m) {
+  py::class_<Metric>(m, "Metric", "A kkmeans metric: its kernels, in float32 and float64")
+      .def_readonly("name", &Metric::name)
+      .def("__repr__", [](Metric const& self) { return "<kkmeans metric '" + self.name + "'>"; })
+      .def(
+          "fit",
+          [](Metric const& self, py::object const& x, py::object const& w, py::object const& init, py::dict const& o,
+             std::intptr_t comm, std::intptr_t labels_out) {
+            return in_precision(self, o, [&](auto const& ops) {
+              using T = typename std::decay_t<decltype(ops)>::value_type;
+              return ops.fit(rows_from<T>(x), rows_from<T>(w), init, o, comm, labels_out);
+            });
+          },
+          py::arg("x"), py::arg("weights"), py::arg("init"), py::arg("options"), py::arg("comm") = 0,
+          py::arg("labels_out") = 0)
+      .def(
+          "predict",
+          [](Metric const& self, py::object const& x, py::object const& c, py::dict const& o, std::intptr_t labels_out,
+             bool with_distances) {
+            return in_precision(self, o, [&](auto const& ops) {
+              using T = typename std::decay_t<decltype(ops)>::value_type;
+              return ops.predict(rows_from<T>(x), centroids_as<T>(c), o, labels_out, with_distances);
+            });
+          },
+          py::arg("x"), py::arg("centroids"), py::arg("options"), py::arg("labels_out") = 0,
+          py::arg("with_distances") = false)
+      .def(
+          "transform",
+          [](Metric const& self, py::object const& x, py::object const& c, py::dict const& o) {
+            return in_precision(self, o, [&](auto const& ops) -> py::object {
+              using T = typename std::decay_t<decltype(ops)>::value_type;
+              return ops.transform(rows_from<T>(x), centroids_as<T>(c), o);
+            });
+          },
+          py::arg("x"), py::arg("centroids"), py::arg("options"));
+}
+
+}  // namespace
+}  // namespace kkm::python
+
+PYBIND11_MODULE(_kkmeans, m) {
+  namespace kp = kkm::python;
+  m.doc() = "kkmeans' compiled kernels (use kkmeans.KMeans)";
+  pybind11::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (kkm::UserError const& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+  kp::bind_metric_type(m);
+  pybind11::dict metrics;
+  for (char const* name : kkm::metric_names)
+    metrics[name] = kp::Metric{name, kp::builtin_ops<float>(name), kp::builtin_ops<double>(name)};
+  m.attr("metrics") = metrics;
+  m.attr("__version__") = kkm::version();
+  m.attr("device") = Kokkos::DefaultExecutionSpace::name();
+  m.attr("host_rows_in_place") = kp::host_rows_in_place;
+  m.attr("with_mpi") = bool(KKMEANS_ENABLE_MPI);
+  m.attr("choices") = pybind11::dict(pybind11::arg("init") = kkm::selectable_names<kkm::Init>(),
+                               pybind11::arg("empty") = kkm::selectable_names<kkm::EmptyPolicy>(),
+                               pybind11::arg("mode") = kkm::selectable_names<kkm::Mode>(),
+                               pybind11::arg("assign") = kkm::selectable_names<kkm::AssignPath>(),
+                               pybind11::arg("metric") = std::vector<std::string>(kkm::metric_names.begin(),
+                                                                             kkm::metric_names.end()),
+                               pybind11::arg("precision") = std::vector<std::string>{"float", "double"});
+}
