@@ -12,7 +12,9 @@ function(kkmeans_add_python_metrics target)
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "kkmeans_add_python_metrics(${target}): no SOURCES")
   endif()
-  pybind11_add_module(${target} MODULE ${ARG_SOURCES})
+  # NO_EXTRAS: no link-time optimisation (it redoes the Kokkos kernels serially at link time, minutes
+  # on a small machine, for nothing measurable: the kernels are inlined already) and no stripping.
+  pybind11_add_module(${target} MODULE NO_EXTRAS ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE kkmeans::python)
   if(ARG_NAME)
     set_target_properties(${target} PROPERTIES OUTPUT_NAME ${ARG_NAME})

@@ -33,6 +33,17 @@ for init in ("kmeans++", "kmeans||"):
         failures.append(f"{init}: labels differ")
     if whole.n_iter_ != part.n_iter_:
         failures.append(f"{init}: {whole.n_iter_} vs {part.n_iter_} epochs")
+# A rank whose input is refused (NaN here) makes every rank raise, instead of leaving the others
+# waiting in the collective fit.
+bad = x[lo:hi].copy()
+if rank == 0:
+    bad[0, 0] = np.nan
+try:
+    KMeans(6, comm=comm).fit(bad)
+    failures.append("a NaN on rank 0 was accepted")
+except ValueError as e:
+    if rank > 0 and "rank 0 refused its input" not in str(e):
+        failures.append(f"unexpected error: {e}")
 everyone = comm.allgather(failures)
 if rank == 0:
     bad = [f"rank {r}: {f}" for r, fs in enumerate(everyone) for f in fs]

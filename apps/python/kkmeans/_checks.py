@@ -63,9 +63,10 @@ def seed_of(random_state):
 
 
 def comm_handle(comm):
-    """The MPI handle of an mpi4py communicator (0: no communicator, one process)."""
+    """The MPI handle of an mpi4py communicator (None: no communicator, one process; note that
+    MPI_COMM_WORLD's handle is 0)."""
     if comm is None:
-        return 0
+        return None
     if not hasattr(comm, "py2f"):
         raise TypeError(f"comm must be an mpi4py communicator (e.g. MPI.COMM_WORLD), got {type(comm).__name__}")
     if not _kkmeans.with_mpi:

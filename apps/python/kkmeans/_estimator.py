@@ -68,30 +68,24 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     # --- fit -------------------------------------------------------------------------------------
 
     def fit(self, X, y=None, sample_weight=None):
-        """Cluster X (n_samples, n_features); sample_weight: one weight ≥ 0 per row."""
-        dtype = _checks.working_dtype(self.precision)
-        metric = _checks.metric_object(self.metric)
-        options = self._options(dtype)
-        if _checks.is_cuda_array(X):
-            rows, shape = _checks.device_rows(X, dtype)
-            self.n_features_in_ = rows[3]
-            labels_out = _checks.empty_like_device(X, rows[2], np.int32)
-        else:
-            X = _validate_data(self, X, dtype=dtype, order="C", reset=True)
-            rows, labels_out = X, None
-        n, d = (rows[2], rows[3]) if labels_out is not None else X.shape
-        options["iou_column"] = self._iou_column(d)
-        if self.comm is None and n < options["n_clusters"]:
-            raise ValueError(f"k = {options['n_clusters']} exceeds the number of rows (n_samples = {n})")
-        weights = None
-        if sample_weight is not None:
-            if _checks.is_cuda_array(sample_weight):
-                weights, _ = _checks.device_rows(sample_weight, dtype, "sample_weight")
-            else:
-                weights = np.ascontiguousarray(_check_sample_weight(sample_weight, np.empty((n, 0)), dtype=dtype))
-        init = self._initial_centroids(d)
-        res = metric.fit(rows, weights, init, options, _checks.comm_handle(self.comm),
-                         0 if labels_out is None else _checks.device_rows(labels_out, np.int32, "labels")[0][1])
+        """Cluster X (n_samples, n_features); sample_weight: one weight ≥ 0 per row. With comm, every
+        rank calls fit with its own rows (a rank may have none)."""
+        handle = _checks.comm_handle(self.comm)
+        try:
+            metric, rows, weights, init, options, labels_out = self._prepare_fit(X, sample_weight)
+            refused = None
+        except (TypeError, ValueError) as e:
+            refused = e
+        if self.comm is not None:
+            # The fit is collective: every rank enters it, or none (a rank alone would wait forever).
+            verdicts = self.comm.allgather(None if refused is None else f"{type(refused).__name__}: {refused}")
+            first = next((r for r, v in enumerate(verdicts) if v), None)
+            if refused is None and first is not None:
+                raise ValueError(f"rank {first} refused its input: {verdicts[first]}")
+        if refused is not None:
+            raise refused
+        out = 0 if labels_out is None else _checks.device_rows(labels_out, np.int32, "labels")[0][1]
+        res = metric.fit(rows, weights, init, options, handle, out)
         self.cluster_centers_ = res["centroids"]
         self.labels_ = labels_out if labels_out is not None else res["labels"]
         self.inertia_ = float(res["inertia"])
@@ -102,6 +96,36 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self._rows_address = res["rows_address"]  # where the fit read X (tests check it is X's own buffer)
         self._seconds = {"init": res["seconds_init"], "epochs": res["seconds_epochs"]}  # the library's own clock
         return self
+
+    def _prepare_fit(self, X, sample_weight):
+        """Everything fit checks and converts before the library runs."""
+        dtype = _checks.working_dtype(self.precision)
+        metric = _checks.metric_object(self.metric)
+        options = self._options(dtype)
+        if _checks.is_cuda_array(X):
+            rows, _ = _checks.device_rows(X, dtype)
+            n, d = rows[2], rows[3]
+            self.n_features_in_ = d
+            labels_out = _checks.empty_like_device(X, n, np.int32)
+        else:
+            # Under MPI a rank may hold no rows; the library checks that the ranks have some together.
+            rows = _validate_data(self, X, dtype=dtype, order="C", reset=True,
+                                  ensure_min_samples=0 if self.comm is not None else 1)
+            (n, d), labels_out = rows.shape, None
+        options["iou_column"] = self._iou_column(d)
+        if self.comm is None and n < options["n_clusters"]:
+            raise ValueError(f"k = {options['n_clusters']} exceeds the number of rows (n_samples = {n})")
+        weights = None
+        if sample_weight is not None:
+            if _checks.is_cuda_array(sample_weight):
+                weights, _ = _checks.device_rows(sample_weight, dtype, "sample_weight")
+            elif n == 0:  # a rank without rows (scikit-learn's check wants one)
+                weights = np.asarray(sample_weight, dtype=dtype).reshape(-1)
+                if weights.shape != (0,):
+                    raise ValueError(f"sample_weight.shape == {weights.shape}, expected (0,)!")
+            else:
+                weights = np.ascontiguousarray(_check_sample_weight(sample_weight, np.empty((n, 0)), dtype=dtype))
+        return metric, rows, weights, self._initial_centroids(d), options, labels_out
 
     def _options(self, dtype):
         c = _kkmeans.choices

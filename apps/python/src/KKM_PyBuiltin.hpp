@@ -13,8 +13,8 @@ template <class T>
 MetricOps<T> builtin_ops(std::string const& name) {
   auto iou_column = [](py::dict const& o) { return o["iou_column"].cast<int>(); };
   MetricOps<T> ops;
-  ops.fit = [=](Rows<T> const& x, Rows<T> const& w, py::object const& init, py::dict const& o, std::intptr_t comm,
-                std::intptr_t labels_out) {
+  ops.fit = [=](Rows<T> const& x, Rows<T> const& w, py::object const& init, py::dict const& o,
+                py::object const& comm, std::intptr_t labels_out) {
     return with_metric(name, iou_column(o), [&](auto m) { return fit_rows<T>(m, x, w, init, o, comm, labels_out); });
   };
   ops.predict = [=](Rows<T> const& x, py::array_t<T> const& c, py::dict const& o, std::intptr_t labels_out,

@@ -67,13 +67,13 @@ void bind_metric_type(py::module_& m) {
       .def(
           "fit",
           [](Metric const& self, py::object const& x, py::object const& w, py::object const& init, py::dict const& o,
-             std::intptr_t comm, std::intptr_t labels_out) {
+             py::object const& comm, std::intptr_t labels_out) {
             return in_precision(self, o, [&](auto const& ops) {
               using T = typename std::decay_t<decltype(ops)>::value_type;
               return ops.fit(rows_from<T>(x), rows_from<T>(w), init, o, comm, labels_out);
             });
           },
-          py::arg("x"), py::arg("weights"), py::arg("init"), py::arg("options"), py::arg("comm") = 0,
+          py::arg("x"), py::arg("weights"), py::arg("init"), py::arg("options"), py::arg("comm") = py::none(),
           py::arg("labels_out") = 0)
       .def(
           "predict",

@@ -137,11 +137,12 @@ py::array_t<T> centroids_to_python(V const& c) {
   return out;
 }
 
-/// The communicator of an mpi4py handle (Comm.py2f()), or the single-process one for 0.
-inline Communicator communicator_from(std::intptr_t handle) {
-  if (handle == 0) return Communicator{};
+/// The communicator of an mpi4py handle (Comm.py2f(): MPI_COMM_WORLD's is 0), or the single-process
+/// one for None.
+inline Communicator communicator_from(py::object const& handle) {
+  if (handle.is_none()) return Communicator{};
 #if KKMEANS_ENABLE_MPI
-  return Communicator(MPI_Comm_f2c(static_cast<MPI_Fint>(handle)));
+  return Communicator(MPI_Comm_f2c(handle.cast<MPI_Fint>()));
 #else
   throw UserError("this kkmeans module was built without MPI (KKMEANS_ENABLE_MPI=OFF): comm= is not available");
 #endif
@@ -150,7 +151,7 @@ inline Communicator communicator_from(std::intptr_t handle) {
 /// kkm::fit on the rows, with everything Python reads back.
 template <class T, class Metric>
 py::dict fit_rows(Metric const& metric, Rows<T> const& x, Rows<T> const& w, py::object const& init_centroids,
-                  py::dict const& options, std::intptr_t comm_handle, std::intptr_t labels_out) {
+                  py::dict const& options, py::object const& comm_handle, std::intptr_t labels_out) {
   ensure_kokkos();
   Parameters p = parameters_from(options);
   if (!init_centroids.is_none()) {

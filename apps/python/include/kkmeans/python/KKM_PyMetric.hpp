@@ -29,9 +29,9 @@ namespace kkm::python {
 template <class T>
 struct MetricOps {
   using value_type = T;
-  std::function<py::dict(Rows<T> const&, Rows<T> const&, py::object const&, py::dict const&, std::intptr_t,
+  std::function<py::dict(Rows<T> const&, Rows<T> const&, py::object const&, py::dict const&, py::object const&,
                          std::intptr_t)>
-      fit;  ///< (rows, weights, initial centroids or None, options, MPI handle or 0, labels out or 0)
+      fit;  ///< (rows, weights, initial centroids or None, options, MPI handle or None, labels out or 0)
   std::function<py::dict(Rows<T> const&, py::array_t<T> const&, py::dict const&, std::intptr_t, bool)>
       predict;  ///< (rows, centroids, options, labels out or 0, with_distances)
   std::function<py::array_t<T>(Rows<T> const&, py::array_t<T> const&, py::dict const&)> transform;
@@ -49,7 +49,7 @@ template <class T, class Make>
 MetricOps<T> metric_ops(Make make) {
   MetricOps<T> ops;
   ops.fit = [make](Rows<T> const& x, Rows<T> const& w, py::object const& init, py::dict const& o,
-                   std::intptr_t comm, std::intptr_t labels_out) {
+                   py::object const& comm, std::intptr_t labels_out) {
     return fit_rows<T>(make(o), x, w, init, o, comm, labels_out);
   };
   ops.predict = [make](Rows<T> const& x, py::array_t<T> const& c, py::dict const& o, std::intptr_t labels_out,
