@@ -52,6 +52,8 @@ source_dir() {
   [[ -e "$dir/$marker" ]] || die "$given holds no $name source ($marker is missing)"
   echo "$dir"
 }
+KOKKOS_SRC=$(source_dir "$KOKKOS" kokkos core/src/Kokkos_Core.hpp)
+KERNELS_SRC=$(source_dir "$KERNELS" kokkos-kernels blas/src/KokkosBlas3_gemm.hpp)
 version() { sed -nE "s/^ *[sS][eE][tT]\\($2_VERSION_(MAJOR|MINOR|PATCH) ([0-9]+)\\).*/\\2/p" "$1/CMakeLists.txt" | paste -sd.; }
 KOKKOS_VERSION=$(version "$KOKKOS_SRC" Kokkos)
 KERNELS_VERSION=$(version "$KERNELS_SRC" KokkosKernels)
