@@ -33,6 +33,8 @@ EOF
 }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/kokkos-common.sh
+source "$ROOT/scripts/kokkos-common.sh"
 DEPS=${KKMEANS_DEPS_DIR:-$ROOT/.deps}
 CUDA_ARCH=""
 SOURCE=""
@@ -225,12 +227,8 @@ KOKKOS_OPTS=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_STANDARD=17 -DCMAKE_CXX_EXTE
 KK_OPTS=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_STANDARD=17 -DCMAKE_CXX_EXTENSIONS=OFF
   -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DKokkosKernels_ENABLE_TESTS=OFF
   -DKokkosKernels_ENABLE_EXAMPLES=OFF)
-# No pre-built instantiations: kkmeans instantiates what it uses (the default ETI set is ~500 files).
-for o in DOUBLE FLOAT COMPLEX_DOUBLE COMPLEX_FLOAT LAYOUTLEFT LAYOUTRIGHT OFFSET_INT OFFSET_SIZE_T \
-  ORDINAL_INT ORDINAL_INT64_T EXECSPACE_OPENMP EXECSPACE_SERIAL EXECSPACE_THREADS EXECSPACE_CUDA \
-  MEMSPACE_HOSTSPACE MEMSPACE_CUDASPACE MEMSPACE_CUDAUVMSPACE; do
-  KK_OPTS+=("-DKokkosKernels_INST_$o=OFF")
-done
+# kkmeans instantiates what it uses (scripts/kokkos-common.sh).
+KK_OPTS+=("${KK_NO_ETI_OPTS[@]}")
 if [[ -n "$CUDA_ARCH" ]]; then
   command -v nvcc >/dev/null || die "--cuda: nvcc is not on PATH"
   arch_lower=$(echo "$CUDA_ARCH" | sed -E 's/^[A-Z]+([0-9])([0-9])$/sm_\1\2/')
@@ -238,13 +236,7 @@ if [[ -n "$CUDA_ARCH" ]]; then
   WRAPPER="$SRC/kokkos/bin/nvcc_wrapper"
   KOKKOS_OPTS+=(-DCMAKE_CXX_COMPILER="$WRAPPER" -DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON
     -DKokkos_ENABLE_CUDA_CONSTEXPR=ON "-DKokkos_ARCH_$CUDA_ARCH=ON")
-  # CMake >= 4: Kokkos' exported CUDA::cudart needs FindCUDAToolkit to have run (DEPS.md item 5).
-  # CMake 3.x needs no help, and its FindThreads fails this early (no language enabled yet).
-  echo 'if(CMAKE_VERSION VERSION_GREATER_EQUAL 4.0)
-  find_package(CUDAToolkit QUIET)
-endif()' >"$DEPS/find-cudatoolkit.cmake"
-  KK_OPTS+=(-DCMAKE_CXX_COMPILER="$WRAPPER" -DKokkosKernels_ENABLE_TPL_CUBLAS=ON
-    -DCMAKE_PROJECT_INCLUDE_BEFORE="$DEPS/find-cudatoolkit.cmake")
+  add_kk_cuda_opts "$WRAPPER"
 else
   KOKKOS_OPTS+=(-DKokkos_ENABLE_OPENMP=ON)
 fi

@@ -15,6 +15,8 @@ set -euo pipefail
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/kokkos-common.sh
+source "$ROOT/scripts/kokkos-common.sh"
 say() { printf '[kokkos4] %s\n' "$*" >&2; }
 die() { printf '[kokkos4] error: %s\n' "$*" >&2; exit 1; }
 
@@ -81,11 +83,8 @@ KOKKOS_OPTS=("${COMMON[@]}" -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_DEPRECATED
 KK_OPTS=("${COMMON[@]}" -DKokkosKernels_ENABLE_TESTS=OFF -DKokkosKernels_ENABLE_EXAMPLES=OFF
   -DKokkosKernels_ENABLE_ALL_COMPONENTS=OFF -DKokkosKernels_ENABLE_COMPONENT_BLAS=ON
   -DKokkosKernels_ADD_DEFAULT_ETI=OFF)
-for o in DOUBLE FLOAT COMPLEX_DOUBLE COMPLEX_FLOAT LAYOUTLEFT LAYOUTRIGHT OFFSET_INT OFFSET_SIZE_T \
-  ORDINAL_INT ORDINAL_INT64_T EXECSPACE_OPENMP EXECSPACE_SERIAL EXECSPACE_THREADS EXECSPACE_CUDA \
-  MEMSPACE_HOSTSPACE MEMSPACE_CUDASPACE MEMSPACE_CUDAUVMSPACE; do
-  KK_OPTS+=("-DKokkosKernels_INST_$o=OFF")
-done
+# kkmeans instantiates what it uses (scripts/kokkos-common.sh).
+KK_OPTS+=("${KK_NO_ETI_OPTS[@]}")
 if [[ -n "$CUDA_ARCH" ]]; then
   [[ "$CUDA_ARCH" =~ ^[A-Z]+[0-9]+$ ]] || die "--cuda wants a Kokkos arch name such as HOPPER90, got '$CUDA_ARCH'"
   command -v nvcc >/dev/null || die "--cuda: nvcc is not on PATH"
@@ -94,12 +93,7 @@ if [[ -n "$CUDA_ARCH" ]]; then
   NVCC_WRAPPER_DEFAULT_ARCH=$(echo "$CUDA_ARCH" | sed -E 's/^[A-Z]+([0-9])([0-9])$/sm_\1\2/')
   KOKKOS_OPTS+=(-DCMAKE_CXX_COMPILER="$KOKKOS_SRC/bin/nvcc_wrapper" -DKokkos_ENABLE_CUDA=ON
     "-DKokkos_ARCH_$CUDA_ARCH=ON")
-  # CMake >= 4: an exported CUDA::cudart needs FindCUDAToolkit to have run first (DEPS.md).
-  echo 'if(CMAKE_VERSION VERSION_GREATER_EQUAL 4.0)
-  find_package(CUDAToolkit QUIET)
-endif()' >"$WORK/find-cudatoolkit.cmake"
-  KK_OPTS+=(-DCMAKE_CXX_COMPILER="$KOKKOS_SRC/bin/nvcc_wrapper" -DKokkosKernels_ENABLE_TPL_CUBLAS=ON
-    -DCMAKE_PROJECT_INCLUDE_BEFORE="$WORK/find-cudatoolkit.cmake")
+  add_kk_cuda_opts "$KOKKOS_SRC/bin/nvcc_wrapper"
 else
   KOKKOS_OPTS+=(-DKokkos_ENABLE_OPENMP=ON)
 fi

@@ -15,4 +15,16 @@ command -v ninja >/dev/null && GEN=(-G Ninja)
 cmake -S "$SRC" -B "$WORK/build" "${GEN[@]}" -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$WORK/prefix;$KOKKOS" >"$WORK/configure.log" 2>&1 || { cat "$WORK/configure.log"; exit 1; }
 cmake --build "$WORK/build" >"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log"; exit 1; }
-OMP_PROC_BIND=false "$WORK/build/downstream"
+out=$(OMP_PROC_BIND=false "$WORK/build/downstream")
+echo "$out"
+grep -q "centroids 1 101" <<<"$out" || { echo "downstream: unexpected centroids" >&2; exit 1; }
+# The installed Python package, where the build has one, imports and fits from the prefix alone.
+PY_PACKAGES="$WORK/prefix/lib/python3/site-packages"
+if [[ -d "$PY_PACKAGES/kkmeans" && -n "${KKMEANS_TEST_PYTHON:-}" ]]; then
+  (cd "$WORK" && PYTHONPATH="$PY_PACKAGES" OMP_PROC_BIND=false "$KKMEANS_TEST_PYTHON" -c "
+import numpy as np, kkmeans
+km = kkmeans.KMeans(2, init=np.array([[0.0], [10.0]])).fit(np.array([[0.0], [1.0], [10.0], [11.0]]))
+assert km.cluster_centers_.ravel().tolist() == [0.5, 10.5], km.cluster_centers_
+print('installed python package: centroids', *km.cluster_centers_.ravel())")
+fi
+echo "downstream: all checks passed"

@@ -26,9 +26,10 @@ namespace kkm::detail {
 template <class ExecSpace, class T>
 using DeviceMatrix = Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space>;
 
-/// Host spaces get one thread per team; devices a full team.
+/// Host spaces get one thread per team; devices a full team. (Callable in device code without
+/// nvcc's relaxed constexpr, which a Kokkos 4 of a cluster need not enable.)
 template <class ExecSpace>
-constexpr bool is_host_space() {
+KOKKOS_INLINE_FUNCTION constexpr bool is_host_space() {
   return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecSpace::memory_space>::accessible;
 }
 

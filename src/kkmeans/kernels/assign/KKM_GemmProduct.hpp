@@ -75,8 +75,8 @@ void gemm_product(ExecSpace const& space, bool tensor_cores, Kokkos::View<T cons
     gemm_nt(space, tensor_cores, xb, cb, Out(out, nb, kp));
     return;
   }
+  if constexpr (cublas_space<ExecSpace>()) {
 #ifdef KKM_HAVE_TF32X3
-  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
     // KokkosBlas has no strided-batched product: cuBLAS directly, one call for the full blocks.
     std::int64_t const full = nb / block_rows, rem = nb - full * block_rows;
     CublasScope const scope(space, tensor_cores);
@@ -86,13 +86,13 @@ void gemm_product(ExecSpace const& space, bool tensor_cores, Kokkos::View<T cons
     if (rem > 0)
       cublas_block_products(scope, xb.data() + full * block_rows * ldx, ldx, cb.data(), ldc, kp, m,
                             out + full * block_rows * kp, rem, std::int64_t(1));
-    return;
-  }
 #endif
-  for (std::int64_t b0 = 0; b0 < nb; b0 += block_rows) {  // a product per block
-    std::int64_t const rows = std::min(block_rows, nb - b0);
-    gemm_nt(space, tensor_cores, cb, Kokkos::subview(xb, Kokkos::make_pair(b0, b0 + rows), Kokkos::ALL()),
-            Out(out + b0 * kp, kp, rows));
+  } else {
+    for (std::int64_t b0 = 0; b0 < nb; b0 += block_rows) {  // a product per block
+      std::int64_t const rows = std::min(block_rows, nb - b0);
+      gemm_nt(space, tensor_cores, cb, Kokkos::subview(xb, Kokkos::make_pair(b0, b0 + rows), Kokkos::ALL()),
+              Out(out + b0 * kp, kp, rows));
+    }
   }
 }
 
