@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Kokkos 4 on a GPU machine (offline, through the device tool): Kokkos 4.x + Kokkos Kernels 4.x for
+# CUDA (scripts/kokkos4.sh, cuBLAS), kkmeans against them with its CUDA tests, then the same W1 and W2
+# fits by that build and by the default Kokkos 3.4 build (scripts/bench/builds.py: equal results,
+# times side by side). Needs the folder of scripts/carry-deps.sh and the two Kokkos 4 archives there.
+#   bash scripts/gpu-kokkos4.sh [ARCH]     (default HOPPER90; logs and results in ${OUT:-out/gpu-kokkos4})
+# KKMEANS_CARRY: the carried folder (default .carry), with deps4/kokkos-4.6.01.tar.gz and
+# deps4/kokkos-kernels-4.6.02.tar.gz (copies of ../shared/deps).
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+ARCH=${1:-HOPPER90}
+OUT=${OUT:-$ROOT/out/gpu-kokkos4}
+CARRY=${KKMEANS_CARRY:-$ROOT/.carry}
+mkdir -p "$OUT"
+export KKMEANS_NO_APT=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+t0=$(date +%s)
+say() { echo "$* ($(($(date +%s) - t0)) s)" | tee -a "$OUT/summary.txt"; }
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/summary.txt"
+TP=-DKKMEANS_THIRD_PARTY_DIR=$CARRY/third_party
+K4=$ROOT/.deps/kokkos4/cuda-$ARCH
+bash scripts/kokkos4.sh --kokkos "$CARRY/deps4/kokkos-4.6.01.tar.gz" --kernels "$CARRY/deps4/kokkos-kernels-4.6.02.tar.gz" \
+  --prefix "$K4" --cuda "$ARCH" --jobs "$(nproc)" >"$OUT/kokkos4.log" 2>&1 || { tail -n 40 "$OUT/kokkos4.log"; exit 1; }
+say "Kokkos 4 built"
+# The Kokkos 3.4 application, built alongside (few jobs) while the Kokkos 4 build takes the rest.
+(bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs 4 >"$OUT/bootstrap.log" 2>&1 &&
+ bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans -- $TP -DKKMEANS_ENABLE_PYTHON=OFF \
+   >"$OUT/build-3.4.log" 2>&1; echo "Kokkos 3.4 build exit $?" >>"$OUT/summary.txt") &
+Kokkos_ROOT=$K4 KokkosKernels_ROOT=$K4 bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --build-dir build-k4-cuda \
+  -- $TP -DKKMEANS_ENABLE_PYTHON=OFF >"$OUT/build-4.log" 2>&1 || { tail -n 60 "$OUT/build-4.log"; wait; exit 1; }
+say "kkmeans on Kokkos 4 built, $(grep -c 'warning' "$OUT/build-4.log") warning line(s)"
+(cd build-k4-cuda && ctest -R Cuda -j 2 --output-on-failure --timeout 300 >"$OUT/ctest-4.log" 2>&1)
+say "CUDA tests on Kokkos 4: exit $? ($(grep -o '[0-9]*% tests passed.*' "$OUT/ctest-4.log"))"
+wait
+python3 scripts/bench/builds.py --build kokkos-3.4.01=build-cuda-$ARCH/apps/kkmeans/kkmeans \
+  --build kokkos-4.6.01=build-k4-cuda/apps/kkmeans/kkmeans --workload W1 W2 --repeat 2 --out /tmp/kkm-builds \
+  --results "$OUT/results" 2>&1 | tee -a "$OUT/summary.txt"
+say "done"
