@@ -11,7 +11,6 @@
 #include <kkmeans/core/KKM_Parameters.hpp>
 
 #include <algorithm>
-
 #include <array>
 #include <cstddef>
 #include <optional>
