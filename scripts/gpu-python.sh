@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The Python package on a GPU machine (offline, through the device tool): the CUDA build of the module
+# for the machine's python3 (PyTorch's), its tests (the CUDA-array tests among them) and
+# scripts/bench/python_overhead.py on W1 (numpy rows and a CUDA tensor against the application).
+# Needs the folder of scripts/carry-deps.sh; python3 needs numpy, scikit-learn, h5py, pytest, pybind11.
+#   bash scripts/gpu-python.sh [ARCH]     (default HOPPER90; logs and results in ${OUT:-out/gpu-python})
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+ARCH=${1:-HOPPER90}
+OUT=${OUT:-$ROOT/out/gpu-python}
+CARRY=${KKMEANS_CARRY:-$ROOT/.carry}
+BUILD=build-cuda-$ARCH
+mkdir -p "$OUT"
+export KKMEANS_NO_APT=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+t0=$(date +%s)
+say() { echo "$* ($(($(date +%s) - t0)) s)" | tee -a "$OUT/summary.txt"; }
+PY=$(command -v python3)
+say "python: $PY $("$PY" -c 'import sys, numpy, sklearn, torch; print(sys.version.split()[0], "numpy", numpy.__version__, "sklearn", sklearn.__version__, "torch", torch.__version__, "cuda", torch.cuda.is_available())')"
+bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" >"$OUT/bootstrap.log" 2>&1 ||
+  { tail -n 40 "$OUT/bootstrap.log"; exit 1; }
+say "Kokkos 3.4 for CUDA ready"
+bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans --target kkmeans_python --target my_metrics \
+  -- -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=ON -DPython_EXECUTABLE="$PY" \
+  -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" >"$OUT/build.log" 2>&1 || { tail -n 60 "$OUT/build.log"; exit 1; }
+say "module built, $(grep -c 'warning' "$OUT/build.log") warning line(s)"
+export PYTHONPATH=$ROOT/$BUILD/python KKMEANS_APP=$ROOT/$BUILD/apps/kkmeans/kkmeans OMP_PROC_BIND=false \
+  KKMEANS_GOLDEN_DIR=$ROOT/tests/golden KKMEANS_EXAMPLE_METRICS=$ROOT/$BUILD/tests/python/custom_metric
+"$PY" -m pytest -q -rs -p no:cacheprovider tests/python/test_cuda_arrays.py tests/python/test_estimator.py \
+  >"$OUT/pytest.log" 2>&1
+say "pytest exit $?: $(tail -n 1 "$OUT/pytest.log")"
+PYTHONUNBUFFERED=1 "$PY" scripts/bench/python_overhead.py --kkmeans "$KKMEANS_APP" --workload W1 --repeat 5 \
+  --out /tmp/kkm-pyoverhead --results "$OUT/results" 2>&1 | tee -a "$OUT/summary.txt"
+say "done"
