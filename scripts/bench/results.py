@@ -22,13 +22,13 @@ KEY = ("workload", "shape", "tool", "variant", "metric", "scaling", "gpus")
 
 
 def git_commit():
-    """Short hash of the checkout's HEAD, or "unknown" (a copy without .git: pass --commit)."""
+    """Short hash of the checkout's HEAD, else $KKMEANS_COMMIT (a copy without .git), else "unknown"."""
     try:
         out = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=7", "HEAD"], capture_output=True, text=True,
                              check=True).stdout.strip()
-        return out or "unknown"
+        return out or os.environ.get("KKMEANS_COMMIT", "unknown")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("KKMEANS_COMMIT", "unknown")
 
 
 def gpu_names():
