@@ -94,7 +94,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.init_ = res["init"]
         self.assign_path_ = res["path"]
         self._rows_address = res["rows_address"]  # where the fit read X (tests check it is X's own buffer)
-        self._seconds = {"init": res["seconds_init"], "epochs": res["seconds_epochs"]}  # the library's own clock
+        # The library's own clock; "upload": copying host rows to the device (0 where they are used in place).
+        self._seconds = {"init": res["seconds_init"], "epochs": res["seconds_epochs"],
+                         "upload": res["seconds_upload"]}
         return self
 
     def _prepare_fit(self, X, sample_weight):

@@ -88,15 +88,18 @@ inline Parameters parameters_from(py::dict const& o) {
 }
 
 /// Calls f(x) with the rows as an unmanaged View the fit's space reads: in place when it can, else
-/// through one copy to the device.
+/// through one copy to the device (its seconds, with the copy finished, in *upload_seconds).
 template <class T, class F>
-auto with_device_rows(Rows<T> const& r, F&& f) {
+auto with_device_rows(Rows<T> const& r, F&& f, double* upload_seconds = nullptr) {
   using Device = Kokkos::View<T const**, Kokkos::LayoutRight, Mem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
   if (r.on_device || host_rows_in_place) return f(Device(r.data, r.n, r.d));
+  Kokkos::Timer clock;
   Kokkos::View<T**, Kokkos::LayoutRight, Mem> copy(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::python::rows"),
                                                   r.n, r.d);
   Kokkos::deep_copy(copy, Kokkos::View<T const**, Kokkos::LayoutRight, Kokkos::HostSpace,
                                        Kokkos::MemoryTraits<Kokkos::Unmanaged>>(r.data, r.n, r.d));
+  Kokkos::fence();
+  if (upload_seconds != nullptr) *upload_seconds = clock.seconds();
   return f(Device(copy.data(), r.n, r.d));
 }
 
@@ -160,6 +163,7 @@ py::dict fit_rows(Metric const& metric, Rows<T> const& x, Rows<T> const& w, py::
   }
   Communicator const comm = communicator_from(comm_handle);
   py::dict out;
+  double upload_seconds = 0;
   with_device_rows(x, [&](auto rows) {
     auto const weights = device_weights(w);
     auto res = [&] {
@@ -180,7 +184,8 @@ py::dict fit_rows(Metric const& metric, Rows<T> const& x, Rows<T> const& w, py::
     out["seconds_epochs"] = res.seconds_epochs;
     out["rows_address"] = reinterpret_cast<std::uintptr_t>(rows.data());  // where the fit read the rows
     return 0;
-  });
+  }, &upload_seconds);
+  out["seconds_upload"] = upload_seconds;
   return out;
 }
 
