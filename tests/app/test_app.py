@@ -2,6 +2,7 @@
 """End-to-end tests of the kkmeans application: round trips and bad input.
 
     /usr/bin/python3 tests/app/test_app.py KKMEANS_BINARY [MPIEXEC]
+    KKMEANS_APP_TESTS=name,name ... runs only those tests.
 
 Each bad input must end with exactly one line on stderr naming the problem, the documented exit
 status (2 usage, 1 data/runtime), no core dump, and no output file left behind.
@@ -449,6 +450,69 @@ def bad_inputs(d):
         check=0)
 
 
+def virtual_points(path, sources, n, d):
+    """A virtual dataset /points of n × d float32 from (file, dataset, source shape, source rows, rows)."""
+    layout = h5py.VirtualLayout(shape=(n, d), dtype="f4")
+    for file, name, shape, (s0, s1), (r0, r1) in sources:
+        layout[r0:r1] = h5py.VirtualSource(file, name, shape=shape)[s0:s1]
+    with h5py.File(path, "w") as f:
+        f.create_virtual_dataset("points", layout, fillvalue=0)
+
+
+@test
+def storage_that_is_not_there(d):
+    """Datasets that open fine but whose values are not all stored (virtual datasets with missing,
+    short or absent sources or uncovered parts; external raw files missing or short) are refused
+    before any work: HDF5 would read the gaps as fill values or zeros. Complete ones fit as the
+    same rows stored plainly do."""
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(300, 3)) + 5 * (np.arange(300) % 3)[:, None]).astype(np.float32)
+    with h5py.File(f"{d}/plain.h5", "w") as f:
+        f["points"] = x
+        f["w"] = np.linspace(1, 2, 300)
+    with h5py.File(f"{d}/src.h5", "w") as f:
+        f["a"] = np.concatenate([np.zeros((50, 3), np.float32), x[:150]])  # mapped from its row 50 on
+        f["b"] = x[150:]
+        f["half"] = x[150:225]
+    # one source named by its absolute path, one relative to the virtual file's folder
+    good = [(f"{d}/src.h5", "a", (200, 3), (50, 200), (0, 150)), ("src.h5", "b", (150, 3), (0, 150), (150, 300))]
+    virtual_points(f"{d}/vds.h5", good, 300, 3)
+    virtual_points(f"{d}/vds_gone.h5", good[:1] + [("gone.h5", "b", (150, 3), (0, 150), (150, 300))], 300, 3)
+    virtual_points(f"{d}/vds_nodset.h5", good[:1] + [("src.h5", "nope", (150, 3), (0, 150), (150, 300))], 300, 3)
+    virtual_points(f"{d}/vds_gap.h5", good[:1], 300, 3)
+    virtual_points(f"{d}/vds_short.h5", good[:1] + [("src.h5", "half", (150, 3), (0, 150), (150, 300))], 300, 3)
+    raw = x.tobytes()
+    open(f"{d}/raw.bin", "wb").write(b"header" + raw)
+    open(f"{d}/short.bin", "wb").write(raw[: len(raw) - 12])
+    with h5py.File(f"{d}/ext.h5", "w") as f:
+        f.create_dataset("points", x.shape, "f4", external=[(f"{d}/raw.bin", 6, len(raw))])
+        f.create_dataset("short", x.shape, "f4", external=[(f"{d}/short.bin", 0, len(raw))])
+        f.create_dataset("gone", x.shape, "f4", external=[(f"{d}/gone.bin", 0, len(raw))])
+        f.create_dataset("w_short", (300,), "f8", external=[(f"{d}/short.bin", 2000, 2400)])
+    out = f"{d}/out.h5"
+    fit = ["fit", "--quiet", "--k", "3", "--seed", "2", "--output", out]
+    cases = [
+        ([f"{d}/vds_gone.h5:/points"], ["virtual dataset", "source 'gone.h5:/b' is missing", "fill values"]),
+        ([f"{d}/vds_nodset.h5:/points"], ["virtual dataset", "has no dataset '/nope'"]),
+        ([f"{d}/vds_gap.h5:/points"], ["mappings cover 450 of its 900 values"]),
+        ([f"{d}/vds_short.h5:/points"], ["source 'src.h5:/half' is smaller than the part it maps"]),
+        ([f"{d}/ext.h5:/short"], ["external file", "short.bin', which holds 3588 bytes where 3600 are declared",
+                                  "zeros"]),
+        ([f"{d}/ext.h5:/gone"], ["external file", "gone.bin', which cannot be read"]),
+        ([f"{d}/plain.h5:/points", "--weights", f"{d}/ext.h5:/w_short"], ["ext.h5:/w_short", "external file"]),
+    ]
+    for (spec, *extra), words in cases:
+        expect_error(fit + ["--input", spec] + extra, 1, words, outputs=[out])
+    expect_error(fit + ["--input", f"{d}/vds_gone.h5:/points"], 1, ["is missing"], outputs=[out], np_=2)
+    models = {}
+    for name in ("plain", "vds", "ext"):
+        run(fit[:-1] + [f"{d}/{name}.out.h5", "--input", f"{d}/{name}.h5:/points"], check=0)
+        with h5py.File(f"{d}/{name}.out.h5") as f:
+            models[name] = (f["centroids"][...], f["labels"][...])
+    for name in ("vds", "ext"):
+        assert all(np.array_equal(a, b) for a, b in zip(models[name], models["plain"])), name
+
+
 @test
 def outputs_never_replace_inputs(d):
     """No file the run writes may be a file it reads, or another output, under any spelling; a
@@ -721,8 +785,11 @@ def main():
     table = None
     if "--table" in sys.argv:
         table = sys.argv[sys.argv.index("--table") + 1]
+    only = os.environ.get("KKMEANS_APP_TESTS")  # e.g. "bad_inputs,sample_weights": run just these
     passed = failed = 0
     for t in TESTS:
+        if only and t.__name__ not in only.split(","):
+            continue
         d = tempfile.mkdtemp(prefix=f"kkm-{t.__name__}-")
         try:
             t(d)

@@ -142,27 +142,7 @@ DatasetInfo inspect(DatasetRef const& ref, bool allow_1d) {
                   "; kkmeans takes at most 2^31 − 1 columns (and under 2^62 rows)");
   H plist(H5Dget_create_plist(d.get()), H5Pclose);
   info.chunked = plist.ok() && H5Pget_layout(plist.get()) == H5D_CHUNKED;
-  if (info.rows > 0 && info.cols > 0) {
-    if (info.chunked) {
-      // Every chunk must exist: a never-written chunk reads back as fill values, not data.
-      // (H5Dget_space_status miscounts datasets with partial edge chunks, so count chunks instead.)
-      hsize_t cdims[2] = {1, 1};
-      int const cr = H5Pget_chunk(plist.get(), 2, cdims);
-      check(cr, "cannot read the chunk shape of '" + ref.str() + "'");
-      hsize_t expected = 1;
-      for (int r = 0; r < nd; ++r) expected *= (dims[r] + cdims[r] - 1) / cdims[r];
-      hsize_t have = 0;
-      check(H5Dget_num_chunks(d.get(), space.get(), &have), "cannot count the chunks of '" + ref.str() + "'");
-      KKM_REQUIRE(have == expected, "dataset '" + ref.str() + "' has missing (never written) chunks: " +
-                                        std::to_string(have) + " of " + std::to_string(expected) +
-                                        " exist, the rest would read as fill values, not data");
-    } else {
-      H5D_space_status_t status;
-      check(H5Dget_space_status(d.get(), &status), "cannot query storage of '" + ref.str() + "'");
-      KKM_REQUIRE(status != H5D_SPACE_STATUS_NOT_ALLOCATED,
-                  "dataset '" + ref.str() + "' has no data written: its values would be fill values, not data");
-    }
-  }
+  if (info.rows > 0 && info.cols > 0) detail::require_complete_storage(d.get(), ref);
   return info;
 }
 

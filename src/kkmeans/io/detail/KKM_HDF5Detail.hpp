@@ -4,6 +4,7 @@
 /// owner of HDF5 identifiers, the return-code check, silencing HDF5's error printing, and the native
 /// memory type of float, double and int. Internal to kkmeans' HDF5 sources: it includes <hdf5.h>.
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/io/KKM_HDF5.hpp>
 
 #include <hdf5.h>
 
@@ -61,5 +62,10 @@ template <>
 inline hid_t native<double>() { return H5T_NATIVE_DOUBLE; }
 template <>
 inline hid_t native<int>() { return H5T_NATIVE_INT; }
+
+/// Refuses a dataset whose storage does not hold every value it declares (chunks never written,
+/// storage never allocated, missing or short virtual sources and external files): HDF5 would read
+/// those values as fill values or zeros, without an error (KKM_HDF5Storage.cpp).
+void require_complete_storage(hid_t dataset, DatasetRef const& ref);
 
 }  // namespace kkm::io::detail
