@@ -190,11 +190,14 @@ void write_text_atomically(std::string const& path, std::string const& text, boo
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     KKM_REQUIRE(f.good(), "cannot write report '" + tmp + "': " + std::strerror(errno));
+    errno = 0;
     f << text;
-    f.flush();
-    if (!f.good()) {
+    f.close();  // checked: a full disk may only show when the file is closed
+    if (f.fail()) {
+      int const reason = errno;
       std::remove(tmp.c_str());
-      throw UserError("cannot write report '" + path + "' (disk full?)");
+      throw UserError("cannot write report '" + path + "'" +
+                      (reason != 0 ? std::string(": ") + std::strerror(reason) : std::string(" (disk full?)")));
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {

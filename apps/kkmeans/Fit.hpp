@@ -5,6 +5,7 @@
 #include "Preemption.hpp"
 #include "Progress.hpp"
 
+#include <kkmeans/core/KKM_Bytes.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 #include <kkmeans/io/KKM_ReadToDevice.hpp>
 #include <kkmeans/metrics/KKM_MetricByName.hpp>
@@ -21,6 +22,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -49,18 +51,12 @@ void check_fits_memory(io::DatasetRef const& ref, std::int64_t count, std::int64
   double const have = 0.9 * double(free_memory());
   bool const bad = need > have;
   if (!comm.any(bad)) return;
-  auto const size = [](double b) {
-    char const* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (b >= 1024 && u < 4) b /= 1024, ++u;
-    return fmt::format("{:.{}f} {}", b, u == 0 ? 0 : 2, unit[u]);
-  };
   std::string const where = Kokkos::DefaultExecutionSpace::memory_space::name();
   throw UserError(fmt::format(
       "{}{} rows × {} columns of '{}' need {} as {} but {} memory has {} free: run on more ranks/GPUs "
       "(mpirun -np P splits the rows){}, or fit a subset with --rows",
-      bad ? "this rank's " : "another rank's slice does not fit; ", count, cols, ref.str(), size(need),
-      sizeof(T) == 4 ? "float32" : "float64", where, size(have / 0.9),
+      bad ? "this rank's " : "another rank's slice does not fit; ", count, cols, ref.str(), bytes_text(need),
+      sizeof(T) == 4 ? "float32" : "float64", where, bytes_text(have / 0.9),
       sizeof(T) == 8 ? ", use --precision float" : ""));
 }
 
@@ -124,8 +120,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   if (o.metric == IoU::name) IoU{iou_column}.check_dimensions(static_cast<int>(info.cols));
   // Every output checked before any work, so that a long run never ends in "file exists" or "no such
   // folder" (a checkpoint is replaced by design).
-  for (auto const& [path, overwrite] : {std::pair{o.output, o.overwrite}, {o.report, o.overwrite}, {o.checkpoint, true}})
-    if (!path.empty()) io::check_output_path(path, overwrite, comm);
+  double const model_bytes = io::expected_file_bytes(info.rows, 0, o.k, info.cols);
+  for (auto const& [path, overwrite, bytes] : {std::tuple{o.output, o.overwrite, model_bytes},
+                                               {o.report, o.overwrite, 0.0}, {o.checkpoint, true, model_bytes}})
+    if (!path.empty()) io::check_output_path(path, overwrite, comm, bytes);
 
   Kokkos::Timer t;
   std::int64_t row0 = 0;

@@ -20,10 +20,10 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
     files.reads("--input", ref.file);
     files.writes("--output", o.output);
     check_on_every_rank(comm, [&] { files.check(); });
-    io::check_output_path(o.output, o.overwrite, comm);
   }
-  auto const model = io::read_model(o.model);
   auto const info = io::inspect(ref);
+  io::check_output_path(o.output, o.overwrite, comm, io::expected_file_bytes(info.rows, o.distances ? 8 : 0, 0, 0));
+  auto const model = io::read_model(o.model);
   KKM_REQUIRE(info.rows > 0, "dataset '" + ref.str() + "' has zero rows");
   KKM_REQUIRE(info.cols == model.d, "model '" + o.model + "' has d = " + std::to_string(model.d) + " but '" +
                                         ref.str() + "' has " + std::to_string(info.cols) + " columns");

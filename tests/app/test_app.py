@@ -514,6 +514,49 @@ def storage_that_is_not_there(d):
 
 
 @test
+def full_disk_fails_cleanly(d):
+    """A full disk: refused before any work when the output cannot fit the free space; when the disk
+    fills while writing (free space checked as plenty), one line naming the output and "No space left
+    on device", exit 1 (HDF5 used to crash in MPI_Finalize: exit 139), and nothing left behind."""
+    tiny = f"{d}/tiny"
+    os.makedirs(tiny)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", tiny], capture_output=True)
+    if mounted.returncode != 0:
+        print(f"SKIP full_disk_fails_cleanly: cannot mount a 256 KiB tmpfs here ({mounted.stderr.decode().strip()})")
+        return
+    try:
+        data = f"{d}/big.h5"
+        blobs(data, n=200000, d=4, k=5)  # labels alone: 800 KB
+        run(["fit", "--quiet", "--input", f"{data}:/points", "--k", "5", "--max-epochs", "3", "--output",
+             f"{d}/model.h5"], check=0)
+        fit = ["fit", "--quiet", "--input", f"{data}:/points", "--k", "5", "--max-epochs", "3"]
+        writers = [
+            (fit + ["--output", f"{tiny}/out.h5"], f"{tiny}/out.h5"),
+            (fit + ["--checkpoint", f"{tiny}/ck.h5", "--checkpoint-every", "1"], f"{tiny}/ck.h5"),
+            (["predict", "--model", f"{d}/model.h5", "--input", f"{data}:/points", "--output", f"{tiny}/p.h5"],
+             f"{tiny}/p.h5"),
+            (["generate", "-o", f"{tiny}/g.h5", "--n", "100000", "--d", "3", "--quiet"], f"{tiny}/g.h5"),
+        ]
+        for args, out in writers:
+            expect_error(args, 1, ["not enough space for output", "KiB free"], outputs=[out])
+        ENV["KKMEANS_TEST_FREE_DISK"] = "1e12"
+        try:
+            for args, out in writers:
+                for np_ in (1, 2) if args[0] == "fit" else (1,):
+                    expect_error(args, 1, [f"writing '{out}' failed", "No space left on device"], outputs=[out],
+                                 np_=np_)
+                    assert not os.listdir(tiny), os.listdir(tiny)
+        finally:
+            del ENV["KKMEANS_TEST_FREE_DISK"]
+        with open(f"{tiny}/filler", "wb") as f:  # leave less room than the report needs
+            f.write(b"\0" * (256 * 1024 - 512))
+        expect_error(fit + ["--report", f"{tiny}/r.json"], 1, ["cannot write report", "No space left on device"],
+                     outputs=[f"{tiny}/r.json"])
+    finally:
+        subprocess.run(["umount", tiny], check=True)
+
+
+@test
 def outputs_never_replace_inputs(d):
     """No file the run writes may be a file it reads, or another output, under any spelling; a
     checkpoint path replaces only a kkmeans checkpoint. The refused run changes nothing."""
@@ -610,6 +653,59 @@ def numbers_beyond_the_arithmetic(d):
     expect_error(gen + ["--n", "1000", "--d", "2147483647", "--k", "2"], 1, ["more than this machine's"], outputs=[g])
     expect_error(gen + ["--n", "1000", "--d", "2147483647", "--k", "2"], 1, ["more than this machine's"], outputs=[g],
                  np_=2)
+
+
+@test
+def data_beyond_the_arithmetic(d):
+    """Data whose distances overflow or underflow the working precision, and weights so far apart
+    that the exact sums would count the smallest as zero, are refused before any work with the
+    reason and the remedy (on every rank). Data inside the range is fitted: scaled by a power of two
+    it gives the same labels, and centroids scaled by the same power, bit for bit."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 3)) + 6 * (np.arange(400) % 4)[:, None]
+    with h5py.File(f"{d}/r.h5", "w") as f:
+        f["x"] = x.astype(np.float32)
+        f["big32"] = (x * 1e19).astype(np.float32)
+        f["big64"] = x * 1e153
+        f["tiny32"] = (x * 1e-17).astype(np.float32)
+        f["tiny64"] = x * 1e-200
+        for name, e in (("up", 56), ("down", -40)):  # inside float32's range for squared distances
+            f[name] = np.ldexp(x, e).astype(np.float32)
+        w = np.ones(400)
+        w[7] = 1e30
+        f["w_wide"] = w
+        f["w_fine"] = np.linspace(1, 1e6, 400)
+    out = f"{d}/o.h5"
+    fit = ["fit", "--quiet", "--k", "4", "--seed", "3", "--output", out]
+    src = f"{d}/r.h5"
+    cases = [
+        (["--input", f"{src}:/big32"], ["data values up to 2.13e+20", "make distances of up to", "beyond float32's range",
+                                         "rescale the data, or fit in float64 (--precision double)"]),
+        (["--input", f"{src}:/big64", "--precision", "double"], ["make distances beyond float64's range",
+                                                                  "rescale the data"]),
+        (["--input", f"{src}:/tiny32"], ["fall below float32's normal range", "--precision double"]),
+        (["--input", f"{src}:/tiny64", "--precision", "double"], ["fall below float64's normal range"]),
+        (["--input", f"{src}:/big32", "--metric", "cosine"], ["beyond float32's range"]),
+        (["--input", f"{src}:/x", "--weights", f"{src}:/w_wide"], ["sample weights span too wide a range",
+                                                                  "(1) is 1e+30 times smaller", "count as zero",
+                                                                  "within a factor of"]),
+    ]
+    for np_ in (1, 2):
+        for args, words in cases:
+            expect_error(fit + args, 1, words, outputs=[out], np_=np_)
+    # The same data in float64, or under a metric of sums of absolute differences, is in range.
+    for args in (["--input", f"{src}:/big32", "--precision", "double"], ["--input", f"{src}:/big32", "--metric",
+                 "manhattan"], ["--input", f"{src}:/tiny32", "--precision", "double"],
+                 ["--input", f"{src}:/x", "--weights", f"{src}:/w_fine"]):
+        run(fit + args + ["--overwrite"], check=0)
+    models = {}
+    for name in ("x", "up", "down"):
+        run(fit + ["--input", f"{src}:/{name}", "--overwrite"], check=0)
+        with h5py.File(out) as f:
+            models[name] = (f["centroids"][...], f["labels"][...])
+    for name, e in (("up", 56), ("down", -40)):
+        assert np.array_equal(models[name][1], models["x"][1]), name
+        assert np.array_equal(models[name][0], np.ldexp(models["x"][0], e)), name
 
 
 @test

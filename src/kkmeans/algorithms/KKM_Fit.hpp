@@ -22,6 +22,7 @@
 #include <kkmeans/metrics/KKM_Metrics.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>
+#include <kkmeans/parallel/KKM_ArithmeticRange.hpp>
 #include <kkmeans/parallel/KKM_DataSummary.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -141,6 +142,8 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
   Kokkos::Timer timer;
   auto const summary = detail::summarize(space, x, weights, comm);
   KKM_REQUIRE(summary.n_total >= 1, "data has no rows");
+  detail::check_distance_range<V>(summary, detail::value_degree<Metric>::value);
+  detail::check_weight_range(summary);
   KKM_REQUIRE(params.k <= summary.n_total, "k = " + std::to_string(params.k) + " exceeds the number of rows (" +
                                                std::to_string(summary.n_total) + ")");
 

@@ -68,9 +68,17 @@ class RowReader {
 };
 
 /// Checks that `path` can be written before any work (rank 0 looks, every rank learns): a file name in
-/// an existing, writable folder, not a folder, short enough for its temporary name, and not an
-/// existing file unless overwrite. Throws UserError naming the problem.
-void check_output_path(std::string const& path, bool overwrite, Communicator const& comm);
+/// an existing, writable folder, not a folder, short enough for its temporary name, not an existing
+/// file unless overwrite, and (for `bytes` > 0, the file's expected size) room for it on its
+/// filesystem. Throws UserError naming the problem.
+void check_output_path(std::string const& path, bool overwrite, Communicator const& comm, double bytes = 0);
+
+/// About how many bytes a file of `n_rows` labels (int32, plus `row_bytes` more per row) and `k` × `d`
+/// float64 centroids takes: what check_output_path needs free for it.
+inline double expected_file_bytes(std::int64_t n_rows, double row_bytes, std::int64_t k, std::int64_t d) {
+  constexpr double metadata = 64 * 1024;  // header, attributes, history: far less in practice
+  return double(n_rows) * (4 + row_bytes) + 8.0 * double(k) * double(d) + metadata;
+}
 
 /// The names of the objects in the root group of HDF5 file `path` (empty if it is not one).
 std::vector<std::string> root_names(std::string const& path);

@@ -1,5 +1,6 @@
 // Writing HDF5: output, matrix, label and checkpoint files, each written by every rank in turn under
 // a temporary name and renamed into place. Reading is in KKM_HDF5Read.cpp.
+#include <kkmeans/core/KKM_Bytes.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 #include <kkmeans/io/detail/KKM_HDF5Detail.hpp>
@@ -8,10 +9,12 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -98,6 +101,36 @@ std::string temporary_name(std::string const& path, Communicator const& comm) {
   return (p.parent_path() / ("." + p.filename().string() + ".tmp-kkmeans-" + std::to_string(all[0]))).string();
 }
 
+/// Gives up a temporary file whose writing failed: empties it, so that closing it has room for
+/// the little HDF5 still writes then. (HDF5 1.10 frees a file whose close failed but keeps its
+/// identifier, and crashes closing it again in MPI_Finalize: a full disk must not get that far.)
+void abandon(H& file, std::string const& tmp) {
+  // (If emptying fails too, the close may fail: the write's error is what gets reported.)
+  [[maybe_unused]] int const emptied = truncate(tmp.c_str(), 0);
+  file.reset();
+}
+
+/// This rank's part of a temporary file (`create_file`: rank 0, which creates it), flushed and
+/// closed with every return code checked; on failure the file is abandoned and the error names the
+/// output and, where the system gave one, its reason (e.g. "No space left on device").
+void write_part(std::string const& path, std::string const& tmp, bool create_file, std::function<void(hid_t)> const& fn) {
+  errno = 0;
+  H f(create_file ? H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)
+                  : H5Fopen(tmp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT),
+      H5Fclose);
+  try {
+    KKM_REQUIRE(f.ok(), std::string(create_file ? "cannot create '" : "cannot open '") + tmp + "'");
+    fn(f.get());
+    check(H5Fflush(f.get(), H5F_SCOPE_GLOBAL), "cannot flush '" + tmp + "'");
+    check(H5Fclose(f.release()), "cannot close '" + tmp + "'");
+  } catch (std::exception const& e) {
+    int const reason = errno;
+    abandon(f, tmp);
+    throw UserError("writing '" + path + "' failed: " + e.what() +
+                    (reason != 0 ? std::string(" (") + std::strerror(reason) + ")" : std::string()));
+  }
+}
+
 /// Writes a file under a temporary name with `create` (rank 0, whole-file parts) and `slab` (each
 /// rank, in order, its own rows), then renames it into place. On any failure the temporary file is
 /// removed on rank 0 and every rank throws.
@@ -109,17 +142,10 @@ void atomic_write(std::string const& path, bool overwrite, Communicator const& c
   std::string const tmp = temporary_name(path, comm);
   try {
     in_rank_order(comm, [&]() {
-      if (comm.rank() == 0) {
-        H f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-        KKM_REQUIRE(f.ok(), "cannot create '" + tmp + "'");
-        create(f.get());
-        slab(f.get());
-        check(H5Fflush(f.get(), H5F_SCOPE_GLOBAL), "cannot flush '" + tmp + "'");
-      } else {
-        H f(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-        KKM_REQUIRE(f.ok(), "cannot open '" + tmp + "' for writing");
-        slab(f.get());
-      }
+      write_part(path, tmp, comm.rank() == 0, [&](hid_t f) {
+        if (comm.rank() == 0) create(f);
+        slab(f);
+      });
     });
     std::string error;
     if (comm.rank() == 0 && before_rename) before_rename();
@@ -132,12 +158,21 @@ void atomic_write(std::string const& path, bool overwrite, Communicator const& c
   }
 }
 
+/// Bytes free to this user in folder `dir`; KKMEANS_TEST_FREE_DISK (bytes) stands in for it in tests.
+double free_disk(fs::path const& dir) {
+  if (char const* t = std::getenv("KKMEANS_TEST_FREE_DISK")) return std::strtod(t, nullptr);
+  std::error_code ec;
+  auto const space = fs::space(dir, ec);
+  return ec ? std::numeric_limits<double>::infinity() : double(space.available);
+}
+
 }  // namespace
 
 /// Checks (on rank 0, result shared) that `path` can be created: a file name, in a folder that
 /// exists and is writable, not an existing folder, short enough that its temporary name
-/// (".NAME.tmp-kkmeans-PID") is a valid name too, and not an existing file unless overwrite.
-void check_output_path(std::string const& path, bool overwrite, Communicator const& comm) {
+/// (".NAME.tmp-kkmeans-PID") is a valid name too, not an existing file unless overwrite, and with
+/// `bytes` free in its filesystem.
+void check_output_path(std::string const& path, bool overwrite, Communicator const& comm, double bytes) {
   std::string error;
   if (comm.rank() == 0) {
     std::error_code ec;
@@ -156,6 +191,10 @@ void check_output_path(std::string const& path, bool overwrite, Communicator con
               std::to_string(name_max) + " characters a file name may have here";
     else if (fs::exists(p, ec) && !overwrite)
       error = "output '" + path + "' exists (pass --overwrite to replace it)";
+    else if (double const free = free_disk(dir); bytes > free)
+      // The old file (if any) is replaced only after the new one is complete: it frees nothing first.
+      error = "not enough space for output '" + path + "': it needs about " + bytes_text(bytes) + " and '" +
+              dir.string() + "' has " + bytes_text(free) + " free";
   }
   if (comm.any(!error.empty())) throw UserError(error.empty() ? "output path rejected on rank 0" : error);
 }

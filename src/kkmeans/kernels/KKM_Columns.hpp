@@ -172,13 +172,14 @@ struct MaxWeight {
   }
 };
 
-/// Counts the weights that differ from `value`.
+/// The smallest weight (for Kokkos::Min), or the smallest positive one.
 template <class WView>
-struct WeightsUnlike {
+struct MinWeight {
   WView w;
-  double value;
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, std::int64_t& count) const {
-    if (static_cast<double>(w(i)) != value) ++count;
+  bool positive_only;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, double& m) const {
+    double const v = static_cast<double>(w(i));
+    if (v < m && (v > 0 || !positive_only)) m = v;
   }
 };
 

@@ -13,6 +13,8 @@
 /// Optional members: `static constexpr bool squared_euclidean = true` lets the GEMM path be used;
 /// `static constexpr bool zero_padding_neutral = true` says zero columns appended to x and c leave the
 /// distance unchanged (lets the small-d kernel pad d to 4, 8 or 16);
+/// `static constexpr int value_degree = 1` says its arithmetic grows like the values, not like their
+/// products (range checks; default 2);
 /// `void check_dimensions(int d) const` rejects data it cannot handle (throw kkm::UserError);
 /// `static constexpr char const* name` (the built-in metrics' are kkm::metric_names, the names the
 /// application and its model files use). kkm::fit checks the shape at compile time
@@ -96,6 +98,7 @@ struct Manhattan {
   static constexpr Update update = Update::median;
   static constexpr char const* name = "manhattan";
   static constexpr bool zero_padding_neutral = true;
+  static constexpr int value_degree = 1;
   template <class X, class C>
   KOKKOS_INLINE_FUNCTION auto operator()(X const& x, C const& c) const {
     decltype(x[0] - c[0]) s = 0;

@@ -31,6 +31,7 @@ struct DataSummary {
   std::vector<fixed_t> fingerprint;
   bool weighted = false;             ///< sample weights given
   double max_weight = 1;             ///< global max weight (1 without weights)
+  double min_positive_weight = 1;    ///< global smallest positive weight (1 without weights)
   /// Every weight the same (weights of ones, say): the random draws are those of unweighted data,
   /// so that weights that change nothing change nothing.
   bool equal_weights = true;
@@ -95,10 +96,16 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
     KKM_REQUIRE(!mismatch, "sample weights: " + std::to_string(w.extent(0)) + " weights for " + std::to_string(n) +
                                " rows on rank " + std::to_string(comm.rank()) + " (one weight per row is needed)");
     s.max_weight = check_weights(space, w, s.row_offset, comm);
-    std::int64_t unequal = 0;
-    Kokkos::parallel_reduce("kkm::equal_weights", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
-                            WeightsUnlike<WView>{w, s.max_weight}, unequal);
-    s.equal_weights = !comm.any(unequal > 0);
+    using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
+    double lowest[2];  // negated below, so that a max over ranks is their min
+    Kokkos::parallel_reduce("kkm::min_weight", policy(space, 0, n), MinWeight<WView>{w, false},
+                            Kokkos::Min<double>(lowest[0]));
+    Kokkos::parallel_reduce("kkm::min_positive_weight", policy(space, 0, n), MinWeight<WView>{w, true},
+                            Kokkos::Min<double>(lowest[1]));
+    for (double& v : lowest) v = -v;
+    comm.allreduce_max(lowest, 2);
+    s.equal_weights = -lowest[0] == s.max_weight;
+    s.min_positive_weight = -lowest[1];
     s.weight_scale = fixed_point_scale(s.max_weight, static_cast<double>(s.n_total));
   }
   // Column sums hold w·x: bounded by max|x| · max w per row.

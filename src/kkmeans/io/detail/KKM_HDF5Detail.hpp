@@ -33,6 +33,12 @@ class H {
     id_ = -1;
   }
   hid_t get() const { return id_; }
+  /// Gives up ownership (the caller closes the identifier and checks that close).
+  hid_t release() {
+    hid_t const id = id_;
+    id_ = -1;
+    return id;
+  }
   bool ok() const { return id_ >= 0; }
 
  private:

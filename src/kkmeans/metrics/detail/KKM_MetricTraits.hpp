@@ -41,6 +41,14 @@ template <class M>
 struct is_zero_padding_neutral<M, std::void_t<decltype(M::zero_padding_neutral)>>
     : std::integral_constant<bool, static_cast<bool>(M::zero_padding_neutral)> {};
 
+/// Optional `static constexpr int value_degree = 1`: the distance's arithmetic grows like the values
+/// (sums of absolute differences), not like their products (squared differences, dot products,
+/// areas: degree 2, the default). Decides which data magnitudes overflow (KKM_ArithmeticRange.hpp).
+template <class M, class = void>
+struct value_degree : std::integral_constant<int, 2> {};
+template <class M>
+struct value_degree<M, std::void_t<decltype(M::value_degree)>> : std::integral_constant<int, int(M::value_degree)> {};
+
 template <class M, class = void>
 struct has_check_dimensions : std::false_type {};
 template <class M>
