@@ -99,6 +99,29 @@ inline void check_file_roles(FitOptions const& o, Communicator const& comm) {
   });
 }
 
+/// The settings a checkpoint's epochs depend on, as (option, value): a resumed run must have the
+/// same, or its result would be neither the checkpointed run's nor a fresh run's. Those that only
+/// decide when to stop (--max-epochs, --tol) may change; k and the seed are the library's to check.
+inline std::vector<std::pair<std::string, std::string>> trajectory_settings(FitOptions const& o, int iou_column) {
+  return {{"metric", o.metric},
+          {"precision", o.precision},
+          {"iou-column", o.metric == IoU::name ? std::to_string(iou_column) : "-"},
+          {"empty", o.empty},
+          {"init", o.init_from.empty() ? o.init : std::string(to_string(Init::given)) + " " + o.init_from},
+          {"assign", o.assign}};
+}
+
+/// Refuses a checkpoint (its attributes `a`) made with other trajectory settings, naming the first.
+inline void check_resume_settings(FitOptions const& o, int iou_column, io::Attributes const& a) {
+  for (auto const& [option, value] : trajectory_settings(o, iou_column)) {
+    auto const it = a.find(option);
+    std::string const made = it == a.end() ? std::string("?") : it->second.s;
+    KKM_REQUIRE(made == value, "checkpoint '" + o.checkpoint + "' was made with --" + option + " " + made +
+                                   ", this run has --" + option + " " + value +
+                                   ": resume with the checkpoint's settings, or start afresh without --resume");
+  }
+}
+
 template <class T>
 int run_fit(FitOptions const& o, Communicator const& comm) {
   using space = Kokkos::DefaultExecutionSpace;
@@ -169,10 +192,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
     p.init = Init::given;
     p.initial_centroids = io::read_rows<double>(cref, cinfo, 0, cinfo.rows, Communicator{});
   }
-  io::Attributes ck_attrs = {{"metric", io::Attribute{io::Attribute::text, o.metric, 0, 0}},
-                             {"precision", io::Attribute{io::Attribute::text, o.precision, 0, 0}},
-                             {"input", io::Attribute{io::Attribute::text, ref.str(), 0, 0}},
+  io::Attributes ck_attrs = {{"input", io::Attribute{io::Attribute::text, ref.str(), 0, 0}},
                              {"version", io::Attribute{io::Attribute::text, version(), 0, 0}}};
+  for (auto const& [option, value] : trajectory_settings(o, iou_column))
+    ck_attrs[option] = io::Attribute{io::Attribute::text, value, 0, 0};
   if (!o.checkpoint.empty()) {
     if (comm.rank() == 0) remove_stale_temporaries(o.checkpoint);
     comm.barrier();
@@ -182,13 +205,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                 "checkpoint '" + o.checkpoint + "' not found: nothing to resume (run without --resume)");
     io::Attributes a;
     auto ck = io::read_checkpoint(o.checkpoint, row0, static_cast<std::int64_t>(x.extent(0)), comm, a);
-    for (char const* key : {"metric", "precision"}) {
-      auto it = a.find(key);
-      std::string const want = key == std::string("metric") ? o.metric : o.precision;
-      KKM_REQUIRE(it != a.end() && it->second.s == want,
-                  "checkpoint '" + o.checkpoint + "' was made with " + key + " " +
-                      (it == a.end() ? std::string("?") : it->second.s) + ", this run has " + want);
-    }
+    check_resume_settings(o, iou_column, a);
     log(comm, o.quiet, fmt::format("resuming from {} at epoch {}", o.checkpoint, ck.epoch));
     p.resume_from = std::make_shared<Checkpoint const>(std::move(ck));
   }

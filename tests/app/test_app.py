@@ -337,6 +337,56 @@ def checkpoint_kill_resume(d):
 
 
 @test
+def resume_refuses_another_run(d):
+    """--resume continues only the run that wrote the checkpoint: the same rows in the same order,
+    the same weights, and the same settings the epochs depend on; each difference is named. What
+    only decides when to stop may change: resumed with more epochs, the fit ends as an uninterrupted
+    run with that many."""
+    data = f"{d}/blob.h5"
+    run(["generate", "-o", f"{data}:/points", "--n", "3000", "--d", "3", "--k", "1", "--seed", "4", "--quiet"],
+        check=0)
+    with h5py.File(data, "r+") as f:
+        x = f["points"][...]
+        f["shuffled"] = x[np.random.default_rng(0).permutation(len(x))]
+        w = np.linspace(1, 3, len(x))
+        f["w"] = w
+        f["w_swapped"] = np.concatenate([w[1:2], w[:1], w[2:]])  # the same sum, two rows' weights swapped
+    ck = f"{d}/ck.h5"
+    base = ["fit", "--quiet", "--k", "12", "--seed", "1", "--tol", "0", "--checkpoint", ck]
+    first = base + ["--input", f"{data}:/points", "--max-epochs", "6", "--checkpoint-every", "3"]
+    again = base + ["--resume", "--output", f"{d}/x.h5", "--input", f"{data}:/points"]
+    run(first + ["--weights", f"{data}:/w"], check=0)
+    expect_error(again + ["--weights", f"{data}:/w_swapped"], 1, ["rows in another order or other sample weights"],
+                 outputs=[f"{d}/x.h5"])
+    run(first + ["--overwrite"], check=0)
+    cases = [
+        (["--input", f"{data}:/shuffled"], ["the same column sums, but the rows in another order"]),
+        (["--empty", "farthest"], ["made with --empty drop, this run has --empty farthest"]),
+        (["--init", "random"], ["made with --init auto, this run has --init random"]),
+        (["--assign", "fused"], ["made with --assign auto, this run has --assign fused"]),
+        (["--precision", "double"], ["made with --precision float, this run has --precision double"]),
+        (["--weights", f"{data}:/w"], ["other data"]),
+    ]
+    for extra, words in cases:
+        args = again + extra
+        if extra[0] == "--input":
+            args = base + ["--resume", "--output", f"{d}/x.h5"] + extra
+        for np_ in (1, 2):
+            expect_error(args, 1, words, outputs=[f"{d}/x.h5"], np_=np_)
+    run(first + ["--metric", "iou", "--iou-column", "0", "--overwrite"], check=0)
+    expect_error(again + ["--metric", "iou", "--iou-column", "1"], 1, ["made with --iou-column 0, this run has "
+                                                                       "--iou-column 1"], outputs=[f"{d}/x.h5"])
+    # Only when to stop changes: the resumed run equals an uninterrupted one with the new limit.
+    run(first + ["--overwrite"], check=0)
+    run(again + ["--max-epochs", "11"], check=0)
+    run(base[:-2] + ["--input", f"{data}:/points", "--max-epochs", "11", "--output", f"{d}/full.h5"], check=0)
+    with h5py.File(f"{d}/x.h5") as a, h5py.File(f"{d}/full.h5") as b:
+        assert int(a.attrs["resumed_from_epoch"]) > 0 and int(a.attrs["epochs"]) == int(b.attrs["epochs"]) == 11
+        assert np.array_equal(a["centroids"][...], b["centroids"][...])
+        assert np.array_equal(a["labels"][...], b["labels"][...])
+
+
+@test
 def bad_inputs(d):
     data = f"{d}/blobs.h5"
     blobs(data, n=500, d=2, k=3)

@@ -40,13 +40,16 @@ namespace detail {
 /// this rank's rows.
 inline void check_resume(Checkpoint const& resume, Parameters const& params, DataSummary const& summary, int d,
                          std::int64_t n_local) {
-  KKM_REQUIRE(resume.n_rows == summary.n_total && resume.d == d &&
-                  resume.fingerprint.size() == summary.fingerprint.size() &&
-                  std::equal(resume.fingerprint.begin(), resume.fingerprint.end(), summary.fingerprint.begin()),
-              "the checkpoint was made from other data: its data fingerprint (exact column sums; N = " +
-                  std::to_string(resume.n_rows) + ", d = " + std::to_string(resume.d) +
-                  ") differs from this run's (N = " + std::to_string(summary.n_total) + ", d = " +
-                  std::to_string(d) + ")");
+  auto const& mine = summary.fingerprint;  // sums …, and last the hash of the rows in order
+  bool const same_sums = resume.n_rows == summary.n_total && resume.d == d && resume.fingerprint.size() == mine.size() &&
+                         std::equal(mine.begin(), mine.end() - 1, resume.fingerprint.begin());
+  KKM_REQUIRE(same_sums, "the checkpoint was made from other data: its data fingerprint (exact column sums; N = " +
+                             std::to_string(resume.n_rows) + ", d = " + std::to_string(resume.d) +
+                             ") differs from this run's (N = " + std::to_string(summary.n_total) + ", d = " +
+                             std::to_string(d) + ")");
+  KKM_REQUIRE(resume.fingerprint.back() == mine.back(),
+              "the checkpoint was made from other data: the same column sums, but the rows in another order or "
+              "other sample weights (its hash of the rows in order differs from this run's)");
   KKM_REQUIRE(resume.k_requested == params.k && resume.seed == params.seed,
               "the checkpoint was made with k = " + std::to_string(resume.k_requested) + ", seed " +
                   std::to_string(resume.seed) + "; this run has k = " + std::to_string(params.k) + ", seed " +

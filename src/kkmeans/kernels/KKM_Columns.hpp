@@ -5,11 +5,14 @@
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
+#include <kkmeans/core/KKM_Random.hpp>
 
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -169,6 +172,36 @@ struct MaxWeight {
   WView w;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, double& m) const {
     if (static_cast<double>(w(i)) > m) m = static_cast<double>(w(i));
+  }
+};
+
+/// The bits of a float or double, as an integer.
+template <class T>
+KOKKOS_INLINE_FUNCTION std::uint64_t value_bits(T v) {
+  if constexpr (sizeof(T) == 4) {
+    std::uint32_t u;
+    memcpy(&u, &v, 4);
+    return u;
+  } else {
+    std::uint64_t u;
+    memcpy(&u, &v, 8);
+    return u;
+  }
+}
+
+/// A hash of the rows in their order, with their weights, that does not depend on how they are
+/// split over ranks: each row's values (their bits), its weight and its global index mixed into
+/// one word; the words summed modulo 2^64 (any reduction order gives the same sum).
+template <class XView, class WView>
+struct RowOrderHash {
+  XView x;
+  WView w;
+  std::int64_t row_offset;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, fixed_t& sum) const {
+    std::uint64_t h = mix64(static_cast<std::uint64_t>(row_offset + i) + 0x9e3779b97f4a7c15ULL);
+    for (int j = 0; j < static_cast<int>(x.extent(1)); ++j) h = mix64(h ^ value_bits(x(i, j)));
+    if (w.extent(0) > 0) h = mix64(h ^ value_bits(w(i)));
+    sum += h;
   }
 };
 

@@ -26,8 +26,9 @@ struct DataSummary {
   std::vector<double> scale;         ///< fixed-point scale per column for sums over all rows
   std::vector<double> mean;          ///< per column, global mean
   double mean_variance = 0;          ///< mean over columns of the population variance
-  /// Exact per-column sums and sums of squared deviations (fixed point): a fingerprint of the data
-  /// set that does not depend on how rows are split over ranks (checkpoints compare it on resume).
+  /// The data set's fingerprint, independent of how rows are split over ranks (checkpoints compare
+  /// it on resume): exact per-column sums and sums of squared deviations (fixed point), the weights'
+  /// exact sum (if weighted), and last a hash of the rows and weights in their order.
   std::vector<fixed_t> fingerprint;
   bool weighted = false;             ///< sample weights given
   double max_weight = 1;             ///< global max weight (1 without weights)
@@ -146,6 +147,11 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
     comm.allreduce_sum(&wsum, 1);
     s.fingerprint.push_back(wsum);
   }
+  fixed_t order = 0;
+  Kokkos::parallel_reduce("kkm::row_order_hash", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
+                          RowOrderHash<XView, WView>{x, w, s.row_offset}, order);
+  comm.allreduce_sum(&order, 1);
+  s.fingerprint.push_back(order);
   double v = 0;
   for (int j = 0; j < d; ++j) v += from_fixed(sq[j], scale2[j]) / static_cast<double>(s.n_total);
   s.mean_variance = v / d;
