@@ -27,7 +27,7 @@ say "Kokkos 4 built"
  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans -- $TP -DKKMEANS_ENABLE_PYTHON=OFF \
    >"$OUT/build-3.4.log" 2>&1; echo "Kokkos 3.4 build exit $?" >>"$OUT/summary.txt") &
 Kokkos_ROOT=$K4 KokkosKernels_ROOT=$K4 bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --build-dir build-k4-cuda \
-  -- $TP -DKKMEANS_ENABLE_PYTHON=OFF >"$OUT/build-4.log" 2>&1 || { tail -n 60 "$OUT/build-4.log"; wait; exit 1; }
+  --target kkmeans --target kkmeans_unit_Cuda --target kkmeans_mpi_Cuda -- $TP -DKKMEANS_ENABLE_PYTHON=OFF >"$OUT/build-4.log" 2>&1 || { tail -n 60 "$OUT/build-4.log"; wait; exit 1; }
 say "kkmeans on Kokkos 4 built, $(grep -c 'warning' "$OUT/build-4.log") warning line(s)"
 (cd build-k4-cuda && ctest -R Cuda -j 2 --output-on-failure --timeout 300 >"$OUT/ctest-4.log" 2>&1)
 say "CUDA tests on Kokkos 4: exit $? ($(grep -o '[0-9]*% tests passed.*' "$OUT/ctest-4.log"))"
