@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -175,8 +177,15 @@ void remove_stale_temporaries(std::string const& path) {
   fs::path p(path);
   fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   std::string const prefix = "." + p.filename().string() + ".tmp-kkmeans-";
-  for (auto const& e : fs::directory_iterator(dir, ec))
-    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
+  for (auto const& e : fs::directory_iterator(dir, ec)) {
+    std::string const name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    // Safe to remove only if the process that wrote it is gone: kill(pid, 0) fails with ESRCH.
+    char* end = nullptr;
+    long const pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    bool const gone = pid > 0 && *end == '\0' && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+    if (gone) fs::remove(e.path(), ec);
+  }
 }
 
 void write_text_atomically(std::string const& path, std::string const& text, bool overwrite) {

@@ -146,7 +146,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   double const model_bytes = io::expected_file_bytes(info.rows, 0, o.k, info.cols);
   for (auto const& [path, overwrite, bytes] : {std::tuple{o.output, o.overwrite, model_bytes},
                                                {o.report, o.overwrite, 0.0}, {o.checkpoint, true, model_bytes}})
-    if (!path.empty()) io::check_output_path(path, overwrite, comm, bytes);
+    if (!path.empty()) {
+      io::check_output_path(path, overwrite, comm, bytes);
+      if (comm.rank() == 0) remove_stale_temporaries(path);
+    }
 
   Kokkos::Timer t;
   std::int64_t row0 = 0;
@@ -196,10 +199,6 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                              {"version", io::Attribute{io::Attribute::text, version(), 0, 0}}};
   for (auto const& [option, value] : trajectory_settings(o, iou_column))
     ck_attrs[option] = io::Attribute{io::Attribute::text, value, 0, 0};
-  if (!o.checkpoint.empty()) {
-    if (comm.rank() == 0) remove_stale_temporaries(o.checkpoint);
-    comm.barrier();
-  }
   if (o.resume) {
     KKM_REQUIRE(std::ifstream(o.checkpoint).good(),
                 "checkpoint '" + o.checkpoint + "' not found: nothing to resume (run without --resume)");

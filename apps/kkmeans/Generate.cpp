@@ -62,6 +62,7 @@ int run_generate(GenerateOptions const& o, Communicator const& comm) {
     io::split_rows(o.n, comm.rank(), comm.size(), row0, count);
     check_generate_size(o, count, comm);
     io::check_output_path(ref.file, o.overwrite, comm, io::expected_file_bytes(o.n, 4.0 * d, k, d));
+    if (comm.rank() == 0) remove_stale_temporaries(ref.file);
     check_on_every_rank(comm, [&] { check_nothing_else_replaced(ref, comm); });
   }
   std::vector<double> centres(std::size_t(k) * d);

@@ -80,7 +80,8 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
 /// Checks option values that the command-line parser cannot (also those from a deck).
 void validate(FitOptions const& opt);
 
-/// Removes temporary files that an earlier, killed kkmeans left next to `path` (".NAME.tmp-kkmeans-PID").
+/// Removes temporary files that an earlier, killed kkmeans left next to `path` (".NAME.tmp-kkmeans-PID"
+/// whose process is gone); a live process's are left alone.
 void remove_stale_temporaries(std::string const& path);
 
 /// Writes `text` to `path` atomically (temporary name, then rename), refusing to replace an existing

@@ -822,6 +822,22 @@ def outputs_checked_before_any_work(d):
         except AssertionError as e:
             raise AssertionError(f"{' '.join(args)}: {e}")
     expect_error(fit + ["--report", f"{d}/nofolder/r.json"], 1, ["does not exist"], outputs=[out], np_=2)
+    # Temporary files a killed run left next to an output are removed by the next run writing it;
+    # those of a process still alive (it may be writing) are left alone.
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        outputs = [out, f"{d}/r.json", f"{d}/l.h5", f"{d}/g.h5"]
+        stale = {o: f"{os.path.dirname(o)}/.{os.path.basename(o)}.tmp-kkmeans-" for o in outputs}
+        for o, prefix in stale.items():
+            open(f"{prefix}{2 ** 22 + 1}", "w").write("left by a killed run")  # above any Linux pid
+            open(f"{prefix}{sleeper.pid}", "w").write("a live run's")
+        run(fit + ["--overwrite", "--report", f"{d}/r.json"], check=0)
+        run(["predict", "--model", model, "--input", f"{data}:/points", "--output", f"{d}/l.h5"], check=0)
+        run(["generate", "-o", f"{d}/g.h5", "--n", "10", "--d", "2", "--k", "2", "--quiet"], check=0)
+        left = sorted(f for f in os.listdir(d) if ".tmp-kkmeans-" in f)
+        assert left == sorted(os.path.basename(p + str(sleeper.pid)) for p in stale.values()), left
+    finally:
+        sleeper.kill()
 
 
 @test
