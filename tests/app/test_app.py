@@ -760,8 +760,9 @@ def data_beyond_the_arithmetic(d):
 
 @test
 def small_usability_gaps(d):
-    """generate -o FILE.h5 means FILE.h5:/points; seeds are ≥ 0; --tol 0 never stops on the shift, not
-    even at a fixed point; float64 values beyond float32's range point to --precision double."""
+    """generate -o FILE.h5 means FILE.h5:/points; seeds are ≥ 0; a locked input is named as locked; --tol 0
+    never stops on the shift, not even at a fixed point; float64 values beyond float32's range point to
+    --precision double."""
     g = f"{d}/g.h5"
     run(["generate", "-o", g, "--n", "300", "--d", "2", "--k", "3", "--quiet"], check=0)
     with h5py.File(g, "r") as f:
@@ -769,6 +770,12 @@ def small_usability_gaps(d):
     for cmd in (["fit", "--quiet", "--input", f"{g}:/points", "--k", "3"],
                 ["generate", "-o", f"{d}/h.h5:/points", "--n", "10", "--d", "2", "--k", "2", "--quiet"]):
         expect_error(cmd + ["--seed", "-1"], 2, ["--seed", "must be an integer ≥ 0, got -1"], outputs=[f"{d}/h.h5"])
+    # An input another program has open for writing is named as locked, not as corrupt.
+    with h5py.File(g, "a"):
+        for cmd in (["fit", "--quiet", "--input", f"{g}:/points", "--k", "3", "--output", f"{d}/o.h5"],
+                    ["predict", "--model", g, "--input", f"{g}:/points", "--output", f"{d}/o.h5"]):
+            expect_error(cmd, 1, [f"'{g}': another program has it open for writing", "HDF5_USE_FILE_LOCKING"],
+                         outputs=[f"{d}/o.h5"])
     report = f"{d}/r.json"
     run(["fit", "--quiet", "--input", f"{g}:/points", "--k", "3", "--tol", "0", "--no-stop-on-no-change",
          "--max-epochs", "40", "--report", report], check=0)

@@ -23,6 +23,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
+/// Whether a description on HDF5's current error stack (the last failed call's) contains `word`.
+bool error_stack_mentions(std::string const& word) {
+  struct Search {
+    std::string const& word;
+    bool found = false;
+  } search{word};
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, H5E_error2_t const* e, void* data) -> herr_t {
+        auto* s = static_cast<Search*>(data);
+        if (e->desc != nullptr && std::string(e->desc).find(s->word) != std::string::npos) s->found = true;
+        return 0;
+      },
+      &search);
+  return search.found;
+}
+
 H open_file(std::string const& file, unsigned flags, hid_t fapl = H5P_DEFAULT) {
   quiet();
   std::error_code ec;
@@ -31,6 +48,9 @@ H open_file(std::string const& file, unsigned flags, hid_t fapl = H5P_DEFAULT) {
   htri_t const is = H5Fis_hdf5(file.c_str());
   KKM_REQUIRE(is > 0, "'" + file + "' is not an HDF5 file (or it is truncated or corrupt)");
   H f(H5Fopen(file.c_str(), flags, fapl), H5Fclose);
+  KKM_REQUIRE(f.ok() || !error_stack_mentions("lock"),
+              "cannot open HDF5 file '" + file + "': another program has it open for writing (HDF5 locks it); "
+              "close it there, or set HDF5_USE_FILE_LOCKING=FALSE if you know nothing writes it");
   KKM_REQUIRE(f.ok(), "cannot open HDF5 file '" + file + "' (truncated, corrupt or not readable)");
   return f;
 }
