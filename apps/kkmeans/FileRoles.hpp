@@ -66,17 +66,11 @@ class FileRoles {
   std::vector<File> files_;
 };
 
-/// Runs `check` on every rank; if it throws on any rank, every rank throws (its own message, or that
-/// another rank refused), so that no rank goes on into a collective the others have left.
+/// Runs `check` on every rank; if it throws on any rank, every rank throws the first failing rank's
+/// message, so that no rank goes on into a collective the others have left.
 template <class Check>
 void check_on_every_rank(Communicator const& comm, Check&& check) {
-  std::string error;
-  try {
-    check();
-  } catch (std::exception const& e) {
-    error = e.what();
-  }
-  if (comm.any(!error.empty())) throw UserError(error.empty() ? "another rank refused the run's file paths" : error);
+  on_every_rank(comm, std::forward<Check>(check));
 }
 
 }  // namespace kkm::app

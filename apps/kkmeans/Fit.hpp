@@ -128,7 +128,8 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   Kokkos::Timer total;
   auto const ref = parse_ref(o.input);
   check_file_roles(o, comm);
-  auto info = io::inspect(ref);
+  // Each rank opens the files itself: a failure on one rank (a node that cannot see a file) is agreed.
+  auto info = on_every_rank(comm, [&] { return io::inspect(ref); });
   std::int64_t const file_rows = info.rows;
   if (o.rows > 0) {
     KKM_REQUIRE(o.rows <= info.rows, "--rows " + std::to_string(o.rows) + " exceeds the " +
@@ -157,7 +158,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   Kokkos::View<T const*, Kokkos::DefaultExecutionSpace::memory_space> weights;
   if (!o.weights.empty()) {
     auto const wref = parse_ref(o.weights);
-    auto const winfo = io::inspect(wref, true);
+    auto const winfo = on_every_rank(comm, [&] { return io::inspect(wref, true); });
     KKM_REQUIRE(winfo.rows == file_rows && winfo.cols == 1,
                 "weights '" + wref.str() + "' are " + std::to_string(winfo.rows) + " × " + std::to_string(winfo.cols) +
                     "; one weight per row of '" + ref.str() + "' (" + std::to_string(file_rows) + ") is needed");
@@ -187,13 +188,15 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.empty = value_of<EmptyPolicy>(o.empty);
   if (!o.init_from.empty()) {
     auto const cref = parse_ref(o.init_from);
-    auto const cinfo = io::inspect(cref);
-    KKM_REQUIRE(cinfo.rows == o.k && cinfo.cols == info.cols,
-                "initial centroids '" + cref.str() + "' are " + std::to_string(cinfo.rows) + " × " +
-                    std::to_string(cinfo.cols) + "; k × d = " + std::to_string(o.k) + " × " + std::to_string(info.cols) +
-                    " is needed");
     p.init = Init::given;
-    p.initial_centroids = io::read_rows<double>(cref, cinfo, 0, cinfo.rows, Communicator{});
+    p.initial_centroids = on_every_rank(comm, [&] {
+      auto const cinfo = io::inspect(cref);
+      KKM_REQUIRE(cinfo.rows == o.k && cinfo.cols == info.cols,
+                  "initial centroids '" + cref.str() + "' are " + std::to_string(cinfo.rows) + " × " +
+                      std::to_string(cinfo.cols) + "; k × d = " + std::to_string(o.k) + " × " +
+                      std::to_string(info.cols) + " is needed");
+      return io::read_rows<double>(cref, cinfo, 0, cinfo.rows, Communicator{});
+    });
   }
   io::Attributes ck_attrs = {{"input", io::Attribute{io::Attribute::text, ref.str(), 0, 0}},
                              {"version", io::Attribute{io::Attribute::text, version(), 0, 0}}};

@@ -21,10 +21,10 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
     files.writes("--output", o.output);
     check_on_every_rank(comm, [&] { files.check(); });
   }
-  auto const info = io::inspect(ref);
+  auto const info = on_every_rank(comm, [&] { return io::inspect(ref); });
   io::check_output_path(o.output, o.overwrite, comm, io::expected_file_bytes(info.rows, o.distances ? 8 : 0, 0, 0));
   if (comm.rank() == 0) remove_stale_temporaries(o.output);
-  auto const model = io::read_model(o.model);
+  auto const model = on_every_rank(comm, [&] { return io::read_model(o.model); });
   KKM_REQUIRE(info.rows > 0, "dataset '" + ref.str() + "' has zero rows");
   KKM_REQUIRE(info.cols == model.d, "model '" + o.model + "' has d = " + std::to_string(model.d) + " but '" +
                                         ref.str() + "' has " + std::to_string(info.cols) + " columns");

@@ -848,6 +848,44 @@ def outputs_checked_before_any_work(d):
 
 
 @test
+def failure_on_one_rank_only(d):
+    """A check that fails on one rank only (here: a file the other rank's node does not have, by
+    giving the ranks different command lines) ends the whole job with that rank's message, printed
+    once, and exit 1, instead of leaving the other ranks waiting in a collective."""
+    data = f"{d}/data.h5"
+    blobs(data, n=300, d=2, k=3)
+    with h5py.File(data, "r+") as f:
+        f["w"] = np.ones(300)
+        f["c"] = f["points"][:3]
+        x = f["points"][...]
+        x[250, 1] = np.nan  # in the second rank's rows only
+        f["nan"] = x
+    model = f"{d}/m.h5"
+    run(["fit", "--quiet", "--input", f"{data}:/points", "--k", "3", "--output", model], check=0)
+    gone = f"{d}/only-on-rank-0.h5"
+    out = f"{d}/o.h5"
+    fit = ["fit", "--quiet", "--k", "3", "--output", out]
+    cases = [  # (rank 0's arguments, rank 1's arguments, words of the one message)
+        (fit + ["--input", f"{data}:/points"], fit + ["--input", f"{gone}:/points"], ["file not found", gone]),
+        (fit + ["--input", f"{data}:/points", "--weights", f"{data}:/w"],
+         fit + ["--input", f"{data}:/points", "--weights", f"{gone}:/w"], ["file not found", gone]),
+        (fit + ["--input", f"{data}:/points", "--init-from", f"{data}:/c"],
+         fit + ["--input", f"{data}:/points", "--init-from", f"{gone}:/c"], ["file not found", gone]),
+        (["predict", "--model", model, "--input", f"{data}:/points", "--output", out],
+         ["predict", "--model", gone, "--input", f"{data}:/points", "--output", out], ["file not found", gone]),
+        (fit + ["--input", f"{data}:/nan"], fit + ["--input", f"{data}:/nan"],
+         ["1 NaN or infinite value(s) in rows 150–299", "row 250, column 1"]),
+    ]
+    for first, second, words in cases:
+        cmd = [MPIEXEC, "-np", "1", BIN] + first + [":", "-np", "1", BIN] + second
+        p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
+        lines = [ln for ln in p.stderr.splitlines() if "kkmeans" in ln]
+        assert p.returncode == 1, f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr}"
+        assert len(lines) == 1 and all(w in lines[0] for w in words), f"{' '.join(cmd)}: {p.stderr}"
+        assert not os.path.exists(out)
+
+
+@test
 def preempted_fit_checkpoints_and_resumes(d):
     """SIGTERM (and the signal of --checkpoint-signal) make a fit with --checkpoint finish its epoch,
     write the checkpoint and exit 75; --resume then ends exactly as the uninterrupted run (1 and 2

@@ -41,10 +41,7 @@ void in_rank_order(Communicator const& comm, std::function<void()> const& fn) {
         error = e.what();
       }
     }
-    if (comm.any(!error.empty())) {
-      if (!error.empty()) throw UserError(error);
-      throw UserError("writing failed on another rank");
-    }
+    throw_if_any_failed(comm, error);
   }
 }
 

@@ -95,7 +95,8 @@ void report_non_finite(ExecSpace const& space, XView const& x, std::int64_t row_
         }
       },
       Kokkos::MinLoc<std::int64_t, std::int64_t>(first));
-  throw UserError("data has " + std::to_string(count) + " NaN or infinite value(s) on this rank; the first at row " +
+  throw UserError("data has " + std::to_string(count) + " NaN or infinite value(s) in rows " +
+                  std::to_string(row_offset) + "–" + std::to_string(row_offset + n - 1) + "; the first at row " +
                   std::to_string(row_offset + first.loc / d) + ", column " + std::to_string(first.loc % d) + " " +
                   non_finite_remedy<typename XView::non_const_value_type>());
 }

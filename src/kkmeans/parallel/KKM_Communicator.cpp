@@ -80,6 +80,15 @@ std::vector<std::int64_t> Communicator::allgather(std::int64_t value) const {
 void Communicator::barrier() const {
   if (size_ > 1) check(MPI_Barrier(*comm_), "MPI_Barrier");
 }
+
+std::string Communicator::broadcast(std::string text, int root) const {
+  if (size_ == 1) return text;
+  std::int64_t length = static_cast<std::int64_t>(text.size());
+  check(MPI_Bcast(&length, 1, MPI_INT64_T, root, *comm_), "MPI_Bcast");
+  text.resize(static_cast<std::size_t>(length));
+  check(MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, root, *comm_), "MPI_Bcast");
+  return text;
+}
 #else
 void Communicator::allreduce_sum(unsigned long long*, std::size_t) const {}
 void Communicator::allreduce_sum(std::int64_t*, std::size_t) const {}
@@ -91,7 +100,15 @@ std::int64_t Communicator::exscan_sum(std::int64_t) const { return 0; }
 std::vector<double> Communicator::allgather(double value) const { return {value}; }
 std::vector<std::int64_t> Communicator::allgather(std::int64_t value) const { return {value}; }
 void Communicator::barrier() const {}
+std::string Communicator::broadcast(std::string text, int) const { return text; }
 #endif
+
+void throw_if_any_failed(Communicator const& comm, std::string const& error) {
+  std::int64_t lowest = -(error.empty() ? comm.size() : comm.rank());  // −(lowest failing rank), by a max
+  comm.allreduce_max(&lowest, 1);
+  if (-lowest == comm.size()) return;
+  throw UserError(comm.broadcast(error, static_cast<int>(-lowest)));
+}
 
 double Communicator::ordered_sum(double local) const {
   double s = 0.0;

@@ -10,7 +10,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #if KKMEANS_ENABLE_MPI
@@ -49,6 +54,8 @@ class Communicator {
   std::vector<double> allgather(double value) const;
   std::vector<std::int64_t> allgather(std::int64_t value) const;
   void barrier() const;
+  /// `text` of rank `root`, on every rank.
+  std::string broadcast(std::string text, int root) const;
 
   /// Sum of local doubles, identical on every rank and independent of the order in which MPI
   /// combines them: every rank's value travels bit for bit and all ranks add them in rank order.
@@ -61,5 +68,34 @@ class Communicator {
   int rank_ = 0;
   int size_ = 1;
 };
+
+/// Agrees on a failure: if `error` (this rank's message; empty: no failure) is set on any rank, every
+/// rank throws UserError with the lowest failing rank's message, so that every rank stops together
+/// (none goes on into a collective the others have left) and rank 0 can print the real reason.
+void throw_if_any_failed(Communicator const& comm, std::string const& error);
+
+/// Runs `step` on every rank with its failure agreed (throw_if_any_failed); returns its result.
+template <class Step>
+auto on_every_rank(Communicator const& comm, Step&& step) -> decltype(step()) {
+  using R = decltype(step());
+  std::string error;
+  if constexpr (std::is_void_v<R>) {
+    try {
+      step();
+    } catch (std::exception const& e) {
+      error = *e.what() != '\0' ? e.what() : "failed";
+    }
+    throw_if_any_failed(comm, error);
+  } else {
+    std::optional<R> result;
+    try {
+      result.emplace(step());
+    } catch (std::exception const& e) {
+      error = *e.what() != '\0' ? e.what() : "failed";
+    }
+    throw_if_any_failed(comm, error);
+    return std::move(*result);
+  }
+}
 
 }  // namespace kkm

@@ -83,13 +83,15 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
     s.n_total += counts[r];
   }
   s.max_abs = column_max_abs(space, x);
-  bool const bad = comm.any(std::any_of(s.max_abs.begin(), s.max_abs.end(), [](double v) { return std::isinf(v); }));
-  if (bad) {
-    bool const mine = std::any_of(s.max_abs.begin(), s.max_abs.end(), [](double v) { return std::isinf(v); });
-    if (mine) report_non_finite(space, x, s.row_offset);
-    throw UserError("data has NaN or infinite values on another rank " +
-                    non_finite_remedy<typename XView::non_const_value_type>());
+  std::string non_finite;  // the first such value on this rank, by row and column: agreed by all ranks
+  if (std::any_of(s.max_abs.begin(), s.max_abs.end(), [](double v) { return std::isinf(v); })) {
+    try {
+      report_non_finite(space, x, s.row_offset);
+    } catch (UserError const& e) {
+      non_finite = e.what();
+    }
   }
+  throw_if_any_failed(comm, non_finite);
   comm.allreduce_max(s.max_abs.data(), d);
   s.weighted = comm.any(w.extent(0) > 0);
   if (s.weighted) {
