@@ -28,13 +28,6 @@
 
 namespace kkm::app {
 
-/// The value of E named `name` (KKM_Names.hpp); validate() has checked that there is one.
-template <class E>
-E value_of(std::string const& name) {
-  if (auto const v = from_name<E>(name)) return *v;
-  throw UsageError("unknown option value '" + name + "'");
-}
-
 /// Free bytes where the fit's data lives (the GPU's, or the host's); KKMEANS_TEST_FREE_MEMORY (bytes)
 /// stands in for it in tests.
 inline std::size_t free_memory() {
@@ -175,17 +168,17 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
 
   Parameters p;
   p.k = o.k;
-  p.init = value_of<Init>(o.init);
+  p.init = parse_name<Init>("init", o.init);
   p.n_init = o.n_init;
   p.max_epochs = o.max_epochs;
   p.tol = o.tol;
   p.stop_on_no_change = o.stop_on_no_change;
-  p.pipeline = value_of<Pipeline>(o.pipeline);
+  p.pipeline = parse_name<Pipeline>("pipeline", o.pipeline);
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
-  p.assign = value_of<AssignPath>(o.assign);
+  p.assign = parse_name<AssignPath>("assign path", o.assign);
   p.seed = o.seed;
-  p.mode = value_of<Mode>(o.mode);
-  p.empty = value_of<EmptyPolicy>(o.empty);
+  p.mode = parse_name<Mode>("mode", o.mode);
+  p.empty = parse_name<EmptyPolicy>("empty-cluster policy", o.empty);
   if (!o.init_from.empty()) {
     auto const cref = parse_ref(o.init_from);
     p.init = Init::given;

@@ -165,7 +165,13 @@ def test_rows_of_the_working_dtype_are_used_in_place():
     ({"n_clusters": 0}, ValueError, "n_clusters must be at least 1, got 0"),
     ({"n_clusters": 2.5}, TypeError, "n_clusters must be an integer, got 2.5"),
     ({"tol": -1.0}, ValueError, "tol must be ≥ 0, got -1.0"),
-    ({"random_state": -1}, ValueError, "random_state must be an integer ≥ 0, got -1"),
+    ({"random_state": -1}, ValueError, "random_state must be an integer in [0, 2^64), got -1"),
+    # integers beyond the library's types are refused by name, not by a failed conversion
+    ({"random_state": 2**64}, ValueError, "random_state must be an integer in [0, 2^64)"),
+    ({"max_iter": 2**31}, ValueError, "max_iter must be at most 2147483647, got 2147483648"),
+    ({"n_init": 2**40}, ValueError, "n_init must be at most 2147483647"),
+    ({"n_clusters": 2**31}, ValueError, "n_clusters must be at most 2147483647"),
+    ({"batch_size": 2**63}, ValueError, "batch size must be a positive integer or auto"),
     ({"n_clusters": 3000}, ValueError, "k = 3000 exceeds the number of rows (n_samples = 100)"),
     ({"assign": "gemm", "metric": "cosine"}, ValueError, "the GEMM assignment path needs a squared-Euclidean metric"),
 ])
@@ -187,6 +193,10 @@ def test_bad_data_raises_value_error_and_leaves_the_interpreter_alive():
         KMeans(3, metric="iou", iou_column=1).fit(x)
     with pytest.raises(ValueError, match="beyond the range of float32"):
         KMeans(3, init=np.array([[1e300, 0], [0, 0], [1, 1]])).fit(x)
+    with pytest.raises(ValueError, match="beyond float32's range"):  # squared distances would overflow
+        KMeans(3).fit(x * np.float32(1e19))
+    with pytest.raises(ValueError, match="sample weights span too wide a range"):
+        KMeans(3).fit(x, sample_weight=np.r_[1e30, np.ones(99)])
     km = KMeans(3).fit(x)
     with pytest.raises(ValueError, match="X has 3 features, but KMeans is expecting 2"):
         km.predict(blobs(10, 3, 2))

@@ -19,12 +19,17 @@ def choice(what, value, allowed):
     return value
 
 
-def integer(name, value, minimum):
-    """An int ≥ minimum (numpy integers too; bools are not numbers here)."""
+INT_MAX = 2**31 - 1  # the library's int parameters (k, epochs, restarts, columns)
+
+
+def integer(name, value, minimum, maximum=INT_MAX):
+    """An int in [minimum, maximum] (numpy integers too; bools are not numbers here)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return int(value)
 
 
@@ -43,7 +48,8 @@ def batch_rows(batch_size):
     """Rows per batch for the library: "auto" is 0."""
     if isinstance(batch_size, str) and batch_size == "auto":
         return 0
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0
+            or batch_size > 2**63 - 1):
         raise ValueError(f"batch size must be a positive integer or auto, got '{batch_size}'")
     return int(batch_size)
 
@@ -52,8 +58,8 @@ def seed_of(random_state):
     """The library's seed: an int ≥ 0 as given (0 is the command line's default); None or a
     numpy RandomState/Generator draws one, as scikit-learn's estimators do."""
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be an integer ≥ 0, got {random_state}")
+        if not 0 <= random_state < 2**64:
+            raise ValueError(f"random_state must be an integer in [0, 2^64), got {random_state}")
         return int(random_state)
     from sklearn.utils import check_random_state
 

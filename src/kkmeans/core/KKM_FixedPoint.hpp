@@ -32,6 +32,12 @@ KOKKOS_INLINE_FUNCTION fixed_t to_fixed(double v, double scale) {
   return static_cast<fixed_t>(static_cast<long long>(v * scale));
 }
 
+/// Row i's weight, or 1 when there are no weights (w empty).
+template <class W>
+KOKKOS_INLINE_FUNCTION double row_weight(W const& w, std::int64_t i) {
+  return w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
+}
+
 /// Row i's contribution to its cluster's count: its weight in fixed point (scale wscale), or 1 when
 /// there are no weights (w empty).
 template <class W>
@@ -43,8 +49,7 @@ KOKKOS_INLINE_FUNCTION fixed_t fixed_count(W const& w, std::int64_t i, double ws
 /// when w is empty).
 template <class W, class X>
 KOKKOS_INLINE_FUNCTION fixed_t fixed_term(W const& w, X const& x, std::int64_t i, int j, double scale) {
-  double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
-  return to_fixed(wi * static_cast<double>(x(i, j)), scale);
+  return to_fixed(row_weight(w, i) * static_cast<double>(x(i, j)), scale);
 }
 
 KOKKOS_INLINE_FUNCTION double from_fixed(fixed_t q, double scale) {

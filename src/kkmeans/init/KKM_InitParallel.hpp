@@ -13,6 +13,7 @@
 /// by round and global row index, so the result does not depend on the number of ranks.
 /// Memory: per row D, the nearest candidate and its distance; the candidates (about ℓ × rounds rows).
 #include <kkmeans/algorithms/detail/KKM_Memory.hpp>
+#include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_KMeansPP.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignRows.hpp>
 
@@ -45,7 +46,7 @@ struct KparKeepNearest {
     if (base == 0 || v < nearest_d(i)) {
       nearest_d(i) = v;
       nearest(i) = base + l;
-      D(i) = kmpp_weight<Squared>(w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0, v);
+      D(i) = kmpp_weight<Squared>(row_weight(w, i), v);
     }
   }
 };

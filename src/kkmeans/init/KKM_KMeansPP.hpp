@@ -15,6 +15,7 @@
 /// So a step reads the rows once, launches two kernels and waits for the device twice (the races,
 /// the potentials).
 /// Memory: D (n doubles) and the trials' distances (trials × n).
+#include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_Init.hpp>
 #include <kkmeans/init/detail/KKM_TrialDistances.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
@@ -44,7 +45,7 @@ struct KmppAdvance {
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, RaceLeaders& r) const {
     double Di = first ? 0.0 : D(i);
     if (column >= 0) {
-      double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
+      double const wi = row_weight(w, i);
       double const wd = kmpp_weight<Squared>(wi, static_cast<double>(dist(column, i)));
       if (first || wd < Di) {
         Di = wd;

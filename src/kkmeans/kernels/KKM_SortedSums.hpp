@@ -222,7 +222,7 @@ struct SortedColumnSums {
           for (int v = 0; v < V; ++v) s[v] = 0;
         }
         if (cur >= 0) {
-          double const wi = w.extent(0) > 0 ? static_cast<double>(w(rows[u])) : 1.0;
+          double const wi = row_weight(w, rows[u]);
           for (int v = 0; v < V; ++v) s[v] += to_fixed(wi * static_cast<double>(val[u][v]), sj[v]);
         }
       }

@@ -53,7 +53,7 @@ std::vector<std::pair<int, std::vector<T>>> relocate_farthest(
   auto dist = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), assigned_distances_impl(space, x, c, labels, metric));
   auto lab = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), labels);
   auto wh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
-  auto weight = [&](std::int64_t i) { return wh.extent(0) > 0 ? static_cast<double>(wh(i)) : 1.0; };
+  auto weight = [&](std::int64_t i) { return row_weight(wh, i); };
   std::vector<std::int64_t> idx;
   for (std::int64_t i = 0; i < n; ++i)
     if (weight(i) > 0) idx.push_back(i);

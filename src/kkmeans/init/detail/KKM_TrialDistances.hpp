@@ -87,7 +87,7 @@ struct TrialPass {
 
   /// Row i's distances to the m trials are known: store them, add their potentials.
   KOKKOS_INLINE_FUNCTION void finish_row(std::int64_t i, R const* v, TrialPotentials& p) const {
-    double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
+    double const wi = row_weight(w, i);
     for (int t = 0; t < m; ++t) {
       dist(column0 + t, i) = v[t];
       if (potentials) {

@@ -94,7 +94,7 @@ struct AssignBase {
   KOKKOS_INLINE_FUNCTION void finish(member const& t, Targets const& to, std::int64_t i, int best, T bestd,
                                      double& ls) const {
     Kokkos::single(Kokkos::PerThread(t), [&]() {
-      double const wi = w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0;
+      double const wi = row_weight(w, i);
       if constexpr (Accumulate) {
         if (labels(i) != best) Kokkos::atomic_add(to.changed, fixed_t(1));
         if (sums_here)

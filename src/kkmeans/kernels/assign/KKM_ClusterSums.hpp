@@ -91,7 +91,7 @@ struct ShiftedSquareSum {
       double const t = static_cast<double>(x(i, j)) - static_cast<double>(mu(j));
       r += t * t;
     }
-    s += (w.extent(0) > 0 ? static_cast<double>(w(i)) : 1.0) * r;
+    s += row_weight(w, i) * r;
   }
 };
 
