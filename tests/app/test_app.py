@@ -883,6 +883,7 @@ def failure_on_one_rank_only(d):
         assert p.returncode == 1, f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr}"
         assert len(lines) == 1 and all(w in lines[0] for w in words), f"{' '.join(cmd)}: {p.stderr}"
         assert not os.path.exists(out)
+        TABLE.append(([], first + [":", "kkmeans"] + second, 2, 1, lines[0]))  # mpirun MPMD: rank 0 : rank 1
 
 
 @test
