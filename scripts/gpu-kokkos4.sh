@@ -4,6 +4,7 @@
 # fits by that build and by the default Kokkos 3.4 build (scripts/bench/builds.py: equal results,
 # times side by side). Needs the folder of scripts/carry-deps.sh and the two Kokkos 4 archives there.
 #   bash scripts/gpu-kokkos4.sh [ARCH]     (default HOPPER90; logs and results in ${OUT:-out/gpu-kokkos4})
+#   KKMEANS_K4_ONLY=1 bash scripts/gpu-kokkos4.sh    the Kokkos 4 build and its CUDA tests only
 # KKMEANS_CARRY: the carried folder (default .carry), with deps4/kokkos-4.6.01.tar.gz and
 # deps4/kokkos-kernels-4.6.02.tar.gz (copies of ../shared/deps).
 set -uo pipefail
@@ -22,8 +23,9 @@ K4=$ROOT/.deps/kokkos4/cuda-$ARCH
 bash scripts/kokkos4.sh --kokkos "$CARRY/deps4/kokkos-4.6.01.tar.gz" --kernels "$CARRY/deps4/kokkos-kernels-4.6.02.tar.gz" \
   --prefix "$K4" --cuda "$ARCH" --jobs "$(nproc)" >"$OUT/kokkos4.log" 2>&1 || { tail -n 40 "$OUT/kokkos4.log"; exit 1; }
 say "Kokkos 4 built"
-# The Kokkos 3.4 application, built alongside (few jobs) while the Kokkos 4 build takes the rest.
-(bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs 4 >"$OUT/bootstrap.log" 2>&1 &&
+# The Kokkos 3.4 application, built alongside (few jobs) while the Kokkos 4 build takes the rest
+# (KKMEANS_K4_ONLY=1: only the Kokkos 4 build and its CUDA tests, for a short call).
+[[ "${KKMEANS_K4_ONLY:-0}" == 1 ]] || (bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs 4 >"$OUT/bootstrap.log" 2>&1 &&
  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans -- $TP -DKKMEANS_ENABLE_PYTHON=OFF \
    >"$OUT/build-3.4.log" 2>&1; echo "Kokkos 3.4 build exit $?" >>"$OUT/summary.txt") &
 Kokkos_ROOT=$K4 KokkosKernels_ROOT=$K4 bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --build-dir build-k4-cuda \
@@ -32,6 +34,7 @@ say "kkmeans on Kokkos 4 built, $(grep -c 'warning' "$OUT/build-4.log") warning 
 (cd build-k4-cuda && ctest -R Cuda -j 2 --output-on-failure --timeout 300 >"$OUT/ctest-4.log" 2>&1)
 say "CUDA tests on Kokkos 4: exit $? ($(grep -o '[0-9]*% tests passed.*' "$OUT/ctest-4.log"))"
 wait
+[[ "${KKMEANS_K4_ONLY:-0}" == 1 ]] && { say "done (Kokkos 4 only)"; exit 0; }
 # W1 with the default initialisation; W2 from random rows (its default initialisation alone takes a
 # minute a fit: the Lloyd epochs through cuBLAS are what differ between the builds).
 BUILDS=(--build kokkos-3.4.01=build-cuda-$ARCH/apps/kkmeans/kkmeans --build kokkos-4.6.01=build-k4-cuda/apps/kkmeans/kkmeans)

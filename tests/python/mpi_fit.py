@@ -44,6 +44,14 @@ try:
 except ValueError as e:
     if rank > 0 and "rank 0 refused its input" not in str(e):
         failures.append(f"unexpected error: {e}")
+# Ranks passing different parameters are refused on every rank, naming the parameter.
+try:
+    KMeans(6 + rank, comm=comm).fit(x[lo:hi])
+    if size > 1:
+        failures.append("ranks with different n_clusters were accepted")
+except ValueError as e:
+    if size == 1 or "ranks disagree on the fit's parameters: k ranges from 6 to" not in str(e):
+        failures.append(f"unexpected error: {e}")
 everyone = comm.allgather(failures)
 if rank == 0:
     bad = [f"rank {r}: {f}" for r, fs in enumerate(everyone) for f in fs]

@@ -15,6 +15,7 @@
 #include <kkmeans/core/KKM_CheckCentroids.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/core/KKM_Random.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
 #include <kkmeans/init/KKM_Init.hpp>
 #include <kkmeans/init/KKM_KMeansPP.hpp>
@@ -58,6 +59,34 @@ inline void check_resume(Checkpoint const& resume, Parameters const& params, Dat
                   std::int64_t(resume.labels.size()) == n_local &&
                   resume.label_offset == summary.row_offset,
               "the checkpoint's centroids or labels do not match this rank's rows");
+}
+
+/// Refuses parameters that differ between ranks (each rank of a library or Python caller passes
+/// its own): the ranks would run different fits and wait for each other in collectives that never
+/// match. Names the first that differs, with its smallest and largest value over the ranks.
+inline void check_parameters_agree(Parameters const& p, Communicator const& comm) {
+  if (!comm.is_distributed()) return;
+  std::uint64_t given = 0;  // the given centroids, hashed bit for bit
+  for (double v : p.initial_centroids) given = mix64(given ^ value_bits(v));
+  std::uint64_t const tol_bits = value_bits(p.tol);
+  std::pair<char const*, std::int64_t> const fields[] = {
+      {"k", p.k}, {"init", std::int64_t(p.init)}, {"kmeanspp_trials", p.kmeanspp_trials}, {"n_init", p.n_init},
+      {"max_epochs", p.max_epochs}, {"tol (bits)", std::int64_t(tol_bits)}, {"stop_on_no_change", p.stop_on_no_change},
+      {"batch_size", p.batch_size}, {"mode", std::int64_t(p.mode)}, {"empty", std::int64_t(p.empty)},
+      {"assign", std::int64_t(p.assign)}, {"pipeline", std::int64_t(p.pipeline)}, {"seed", std::int64_t(p.seed)},
+      {"initial centroids (hash)", std::int64_t(given)}, {"checkpoint_every", p.checkpoint_every},
+      {"resume", p.resume_from != nullptr}};
+  constexpr std::size_t n = sizeof(fields) / sizeof(fields[0]);
+  std::int64_t range[2 * n];  // max of v and of ~v (= −v − 1, reverses the order): the largest and ~smallest
+  for (std::size_t f = 0; f < n; ++f) {
+    range[f] = fields[f].second;
+    range[n + f] = ~fields[f].second;
+  }
+  comm.allreduce_max(range, 2 * n);
+  for (std::size_t f = 0; f < n; ++f)
+    KKM_REQUIRE(range[f] == ~range[n + f], std::string("ranks disagree on the fit's parameters: ") + fields[f].first +
+                                               " ranges from " + std::to_string(~range[n + f]) + " to " +
+                                               std::to_string(range[f]) + " (every rank must pass the same)");
 }
 
 /// The initialisation that Init::automatic stands for on ExecSpace: k-means‖ on devices (its rounds
@@ -123,6 +152,7 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
                 "kkm::fit: data must be accessible from the execution space");
   detail::check_metric<Metric, V>();
   params.validate();
+  detail::check_parameters_agree(params, comm);
   int const d = data.extent(1);
   KKM_REQUIRE(d >= 1, "data has no columns (d = 0)");
   {

@@ -11,6 +11,7 @@
 /// Values travel as uint64 (two's complement), since unsigned atomic adds wrap as signed ones would.
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -24,8 +25,10 @@ static_assert(sizeof(fixed_t) == 8, "kkmeans needs 64-bit unsigned long long");
 /// scaling by s. max_abs = 0 gives 2^0 (every term is 0 anyway).
 inline double fixed_point_scale(double max_abs, double n_terms) {
   if (!(max_abs > 0)) return 1.0;
-  int const e = 62 - static_cast<int>(std::ceil(std::log2(max_abs * n_terms))) - 1;
-  return std::ldexp(1.0, e);
+  // Clamped to double's exponents: data whose products overflow (max_abs · n_terms = inf) gets a
+  // finite scale here and is refused by the range checks (KKM_ArithmeticRange.hpp).
+  double const e = 62 - std::ceil(std::log2(max_abs * n_terms)) - 1;
+  return std::ldexp(1.0, static_cast<int>(std::clamp(e, -1074.0, 1023.0)));
 }
 
 KOKKOS_INLINE_FUNCTION fixed_t to_fixed(double v, double scale) {

@@ -2,10 +2,12 @@
 /// \file KKM_Random.hpp
 /// \brief Counter-based random numbers: a pure function of (seed, stream, counter), so that a row's
 /// draw depends on its global index only, never on which rank or thread holds it. This is what
-/// makes initialisation independent of the number of ranks.
+/// makes initialisation independent of the number of ranks. The same mix hashes data exactly
+/// (value_bits) for fingerprints.
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
+#include <cstring>
 
 namespace kkm::detail {
 
@@ -15,6 +17,20 @@ KOKKOS_INLINE_FUNCTION std::uint64_t mix64(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
+}
+
+/// The bits of a float or double, as an integer (for hashing values exactly).
+template <class T>
+KOKKOS_INLINE_FUNCTION std::uint64_t value_bits(T v) {
+  if constexpr (sizeof(T) == 4) {
+    std::uint32_t u;
+    memcpy(&u, &v, 4);
+    return u;
+  } else {
+    std::uint64_t u;
+    memcpy(&u, &v, 8);
+    return u;
+  }
 }
 
 /// 64 random bits for (seed, stream, counter).

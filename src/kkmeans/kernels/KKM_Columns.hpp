@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -175,20 +174,6 @@ struct MaxWeight {
     if (static_cast<double>(w(i)) > m) m = static_cast<double>(w(i));
   }
 };
-
-/// The bits of a float or double, as an integer.
-template <class T>
-KOKKOS_INLINE_FUNCTION std::uint64_t value_bits(T v) {
-  if constexpr (sizeof(T) == 4) {
-    std::uint32_t u;
-    memcpy(&u, &v, 4);
-    return u;
-  } else {
-    std::uint64_t u;
-    memcpy(&u, &v, 8);
-    return u;
-  }
-}
 
 /// A hash of the rows in their order, with their weights, that does not depend on how they are
 /// split over ranks: each row's values (their bits), its weight and its global index mixed into
