@@ -72,6 +72,50 @@ double check_weights(ExecSpace const& space, WView const& w, std::int64_t row_of
   return mx;
 }
 
+/// The weights' part of the summary (s.weighted, largest, smallest positive, all equal, fixed-point
+/// scale), after checking them; nothing without weights.
+template <class ExecSpace, class WView>
+void summarize_weights(ExecSpace const& space, WView const& w, std::int64_t n, DataSummary& s,
+                       Communicator const& comm) {
+  s.weighted = comm.any(w.extent(0) > 0);
+  if (!s.weighted) return;
+  bool const mismatch = comm.any(std::int64_t(w.extent(0)) != n);
+  KKM_REQUIRE(!mismatch, "sample weights: " + std::to_string(w.extent(0)) + " weights for " + std::to_string(n) +
+                             " rows on rank " + std::to_string(comm.rank()) + " (one weight per row is needed)");
+  s.max_weight = check_weights(space, w, s.row_offset, comm);
+  using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
+  double lowest[2];  // negated below, so that a max over ranks is their min
+  Kokkos::parallel_reduce("kkm::min_weight", policy(space, 0, n), MinWeight<WView>{w, false},
+                          Kokkos::Min<double>(lowest[0]));
+  Kokkos::parallel_reduce("kkm::min_positive_weight", policy(space, 0, n), MinWeight<WView>{w, true},
+                          Kokkos::Min<double>(lowest[1]));
+  for (double& v : lowest) v = -v;
+  comm.allreduce_max(lowest, 2);
+  s.equal_weights = -lowest[0] == s.max_weight;
+  s.min_positive_weight = -lowest[1];
+  s.weight_scale = fixed_point_scale(s.max_weight, static_cast<double>(s.n_total));
+}
+
+/// The fingerprint's last entries: the weights' exact sum (if weighted), then the hash of the rows
+/// and weights in their order.
+template <class ExecSpace, class XView, class WView>
+void append_weights_and_order(ExecSpace const& space, XView const& x, WView const& w, DataSummary& s,
+                              Communicator const& comm) {
+  using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
+  std::int64_t const n = x.extent(0);
+  if (s.weighted) {
+    fixed_t wsum = 0;
+    Kokkos::parallel_reduce("kkm::weight_sum", policy(space, 0, n), WeightFixed<WView>{w, s.weight_scale}, wsum);
+    comm.allreduce_sum(&wsum, 1);
+    s.fingerprint.push_back(wsum);
+  }
+  fixed_t order = 0;
+  Kokkos::parallel_reduce("kkm::row_order_hash", policy(space, 0, n), RowOrderHash<XView, WView>{x, w, s.row_offset},
+                          order);
+  comm.allreduce_sum(&order, 1);
+  s.fingerprint.push_back(order);
+}
+
 template <class ExecSpace, class XView, class WView>
 DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Communicator const& comm) {
   DataSummary s;
@@ -93,24 +137,7 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
   }
   throw_if_any_failed(comm, non_finite);
   comm.allreduce_max(s.max_abs.data(), d);
-  s.weighted = comm.any(w.extent(0) > 0);
-  if (s.weighted) {
-    bool const mismatch = comm.any(std::int64_t(w.extent(0)) != n);
-    KKM_REQUIRE(!mismatch, "sample weights: " + std::to_string(w.extent(0)) + " weights for " + std::to_string(n) +
-                               " rows on rank " + std::to_string(comm.rank()) + " (one weight per row is needed)");
-    s.max_weight = check_weights(space, w, s.row_offset, comm);
-    using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
-    double lowest[2];  // negated below, so that a max over ranks is their min
-    Kokkos::parallel_reduce("kkm::min_weight", policy(space, 0, n), MinWeight<WView>{w, false},
-                            Kokkos::Min<double>(lowest[0]));
-    Kokkos::parallel_reduce("kkm::min_positive_weight", policy(space, 0, n), MinWeight<WView>{w, true},
-                            Kokkos::Min<double>(lowest[1]));
-    for (double& v : lowest) v = -v;
-    comm.allreduce_max(lowest, 2);
-    s.equal_weights = -lowest[0] == s.max_weight;
-    s.min_positive_weight = -lowest[1];
-    s.weight_scale = fixed_point_scale(s.max_weight, static_cast<double>(s.n_total));
-  }
+  summarize_weights(space, w, n, s, comm);
   // Column sums hold w·x: bounded by max|x| · max w per row.
   s.scale.resize(d);
   std::vector<double> plain_scale(d);
@@ -142,18 +169,7 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
   comm.allreduce_sum(sq.data(), d);
   s.fingerprint = sums;
   s.fingerprint.insert(s.fingerprint.end(), sq.begin(), sq.end());
-  if (s.weighted) {
-    fixed_t wsum = 0;
-    Kokkos::parallel_reduce("kkm::weight_sum", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
-                            WeightFixed<WView>{w, s.weight_scale}, wsum);
-    comm.allreduce_sum(&wsum, 1);
-    s.fingerprint.push_back(wsum);
-  }
-  fixed_t order = 0;
-  Kokkos::parallel_reduce("kkm::row_order_hash", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
-                          RowOrderHash<XView, WView>{x, w, s.row_offset}, order);
-  comm.allreduce_sum(&order, 1);
-  s.fingerprint.push_back(order);
+  append_weights_and_order(space, x, w, s, comm);
   double v = 0;
   for (int j = 0; j < d; ++j) v += from_fixed(sq[j], scale2[j]) / static_cast<double>(s.n_total);
   s.mean_variance = v / d;
