@@ -8,15 +8,7 @@
 # KKMEANS_CARRY: the carried folder (default .carry), with deps4/kokkos-4.6.01.tar.gz and
 # deps4/kokkos-kernels-4.6.02.tar.gz (copies of ../shared/deps).
 set -uo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-ARCH=${1:-HOPPER90}
-OUT=${OUT:-$ROOT/out/gpu-kokkos4}
-CARRY=${KKMEANS_CARRY:-$ROOT/.carry}
-mkdir -p "$OUT"
-export KKMEANS_NO_APT=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-t0=$(date +%s)
-say() { echo "$* ($(($(date +%s) - t0)) s)" | tee -a "$OUT/summary.txt"; }
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-kokkos4 "$@"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/summary.txt"
 TP=-DKKMEANS_THIRD_PARTY_DIR=$CARRY/third_party
 K4=$ROOT/.deps/kokkos4/cuda-$ARCH

@@ -5,16 +5,8 @@
 # Needs the folder of scripts/carry-deps.sh; python3 needs numpy, scikit-learn, h5py, pytest, pybind11.
 #   bash scripts/gpu-python.sh [ARCH]     (default HOPPER90; logs and results in ${OUT:-out/gpu-python})
 set -uo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-ARCH=${1:-HOPPER90}
-OUT=${OUT:-$ROOT/out/gpu-python}
-CARRY=${KKMEANS_CARRY:-$ROOT/.carry}
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-python "$@"
 BUILD=build-cuda-$ARCH
-mkdir -p "$OUT"
-export KKMEANS_NO_APT=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-t0=$(date +%s)
-say() { echo "$* ($(($(date +%s) - t0)) s)" | tee -a "$OUT/summary.txt"; }
 PY=$(command -v python3)
 say "python: $PY $("$PY" -c 'import sys, numpy, sklearn, torch; print(sys.version.split()[0], "numpy", numpy.__version__, "sklearn", sklearn.__version__, "torch", torch.__version__, "cuda", torch.cuda.is_available())')"
 bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" >"$OUT/bootstrap.log" 2>&1 ||
