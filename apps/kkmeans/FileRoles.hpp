@@ -66,11 +66,4 @@ class FileRoles {
   std::vector<File> files_;
 };
 
-/// Runs `check` on every rank; if it throws on any rank, every rank throws the first failing rank's
-/// message, so that no rank goes on into a collective the others have left.
-template <class Check>
-void check_on_every_rank(Communicator const& comm, Check&& check) {
-  on_every_rank(comm, std::forward<Check>(check));
-}
-
 }  // namespace kkm::app

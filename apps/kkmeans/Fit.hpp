@@ -83,7 +83,7 @@ inline void check_file_roles(FitOptions const& o, Communicator const& comm) {
   files.writes("--output", o.output);
   files.writes("--report", o.report);
   files.writes("--checkpoint", o.checkpoint);
-  check_on_every_rank(comm, [&] {
+  on_every_rank(comm, [&] {
     files.check();
     std::error_code ec;
     KKM_REQUIRE(o.checkpoint.empty() || !std::filesystem::exists(o.checkpoint, ec) || io::is_checkpoint(o.checkpoint),

@@ -26,7 +26,7 @@ constexpr std::uint64_t stream_value = 0x56414c5545ull;     // "VALUE"
 /// float32 with a label each, and the k × d centres — so that a typo in --n, --d or --k is a clear
 /// error instead of an allocation failure. Agreed by every rank.
 static void check_generate_size(GenerateOptions const& o, std::int64_t count, Communicator const& comm) {
-  check_on_every_rank(comm, [&] {
+  on_every_rank(comm, [&] {
     KKM_REQUIRE(o.k <= o.n, "--k " + std::to_string(o.k) + " blobs need at least as many rows; --n is " +
                                 std::to_string(o.n));
     long const pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -63,7 +63,7 @@ int run_generate(GenerateOptions const& o, Communicator const& comm) {
     check_generate_size(o, count, comm);
     io::check_output_path(ref.file, o.overwrite, comm, io::expected_file_bytes(o.n, 4.0 * d, k, d));
     if (comm.rank() == 0) remove_stale_temporaries(ref.file);
-    check_on_every_rank(comm, [&] { check_nothing_else_replaced(ref, comm); });
+    on_every_rank(comm, [&] { check_nothing_else_replaced(ref, comm); });
   }
   std::vector<double> centres(std::size_t(k) * d);
   for (std::size_t e = 0; e < centres.size(); ++e)

@@ -19,7 +19,7 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
     files.reads("--model", o.model);
     files.reads("--input", ref.file);
     files.writes("--output", o.output);
-    check_on_every_rank(comm, [&] { files.check(); });
+    on_every_rank(comm, [&] { files.check(); });
   }
   auto const info = on_every_rank(comm, [&] { return io::inspect(ref); });
   io::check_output_path(o.output, o.overwrite, comm, io::expected_file_bytes(info.rows, o.distances ? 8 : 0, 0, 0));
