@@ -32,17 +32,10 @@ namespace fs = std::filesystem;
 
 /// Runs `fn` on each rank in turn (rank 0 first), passing on failure to every rank afterwards.
 void in_rank_order(Communicator const& comm, std::function<void()> const& fn) {
-  std::string error;
-  for (int r = 0; r < comm.size(); ++r) {
-    if (r == comm.rank()) {
-      try {
-        fn();
-      } catch (std::exception const& e) {
-        error = e.what();
-      }
-    }
-    throw_if_any_failed(comm, error);
-  }
+  for (int r = 0; r < comm.size(); ++r)
+    on_every_rank(comm, [&] {
+      if (r == comm.rank()) fn();
+    });
 }
 
 void write_attribute(hid_t obj, std::string const& name, Attribute const& a) {
