@@ -12,3 +12,17 @@ mkdir -p "$OUT"
 export KKMEANS_NO_APT=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 t0=$(date +%s)
 say() { echo "$* ($(($(date +%s) - t0)) s)" | tee -a "$OUT/summary.txt"; }
+
+# The default (Kokkos 3.4) CUDA build: the application, plus the Python module and its example metric
+# where python3 has pybind11. Every script builds it with these same options, so that a second script
+# in the same call finds it built.   build_default JOBS LOG
+build_default() {
+  local jobs=$1 log=$2 pybind py=(-DKKMEANS_ENABLE_PYTHON=OFF) targets=(--target kkmeans)
+  if pybind=$(python3 -m pybind11 --cmakedir 2>/dev/null); then
+    py=(-DKKMEANS_ENABLE_PYTHON=ON -DPython_EXECUTABLE="$(command -v python3)" -Dpybind11_DIR="$pybind")
+    targets+=(--target kkmeans_python --target my_metrics)
+  fi
+  bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$jobs" >"$log" 2>&1 &&
+    bash scripts/build.sh --cuda "$ARCH" --no-bootstrap "${targets[@]}" -- \
+      -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" "${py[@]}" >>"$log" 2>&1
+}

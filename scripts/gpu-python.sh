@@ -9,12 +9,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-python "$@"
 BUILD=build-cuda-$ARCH
 PY=$(command -v python3)
 say "python: $PY $("$PY" -c 'import sys, numpy, sklearn, torch; print(sys.version.split()[0], "numpy", numpy.__version__, "sklearn", sklearn.__version__, "torch", torch.__version__, "cuda", torch.cuda.is_available())')"
-bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" >"$OUT/bootstrap.log" 2>&1 ||
-  { tail -n 40 "$OUT/bootstrap.log"; exit 1; }
-say "Kokkos 3.4 for CUDA ready"
-bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans --target kkmeans_python --target my_metrics \
-  -- -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=ON -DPython_EXECUTABLE="$PY" \
-  -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" >"$OUT/build.log" 2>&1 || { tail -n 60 "$OUT/build.log"; exit 1; }
+build_default "$(nproc)" "$OUT/build.log" || { tail -n 60 "$OUT/build.log"; exit 1; }
+compgen -G "$BUILD/python/kkmeans/_kkmeans*.so" >/dev/null || { echo "python3 has no pybind11: no module built"; exit 1; }
 say "module built, $(grep -c 'warning' "$OUT/build.log") warning line(s)"
 export PYTHONPATH=$ROOT/$BUILD/python KKMEANS_APP=$ROOT/$BUILD/apps/kkmeans/kkmeans OMP_PROC_BIND=false \
   KKMEANS_GOLDEN_DIR=$ROOT/tests/golden KKMEANS_EXAMPLE_METRICS=$ROOT/$BUILD/tests/python/custom_metric

@@ -221,12 +221,21 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         w = _check_sample_weight(sample_weight, rows, dtype=np.float64)
         return -float(np.dot(w, res["distances"]))
 
-    def _more_tags(self):
-        return {
-            "preserves_dtype": [np.float64, np.float32],
-            "_xfail_checks": {
-                "check_sample_weights_invariance": (
-                    "zero sample_weight is not equivalent to removing samples: the random draws of the "
-                    "initialisation follow the rows' global index (as in scikit-learn's KMeans)"),
-            },
-        }
+    # The scikit-learn checks that cannot pass, with the reason; the names the check has had over
+    # scikit-learn's versions (up to 1.5 the estimator declares them in its tags; from 1.6 the caller
+    # passes them to check_estimator as expected_failed_checks).
+    _WEIGHTS_ARE_NOT_ROWS = ("zero or integer sample_weight is not equivalent to removing or repeating samples: "
+                             "the random draws of the initialisation follow the rows' global index (as in "
+                             "scikit-learn's KMeans)")
+    expected_failed_checks = {name: _WEIGHTS_ARE_NOT_ROWS for name in (
+        "check_sample_weights_invariance", "check_sample_weight_equivalence",
+        "check_sample_weight_equivalence_on_dense_data", "check_sample_weight_equivalence_on_sparse_data")}
+
+    def _more_tags(self):  # scikit-learn up to 1.5
+        return {"preserves_dtype": [np.float64, np.float32],
+                "_xfail_checks": {"check_sample_weights_invariance": self._WEIGHTS_ARE_NOT_ROWS}}
+
+    def __sklearn_tags__(self):  # scikit-learn 1.6 and later
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

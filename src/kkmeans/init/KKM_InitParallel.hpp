@@ -13,6 +13,7 @@
 /// by round and global row index, so the result does not depend on the number of ranks.
 /// Memory: per row D, the nearest candidate and its distance; the candidates (about ℓ × rounds rows).
 #include <kkmeans/algorithms/detail/KKM_Memory.hpp>
+#include <kkmeans/core/KKM_Atomic.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_KMeansPP.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignRows.hpp>
@@ -88,7 +89,7 @@ struct KparWeigh {
   Kokkos::View<fixed_t*, Mem> weights;
   double wscale;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
-    Kokkos::atomic_add(&weights(nearest(i)), fixed_count(w, i, wscale));
+    detail::atomic_add(&weights(nearest(i)), fixed_count(w, i, wscale));
   }
 };
 

@@ -8,6 +8,7 @@
 /// any number of ranks and threads. The median of n values is the lower median, the value of rank
 /// ⌊(n − 1)/2⌋ in ascending order: any value between the two middle ones minimises Σ|x − c|.
 /// Memory: k·d·256 counters.
+#include <kkmeans/core/KKM_Atomic.hpp>
 #include <kkmeans/kernels/KKM_Columns.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>
@@ -84,7 +85,7 @@ void cluster_medians(ExecSpace const& space,
             // Only keys that agree with the bytes already chosen take part.
             bool const match = pass == 0 || ((key ^ prefix_d(cj)) >> (shift + 8)) == 0;
             if (match)
-              Kokkos::atomic_add(&hist(cj * 256 + ((key >> shift) & 0xff)),
+              detail::atomic_add(&hist(cj * 256 + ((key >> shift) & 0xff)),
                                  fixed_count(w, i, wscale));
           }
         });

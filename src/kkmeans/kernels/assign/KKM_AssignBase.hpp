@@ -9,8 +9,10 @@
 ///   [0, k·d)            per-cluster column sums of w·x, fixed point (see KKM_FixedPoint.hpp)
 ///   [k·d, k·d + k)      per-cluster row counts (weight sums in fixed point with sample weights)
 ///   [k·d + k]           number of rows whose label changed
+#include <kkmeans/core/KKM_Atomic.hpp>
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
+#include <kkmeans/core/KKM_Scratch.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -81,7 +83,7 @@ struct AssignBase {
   /// The team's scratch accumulator, zeroed (the caller synchronises the team before using it).
   KOKKOS_INLINE_FUNCTION Targets team_accumulator(member const& t) const {
     auto const len = acc_scratch_len();
-    auto* lacc = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(len * sizeof(fixed_t)));
+    auto* lacc = take_scratch<fixed_t>(t.team_scratch(scratch_level), len);
     Kokkos::parallel_for(Kokkos::TeamVectorRange(t, static_cast<int>(len)), [&](int e) { lacc[e] = 0; });
     std::size_t const kd = std::size_t(k) * d;
     fixed_t* const sums = acc_in_scratch ? lacc : acc.data();
@@ -96,11 +98,11 @@ struct AssignBase {
     Kokkos::single(Kokkos::PerThread(t), [&]() {
       double const wi = row_weight(w, i);
       if constexpr (Accumulate) {
-        if (labels(i) != best) Kokkos::atomic_add(to.changed, fixed_t(1));
+        if (labels(i) != best) detail::atomic_add(to.changed, fixed_t(1));
         if (sums_here)
           for (int j = 0; j < d; ++j)
-            Kokkos::atomic_add(&to.sums[std::size_t(best) * d + j], fixed_term(w, x, i, j, scale(j)));
-        Kokkos::atomic_add(&to.counts[best], fixed_count(w, i, wscale));
+            detail::atomic_add(&to.sums[std::size_t(best) * d + j], fixed_term(w, x, i, j, scale(j)));
+        detail::atomic_add(&to.counts[best], fixed_count(w, i, wscale));
       }
       labels(i) = best;
       ls += wi * static_cast<double>(bestd);
@@ -116,11 +118,11 @@ struct AssignBase {
         std::size_t const off = sums_here ? 0 : kd;  // scratch entry e is acc(off + e)
         // TeamVectorRange: each entry once.
         Kokkos::parallel_for(Kokkos::TeamVectorRange(t, static_cast<int>(acc_scratch_len())), [&](int e) {
-          if (to.local[e] != 0) Kokkos::atomic_add(&acc(off + e), to.local[e]);
+          if (to.local[e] != 0) detail::atomic_add(&acc(off + e), to.local[e]);
         });
       } else {
         Kokkos::single(Kokkos::PerTeam(t), [&]() {
-          if (to.local[0] != 0) Kokkos::atomic_add(&acc(kd + k), to.local[0]);
+          if (to.local[0] != 0) detail::atomic_add(&acc(kd + k), to.local[0]);
         });
       }
     }

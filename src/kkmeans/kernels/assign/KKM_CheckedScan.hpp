@@ -7,6 +7,7 @@
 /// queued for a second launch (KKM_OpenRows.hpp) instead of being measured by their thread, whose
 /// warp's other threads would wait.
 #include <kkmeans/core/KKM_Math.hpp>
+#include <kkmeans/core/KKM_Scratch.hpp>
 #include <kkmeans/kernels/assign/KKM_CheckedBound.hpp>
 #include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/KKM_ProductScan.hpp>
@@ -169,10 +170,9 @@ struct CheckedScanKernel : ProductScanBase<ExecSpace, T, Metric, Accumulate> {
     auto const to = this->team_accumulator(t);
     Queue q;
     if constexpr (defers) {
-      q.at = static_cast<fixed_t*>(t.team_scratch(this->scratch_level).get_shmem(2 * sizeof(fixed_t)));
+      q.at = take_scratch<fixed_t>(t.team_scratch(this->scratch_level), 2);
       q.n = reinterpret_cast<int*>(q.at + 1);
-      q.rows = static_cast<PendingRow<T>*>(
-          t.team_scratch(this->scratch_level).get_shmem(std::size_t(chk.queue_cap) * sizeof(PendingRow<T>)));
+      q.rows = take_scratch<PendingRow<T>>(t.team_scratch(this->scratch_level), std::size_t(chk.queue_cap));
       Kokkos::single(Kokkos::PerTeam(t), [&]() { *q.n = 0; });
     }
     t.team_barrier();

@@ -3,7 +3,9 @@
 /// \brief Per-cluster column sums from labels (when the assignment kernel does not add them
 /// itself), and the sum of squared distances recovered from those sums (the GEMM paths' fit epochs,
 /// whose product gives no row's exact distance).
+#include <kkmeans/core/KKM_Atomic.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
+#include <kkmeans/core/KKM_Scratch.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -42,7 +44,7 @@ struct ColumnBlockSums {
     if (i0 >= i1) return;
     fixed_t* s = nullptr;
     if (in_scratch) {
-      s = static_cast<fixed_t*>(t.team_scratch(scratch_level).get_shmem(std::size_t(k) * cb * sizeof(fixed_t)));
+      s = take_scratch<fixed_t>(t.team_scratch(scratch_level), std::size_t(k) * cb);
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k * cb), [&](int e) { s[e] = 0; });
       t.team_barrier();
     }
@@ -58,9 +60,9 @@ struct ColumnBlockSums {
       fixed_t const q = fixed_term(w, x, i, j, scale(j));
       if (q != 0) {
         if (in_scratch)
-          Kokkos::atomic_add(&s[std::size_t(labels(i)) * cb + jj], q);
+          detail::atomic_add(&s[std::size_t(labels(i)) * cb + jj], q);
         else
-          Kokkos::atomic_add(&acc(std::size_t(labels(i)) * d + j), q);
+          detail::atomic_add(&acc(std::size_t(labels(i)) * d + j), q);
       }
       jj += dj;
       if (jj >= nc) {
@@ -73,7 +75,7 @@ struct ColumnBlockSums {
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k * nc), [&](int e) {
         int const q = e / nc, jj = e % nc;
         fixed_t const v = s[std::size_t(q) * cb + jj];
-        if (v != 0) Kokkos::atomic_add(&acc(std::size_t(q) * d + j0 + jj), v);
+        if (v != 0) detail::atomic_add(&acc(std::size_t(q) * d + j0 + jj), v);
       });
     }
   }

@@ -11,6 +11,7 @@
 /// gives the sequential scan's pick; of more than n, only distances below the reduction identity
 /// count, and none gives j[0], as the scan's own measurement does). The row's count and changed
 /// label go to the global accumulator (the scan left them out); changed labels once per vector.
+#include <kkmeans/core/KKM_Atomic.hpp>
 #include <kkmeans/kernels/assign/KKM_CheckedScan.hpp>
 #include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/KKM_Pack.hpp>
@@ -186,13 +187,13 @@ struct ResolveOpenRows {
         int const best = near.j >= 0 ? near.j : row.j[0];
         Kokkos::single(Kokkos::PerThread(t), [&]() {
           if (prev != best) ++changed_here;
-          Kokkos::atomic_add(&kernel.acc(kd + best), fixed_count(kernel.w, i, kernel.wscale));
+          detail::atomic_add(&kernel.acc(kd + best), fixed_count(kernel.w, i, kernel.wscale));
           kernel.labels(i) = best;
         });
       }
     }
     Kokkos::single(Kokkos::PerThread(t), [&]() {
-      if (changed_here > 0) Kokkos::atomic_add(&kernel.acc(kd + kernel.k), changed_here);
+      if (changed_here > 0) detail::atomic_add(&kernel.acc(kd + kernel.k), changed_here);
     });
   }
 };
