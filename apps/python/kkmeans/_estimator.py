@@ -227,9 +227,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     _WEIGHTS_ARE_NOT_ROWS = ("zero or integer sample_weight is not equivalent to removing or repeating samples: "
                              "the random draws of the initialisation follow the rows' global index (as in "
                              "scikit-learn's KMeans)")
-    expected_failed_checks = {name: _WEIGHTS_ARE_NOT_ROWS for name in (
+    expected_failed_checks = dict.fromkeys((
         "check_sample_weights_invariance", "check_sample_weight_equivalence",
-        "check_sample_weight_equivalence_on_dense_data", "check_sample_weight_equivalence_on_sparse_data")}
+        "check_sample_weight_equivalence_on_dense_data", "check_sample_weight_equivalence_on_sparse_data"),
+        _WEIGHTS_ARE_NOT_ROWS)
 
     def _more_tags(self):  # scikit-learn up to 1.5
         return {"preserves_dtype": [np.float64, np.float32],
