@@ -22,13 +22,15 @@ KEY = ("workload", "shape", "tool", "variant", "metric", "scaling", "gpus")
 
 
 def git_commit():
-    """Short hash of the checkout's HEAD, else $KKMEANS_COMMIT (a copy without .git), else "unknown"."""
+    """$KKMEANS_COMMIT where set (a copy of the tree whose .git may be stale or missing, as on the GPU
+    machine), else the short hash of the checkout's HEAD, else "unknown"."""
+    if os.environ.get("KKMEANS_COMMIT"):
+        return os.environ["KKMEANS_COMMIT"]
     try:
-        out = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=7", "HEAD"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-        return out or os.environ.get("KKMEANS_COMMIT", "unknown")
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=7", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip() or "unknown"
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("KKMEANS_COMMIT", "unknown")
+        return "unknown"
 
 
 def gpu_names():
