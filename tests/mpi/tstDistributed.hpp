@@ -175,4 +175,23 @@ TEST(TEST_CATEGORY, distributed_empty_cluster_drop) {
   check_distributed(kkm::SquaredEuclidean{}, p, x);
 }
 
+// Ranks whose rows have different numbers of columns: every rank refuses (none waits in a collective
+// the others never reach), naming d and its range; a rank with d = 0 among them included.
+TEST(TEST_CATEGORY, distributed_different_columns_refused_on_every_rank) {
+  using space = TEST_EXECSPACE;
+  auto comm = world();
+  if (comm.size() == 1) GTEST_SKIP() << "needs two ranks or more";
+  int const d = comm.rank() == 0 ? 3 : comm.rank() == 1 ? 0 : 2;
+  Matrix<float> x{20, d, std::vector<float>(std::size_t(20) * d, 1.0f)};
+  kkm::Parameters p;
+  p.k = 2;
+  try {
+    kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{}, comm);
+    ADD_FAILURE() << "a fit over ranks with different d ran";
+  } catch (kkm::UserError const& e) {
+    EXPECT_EQ(std::string(e.what()), "ranks disagree on the fit's parameters: the number of columns d ranges from 0 to 3 "
+                                     "(every rank must pass the same)");
+  }
+}
+
 }  // namespace

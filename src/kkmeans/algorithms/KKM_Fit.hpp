@@ -61,16 +61,17 @@ inline void check_resume(Checkpoint const& resume, Parameters const& params, Dat
               "the checkpoint's centroids or labels do not match this rank's rows");
 }
 
-/// Refuses parameters that differ between ranks (each rank of a library or Python caller passes
-/// its own): the ranks would run different fits and wait for each other in collectives that never
-/// match. Names the first that differs, with its smallest and largest value over the ranks.
-inline void check_parameters_agree(Parameters const& p, Communicator const& comm) {
+/// Refuses parameters, or numbers of columns d, that differ between ranks (each rank of a library or
+/// Python caller passes its own): the ranks would run different fits and wait for each other in
+/// collectives that never match. Names the first that differs, with its smallest and largest value
+/// over the ranks.
+inline void check_parameters_agree(Parameters const& p, int d, Communicator const& comm) {
   if (!comm.is_distributed()) return;
   std::uint64_t given = 0;  // the given centroids, hashed bit for bit
   for (double v : p.initial_centroids) given = mix64(given ^ value_bits(v));
   std::uint64_t const tol_bits = value_bits(p.tol);
   std::pair<char const*, std::int64_t> const fields[] = {
-      {"k", p.k}, {"init", std::int64_t(p.init)}, {"kmeanspp_trials", p.kmeanspp_trials}, {"n_init", p.n_init},
+      {"the number of columns d", d}, {"k", p.k}, {"init", std::int64_t(p.init)}, {"kmeanspp_trials", p.kmeanspp_trials}, {"n_init", p.n_init},
       {"max_epochs", p.max_epochs}, {"tol (bits)", std::int64_t(tol_bits)}, {"stop_on_no_change", p.stop_on_no_change},
       {"batch_size", p.batch_size}, {"mode", std::int64_t(p.mode)}, {"empty", std::int64_t(p.empty)},
       {"assign", std::int64_t(p.assign)}, {"pipeline", std::int64_t(p.pipeline)}, {"seed", std::int64_t(p.seed)},
@@ -152,15 +153,9 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
                 "kkm::fit: data must be accessible from the execution space");
   detail::check_metric<Metric, V>();
   params.validate();
-  detail::check_parameters_agree(params, comm);
   int const d = data.extent(1);
+  detail::check_parameters_agree(params, d, comm);
   KKM_REQUIRE(d >= 1, "data has no columns (d = 0)");
-  {
-    std::int64_t dd[2] = {d, -std::int64_t(d)};
-    comm.allreduce_max(dd, 2);
-    KKM_REQUIRE(dd[0] == -dd[1], "ranks disagree on the number of columns (" + std::to_string(-dd[1]) + " to " +
-                                     std::to_string(dd[0]) + ")");
-  }
   detail::check_metric_dimensions(metric, d);
   if (params.init == Init::given) {
     KKM_REQUIRE(params.initial_centroids.size() == std::size_t(params.k) * d,
