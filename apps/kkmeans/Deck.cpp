@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -82,6 +83,14 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
     else
       throw UsageError("deck " + where(n, path) + ": '" + key + "' must be an integer or \"auto\"");
   };
+  Setter device_memory = [&opt, &path](toml::node const& n, std::string const& key) {
+    if (n.is_integer())
+      opt.device_memory = std::to_string(*n.value<std::int64_t>());
+    else if (n.is_string())
+      opt.device_memory = *n.value<std::string>();
+    else
+      throw UsageError("deck " + where(n, path) + ": '" + key + "' must be a number of bytes or a string such as \"8G\"");
+  };
   std::map<std::string, std::pair<std::string, Setter>> keys = {
       {"input", {"--input", str(opt.input)}},
       {"weights", {"--weights", str(opt.weights)}},
@@ -94,6 +103,7 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
       {"max_epochs", {"--max-epochs", integer(opt.max_epochs)}},
       {"tol", {"--tol", real(opt.tol)}},
       {"batch_size", {"--batch-size", batch}},
+      {"device_memory", {"--device-memory", device_memory}},
       {"seed", {"--seed", integer(opt.seed)}},
       {"precision", {"--precision", str(opt.precision)}},
       {"assign", {"--assign", str(opt.assign)}},
@@ -123,6 +133,12 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
     if (std::find(set_on_cli.begin(), set_on_cli.end(), flag) != set_on_cli.end()) continue;  // the flag wins
     set(node, k);
   }
+}
+
+std::size_t device_memory_bytes(FitOptions const& o) {
+  if (o.device_memory == "auto") return 0;
+  if (auto const bytes = parse_bytes(o.device_memory)) return *bytes;
+  throw UsageError(byte_size_error("device memory", o.device_memory));
 }
 
 void validate(FitOptions const& o) {
@@ -156,6 +172,7 @@ void validate(FitOptions const& o) {
     if (o.batch_size.empty() || *end != '\0' || errno != 0 || b <= 0)
       throw UsageError("batch size must be a positive integer or auto, got '" + o.batch_size + "'");
   }
+  device_memory_bytes(o);  // throws on a malformed size
   AssignPath const path = from_name<AssignPath>(o.assign).value();  // one_of above has checked the name
   if (path != AssignPath::automatic && path != AssignPath::fused && o.metric != "sqeuclidean")  // the GEMM paths
     throw UsageError("--assign " + o.assign + " needs --metric sqeuclidean, got " + o.metric);

@@ -5,6 +5,7 @@
 #include "Preemption.hpp"
 #include "Progress.hpp"
 
+#include <kkmeans/algorithms/detail/KKM_Memory.hpp>
 #include <kkmeans/core/KKM_Bytes.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 #include <kkmeans/io/KKM_ReadToDevice.hpp>
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -36,30 +38,43 @@ inline std::size_t free_memory() {
 }
 
 /// Refuses, before reading, a slice whose rows (plus a label per row) would not fit the free memory
-/// of this rank's device: a clear error instead of an allocation failure deep in a kernel. Collective:
-/// every rank learns whether any rank's slice does not fit.
+/// of this rank's device, or with --device-memory, whose rows and least work buffers (`least_work`
+/// bytes) would not fit that budget: a clear error instead of an allocation failure deep in a kernel.
+/// Collective: every rank learns whether any rank's slice does not fit.
 template <class T>
-void check_fits_memory(io::DatasetRef const& ref, std::int64_t count, std::int64_t cols, Communicator const& comm) {
-  double const need = double(count) * (double(cols) * sizeof(T) + sizeof(int));
-  double const have = 0.9 * double(free_memory());
-  bool const bad = need > have;
+void check_fits_memory(io::DatasetRef const& ref, std::int64_t count, std::int64_t cols, std::size_t budget,
+                       std::size_t least_work, Communicator const& comm) {
+  double const resident = double(detail::resident_bytes<T>(count, static_cast<int>(cols)));
+  bool const over_budget = budget > 0 && resident + double(least_work) > double(budget);
+  bool const bad = over_budget || resident > 0.9 * double(free_memory());
   if (!comm.any(bad)) return;
+  if (over_budget)
+    throw UserError(fmt::format("this rank's {} rows × {} columns of '{}' need {} as {} with their labels and the "
+                                "least work buffers, more than --device-memory {} allows: allow at least {}, run on "
+                                "more ranks/GPUs, or fit a subset with --rows",
+                                count, cols, ref.str(), bytes_text(resident + double(least_work)),
+                                sizeof(T) == 4 ? "float32" : "float64", bytes_text(double(budget)),
+                                bytes_text(resident + double(least_work))));
+  double const have = 0.9 * double(free_memory());
   std::string const where = Kokkos::DefaultExecutionSpace::memory_space::name();
   throw UserError(fmt::format(
       "{}{} rows × {} columns of '{}' need {} as {} but {} memory has {} free: run on more ranks/GPUs "
       "(mpirun -np P splits the rows){}, or fit a subset with --rows",
-      bad ? "this rank's " : "another rank's slice does not fit; ", count, cols, ref.str(), bytes_text(need),
+      bad ? "this rank's " : "another rank's slice does not fit; ", count, cols, ref.str(), bytes_text(resident),
       sizeof(T) == 4 ? "float32" : "float64", where, bytes_text(have / 0.9),
       sizeof(T) == 8 ? ", use --precision float" : ""));
 }
 
 /// This rank's rows of `ref` in a device View of T. Returns the rank's first global row in row0.
+/// With a device-memory budget (bytes; 0: none), least_work(rows) gives the least work memory a fit
+/// of that many rows needs beside them.
 template <class T>
 Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::DefaultExecutionSpace::memory_space> read_slice(
-    io::DatasetRef const& ref, io::DatasetInfo const& info, Communicator const& comm, std::int64_t& row0) {
+    io::DatasetRef const& ref, io::DatasetInfo const& info, Communicator const& comm, std::int64_t& row0,
+    std::size_t budget = 0, std::function<std::size_t(std::int64_t)> const& least_work = {}) {
   std::int64_t count = 0;
   io::split_rows(info.rows, comm.rank(), comm.size(), row0, count);
-  check_fits_memory<T>(ref, count, info.cols, comm);
+  check_fits_memory<T>(ref, count, info.cols, budget, budget > 0 ? least_work(count) : 0, comm);
   return io::read_to_space<Kokkos::DefaultExecutionSpace, T>(Kokkos::DefaultExecutionSpace(), ref, info, row0, count,
                                                              comm);
 }
@@ -147,7 +162,13 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
 
   Kokkos::Timer t;
   std::int64_t row0 = 0;
-  auto x = read_slice<T>(ref, info, comm, row0);
+  std::size_t const budget = device_memory_bytes(o);
+  auto x = read_slice<T>(ref, info, comm, row0, budget, [&](std::int64_t rows) {
+    return with_metric(o.metric, iou_column, [&](auto metric) {
+      return detail::least_work_bytes<Kokkos::DefaultExecutionSpace, T, decltype(metric)>(
+          parse_name<AssignPath>("assign path", o.assign), rows, static_cast<int>(info.cols), o.k);
+    });
+  });
   Kokkos::View<T const*, Kokkos::DefaultExecutionSpace::memory_space> weights;
   if (!o.weights.empty()) {
     auto const wref = parse_ref(o.weights);
@@ -175,6 +196,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.stop_on_no_change = o.stop_on_no_change;
   p.pipeline = parse_name<Pipeline>("pipeline", o.pipeline);
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
+  p.device_memory = budget;
   p.assign = parse_name<AssignPath>("assign path", o.assign);
   p.seed = o.seed;
   p.mode = parse_name<Mode>("mode", o.mode);
@@ -297,7 +319,8 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
       j["pipeline"] = {{"setting", o.pipeline}, {"epochs_overlapped", res.epochs_pipelined}, {"epochs_rerun", res.epochs_rerun}};
       j["memory"] = {{"data_bytes", std::size_t(x.extent(0)) * std::size_t(info.cols) * sizeof(T)},
                      {"assign_workspace_bytes", res.workspace_bytes},
-                     {"free_bytes_before_fit", free_before_fit}};
+                     {"free_bytes_before_fit", free_before_fit},
+                     {"device_memory_budget", p.device_memory}};  // 0: none (the free memory)
       j["seconds"] = {{"read", t_read},
                       {"init", res.seconds_init},
                       {"epochs", res.seconds_epochs},

@@ -1,6 +1,7 @@
 #pragma once
 // Options of the kkmeans subcommands and the TOML deck loader. Free of Kokkos and MPI on purpose:
 // Deck.cpp is compiled by the host compiler alone (nvcc cannot parse toml++).
+#include <kkmeans/core/KKM_Bytes.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_Names.hpp>
 
@@ -30,6 +31,7 @@ struct FitOptions {
   int max_epochs = 300;
   double tol = 1e-4;
   std::string batch_size = "auto";   ///< rows per batch or "auto"
+  std::string device_memory = "auto";  ///< most bytes on this rank's device ("8G", "512MiB", …) or "auto"
   std::uint64_t seed = 0;
   std::string precision = "float";   ///< float | double
   std::string assign = to_string(AssignPath::automatic);  ///< one of selectable_names<AssignPath>()
@@ -79,6 +81,10 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
 
 /// Checks option values that the command-line parser cannot (also those from a deck).
 void validate(FitOptions const& opt);
+
+/// --device-memory in bytes: 0 for "auto", else a positive number with an optional K, M, G or T
+/// (powers of 1024; "KiB", "MB"… read the same) or B. Throws kkm::UsageError for anything else.
+std::size_t device_memory_bytes(FitOptions const& opt);
 
 /// Removes temporary files that an earlier, killed kkmeans left next to `path` (".NAME.tmp-kkmeans-PID"
 /// whose process is gone); a live process's are left alone.

@@ -148,6 +148,9 @@ int main(int argc, char* argv[]) {
   fit->add_option("--max-epochs", fo.max_epochs, "most Lloyd epochs");
   fit->add_option("--tol", fo.tol, "relative centroid-shift tolerance (scikit-learn's); 0 disables");
   fit->add_option("--batch-size", fo.batch_size, "rows per batch, or auto");
+  fit->add_option("--device-memory", fo.device_memory,
+                  "most memory the fit may use on each rank's device: bytes, or with K, M, G, T (powers of 1024), "
+                  "e.g. 8G; auto: the device's free memory");
   fit->add_option("--seed", fo.seed, "seed of every random choice")->check(seed_check());
   fit->add_option("--precision", fo.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
   fit->add_option("--assign", fo.assign,

@@ -241,3 +241,21 @@ def test_a_metric_compiled_from_cpp():
     np.testing.assert_array_equal(cheb.argmin(1), km.labels_)
     np.testing.assert_allclose(km.transform(x), cheb, rtol=1e-12)
     assert repr(my_metrics.chebyshev) == "<kkmeans metric 'chebyshev'>"
+
+
+def test_device_memory_budget_bounds_the_work_and_changes_nothing():
+    """device_memory as --device-memory: a budget the checked GEMM path's batches fit into gives the
+    labels and centroids of a fit without one; too small a budget, or a malformed one, is a ValueError
+    with the command line's message."""
+    x = blobs(4000, 8, 5, seed=2)
+    free = KMeans(64, assign="gemm-checked", max_iter=5, random_state=4).fit(x)
+    tight = KMeans(64, assign="gemm-checked", max_iter=5, random_state=4, device_memory="600K").fit(x)
+    np.testing.assert_array_equal(free.labels_, tight.labels_)
+    np.testing.assert_array_equal(free.cluster_centers_, tight.cluster_centers_)
+    assert KMeans(64, assign="gemm-checked", max_iter=5, random_state=4, device_memory=2**20).fit(x).inertia_ == \
+        pytest.approx(free.inertia_, rel=1e-12)
+    with pytest.raises(ValueError, match="budget of 300.00 KiB leaves .* allow at least 471.63 KiB"):
+        KMeans(64, assign="gemm-checked", device_memory="300K").fit(x)
+    for bad in ("12Q", "-1", 0, 1.5, True):
+        with pytest.raises(ValueError, match="device memory must be a number of bytes"):
+            KMeans(4, device_memory=bad).fit(x)

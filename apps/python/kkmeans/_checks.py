@@ -44,6 +44,17 @@ def metric_object(metric):
     return _kkmeans.metrics[choice("metric", metric, list(_kkmeans.metrics))]
 
 
+def device_memory(value):
+    """Bytes of a device-memory budget: "auto" (0: the device's free memory), a positive integer, or a
+    size such as "8G" read as the command line reads it."""
+    if isinstance(value, str):
+        return 0 if value == "auto" else _kkmeans.byte_size("device memory", value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 < value <= 2**62:
+        raise ValueError(f"device memory must be a number of bytes, optionally with K, M, G or T (powers of 1024), "
+                         f"or auto; got '{value}'")
+    return int(value)
+
+
 def batch_rows(batch_size):
     """Rows per batch for the library: "auto" is 0."""
     if isinstance(batch_size, str) and batch_size == "auto":

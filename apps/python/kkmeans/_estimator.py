@@ -36,6 +36,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     assign : "auto", "fused", "gemm", "gemm-checked" or "gemm-tf32x3", default "auto"
     iou_column : int or None, the width column of boxes for metric "iou" (None: 2 when there are at
         least 4 columns, else 0)
+    device_memory : "auto", bytes, or a size such as "8G" (--device-memory): the most the fit may use on
+        the device (rows, labels, work buffers); default "auto" (the device's free memory)
     comm : an mpi4py communicator, default None. Each rank passes its own rows; the result is the fit of
         all ranks' rows together (centroids on every rank, labels_ for the rank's own rows).
 
@@ -49,7 +51,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def __init__(self, n_clusters=8, *, metric="sqeuclidean", init="auto", n_init=1, max_iter=300, tol=1e-4,
                  random_state=0, batch_size="auto", empty="drop", mode="lloyd", precision="float", assign="auto",
-                 iou_column=None, comm=None):
+                 iou_column=None, device_memory="auto", comm=None):
         self.n_clusters = n_clusters
         self.metric = metric
         self.init = init
@@ -63,6 +65,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.precision = precision
         self.assign = assign
         self.iou_column = iou_column
+        self.device_memory = device_memory
         self.comm = comm
 
     # --- fit -------------------------------------------------------------------------------------
@@ -139,6 +142,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             "tol": self._tol(),
             "seed": _checks.seed_of(self.random_state),
             "batch_size": _checks.batch_rows(self.batch_size),
+            "device_memory": _checks.device_memory(self.device_memory),
             "empty": _checks.choice("empty-cluster policy", self.empty, c["empty"]),
             "mode": _checks.choice("mode", self.mode, c["mode"]),
             "assign": _checks.choice("assign path", self.assign, c["assign"]),

@@ -119,6 +119,13 @@ PYBIND11_MODULE(_kkmeans, m) {
   m.attr("device") = Kokkos::DefaultExecutionSpace::name();
   m.attr("host_rows_in_place") = kp::host_rows_in_place;
   m.attr("with_mpi") = bool(KKMEANS_ENABLE_MPI);
+  m.def(
+      "byte_size",
+      [](std::string const& what, std::string const& text) {
+        if (auto const bytes = kkm::parse_bytes(text)) return *bytes;
+        throw kkm::UserError(kkm::byte_size_error(what, text));
+      },
+      "bytes of a size such as '8G' or '512MiB' (as the command line reads it); ValueError naming `what` otherwise");
   m.attr("choices") = pybind11::dict(pybind11::arg("init") = kkm::selectable_names<kkm::Init>(),
                                pybind11::arg("empty") = kkm::selectable_names<kkm::EmptyPolicy>(),
                                pybind11::arg("mode") = kkm::selectable_names<kkm::Mode>(),

@@ -4,6 +4,7 @@
 /// ClusteringParameters); validate() checks all of it before any data is touched.
 #include <kkmeans/core/KKM_Error.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -85,6 +86,10 @@ struct Parameters {
   /// Rows per batch in the assignment step; 0 = auto (sized from the memory the device has free).
   /// In the mini-batch modes: rows per rank per batch; 0 = 1024 (scikit-learn's default).
   std::int64_t batch_size = 0;
+  /// The most memory, in bytes, the fit may use on this rank's device: its rows and labels, and the
+  /// work buffers, which the batch size then fits into. 0 = the device's free memory (default). A
+  /// budget that leaves too little for the smallest batch is refused, naming the least that would do.
+  std::size_t device_memory = 0;
   /// Lloyd (default) or a mini-batch mode.
   Mode mode = Mode::lloyd;
   /// Empty-cluster policy. Default drop.

@@ -184,7 +184,7 @@ class KMeansParallel {
     gather_rows_into(space_, x_, block_rows, s_.row_offset, comm_, block);
     if (n_ > 0) {
       AssignPlan const plan =
-          plan_assignment<ExecSpace, T, Metric>(p_, n_, d_, m, [] { return available_memory<ExecSpace>(); });
+          plan_assignment<ExecSpace, T, Metric>(p_, n_, d_, m, [&] { return work_memory<ExecSpace, T>(p_.device_memory, n_, d_); });
       if (plan.gemm != GemmKind::none && ws_.shift.extent(0) == 0) ws_.set_shift(space_, s_.mean);
       ws_.split_once = plan.split_once;
       assign_rows<false>(space_, x_, Rows(block), zero_scale_, Kokkos::View<fixed_t*, mem>(), labels_, metric_, plan.gemm,

@@ -40,7 +40,7 @@ class LloydRun {
            Checkpoint const* resume, Kokkos::View<T const*, mem> w)
       : space_(space), x_(x), p_(p), metric_(metric), comm_(comm), s_(s), centroids_(centroids), run_index_(run_index),
         w_(w), n_(x.extent(0)), d_(x.extent(1)), k_(centroids.extent(0)),
-        plan_(plan_assignment<ExecSpace, T, Metric>(p, n_, d_, k_, [] { return available_memory<ExecSpace>(); })),
+        plan_(plan_assignment<ExecSpace, T, Metric>(p, n_, d_, k_, [&] { return work_memory<ExecSpace, T>(p.device_memory, n_, d_); })),
         scale_(Kokkos::view_alloc(space, "kkm::scale"), d_) {
     res_.k_requested = resume ? resume->k_requested : k_;
     res_.n_rows = s.n_total;

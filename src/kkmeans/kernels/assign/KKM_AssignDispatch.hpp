@@ -11,6 +11,7 @@
 ///   neither                    → generic fused kernel
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/kernels/assign/KKM_Tf32.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
@@ -113,6 +114,32 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
   }
   if (plan.batch > n_local) plan.batch = 0;
   return plan;
+}
+
+/// Device bytes a plan's work buffers take, about: the accumulator (k × d sums, counts) and the
+/// centroids with their norms; on the GEMM paths a batch's product, its rows prepared per batch (or
+/// all rows prepared once) and, checked, the list of rows the product leaves open.
+template <class T>
+std::size_t plan_work_bytes(AssignPlan const& plan, std::int64_t n_local, int d, int k) {
+  std::size_t const kk = static_cast<std::size_t>(k), dd = static_cast<std::size_t>(d);
+  std::size_t bytes = (kk * dd + kk + 1) * sizeof(fixed_t) + kk * (dd + 2) * sizeof(T);
+  if (plan.gemm == GemmKind::none) return bytes;
+  std::size_t const rows = static_cast<std::size_t>(plan.batch > 0 ? plan.batch : n_local);
+  std::size_t const prep = plan.gemm == GemmKind::tf32x3 ? 3 * dd : plan.gemm == GemmKind::checked ? dd + 1 : 0;
+  bytes += rows * kk * sizeof(T);
+  bytes += (plan.split_once ? static_cast<std::size_t>(n_local) : rows) * prep * sizeof(T);
+  if (plan.gemm == GemmKind::checked) bytes += rows * 32;
+  return bytes;
+}
+
+/// The least work memory a fit of this shape runs with: its path with batches of at most 1024 rows,
+/// prepared per batch.
+template <class ExecSpace, class T, class Metric>
+std::size_t least_work_bytes(AssignPath assign, std::int64_t n_local, int d, int k) {
+  AssignPlan least;
+  least.gemm = gemm_kind_for<ExecSpace, T, Metric>(assign, d, k);
+  least.batch = std::max<std::int64_t>(1, std::min<std::int64_t>(n_local, 1024));
+  return plan_work_bytes<T>(least, n_local, d, k);
 }
 
 }  // namespace kkm::detail

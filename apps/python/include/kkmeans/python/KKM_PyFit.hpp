@@ -81,6 +81,7 @@ inline Parameters parameters_from(py::dict const& o) {
   p.tol = o["tol"].cast<double>();
   p.seed = o["seed"].cast<std::uint64_t>();
   p.batch_size = o["batch_size"].cast<std::int64_t>();
+  p.device_memory = o["device_memory"].cast<std::size_t>();
   p.empty = parse_name<EmptyPolicy>("empty-cluster policy", o["empty"].cast<std::string>());
   p.mode = parse_name<Mode>("mode", o["mode"].cast<std::string>());
   p.assign = parse_name<AssignPath>("assign path", o["assign"].cast<std::string>());
