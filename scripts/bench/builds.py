@@ -35,6 +35,7 @@ def main():
     ap.add_argument("--out", default="out/builds")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--init", default="auto", help="the fits' --init (default: the application's default)")
+    ap.add_argument("--fit-args", default="", help="more flags for every fit, e.g. \"--max-epochs 20 --tol 0\"")
     ap.add_argument("--results", default=results.DEFAULT_DIR, help="results directory; empty: do not write")
     ap.add_argument("--commit")
     ap.add_argument("--machine")
@@ -52,12 +53,12 @@ def main():
             for label, binary in builds:
                 folder = os.path.join(a.out, label)
                 os.makedirs(folder, exist_ok=True)
-                runs[label].append(run_fit(binary, data, k, a.init, folder, [])[0])
+                runs[label].append(run_fit(binary, data, k, a.init, folder, a.fit_args.split())[0])
         for label, _ in builds:
             fits = runs[label]
             cells = " ".join(f"{min(f[p] for f in fits):7.3f}-{max(f[p] for f in fits):<7.3f}" for p in PHASES)
             print(f"{w:8} {label:16} {cells} {fits[0]['n_epochs']:4d} {fits[0]['inertia']:16.9g}")
-            cmd = f"kkmeans fit --input {w}.h5:/points --k {k} --init {a.init} (build {label})"
+            cmd = f"kkmeans fit --input {w}.h5:/points --k {k} --init {a.init} {a.fit_args} (build {label})".replace("  ", " ")
             for p in PHASES:
                 recs.append(results.record(w, n, d, k, "kkmeans", f"seconds_{p}", min(f[p] for f in fits), cmd,
                                            variant=label, iterations=fits[0]["n_epochs"], inertia=fits[0]["inertia"],
