@@ -10,7 +10,10 @@ those centroids, tol 0. Reported: ms per iteration (median, min, max over iterat
 ratio to kkmeans, inertia after the run (each contender's own final assignment; kkmeans' from its report).
 Peers, when importable: scikit-learn KMeans (lloyd), FAISS Kmeans (CPU), and on a GPU PyTorch: the
 seed's batch loop (broadcast distances, argmin, index_add; batch 3000 and a large batch) and a
-matmul Lloyd (‖x‖² − 2x·c + ‖c‖², TF32 off). Writes bench.csv and bench.json (this run's rows) to
+matmul Lloyd (‖x‖² − 2x·c + ‖c‖², TF32 off); with --flash DIR (a copy of ../shared/peers: flash_peer.py
+beside flash-kmeans/), flash-kmeans in float32 (TF32) and float16. For kkmeans and flash-kmeans the
+labels of the last assignment are checked against the nearest centroid in float64 on a sample of
+rows ("not nearest": labels farther than the nearest by more than 1e-12 relative). Writes bench.csv and bench.json (this run's rows) to
 --out, and adds its figures to the results file of the commit and machine,
 docs/bench/results/<commit>_<machine>.json (schema: docs/bench/results/README.md; --results DIR
 elsewhere, e.g. $OUT on the GPU machine; --commit when the binary was built from another commit or
@@ -19,6 +22,7 @@ the checkout has no .git).
 import argparse
 import json
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -63,7 +67,7 @@ def run_kkmeans(binary, data, init, k, iters, out, extra):
     report = os.path.join(out, "kkmeans_report.json")
     cmd = [binary, "fit", "--input", f"{data}:/points", "--k", str(k), "--init-from", f"{init}:/init",
            "--max-epochs", str(iters), "--tol", "0", "--no-stop-on-no-change", "--report", report, "--overwrite",
-           "--quiet"] + extra
+           "--quiet", "--output", os.path.join(out, "kkmeans_fit.h5")] + extra
     env = dict(os.environ, OMP_PROC_BIND=os.environ.get("OMP_PROC_BIND", "false"))
     subprocess.run(cmd, check=True, env=env)
     r = json.load(open(report))
@@ -71,6 +75,35 @@ def run_kkmeans(binary, data, init, k, iters, out, extra):
     # each epoch's assignment time (kernels until the sums are on the host)
     ms_assign = [1e3 * e.get("assign_seconds", 0) for e in r["history"]]
     return ms, r["inertia"], r.get("assign_path", ""), ms_assign
+
+
+def labels_not_nearest(x, c, labels, sample=200_000, chunk=20_000):
+    """How many of `sample` rows (drawn with a fixed seed) have a label whose centroid is farther, in
+    float64, than the nearest by more than 1e-12 relative (exact ties are not counted); and the sample."""
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(len(x), size=min(sample, len(x)), replace=False))
+    cd = np.asarray(c, dtype=np.float64)
+    cn = (cd * cd).sum(1)
+    wrong = 0
+    for i in range(0, len(rows), chunk):
+        xs = np.asarray(x[rows[i:i + chunk]], dtype=np.float64)
+        dist = np.maximum((xs * xs).sum(1)[:, None] - 2 * xs @ cd.T + cn[None, :], 0)
+        got = dist[np.arange(len(xs)), labels[rows[i:i + chunk]]]
+        wrong += int((got > dist.min(1) * (1 + 1e-12)).sum())
+    return wrong, len(rows)
+
+
+def run_flash(folder, data, init, iters, fp16):
+    """flash-kmeans (flash_peer.py in `folder`) on the same data and initial centroids: ms per iteration as
+    [min, median, max] (it prints no more), no inertia, and its labels not the nearest (wrong, sampled)."""
+    cmd = [sys.executable, os.path.join(folder, "flash_peer.py"), f"{data}:/points", f"{init}:/init", str(iters)]
+    out = subprocess.run(cmd + (["--fp16"] if fp16 else []), check=True, capture_output=True, text=True).stdout
+    m = re.search(r"([\d.]+) ms/iter \(min ([\d.]+) max ([\d.]+)\); labels not the nearest centroid: (\d+) of (\d+)",
+                  out)
+    if not m:
+        raise RuntimeError(f"unexpected output of flash_peer.py: {out.strip()!r}")
+    med, lo, hi = (float(v) for v in m.group(1, 2, 3))
+    return [lo, med, hi], float("nan"), (int(m.group(4)), int(m.group(5)))
 
 
 def run_sklearn(x, c0, iters):
@@ -138,6 +171,8 @@ def main():
     ap.add_argument("--n", type=int, default=0, help="override N (e.g. a smaller W2)")
     ap.add_argument("--skip", nargs="*", default=[], help="contenders to skip")
     ap.add_argument("--kkmeans-args", default="", help="extra kkmeans fit flags")
+    ap.add_argument("--flash", help="folder with flash_peer.py and flash-kmeans/ (a copy of ../shared/peers): "
+                                    "run flash-kmeans fp32 and fp16 on the GPU workloads")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                     help="also run kkmeans with these extra fit flags, as contender 'kkmeans NAME' "
                          "(e.g. 'tf32x3=--assign gemm-tf32x3'; a failing variant is reported, not fatal)")
@@ -166,6 +201,8 @@ def main():
             f["init"] = c0
         runs = []
         ms, inertia, path, ms_assign = run_kkmeans(a.kkmeans, data, init, k, iters, a.out, a.kkmeans_args.split())
+        with h5py.File(os.path.join(a.out, "kkmeans_fit.h5"), "r") as f:
+            wrong_of = {f"kkmeans ({path})": labels_not_nearest(x, f["centroids"][...], f["labels"][...])}
         runs.append((f"kkmeans ({path})", ms, inertia, iters))
         assign_of = {runs[-1][0]: ms_assign}
         variant_of[w, runs[-1][0]] = ("kkmeans", a.kkmeans_args)
@@ -191,6 +228,11 @@ def main():
                            ("torch seed b=3000", lambda it: run_torch(x, c0, it, "seed", 3000), 2),
                            ("torch seed b=100000", lambda it: run_torch(x, c0, it, "seed", 100000), 3),
                            ("scikit-learn", lambda it: run_sklearn(x, c0, it), 1 if n * k * d > 1e10 else 3)]
+            if a.flash:
+                for fp16 in (False, True):
+                    name = "flash-kmeans " + ("fp16" if fp16 else "fp32")
+                    variant_of[w, name] = ("flash-kmeans", "float16" if fp16 else "float32 (TF32)")
+                    contenders.append((name, lambda it, h=fp16: run_flash(a.flash, data, init, it, h), iters))
         for name, fn, most in contenders:
             if any(s in name for s in a.skip):
                 continue
@@ -200,8 +242,10 @@ def main():
                 continue
             it = min(iters, most, cap or iters)
             try:
-                ms_c, inert_c = fn(it)
+                ms_c, inert_c, *wrong = fn(it)
                 runs.append((name, ms_c, inert_c, it))
+                if wrong:
+                    wrong_of[name] = wrong[0]
             except Exception as e:  # a missing peer is reported, not fatal
                 print(f"{w} {name}: not run ({type(e).__name__}: {e})", file=sys.stderr)
         base = stats(runs[0][1])[0]
@@ -211,12 +255,14 @@ def main():
                          "ms_median": med, "ms_min": lo, "ms_max": hi, "ratio_to_kkmeans": med / base,
                          "inertia": inert_c, "ms_total": sum(ms_c) if len(ms_c) == it else med * it,
                          "ms_each": ms_c if len(ms_c) == it else None,
-                         "ms_assign_each": assign_of.get(name)})
-    hdr = f"{'workload':8} {'contender':24} {'ms/iter med':>12} {'min':>10} {'max':>10} {'× kkmeans':>10} {'inertia':>16}"
+                         "ms_assign_each": assign_of.get(name),
+                         "labels_not_nearest": "{} of {}".format(*wrong_of[name]) if name in wrong_of else None})
+    hdr = (f"{'workload':8} {'contender':24} {'ms/iter med':>12} {'min':>10} {'max':>10} {'× kkmeans':>10} "
+           f"{'inertia':>16}  not nearest")
     print(hdr)
     for r in rows:
         print(f"{r['workload']:8} {r['contender']:24} {r['ms_median']:12.3f} {r['ms_min']:10.3f} {r['ms_max']:10.3f} "
-              f"{r['ratio_to_kkmeans']:10.2f} {r['inertia']:16.9g}")
+              f"{r['ratio_to_kkmeans']:10.2f} {r['inertia']:16.9g}  {r['labels_not_nearest'] or ''}")
     with open(os.path.join(a.out, "bench.json"), "w") as f:
         json.dump(rows, f, indent=1)
     with open(os.path.join(a.out, "bench.csv"), "w") as f:
@@ -247,7 +293,7 @@ def write_results(a, rows, variant_of):
         recs.append(results.record(r["workload"], r["N"], r["d"], r["k"], tool, "ms_per_epoch", r["ms_median"],
                                    command, variant=variant, min=r["ms_min"], max=r["ms_max"],
                                    iterations=r["iterations"], inertia=r["inertia"], samples=r["ms_each"],
-                                   assign_path=path))
+                                   assign_path=path, labels_not_nearest=r["labels_not_nearest"]))
     software = {"python": sys.version.split()[0], "numpy": np.__version__}
     try:
         with open(os.path.join(a.out, "kkmeans_report.json")) as f:
