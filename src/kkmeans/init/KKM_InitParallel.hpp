@@ -93,15 +93,51 @@ struct KparWeigh {
   }
 };
 
-/// The global rows this rank flagged, gathered from every rank in global row order (ranks own
-/// increasing row ranges): exact through a sum. Empty if no rank flagged any.
+/// Counts the flagged rows (the first pass of their compaction).
 template <class Mem>
-std::vector<std::int64_t> kpar_flagged_rows(Kokkos::View<int*, Mem> flag, std::int64_t n, std::int64_t offset,
-                                            Communicator const& comm) {
-  auto fh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flag);
-  std::vector<std::int64_t> mine;
-  for (std::int64_t i = 0; i < n; ++i)
-    if (fh(i)) mine.push_back(offset + i);
+struct KparCountFlags {
+  Kokkos::View<int const*, Mem> flag;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, std::int64_t& count) const { count += flag(i) != 0; }
+};
+
+/// Writes the flagged rows' global indices in ascending order (an exclusive scan of the flags).
+template <class Mem>
+struct KparCompactFlags {
+  Kokkos::View<int const*, Mem> flag;
+  Kokkos::View<std::int64_t*, Mem> picked;
+  std::int64_t offset;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, std::int64_t& position, bool final) const {
+    if (flag(i) == 0) return;
+    if (final) picked(position) = offset + i;
+    ++position;
+  }
+};
+
+/// This rank's flagged rows as global indices in ascending order, compacted where the flags are:
+/// only those rows (a round flags about ℓ of them over all ranks) cross to the host, not a flag per row.
+template <class ExecSpace>
+std::vector<std::int64_t> kpar_local_flagged_rows(ExecSpace const& space,
+                                                  Kokkos::View<int const*, typename ExecSpace::memory_space> flag,
+                                                  std::int64_t offset) {
+  using mem = typename ExecSpace::memory_space;
+  using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
+  std::int64_t const n = flag.extent(0);
+  std::int64_t count = 0;
+  if (n > 0) Kokkos::parallel_reduce("kkm::kpar_count_flags", policy(space, 0, n), KparCountFlags<mem>{flag}, count);
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(count));
+  if (count == 0) return rows;
+  Kokkos::View<std::int64_t*, mem> picked(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_picked"),
+                                          count);
+  Kokkos::parallel_scan("kkm::kpar_compact_flags", policy(space, 0, n), KparCompactFlags<mem>{flag, picked, offset});
+  Kokkos::deep_copy(space, Kokkos::View<std::int64_t*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(rows.data(), rows.size()),
+                    picked);
+  space.fence();
+  return rows;
+}
+
+/// The global rows any rank flagged (`mine`: this rank's, ascending), gathered from every rank in
+/// global row order (ranks own increasing row ranges): exact through a sum. Empty if none.
+inline std::vector<std::int64_t> kpar_flagged_rows(std::vector<std::int64_t> const& mine, Communicator const& comm) {
   auto counts = comm.allgather(static_cast<std::int64_t>(mine.size()));
   std::int64_t total = 0, before = 0;
   for (int r = 0; r < comm.size(); ++r) {
@@ -151,7 +187,8 @@ class KMeansParallel {
       Kokkos::parallel_for("kkm::kpar_select", policy(space_, 0, n_),
                            KparSelect<mem>{D_, flag, seed_, stream_kmeans_parallel + std::uint64_t(round), s_.row_offset,
                                            oversampling * k / from_fixed(psi, scale)});
-      std::vector<std::int64_t> const picked = kpar_flagged_rows(flag, n_, s_.row_offset, comm_);
+      std::vector<std::int64_t> const picked =
+          kpar_flagged_rows(kpar_local_flagged_rows<ExecSpace>(space_, flag, s_.row_offset), comm_);
       if (!picked.empty()) add_candidates(picked);
     }
     return rows_;

@@ -215,6 +215,10 @@ TrialPotentials measure_trials(ExecSpace const& space, TrialPass<ExecSpace, T, M
   if (n == 0) return p;
   if (kind == TrialKernel::automatic)
     kind = Pass::squared && !is_host_space<ExecSpace>() ? TrialKernel::tiled : TrialKernel::rows;
+  // RowTrials reads a squared metric's trials transposed (cand_t), which only spaces the host can
+  // write are given; elsewhere the tiled kernel, whose sums run in the same order (the same bits).
+  if constexpr (Pass::squared && !Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Pass::mem>::accessible)
+    kind = TrialKernel::tiled;
   if (kind == TrialKernel::tiled) {
     if constexpr (Pass::squared) {
       using K = TiledTrials<ExecSpace, T, Metric>;
