@@ -164,9 +164,12 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   std::int64_t row0 = 0;
   std::size_t const budget = device_memory_bytes(o);
   auto x = read_slice<T>(ref, info, comm, row0, budget, [&](std::int64_t rows) {
+    Parameters least;  // what the least a fit needs depends on
+    least.k = o.k;
+    least.assign = parse_name<AssignPath>("assign path", o.assign);
+    Init const init = o.init_from.empty() ? detail::init_for<space>(parse_name<Init>("init", o.init)) : Init::given;
     return with_metric(o.metric, iou_column, [&](auto metric) {
-      return detail::least_work_bytes<Kokkos::DefaultExecutionSpace, T, decltype(metric)>(
-          parse_name<AssignPath>("assign path", o.assign), rows, static_cast<int>(info.cols), o.k);
+      return detail::least_fit_bytes<space, T, decltype(metric)>(least, init, rows, static_cast<int>(info.cols));
     });
   });
   Kokkos::View<T const*, Kokkos::DefaultExecutionSpace::memory_space> weights;

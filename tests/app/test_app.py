@@ -180,6 +180,12 @@ def device_memory_budget(d):
         expect_error(base + ["--device-memory", "300K", "--output", out], 1,
                      ["rows × 8 columns", "--device-memory 300.00 KiB", f"allow at least {least}", "--rows"],
                      outputs=[out], np_=np_)
+    # The initialisation's per-row buffers count too: k-means++ (this machine's default) keeps each
+    # row's weight and its distance to 6 trials (32 bytes a row) beside the rows; random rows nothing.
+    fused = ["fit", "--input", f"{data}:/points", "--k", "64", "--assign", "fused", "--quiet"]
+    expect_error(fused + ["--device-memory", "200K", "--output", out], 1,
+                 ["--device-memory 200.00 KiB", "allow at least 265.62 KiB"], outputs=[out])
+    run(fused + ["--device-memory", "200K", "--init", "random", "--max-epochs", "2"], check=0)
     for bad in ("12Q", "-5M", "0", "G", "1e400"):
         expect_error(base + ["--device-memory", bad], 2, ["device memory must be a number of bytes", f"'{bad}'"])
     # A batch size the budget cannot hold: refused by the library, a smaller batch named as the remedy.

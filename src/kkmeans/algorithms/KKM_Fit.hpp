@@ -181,7 +181,9 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
   double t_init = 0, t_epochs = 0;
   if constexpr (Metric::update == Update::median)
     KKM_REQUIRE(params.mode == Mode::lloyd, "the mini-batch modes need a metric with a mean update (not k-medians)");
-  on_every_rank(comm, [&] { detail::require_device_memory<ExecSpace, V, Metric>(params, data.extent(0), d, params.k); });
+  on_every_rank(comm, [&] {
+    detail::require_device_memory<ExecSpace, V, Metric>(params, detail::init_for<ExecSpace>(params.init), data.extent(0), d);
+  });
   Checkpoint const* resume = params.resume_from.get();
   if (resume) detail::check_resume(*resume, params, summary, d, data.extent(0));
   for (int r = 0; r < params.n_init; ++r) {

@@ -4,6 +4,7 @@
 /// ClusteringParameters); validate() checks all of it before any data is touched.
 #include <kkmeans/core/KKM_Error.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -139,6 +140,14 @@ struct Parameters {
                 "checkpoints and resume need n_init = 1, got " + std::to_string(n_init));
   }
 };
+
+namespace detail {
+/// Candidates a greedy k-means++ step tries (Parameters::kmeanspp_trials): `trials` if positive,
+/// else 2 + ⌊ln k⌋ (Arthur and Vassilvitskii's choice, as scikit-learn's).
+inline int kmeanspp_trial_count(int k, int trials) {
+  return trials > 0 ? trials : 2 + static_cast<int>(std::log(static_cast<double>(k)));
+}
+}  // namespace detail
 
 }  // namespace kkm
 

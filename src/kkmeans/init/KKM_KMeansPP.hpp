@@ -90,7 +90,7 @@ class GreedyKMeansPP {
                  DataSummary const& s, Communicator const& comm, Kokkos::View<T const*, mem> w,
                  TrialKernel kernel = TrialKernel::automatic)
       : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), seed_(seed), n_(x.extent(0)),
-        d_(x.extent(1)), k_(k), trials_(trials > 0 ? trials : 2 + static_cast<int>(std::log(static_cast<double>(k)))),
+        d_(x.extent(1)), k_(k), trials_(kmeanspp_trial_count(k, trials)),
         D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_D"), n_),
         dist_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_trial_distances"), trials_, n_),
         cand_("kkm::kmpp_trials", race_width, d_),
