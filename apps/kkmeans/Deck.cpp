@@ -75,22 +75,19 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
       dst = *n.value<bool>();
     };
   };
-  Setter batch = [&opt, &path](toml::node const& n, std::string const& key) {
-    if (n.is_integer())
-      opt.batch_size = std::to_string(*n.value<std::int64_t>());
-    else if (n.is_string())
-      opt.batch_size = *n.value<std::string>();
-    else
-      throw UsageError("deck " + where(n, path) + ": '" + key + "' must be an integer or \"auto\"");
+  // An integer or a string, kept as the flag's text (--batch-size, --device-memory check it later).
+  auto integer_or_text = [&](std::string& dst, char const* expected) -> Setter {
+    return [&dst, &path, expected](toml::node const& n, std::string const& key) {
+      if (n.is_integer())
+        dst = std::to_string(*n.value<std::int64_t>());
+      else if (n.is_string())
+        dst = *n.value<std::string>();
+      else
+        throw UsageError("deck " + where(n, path) + ": '" + key + "' must be " + expected);
+    };
   };
-  Setter device_memory = [&opt, &path](toml::node const& n, std::string const& key) {
-    if (n.is_integer())
-      opt.device_memory = std::to_string(*n.value<std::int64_t>());
-    else if (n.is_string())
-      opt.device_memory = *n.value<std::string>();
-    else
-      throw UsageError("deck " + where(n, path) + ": '" + key + "' must be a number of bytes or a string such as \"8G\"");
-  };
+  Setter const batch = integer_or_text(opt.batch_size, "an integer or \"auto\"");
+  Setter const device_memory = integer_or_text(opt.device_memory, "a number of bytes or a string such as \"8G\"");
   std::map<std::string, std::pair<std::string, Setter>> keys = {
       {"input", {"--input", str(opt.input)}},
       {"weights", {"--weights", str(opt.weights)}},
