@@ -45,16 +45,16 @@ template <class T>
 void check_fits_memory(io::DatasetRef const& ref, std::int64_t count, std::int64_t cols, std::size_t budget,
                        std::size_t least_work, Communicator const& comm) {
   double const resident = double(detail::resident_bytes<T>(count, static_cast<int>(cols)));
-  bool const over_budget = budget > 0 && resident + double(least_work) > double(budget);
+  double const least = resident + double(least_work);
+  bool const over_budget = budget > 0 && least > double(budget);
   bool const bad = over_budget || resident > 0.9 * double(free_memory());
   if (!comm.any(bad)) return;
   if (over_budget)
     throw UserError(fmt::format("this rank's {} rows × {} columns of '{}' need {} as {} with their labels and the "
                                 "least work buffers, more than --device-memory {} allows: allow at least {}, run on "
                                 "more ranks/GPUs, or fit a subset with --rows",
-                                count, cols, ref.str(), bytes_text(resident + double(least_work)),
-                                sizeof(T) == 4 ? "float32" : "float64", bytes_text(double(budget)),
-                                bytes_text(resident + double(least_work))));
+                                count, cols, ref.str(), bytes_text(least), sizeof(T) == 4 ? "float32" : "float64",
+                                bytes_text(double(budget)), bytes_text(least)));
   double const have = 0.9 * double(free_memory());
   std::string const where = Kokkos::DefaultExecutionSpace::memory_space::name();
   throw UserError(fmt::format(
