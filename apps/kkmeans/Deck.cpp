@@ -88,6 +88,7 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
   };
   Setter const batch = integer_or_text(opt.batch_size, "an integer or \"auto\"");
   Setter const device_memory = integer_or_text(opt.device_memory, "a number of bytes or a string such as \"8G\"");
+  Setter const host_memory = integer_or_text(opt.host_memory, "a number of bytes or a string such as \"64G\"");
   std::map<std::string, std::pair<std::string, Setter>> keys = {
       {"input", {"--input", str(opt.input)}},
       {"weights", {"--weights", str(opt.weights)}},
@@ -101,6 +102,8 @@ void apply_deck(std::string const& path, FitOptions& opt, std::vector<std::strin
       {"tol", {"--tol", real(opt.tol)}},
       {"batch_size", {"--batch-size", batch}},
       {"device_memory", {"--device-memory", device_memory}},
+      {"data_in", {"--data-in", str(opt.data_in)}},
+      {"host_memory", {"--host-memory", host_memory}},
       {"seed", {"--seed", integer(opt.seed)}},
       {"precision", {"--precision", str(opt.precision)}},
       {"assign", {"--assign", str(opt.assign)}},
@@ -138,6 +141,12 @@ std::size_t device_memory_bytes(FitOptions const& o) {
   throw UsageError(byte_size_error("device memory", o.device_memory));
 }
 
+std::size_t host_memory_bytes(FitOptions const& o) {
+  if (o.host_memory == "auto") return 0;
+  if (auto const bytes = parse_bytes(o.host_memory)) return *bytes;
+  throw UsageError(byte_size_error("host memory", o.host_memory));
+}
+
 void validate(FitOptions const& o) {
   auto one_of = [](std::string const& what, std::string const& v, std::vector<std::string> const& ok) {
     if (std::find(ok.begin(), ok.end(), v) == ok.end())
@@ -169,7 +178,9 @@ void validate(FitOptions const& o) {
     if (o.batch_size.empty() || *end != '\0' || errno != 0 || b <= 0)
       throw UsageError("batch size must be a positive integer or auto, got '" + o.batch_size + "'");
   }
-  device_memory_bytes(o);  // throws on a malformed size
+  device_memory_bytes(o);  // throw on a malformed size
+  host_memory_bytes(o);
+  one_of("data-in setting", o.data_in, selectable_names<DataIn>());
   AssignPath const path = from_name<AssignPath>(o.assign).value();  // one_of above has checked the name
   if (path != AssignPath::automatic && path != AssignPath::fused && o.metric != "sqeuclidean")  // the GEMM paths
     throw UsageError("--assign " + o.assign + " needs --metric sqeuclidean, got " + o.metric);

@@ -37,46 +37,104 @@ inline std::size_t free_memory() {
   return detail::available_memory<Kokkos::DefaultExecutionSpace>();
 }
 
-/// Refuses, before reading, a slice whose rows (plus a label per row) would not fit the free memory
-/// of this rank's device, or with --device-memory, whose rows and least work buffers (`least_work`
-/// bytes) would not fit that budget: a clear error instead of an allocation failure deep in a kernel.
-/// Collective: every rank learns whether any rank's slice does not fit.
-template <class T>
-void check_fits_memory(io::DatasetRef const& ref, std::int64_t count, std::int64_t cols, std::size_t budget,
-                       std::size_t least_work, Communicator const& comm) {
-  double const resident = double(detail::resident_bytes<T>(count, static_cast<int>(cols)));
-  double const least = resident + double(least_work);
-  bool const over_budget = budget > 0 && least > double(budget);
-  bool const bad = over_budget || resident > 0.9 * double(free_memory());
-  if (!comm.any(bad)) return;
-  if (over_budget)
-    throw UserError(fmt::format("this rank's {} rows × {} columns of '{}' need {} as {} with their labels and the "
-                                "least work buffers, more than --device-memory {} allows: allow at least {}, run on "
-                                "more ranks/GPUs, or fit a subset with --rows",
-                                count, cols, ref.str(), bytes_text(least), sizeof(T) == 4 ? "float32" : "float64",
-                                bytes_text(double(budget)), bytes_text(least)));
-  double const have = 0.9 * double(free_memory());
-  std::string const where = Kokkos::DefaultExecutionSpace::memory_space::name();
-  throw UserError(fmt::format(
-      "{}{} rows × {} columns of '{}' need {} as {} but {} memory has {} free: run on more ranks/GPUs "
-      "(mpirun -np P splits the rows){}, or fit a subset with --rows",
-      bad ? "this rank's " : "another rank's slice does not fit; ", count, cols, ref.str(), bytes_text(resident),
-      sizeof(T) == 4 ? "float32" : "float64", where, bytes_text(have / 0.9),
-      sizeof(T) == 8 ? ", use --precision float" : ""));
+/// Free host memory for rows streamed from it; KKMEANS_TEST_FREE_HOST_MEMORY (bytes) stands in for
+/// it in tests.
+inline std::size_t free_host_memory() {
+  if (char const* t = std::getenv("KKMEANS_TEST_FREE_HOST_MEMORY")) return std::strtoull(t, nullptr, 10);
+  return detail::available_memory<Kokkos::DefaultHostExecutionSpace>();
 }
 
-/// This rank's rows of `ref` in a device View of T. Returns the rank's first global row in row0.
-/// With a device-memory budget (bytes; 0: none), least_work(rows) gives the least work memory a fit
-/// of that many rows needs beside them.
+/// This rank's rows: in the device's memory, or (DataIn::host) in host memory the device reads
+/// across its link and the Lloyd epochs stream from (page-locked on CUDA).
 template <class T>
-Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::DefaultExecutionSpace::memory_space> read_slice(
-    io::DatasetRef const& ref, io::DatasetInfo const& info, Communicator const& comm, std::int64_t& row0,
-    std::size_t budget = 0, std::function<std::size_t(std::int64_t)> const& least_work = {}) {
+struct Slice {
+  using space = Kokkos::DefaultExecutionSpace;
+  Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space> device;
+  Kokkos::View<T**, Kokkos::LayoutRight, detail::staging_space_t<space>> host;
+  DataIn where = DataIn::device;
+  std::int64_t rows() const { return where == DataIn::host ? host.extent(0) : device.extent(0); }
+};
+
+/// What a slice of `count` rows × `cols` needs where it would live, and why it does not fit.
+struct Placement {
+  std::int64_t count, cols;
+  std::size_t row_bytes;            // one row as T
+  std::size_t device_budget;        // --device-memory (0: none)
+  std::size_t host_budget;          // --host-memory (0: none)
+  std::function<std::size_t(std::int64_t, bool)> least_work;  // (rows, streamed) → least work bytes
+
+  /// Empty if the rows (streamed: only their labels) and the least work fit the device; else why not.
+  std::string device_short(bool streamed) const {
+    double const resident = double(count) * (double(streamed ? 0 : row_bytes) + sizeof(int));
+    double const least = resident + double(least_work(count, streamed));
+    if (device_budget > 0 && least > double(device_budget))
+      return fmt::format("need {} with {} and the least work buffers, more than --device-memory {} allows (allow at "
+                         "least {})", bytes_text(least), streamed ? "their labels, two chunk buffers" : "their labels",
+                         bytes_text(double(device_budget)), bytes_text(least));
+    double const have = double(free_memory());
+    if (resident > 0.9 * have)
+      return fmt::format("need {} but {} memory has {} free", bytes_text(resident),
+                         Kokkos::DefaultExecutionSpace::memory_space::name(), bytes_text(have));
+    return {};
+  }
+  /// Empty if the rows fit host memory (or --host-memory); else why not.
+  std::string host_short() const {
+    double const rows = double(count) * double(row_bytes);
+    double const have = host_budget > 0 ? double(host_budget) : 0.9 * double(free_host_memory());
+    if (rows > have)
+      return fmt::format("need {} of host memory but {} {}", bytes_text(rows),
+                         host_budget > 0 ? "--host-memory allows" : "the host has", bytes_text(host_budget > 0 ? have : have / 0.9));
+    return device_short(true);
+  }
+};
+
+/// Where this rank's rows live in the fit (--data-in; auto: the device if they fit it, else on
+/// devices host memory), refused before reading where they fit nowhere allowed: a clear error
+/// instead of an allocation failure deep in a kernel. Collective: every rank learns whether any
+/// rank's slice does not fit.
+template <class T>
+DataIn place_rows(io::DatasetRef const& ref, DataIn asked, Placement const& pl, Communicator const& comm) {
+  constexpr bool device_is_host = detail::is_host_space<Kokkos::DefaultExecutionSpace>();
+  std::string why;
+  DataIn where = asked == DataIn::host ? DataIn::host : DataIn::device;
+  if (asked == DataIn::host) {
+    why = pl.host_short();
+  } else if (!(why = pl.device_short(false)).empty() && asked == DataIn::automatic && !device_is_host) {
+    std::string const host_why = pl.host_short();
+    if (host_why.empty()) {
+      where = DataIn::host;
+      why.clear();
+    } else {
+      why += "; in host memory they " + host_why;
+    }
+  }
+  if (!comm.any(!why.empty())) return where;
+  if (why.empty()) throw UserError("another rank's slice does not fit where it would live (its error names why)");
+  throw UserError(fmt::format("this rank's {} rows × {} columns of '{}' as {} {}{}: run on more ranks/GPUs (mpirun -np "
+                              "P splits the rows){}, or fit a subset with --rows",
+                              pl.count, pl.cols, ref.str(), sizeof(T) == 4 ? "float32" : "float64", why,
+                              where == DataIn::device && !device_is_host ? "; --data-in host streams them from host memory" : "",
+                              sizeof(T) == 8 ? ", use --precision float" : ""));
+}
+
+/// This rank's rows of `ref`, where place_rows puts them. Returns the rank's first global row in
+/// row0. least_work(rows, streamed) gives the least work memory a fit of that many rows needs beside
+/// them on the device.
+template <class T>
+Slice<T> read_slice(io::DatasetRef const& ref, io::DatasetInfo const& info, Communicator const& comm,
+                    std::int64_t& row0, DataIn asked, std::size_t device_budget, std::size_t host_budget,
+                    std::function<std::size_t(std::int64_t, bool)> const& least_work) {
+  using space = Kokkos::DefaultExecutionSpace;
   std::int64_t count = 0;
   io::split_rows(info.rows, comm.rank(), comm.size(), row0, count);
-  check_fits_memory<T>(ref, count, info.cols, budget, budget > 0 ? least_work(count) : 0, comm);
-  return io::read_to_space<Kokkos::DefaultExecutionSpace, T>(Kokkos::DefaultExecutionSpace(), ref, info, row0, count,
-                                                             comm);
+  Placement const pl{count, info.cols, std::size_t(info.cols) * sizeof(T), device_budget, host_budget, least_work};
+  Slice<T> slice;
+  slice.where = place_rows<T>(ref, asked, pl, comm);
+  if (slice.where == DataIn::host)
+    slice.host = io::read_to_space<space, T, detail::staging_space_t<space>>(space(), ref, info, row0, count, comm);
+  else
+    slice.device = io::read_to_space<space, T>(space(), ref, info, row0, count, comm);
+  return slice;
 }
 
 inline io::DatasetRef parse_ref(std::string const& spec) {
@@ -163,15 +221,17 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   Kokkos::Timer t;
   std::int64_t row0 = 0;
   std::size_t const budget = device_memory_bytes(o);
-  auto x = read_slice<T>(ref, info, comm, row0, budget, [&](std::int64_t rows) {
+  auto const slice = read_slice<T>(ref, info, comm, row0, parse_name<DataIn>("data-in", o.data_in), budget,
+                                   host_memory_bytes(o), [&](std::int64_t rows, bool streamed) {
     Parameters least;  // what the least a fit needs depends on
     least.k = o.k;
     least.assign = parse_name<AssignPath>("assign path", o.assign);
     Init const init = o.init_from.empty() ? detail::init_for<space>(parse_name<Init>("init", o.init)) : Init::given;
     return with_metric(o.metric, iou_column, [&](auto metric) {
-      return detail::least_fit_bytes<space, T, decltype(metric)>(least, init, rows, static_cast<int>(info.cols));
+      return detail::least_fit_bytes<space, T, decltype(metric)>(least, init, rows, static_cast<int>(info.cols), streamed);
     });
   });
+  std::int64_t const n_local = slice.rows();
   Kokkos::View<T const*, Kokkos::DefaultExecutionSpace::memory_space> weights;
   if (!o.weights.empty()) {
     auto const wref = parse_ref(o.weights);
@@ -180,15 +240,16 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                 "weights '" + wref.str() + "' are " + std::to_string(winfo.rows) + " × " + std::to_string(winfo.cols) +
                     "; one weight per row of '" + ref.str() + "' (" + std::to_string(file_rows) + ") is needed");
     io::DatasetInfo one = winfo;
-    auto wh = io::read_rows<T>(wref, one, row0, static_cast<std::int64_t>(x.extent(0)), comm);
+    auto wh = io::read_rows<T>(wref, one, row0, n_local, comm);
     Kokkos::View<T*, Kokkos::DefaultExecutionSpace::memory_space> wd("kkm::weights", wh.size());
     Kokkos::deep_copy(wd, Kokkos::View<T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(wh.data(), wh.size()));
     weights = wd;
   }
   double const t_read = t.seconds();
   log(comm, o.quiet,
-      fmt::format("read {} × {} ({}) from {} in {:.2f} s on {} rank(s); {}", info.rows, info.cols, info.type,
-                  ref.str(), t_read, comm.size(), backend_description()));
+      fmt::format("read {} × {} ({}) from {} in {:.2f} s on {} rank(s); {}{}", info.rows, info.cols, info.type,
+                  ref.str(), t_read, comm.size(), backend_description(),
+                  comm.any(slice.where == DataIn::host) ? "; rows streamed from host memory" : ""));
 
   Parameters p;
   p.k = o.k;
@@ -200,6 +261,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.pipeline = parse_name<Pipeline>("pipeline", o.pipeline);
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
   p.device_memory = budget;
+  p.data_in = slice.where;
   p.assign = parse_name<AssignPath>("assign path", o.assign);
   p.seed = o.seed;
   p.mode = parse_name<Mode>("mode", o.mode);
@@ -224,7 +286,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
     KKM_REQUIRE(std::ifstream(o.checkpoint).good(),
                 "checkpoint '" + o.checkpoint + "' not found: nothing to resume (run without --resume)");
     io::Attributes a;
-    auto ck = io::read_checkpoint(o.checkpoint, row0, static_cast<std::int64_t>(x.extent(0)), comm, a);
+    auto ck = io::read_checkpoint(o.checkpoint, row0, n_local, comm, a);
     check_resume_settings(o, iou_column, a);
     log(comm, o.quiet, fmt::format("resuming from {} at epoch {}", o.checkpoint, ck.epoch));
     p.resume_from = std::make_shared<Checkpoint const>(std::move(ck));
@@ -249,7 +311,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
 
   t.reset();
   std::size_t const free_before_fit = free_memory();
-  auto res = with_metric(o.metric, iou_column, [&](auto metric) { return fit(space{}, x, weights, p, metric, comm); });
+  auto res = with_metric(o.metric, iou_column, [&](auto metric) {
+    return slice.where == DataIn::host ? fit(space{}, slice.host, weights, p, metric, comm)
+                                       : fit(space{}, slice.device, weights, p, metric, comm);
+  });
   progress.done();
   double const t_fit = t.seconds();
   if (res.stop_reason == "preempted") {
@@ -320,7 +385,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
       j["output"] = o.output;
       j["restart_inertia"] = res.restart_inertia;
       j["pipeline"] = {{"setting", o.pipeline}, {"epochs_overlapped", res.epochs_pipelined}, {"epochs_rerun", res.epochs_rerun}};
-      j["memory"] = {{"data_bytes", std::size_t(x.extent(0)) * std::size_t(info.cols) * sizeof(T)},
+      j["memory"] = {{"data_bytes", std::size_t(n_local) * std::size_t(info.cols) * sizeof(T)},
+                     {"data_in", res.data_in},  // rank 0's
+                     {"stream_chunk_rows", res.stream_chunk_rows},
+                     {"bytes_streamed_per_epoch", res.bytes_streamed_per_epoch},
                      {"assign_workspace_bytes", res.workspace_bytes},
                      {"free_bytes_before_fit", free_before_fit},
                      {"device_memory_budget", p.device_memory}};  // 0: none (the free memory)
@@ -349,6 +417,10 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
       std::printf("  time: read %.3f s, init %.3f s, epochs %.3f s (%.3f ms/epoch), write %.3f s\n", t_read,
                   res.seconds_init, res.seconds_epochs,
                   1e3 * epoch_s / std::max(1, static_cast<int>(res.history.size())), t_write);
+      if (res.bytes_streamed_per_epoch > 0 && epoch_s > 0)
+        std::printf("  rows streamed from host memory: %s per epoch in chunks of %lld rows, %.2f GB/s\n",
+                    bytes_text(double(res.bytes_streamed_per_epoch)).c_str(), static_cast<long long>(res.stream_chunk_rows),
+                    1e-9 * double(res.bytes_streamed_per_epoch) * double(res.history.size()) / epoch_s);
       int const show = std::min(res.k_final, 10);
       for (int q = 0; q < show; ++q) {
         std::string row;

@@ -32,6 +32,8 @@ struct FitOptions {
   double tol = 1e-4;
   std::string batch_size = "auto";   ///< rows per batch or "auto"
   std::string device_memory = "auto";  ///< most bytes on this rank's device ("8G", "512MiB", …) or "auto"
+  std::string data_in = to_string(DataIn::automatic);  ///< where the rows live: one of selectable_names<DataIn>()
+  std::string host_memory = "auto";  ///< most host bytes the rows may take when streamed from there, or "auto"
   std::uint64_t seed = 0;
   std::string precision = "float";   ///< float | double
   std::string assign = to_string(AssignPath::automatic);  ///< one of selectable_names<AssignPath>()
@@ -71,6 +73,7 @@ struct PredictOptions {
   std::string output;
   bool distances = false;
   std::string precision = "float";
+  std::string data_in = to_string(DataIn::automatic);  ///< where the rows live, as fit's --data-in
   bool overwrite = false;
   bool quiet = false;
 };
@@ -85,6 +88,9 @@ void validate(FitOptions const& opt);
 /// --device-memory in bytes: 0 for "auto", else a positive number with an optional K, M, G or T
 /// (powers of 1024; "KiB", "MB"… read the same) or B. Throws kkm::UsageError for anything else.
 std::size_t device_memory_bytes(FitOptions const& opt);
+
+/// --host-memory in bytes (0 for "auto"), read as --device-memory.
+std::size_t host_memory_bytes(FitOptions const& opt);
 
 /// Removes temporary files that an earlier, killed kkmeans left next to `path` (".NAME.tmp-kkmeans-PID"
 /// whose process is gone); a live process's are left alone.

@@ -43,19 +43,28 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
       model.k, static_cast<int>(model.d), [&](std::int64_t q, int j) { return model.centroids[q * model.d + j]; },
       "model '" + o.model + "': centroid");
   std::int64_t row0 = 0;
-  auto x = read_slice<T>(ref, info, comm, row0);
+  // Rows that do not fit the device stay in host memory and are streamed (GPU builds); the least
+  // work beside them: two chunks of 256 rows.
+  std::size_t const row_bytes = std::size_t(info.cols) * sizeof(T);
+  auto const slice = read_slice<T>(ref, info, comm, row0, parse_name<DataIn>("data-in", o.data_in), 0, 0,
+                                   [&](std::int64_t rows, bool streamed) {
+                                     return streamed ? 2 * std::size_t(std::min<std::int64_t>(rows, 256)) * row_bytes : 0;
+                                   });
   Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> c("kkm::model", model.k, model.d);
   for (std::int64_t q = 0; q < model.k; ++q)
     for (std::int64_t j = 0; j < model.d; ++j) c(q, j) = static_cast<T>(model.centroids[q * model.d + j]);
   std::vector<double> dist;
   auto labels = with_metric(metric, iou_column, [&](auto m) {
-    auto l = predict(space{}, x, c, m);
-    if (o.distances) {
-      auto dd = assigned_distances(space{}, x, c, l, m);
-      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dd);
-      dist.assign(h.data(), h.data() + h.extent(0));
-    }
-    return l;
+    auto label_and_measure = [&](auto const& x) {
+      auto l = predict(space{}, x, c, m, nullptr, 0, slice.where);
+      if (o.distances) {
+        auto dd = assigned_distances(space{}, x, c, l, m);
+        auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dd);
+        dist.assign(h.data(), h.data() + h.extent(0));
+      }
+      return l;
+    };
+    return slice.where == DataIn::host ? label_and_measure(slice.host) : label_and_measure(slice.device);
   });
   auto lh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), labels);
   std::vector<int> local(lh.data(), lh.data() + lh.extent(0));

@@ -151,6 +151,14 @@ int main(int argc, char* argv[]) {
   fit->add_option("--device-memory", fo.device_memory,
                   "most memory the fit may use on each rank's device: bytes, or with K, M, G, T (powers of 1024), "
                   "e.g. 8G; auto: the device's free memory");
+  fit->add_option("--data-in", fo.data_in,
+                  choice_help<kkm::DataIn>({{kkm::DataIn::device, "the rows in device memory"},
+                                            {kkm::DataIn::host, "the rows in host memory, streamed to the device in "
+                                                                "chunks every epoch"}}) +
+                      "; auto: the device if they fit it, else host (GPU builds)");
+  fit->add_option("--host-memory", fo.host_memory,
+                  "with the rows in host memory: the most they may take there, as --device-memory; auto: what the "
+                  "host has free");
   fit->add_option("--seed", fo.seed, "seed of every random choice")->check(seed_check());
   fit->add_option("--precision", fo.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
   fit->add_option("--assign", fo.assign,
@@ -200,6 +208,9 @@ int main(int argc, char* argv[]) {
   predict->add_option("--metric", po.metric, "refuse a model fitted with another metric");
   predict->add_flag("--distances", po.distances, "also write each row's distance to its centroid");
   predict->add_option("--precision", po.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
+  predict->add_option("--data-in", po.data_in,
+                      "device | host (streamed to the device in chunks) | auto: the device if the rows fit it, else host")
+      ->check(CLI::IsMember(kkm::selectable_names<kkm::DataIn>()));
   predict->add_flag("--overwrite", po.overwrite, "replace an existing output file");
   predict->add_flag("--quiet,-q", po.quiet, "no log lines");
 

@@ -208,6 +208,44 @@ def device_memory_budget(d):
 
 
 @test
+def stream_from_host_memory(d):
+    # --data-in host: the rows stay in host memory and every Lloyd epoch streams them to the device in
+    # chunks that --device-memory bounds. The labels and centroids are those of the rows on the device,
+    # on 1 and 3 ranks, with the default initialisation and with chunks of a few hundred rows.
+    data = f"{d}/s.h5"
+    blobs(data, n=6000, d=8, k=5)
+    base = ["fit", "--input", f"{data}:/points", "--k", "7", "--seed", "3", "--quiet"]
+    run(base + ["--output", f"{d}/device.h5", "--data-in", "device"], check=0)
+    run(base + ["--output", f"{d}/random.h5", "--init", "random"], check=0)
+    for name, extra, np_ in (("host", ["--device-memory", "200K"], 1), ("host3", ["--device-memory", "100K"], 3),
+                             ("chunks", ["--device-memory", "48K", "--init", "random"], 1)):
+        run(base + extra + ["--data-in", "host", "--output", f"{d}/{name}.h5", "--report", f"{d}/{name}.json"],
+            np_=np_, check=0)
+        same = f"{d}/random.h5" if name == "chunks" else f"{d}/device.h5"
+        with h5py.File(same) as a, h5py.File(f"{d}/{name}.h5") as b:
+            assert (a["labels"][:] == b["labels"][:]).all() and (a["centroids"][:] == b["centroids"][:]).all(), name
+        m = json.load(open(f"{d}/{name}.json"))["memory"]
+        rows = 6000 // np_
+        assert m["data_in"] == "host" and m["bytes_streamed_per_epoch"] == rows * 8 * 4, m
+        assert 0 < m["stream_chunk_rows"] < rows, m
+    assert json.load(open(f"{d}/chunks.json"))["memory"]["stream_chunk_rows"] * 10 < 6000
+    # From a deck; the device's memory holds the labels and two chunks, not the rows.
+    deck = f"{d}/host.toml"
+    open(deck, "w").write('data_in = "host"\nhost_memory = "1M"\n')
+    run(["fit", deck] + base[1:] + ["--report", f"{d}/deck.json"], check=0)
+    assert json.load(open(f"{d}/deck.json"))["memory"]["data_in"] == "host"
+    # Budgets that cannot hold the stream, or the rows in host memory: refused before reading.
+    out = f"{d}/o.h5"
+    expect_error(base + ["--data-in", "host", "--device-memory", "30K", "--init", "random", "--output", out], 1,
+                 ["6000 rows × 8 columns", "two chunk buffers", "--device-memory 30.00 KiB", "allow at least"],
+                 outputs=[out])
+    expect_error(base + ["--data-in", "host", "--host-memory", "100K", "--output", out], 1,
+                 ["187.50 KiB of host memory", "--host-memory allows 100.00 KiB", "--rows"], outputs=[out])
+    expect_error(base + ["--data-in", "nowhere"], 2, ["data-in setting", "'nowhere'", "device", "host"])
+    expect_error(base + ["--data-in", "host", "--host-memory", "12Q"], 2, ["host memory must be a number of bytes"])
+
+
+@test
 def deck_and_override(d):
     data = f"{d}/blobs.h5"
     blobs(data, n=1000, k=3)

@@ -9,12 +9,15 @@
 /// (see KKM_FixedPoint.hpp), all random draws depend on global row indices only. The inertia is a
 /// floating-point sum and may differ in its last bits. The GEMM path computes ‖x‖² − 2x·c + ‖c‖² in
 /// float arithmetic through BLAS, whose summation order may depend on the batch shape: its labels
-/// can differ on near ties between runs with different row splits, so it is not covered.
+/// can differ on near ties between runs with different row splits, so it is not covered. Rows
+/// streamed from host memory (Parameters::data_in) give the centroids and labels of rows read in
+/// place, on every path.
 #include <kkmeans/algorithms/KKM_MiniBatch.hpp>
 #include <kkmeans/algorithms/detail/KKM_LloydRun.hpp>
 #include <kkmeans/algorithms/detail/KKM_Memory.hpp>
 #include <kkmeans/core/KKM_CheckCentroids.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_HostRows.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/core/KKM_Random.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
@@ -127,6 +130,82 @@ HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, 
   return c0;
 }
 
+/// The fit of kkm::fit, from the rows as the kernels read them; host_rows: their host address
+/// where the Lloyd epochs stream them (Parameters::data_in), else nullptr; streamable: whether
+/// they lie where the host can read them.
+template <class ExecSpace, class V, class Metric>
+Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
+                                                      V const* host_rows, bool streamable,
+                                                      Kokkos::View<V const*, typename ExecSpace::memory_space> const& weights,
+                                                      Parameters const& params, Metric const& metric,
+                                                      Communicator const& comm) {
+  check_metric<Metric, V>();
+  params.validate();
+  int const d = x.extent(1);
+  check_parameters_agree(params, d, comm);
+  on_every_rank(comm, [&] {
+    KKM_REQUIRE(params.data_in != DataIn::host || streamable,
+                "data_in = host needs rows in host memory; these are in the device's own memory");
+  });
+  KKM_REQUIRE(d >= 1, "data has no columns (d = 0)");
+  check_metric_dimensions(metric, d);
+  if (params.init == Init::given) {
+    KKM_REQUIRE(params.initial_centroids.size() == std::size_t(params.k) * d,
+                "initial centroids: expected k × d = " + std::to_string(std::size_t(params.k) * d) + " values, got " +
+                    std::to_string(params.initial_centroids.size()));
+    check_centroid_values<V>(
+        params.k, d, [&](std::int64_t q, int j) { return params.initial_centroids[std::size_t(q) * d + j]; },
+        "initial centroid");
+  }
+  Kokkos::Profiling::pushRegion("kkm::fit");
+  std::int64_t const n_local = x.extent(0);
+  auto const summary = summarize(space, x, weights, comm);
+  KKM_REQUIRE(summary.n_total >= 1, "data has no rows");
+  check_distance_range<V>(summary, value_degree<Metric>::value);
+  check_weight_range(summary);
+  KKM_REQUIRE(params.k <= summary.n_total, "k = " + std::to_string(params.k) + " exceeds the number of rows (" +
+                                               std::to_string(summary.n_total) + ")");
+
+  Result<V, typename ExecSpace::memory_space> best;
+  std::vector<double> inertias;
+  double t_init = 0, t_epochs = 0;
+  if constexpr (Metric::update == Update::median)
+    KKM_REQUIRE(params.mode == Mode::lloyd, "the mini-batch modes need a metric with a mean update (not k-medians)");
+  on_every_rank(comm, [&] {
+    require_device_memory<ExecSpace, V, Metric>(params, init_for<ExecSpace>(params.init), n_local, d,
+                                                host_rows != nullptr);
+  });
+  Checkpoint const* resume = params.resume_from.get();
+  if (resume) check_resume(*resume, params, summary, d, n_local);
+  for (int r = 0; r < params.n_init; ++r) {
+    std::uint64_t const seed = params.seed + std::uint64_t(r);
+    Kokkos::Timer ti;
+    Kokkos::Profiling::pushRegion("kkm::init");
+    auto const c0 = initial_centroids(space, x, params, metric, seed, summary, comm, weights, resume);
+    Kokkos::Profiling::popRegion();
+    t_init += ti.seconds();
+    Result<V, typename ExecSpace::memory_space> run;
+    if (params.mode == Mode::lloyd) {
+      run = lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights, host_rows);
+    } else if constexpr (Metric::update != Update::median) {
+      run = minibatch_run(space, x, params, metric, comm, summary, c0, r, weights);
+      run.data_in = to_string(DataIn::device);  // (its draws read the rows where they lie)
+    }
+    t_epochs += run.seconds_epochs;
+    inertias.push_back(run.inertia);
+    if (r == 0 || run.inertia < best.inertia) {
+      best = std::move(run);
+      best.best_restart = r;
+    }
+  }
+  best.restart_inertia = inertias;
+  best.seconds_init = t_init;
+  best.init = to_string(init_for<ExecSpace>(params.init));
+  best.seconds_epochs = t_epochs;
+  Kokkos::Profiling::popRegion();
+  return best;
+}
+
 }  // namespace detail
 
 /// Fits k-means to the rows of `data` (this rank's rows; the global data set is the concatenation
@@ -134,7 +213,10 @@ HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, 
 /// history. Collective over `comm`: every rank must call it with the same parameters and metric.
 ///
 /// \param space   execution space the kernels run in; `data` must be accessible from it
-/// \param data    n_local × d, LayoutRight, any memory space reachable from `space`
+/// \param data    n_local × d, LayoutRight, any memory space reachable from `space`; rows in host
+///                memory that a device reaches across a link (CUDA: Kokkos::CudaHostPinnedSpace)
+///                are streamed to it in Lloyd epochs (Parameters::data_in), so they may exceed
+///                the device's memory
 /// \param params  see kkm::Parameters (validated first; throws kkm::UserError on bad values)
 /// \param metric  a metric functor (kkm::SquaredEuclidean, … or a user's: see KKM_Metrics.hpp)
 /// \param comm    the ranks taking part (default: this process alone)
@@ -146,72 +228,16 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
     Kokkos::View<std::remove_const_t<T> const*, typename ExecSpace::memory_space> const& weights,
     Parameters const& params, Metric const& metric, Communicator const& comm = Communicator{}) {
   using V = std::remove_const_t<T>;
-  using View = Kokkos::View<T**, P...>;
+  using Mem = typename Kokkos::View<T**, P...>::memory_space;
   static_assert(std::is_floating_point_v<V>, "kkm::fit: data must be float or double");
-  static_assert(std::is_same_v<typename View::array_layout, Kokkos::LayoutRight>,
+  static_assert(std::is_same_v<typename Kokkos::View<T**, P...>::array_layout, Kokkos::LayoutRight>,
                 "kkm::fit: data must be LayoutRight (one row per point, contiguous)");
-  static_assert(Kokkos::SpaceAccessibility<ExecSpace, typename View::memory_space>::accessible,
+  static_assert(Kokkos::SpaceAccessibility<ExecSpace, Mem>::accessible,
                 "kkm::fit: data must be accessible from the execution space");
-  detail::check_metric<Metric, V>();
-  params.validate();
-  int const d = data.extent(1);
-  detail::check_parameters_agree(params, d, comm);
-  KKM_REQUIRE(d >= 1, "data has no columns (d = 0)");
-  detail::check_metric_dimensions(metric, d);
-  if (params.init == Init::given) {
-    KKM_REQUIRE(params.initial_centroids.size() == std::size_t(params.k) * d,
-                "initial centroids: expected k × d = " + std::to_string(std::size_t(params.k) * d) + " values, got " +
-                    std::to_string(params.initial_centroids.size()));
-    detail::check_centroid_values<V>(
-        params.k, d, [&](std::int64_t q, int j) { return params.initial_centroids[std::size_t(q) * d + j]; },
-        "initial centroid");
-  }
-  Kokkos::Profiling::pushRegion("kkm::fit");
-  detail::DeviceMatrix<ExecSpace, V> x = data;
-  Kokkos::Timer timer;
-  auto const summary = detail::summarize(space, x, weights, comm);
-  KKM_REQUIRE(summary.n_total >= 1, "data has no rows");
-  detail::check_distance_range<V>(summary, detail::value_degree<Metric>::value);
-  detail::check_weight_range(summary);
-  KKM_REQUIRE(params.k <= summary.n_total, "k = " + std::to_string(params.k) + " exceeds the number of rows (" +
-                                               std::to_string(summary.n_total) + ")");
-
-  Result<V, typename ExecSpace::memory_space> best;
-  std::vector<double> inertias;
-  double t_init = 0, t_epochs = 0;
-  if constexpr (Metric::update == Update::median)
-    KKM_REQUIRE(params.mode == Mode::lloyd, "the mini-batch modes need a metric with a mean update (not k-medians)");
-  on_every_rank(comm, [&] {
-    detail::require_device_memory<ExecSpace, V, Metric>(params, detail::init_for<ExecSpace>(params.init), data.extent(0), d);
-  });
-  Checkpoint const* resume = params.resume_from.get();
-  if (resume) detail::check_resume(*resume, params, summary, d, data.extent(0));
-  for (int r = 0; r < params.n_init; ++r) {
-    std::uint64_t const seed = params.seed + std::uint64_t(r);
-    Kokkos::Timer ti;
-    Kokkos::Profiling::pushRegion("kkm::init");
-    auto const c0 = detail::initial_centroids(space, x, params, metric, seed, summary, comm, weights, resume);
-    Kokkos::Profiling::popRegion();
-    t_init += ti.seconds();
-    Result<V, typename ExecSpace::memory_space> run;
-    if (params.mode == Mode::lloyd) {
-      run = detail::lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights);
-    } else if constexpr (Metric::update != Update::median) {
-      run = detail::minibatch_run(space, x, params, metric, comm, summary, c0, r, weights);
-    }
-    t_epochs += run.seconds_epochs;
-    inertias.push_back(run.inertia);
-    if (r == 0 || run.inertia < best.inertia) {
-      best = std::move(run);
-      best.best_restart = r;
-    }
-  }
-  best.restart_inertia = inertias;
-  best.seconds_init = t_init;
-  best.init = to_string(detail::init_for<ExecSpace>(params.init));
-  best.seconds_epochs = t_epochs;
-  Kokkos::Profiling::popRegion();
-  return best;
+  constexpr bool host_readable = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Mem>::accessible;
+  bool const streamed = detail::streams_rows<ExecSpace, Mem>(params.data_in);
+  return detail::fit_rows(space, detail::device_rows<ExecSpace>(data), streamed ? data.data() : nullptr, host_readable,
+                          weights, params, metric, comm);
 }
 
 /// Fits without sample weights (every row weighs 1).

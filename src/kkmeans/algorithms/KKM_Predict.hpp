@@ -1,9 +1,13 @@
 #pragma once
 /// \file KKM_Predict.hpp
 /// \brief kkm::predict (labels for given centroids), kkm::assigned_distances and kkm::transform.
+#include <kkmeans/algorithms/detail/KKM_Memory.hpp>
+#include <kkmeans/algorithms/detail/KKM_RowStream.hpp>
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_CheckCentroids.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_HostRows.hpp>
+#include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/kernels/KKM_Assign.hpp>
 #include <kkmeans/kernels/KKM_RowDistances.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
@@ -17,15 +21,58 @@
 
 namespace kkm {
 
+namespace detail {
+
+/// The labels of predict over rows x (host_rows: their host address, to stream them in chunks that
+/// fit `device_memory` bytes beside the labels, 0: the free memory; nullptr: read in place) for
+/// centroids c on the device; the local sum of distances into `inertia`.
+template <class ExecSpace, class V, class Metric>
+Kokkos::View<int*, typename ExecSpace::memory_space> predict_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
+                                                                  V const* host_rows, DeviceMatrix<ExecSpace, V> c,
+                                                                  Metric const& metric, double& inertia,
+                                                                  std::int64_t batch_size, std::size_t device_memory) {
+  using mem = typename ExecSpace::memory_space;
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  Kokkos::View<int*, mem> labels(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::labels"), n);
+  Kokkos::View<double*, mem> scale("kkm::scale", d);
+  AssignWorkspace<ExecSpace, V> ws;
+  auto assign = [&](DeviceMatrix<ExecSpace, V> rows, Kokkos::View<int*, mem> out) {
+    return assign_rows<false>(space, rows, c, scale, Kokkos::View<fixed_t*, mem>(), out, metric, GemmKind::none,
+                              batch_size, ws);
+  };
+  if (!host_rows) {
+    inertia = assign(x, labels);
+    return labels;
+  }
+  Parameters p;  // the fused path, batch_size rows per launch
+  p.k = c.extent(0);
+  p.assign = AssignPath::fused;
+  p.batch_size = batch_size;
+  StreamPlan const sp = plan_stream<ExecSpace, V, Metric>(p, n, d, p.k, work_memory<ExecSpace, V>(device_memory, n, d, true));
+  RowStream<ExecSpace, V> stream(space, host_rows, n, d, sp.chunk);
+  inertia = 0;
+  stream.for_each_chunk([&](DeviceMatrix<ExecSpace, V> rows, std::int64_t r0, std::int64_t r1) {
+    inertia += assign(rows, Kokkos::subview(labels, std::make_pair(r0, r1)));
+  });
+  return labels;
+}
+
+}  // namespace detail
+
 /// Labels of the rows of `data` for given centroids (k × d, host): the nearest centroid by the
-/// metric, ties → lowest index. If `inertia` is given it receives the local sum of distances.
+/// metric, ties → lowest index. If `inertia` is given it receives the local sum of distances. Rows
+/// in host memory a device reaches across a link (or with data_in = host, any host memory) are
+/// streamed to the device in chunks within `device_memory` bytes (0: its free memory), as a fit's.
 template <class ExecSpace, class T, class... P, class Metric>
 Kokkos::View<int*, typename ExecSpace::memory_space> predict(
     ExecSpace const& space, Kokkos::View<T**, P...> const& data,
     Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
-    Metric const& metric, double* inertia = nullptr, std::int64_t batch_size = 0) {
+    Metric const& metric, double* inertia = nullptr, std::int64_t batch_size = 0, DataIn data_in = DataIn::automatic,
+    std::size_t device_memory = 0) {
   using V = std::remove_const_t<T>;
   using mem = typename ExecSpace::memory_space;
+  using DataMem = typename Kokkos::View<T**, P...>::memory_space;
   detail::check_metric<Metric, V>();
   int const d = data.extent(1);
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model has " + std::to_string(centroids.extent(1)) +
@@ -35,19 +82,18 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
       centroids.extent(0), d, [&](std::int64_t q, int j) { return static_cast<double>(centroids(q, j)); },
       "model centroid");
   detail::check_metric_dimensions(metric, d);
-  detail::DeviceMatrix<ExecSpace, V> x = data;
+  constexpr bool host_readable = Kokkos::SpaceAccessibility<Kokkos::HostSpace, DataMem>::accessible;
+  KKM_REQUIRE(data_in != DataIn::host || host_readable,
+              "data_in = host needs rows in host memory; these are in the device's own memory");
   Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
   Kokkos::deep_copy(space, c, centroids);
-  Kokkos::View<int*, mem> labels(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::labels"), x.extent(0));
-  Kokkos::View<double*, mem> scale("kkm::scale", d);
-  detail::AssignWorkspace<ExecSpace, V> ws;
-  double const s = detail::assign_rows<false>(space, x, detail::DeviceMatrix<ExecSpace, V>(c), scale,
-                                              Kokkos::View<detail::fixed_t*, mem>(), labels, metric, detail::GemmKind::none,
-                                              batch_size, ws);
+  bool const streamed = detail::streams_rows<ExecSpace, DataMem>(data_in);
+  double s = 0;
+  auto labels = detail::predict_rows(space, detail::device_rows<ExecSpace>(data), streamed ? data.data() : nullptr,
+                                     detail::DeviceMatrix<ExecSpace, V>(c), metric, s, batch_size, device_memory);
   if (inertia) *inertia = s;
   return labels;
 }
-
 
 /// Distance of each row of `data` to the centroid its label names (e.g. the labels from predict).
 template <class ExecSpace, class T, class... P, class Metric>
@@ -61,7 +107,7 @@ Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances(
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model's d differs from the data's");
   Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c("kkm::centroids", centroids.extent(0), d);
   Kokkos::deep_copy(space, c, centroids);
-  return detail::assigned_distances_impl(space, detail::DeviceMatrix<ExecSpace, V>(data), c, labels, metric);
+  return detail::assigned_distances_impl(space, detail::device_rows<ExecSpace>(data), c, labels, metric);
 }
 
 /// Distances of every row of `data` to every centroid (n × k): scikit-learn's transform. This is
@@ -81,7 +127,7 @@ Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, typename ExecSpace::
   detail::check_metric_dimensions(metric, d);
   Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", k, d);
   Kokkos::deep_copy(space, c, centroids);
-  return detail::transform_impl(space, detail::DeviceMatrix<ExecSpace, V>(data), c, metric);
+  return detail::transform_impl(space, detail::device_rows<ExecSpace>(data), c, metric);
 }
 
 }  // namespace kkm

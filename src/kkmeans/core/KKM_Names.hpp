@@ -82,6 +82,15 @@ struct Names<Pipeline> {
   }};
 };
 
+template <>
+struct Names<DataIn> {
+  static constexpr std::array<std::pair<DataIn, char const*>, 3> table = {{
+      {DataIn::automatic, "auto"},
+      {DataIn::device, "device"},
+      {DataIn::host, "host"},
+  }};
+};
+
 namespace detail {
 template <class E, class = void>
 struct has_names : std::false_type {};

@@ -68,6 +68,18 @@ enum class Pipeline {
   off,        ///< never
 };
 
+/// Where the rows stay during Lloyd epochs (Parameters::data_in).
+enum class DataIn {
+  automatic,  ///< host when the rows passed lie in host memory the device reads across a link (CUDA's
+              ///< page-locked memory), else device
+  device,     ///< the kernels read the rows where they are, every epoch
+  /// Each epoch (and the final assignment) copies the rows in chunks into two device buffers, the
+  /// copy of the next chunk overlapped with the assignment of this one: rows larger than the device
+  /// memory, within Parameters::device_memory. On host backends the same chunks go through the same
+  /// buffers (what tests use); the results are those of DataIn::device bit for bit.
+  host,
+};
+
 struct Parameters {
   /// Number of clusters requested. Required: 1 ≤ k ≤ number of rows.
   int k = 8;
@@ -91,6 +103,10 @@ struct Parameters {
   /// work buffers, which the batch size then fits into. 0 = the device's free memory (default). A
   /// budget that leaves too little for the smallest batch is refused, naming the least that would do.
   std::size_t device_memory = 0;
+  /// Where the rows stay during Lloyd epochs; automatic: streamed where they lie in host memory.
+  /// Everything but the Lloyd epochs (the data summary, initialisation, the median update, mini-batch
+  /// draws) reads the rows where they lie.
+  DataIn data_in = DataIn::automatic;
   /// Lloyd (default) or a mini-batch mode.
   Mode mode = Mode::lloyd;
   /// Empty-cluster policy. Default drop.
@@ -133,6 +149,8 @@ struct Parameters {
     KKM_REQUIRE(batch_size >= 0, "batch size must be positive (or 0 for auto), got " + std::to_string(batch_size));
     KKM_REQUIRE(pipeline == Pipeline::automatic || pipeline == Pipeline::on || pipeline == Pipeline::off,
                 "pipeline must be automatic, on or off, got " + std::to_string(static_cast<int>(pipeline)));
+    KKM_REQUIRE(data_in == DataIn::automatic || data_in == DataIn::device || data_in == DataIn::host,
+                "data_in must be automatic, device or host, got " + std::to_string(static_cast<int>(data_in)));
     KKM_REQUIRE(checkpoint_every >= 0, "checkpoint interval must be ≥ 0, got " + std::to_string(checkpoint_every));
     KKM_REQUIRE(mode == Mode::lloyd || (checkpoint_every == 0 && !resume_from),
                 "checkpoints and resume are for Lloyd mode");

@@ -92,7 +92,10 @@ struct Result {
   std::int64_t batch_size = 0;  ///< rows per batch actually used
   int epochs_pipelined = 0;     ///< epochs whose assignment was queued while the host processed the one before (Parameters::pipeline)
   int epochs_rerun = 0;         ///< epochs queued ahead, discarded and run again (the host's update differed: empty clusters)
-  std::size_t workspace_bytes = 0;  ///< device bytes the assignment step allocated (GEMM product, padded centroids)
+  std::size_t workspace_bytes = 0;  ///< device bytes the assignment step allocated (GEMM product, padded centroids, chunk buffers)
+  std::string data_in;          ///< where the rows stayed in Lloyd epochs: to_string(DataIn), never "auto"
+  std::int64_t stream_chunk_rows = 0;         ///< streamed: the rows of each chunk copied to the device
+  std::size_t bytes_streamed_per_epoch = 0;   ///< streamed: bytes this rank copied to the device per epoch
   double seconds_init = 0;      ///< time spent choosing initial centroids (all runs)
   double seconds_epochs = 0;    ///< time spent in epochs and the final assignment (all runs)
 };

@@ -20,13 +20,15 @@
 namespace kkm::io {
 
 /// Rows [row0, row0 + count) of `ref` (converted to T by HDF5 where the file holds another type) in
-/// a View in ExecSpace's memory. Collective over comm as RowReader. block_bytes: the size of each
-/// staging buffer; 0: none where the host can write the View itself, else 128 MiB.
-template <class ExecSpace, class T>
-Kokkos::View<T**, Kokkos::LayoutRight, typename ExecSpace::memory_space> read_to_space(
-    ExecSpace const& space, DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t count,
-    Communicator const& comm, std::size_t block_bytes = 0) {
-  using mem = typename ExecSpace::memory_space;
+/// a View in memory space `Mem` (default: ExecSpace's; the host memory a device streams from, too),
+/// copied there on `space`. Collective over comm as RowReader. block_bytes: the size of each staging
+/// buffer; 0: none where the host can write the View itself, else 128 MiB.
+template <class ExecSpace, class T, class Mem = typename ExecSpace::memory_space>
+Kokkos::View<T**, Kokkos::LayoutRight, Mem> read_to_space(ExecSpace const& space, DatasetRef const& ref,
+                                                           DatasetInfo const& info, std::int64_t row0,
+                                                           std::int64_t count, Communicator const& comm,
+                                                           std::size_t block_bytes = 0) {
+  using mem = Mem;
   Kokkos::View<T**, Kokkos::LayoutRight, mem> x(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::data"), count,
                                                 info.cols);
   constexpr bool host_writable = Kokkos::SpaceAccessibility<Kokkos::HostSpace, mem>::accessible;

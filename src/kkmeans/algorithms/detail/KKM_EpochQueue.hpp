@@ -10,6 +10,10 @@
 /// centroids and two accumulators alternate; an epoch queued ahead that the host's update does not
 /// confirm bit for bit is discarded and its labels restored by the same kernel
 /// (restore_labels), so the results are the same with and without.
+///
+/// Rows streamed from host memory (a RowStream): each assignment runs chunk by chunk into the same
+/// accumulator; its integer sums, and each row's label, are those of one pass over all rows.
+#include <kkmeans/algorithms/detail/KKM_RowStream.hpp>
 #include <kkmeans/algorithms/detail/KKM_Update.hpp>
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
@@ -57,6 +61,14 @@ struct EpochEnd {
   }
 };
 
+/// acc += part, entry by entry (integer sums: in any order the same).
+template <class Mem>
+struct AddSums {
+  Kokkos::View<fixed_t*, Mem> acc;
+  Kokkos::View<fixed_t const*, Mem> part;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const { acc(i) += part(i); }
+};
+
 /// The device side of one Lloyd run's epochs. Buffers are sized for the initial k, allocated once;
 /// k only shrinks (set_k).
 template <class ExecSpace, class T, class Metric>
@@ -74,18 +86,21 @@ class EpochQueue {
   };
 
   /// The assignment's inputs (rows, labels, metric, path, batch, workspace, scale, weights) as the
-  /// Lloyd run holds them; `pipelined`: two sets of centroids and accumulators.
+  /// Lloyd run holds them; `pipelined`: two sets of centroids and accumulators; `stream`: the rows
+  /// go through it chunk by chunk (not pipelined), else the kernels read x.
   EpochQueue(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, Kokkos::View<int*, mem> labels, Metric const& metric,
              GemmKind gemm, std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws, Kokkos::View<double*, mem> scale,
-             Kokkos::View<T const*, mem> w, double wscale, int k, int d, bool pipelined)
+             Kokkos::View<T const*, mem> w, double wscale, int k, int d, bool pipelined,
+             RowStream<ExecSpace, T>* stream = nullptr)
       : space_(space), x_(x), labels_(labels), metric_(metric), gemm_(gemm), batch_(batch), ws_(ws), scale_(scale),
-        w_(w), wscale_(wscale), k_(k), d_(d), parities_(pipelined ? 2 : 1) {
+        w_(w), wscale_(wscale), k_(k), d_(d), parities_(pipelined ? 2 : 1), stream_(stream) {
+    KKM_ASSERT(!(pipelined && stream));
     c_dev_[0] = Centroids(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids"), k, d);
     c_dev_[1] = Centroids(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::centroids_next"), pipelined ? k : 0, d);
     // The accumulator, then the assignment's slots for its launches' sums of distances (doubles in
     // fixed_t-sized entries), copied to the host together: one copy from the device per epoch.
     static_assert(sizeof(double) == sizeof(fixed_t), "a slot is one accumulator entry");
-    slots_ = assign_launches(x.extent(0), batch);
+    slots_ = stream ? 0 : assign_launches(x.extent(0), batch);
     acc_stride_ = accumulator_size(k, d) + slots_;
     acc_all_ = Kokkos::View<fixed_t*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::accumulator"),
                                            parities_ * acc_stride_);
@@ -96,8 +111,8 @@ class EpochQueue {
                                            pipelined ? 2 * std::size_t(k) * d : 0);
     c_host_ = Kokkos::View<T**, Kokkos::LayoutRight, staging>(
         Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::centroids_host"), k, d);
-    ws_.defer_total = true;  // one wait per epoch: the distances arrive with the accumulator
-    ws_.caller_copies = true;
+    ws_.defer_total = !stream;  // one wait per epoch: the distances arrive with the accumulator
+    ws_.caller_copies = !stream;
     zero_fill(space, accumulator(0, accumulator_size(k, d)));
   }
 
@@ -128,13 +143,17 @@ class EpochQueue {
     std::size_t const off = q.parity * acc_stride_;
     auto c_d = centroids(slot);
     auto acc = accumulator(q.parity, acc_len);
-    ws_.partial = Kokkos::View<double*, mem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
-        reinterpret_cast<double*>(acc_all_.data() + off + acc_len), slots_);
-    ws_.partial_h = Kokkos::View<double*, staging, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
-        reinterpret_cast<double*>(acc_host_.data() + off + acc_len), slots_);
-    q.local = assign_rows<true>(space_, x_, DeviceMatrix<ExecSpace, T>(c_d), scale_, acc, labels_, metric_, gemm_, batch_,
-                                ws_, w_, wscale_);
-    q.deferred = ws_.deferred;
+    if (stream_) {
+      q.local = assign_streamed<true>(c_d, acc);
+    } else {
+      ws_.partial = Kokkos::View<double*, mem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+          reinterpret_cast<double*>(acc_all_.data() + off + acc_len), slots_);
+      ws_.partial_h = Kokkos::View<double*, staging, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+          reinterpret_cast<double*>(acc_host_.data() + off + acc_len), slots_);
+      q.local = assign_rows<true>(space_, x_, DeviceMatrix<ExecSpace, T>(c_d), scale_, acc, labels_, metric_, gemm_,
+                                  batch_, ws_, w_, wscale_);
+      q.deferred = ws_.deferred;
+    }
     std::size_t const len = acc_len + slots_;
     if (pipelined()) {
       end_on_device(q.parity, slot, len);
@@ -172,6 +191,7 @@ class EpochQueue {
     ws_.partial = {};  // (unmanaged views into the epoch buffers: assign_rows takes its own)
     ws_.partial_h = {};
     ws_.defer_total = ws_.caller_copies = false;
+    if (stream_) return assign_streamed<false>(centroids(slot), Kokkos::View<fixed_t*, mem>());
     return assign_rows<false>(space_, x_, DeviceMatrix<ExecSpace, T>(centroids(slot)), scale_,
                               Kokkos::View<fixed_t*, mem>(), labels_, metric_, gemm_, batch_, ws_, w_, wscale_);
   }
@@ -205,6 +225,39 @@ class EpochQueue {
   Kokkos::View<T*, staging> next_host_;  // pipelined: the device's new centroids, per parity
   Kokkos::View<T**, Kokkos::LayoutRight, staging> c_host_;
   StreamMarks<ExecSpace> marks_;
+
+  RowStream<ExecSpace, T>* stream_;
+
+  Kokkos::View<fixed_t*, mem> chunk_acc_;  // streamed GEMM epochs: one chunk's sums
+
+  /// The assignment chunk by chunk through the stream, each chunk's distances summed on the host
+  /// in chunk order. The workspace forgets the rows it prepared: a chunk's buffer holds other rows
+  /// each time. The GEMM paths take a fit epoch's distances from its cluster sums, so there each
+  /// chunk sums into an accumulator of its own, added to the epoch's after (integers: the same sums).
+  template <bool Accumulate, class CView>
+  double assign_streamed(CView const& c_d, Kokkos::View<fixed_t*, mem> acc) {
+    bool const own = Accumulate && gemm_ != GemmKind::none;
+    if (own && chunk_acc_.extent(0) < acc.extent(0))
+      chunk_acc_ = Kokkos::View<fixed_t*, mem>(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::chunk_sums"),
+                                               acc.extent(0));
+    Kokkos::View<fixed_t*, mem> sums = acc;
+    if (own) sums = Kokkos::subview(chunk_acc_, Kokkos::make_pair(std::size_t(0), acc.extent(0)));
+    double local = 0;
+    stream_->for_each_chunk([&](DeviceMatrix<ExecSpace, T> rows, std::int64_t r0, std::int64_t r1) {
+      ws_.forget_rows();
+      auto const r = std::make_pair(r0, r1);
+      Kokkos::View<T const*, mem> w = w_;
+      if (w_.extent(0) > 0) w = Kokkos::subview(w_, r);
+      if (own) zero_fill(space_, sums);
+      local += assign_rows<Accumulate>(space_, rows, DeviceMatrix<ExecSpace, T>(c_d), scale_, sums,
+                                       Kokkos::subview(labels_, r), metric_, gemm_, batch_, ws_, w, wscale_);
+      if (own)
+        Kokkos::parallel_for("kkm::add_chunk_sums",
+                             Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space_, 0, acc.extent(0)),
+                             AddSums<mem>{acc, sums});
+    });
+    return local;
+  }
 
   Kokkos::View<fixed_t*, mem> accumulator(int parity, std::size_t len) const {
     return Kokkos::subview(acc_all_, Kokkos::make_pair(parity * acc_stride_, parity * acc_stride_ + len));

@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -37,11 +38,11 @@ class LloydRun {
 
   LloydRun(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, Parameters const& p, Metric const& metric,
            Communicator const& comm, DataSummary const& s, HostMatrix<T> centroids, int run_index,
-           Checkpoint const* resume, Kokkos::View<T const*, mem> w)
+           Checkpoint const* resume, Kokkos::View<T const*, mem> w, T const* host_rows)
       : space_(space), x_(x), p_(p), metric_(metric), comm_(comm), s_(s), centroids_(centroids), run_index_(run_index),
         w_(w), n_(x.extent(0)), d_(x.extent(1)), k_(centroids.extent(0)),
-        plan_(plan_assignment<ExecSpace, T, Metric>(p, n_, d_, k_, [&] { return work_memory<ExecSpace, T>(p.device_memory, n_, d_); })),
         scale_(Kokkos::view_alloc(space, "kkm::scale"), d_) {
+    plan(host_rows);
     res_.k_requested = resume ? resume->k_requested : k_;
     res_.n_rows = s.n_total;
     res_.batch_size = plan_.batch;
@@ -55,10 +56,12 @@ class LloydRun {
     // Pipelined epochs: one rank (no allreduce between the sums and the update), the plain mean (its
     // device update is the host's own arithmetic) and the fused kernel (the same kernel restores the
     // labels of a discarded epoch exactly).
+    // Not streamed: the device's own update would wait for the host's copies anyway.
     bool const pipelined = comm_.size() == 1 && Metric::update == Update::mean && plan_.gemm == GemmKind::none &&
+                           !stream_ &&
                            (p_.pipeline == Pipeline::on || (p_.pipeline == Pipeline::automatic && !is_host_space<ExecSpace>()));
     EpochQueue<ExecSpace, T, Metric> queue(space_, x_, res_.labels, metric_, plan_.gemm, res_.batch_size, ws_, scale_, w_,
-                                           s_.weight_scale, k_, d_, pipelined);
+                                           s_.weight_scale, k_, d_, pipelined, stream_.get());
     Kokkos::Timer timer;
     epochs(queue);
     if (!res_.converged && res_.stop_reason.empty()) res_.stop_reason = "max epochs";
@@ -68,7 +71,7 @@ class LloydRun {
     res_.inertia = comm_.ordered_sum(local);
     res_.centroids = centroids_;
     res_.k_final = k_;
-    res_.workspace_bytes = ws_.bytes();
+    res_.workspace_bytes = ws_.bytes() + (stream_ ? stream_->bytes() : 0);
     res_.seconds_epochs = timer.seconds();
     return std::move(res_);
   }
@@ -99,10 +102,28 @@ class LloydRun {
   std::int64_t n_;
   int d_, k_;
   AssignPlan plan_;
+  std::unique_ptr<RowStream<ExecSpace, T>> stream_;  // the rows streamed from host memory, or none
   Kokkos::View<double*, mem> scale_;
   AssignWorkspace<ExecSpace, T> ws_;
   Result<T, mem> res_;
   int first_epoch_ = 1;
+
+  /// The assignment's plan within the device memory; with rows in host memory (host_rows, their
+  /// host address), the stream that brings them chunk by chunk.
+  void plan(T const* host_rows) {
+    if (!host_rows) {
+      plan_ = plan_assignment<ExecSpace, T, Metric>(p_, n_, d_, k_, [&] { return work_memory<ExecSpace, T>(p_.device_memory, n_, d_); });
+      res_.data_in = to_string(DataIn::device);
+      return;
+    }
+    StreamPlan const sp =
+        plan_stream<ExecSpace, T, Metric>(p_, n_, d_, k_, work_memory<ExecSpace, T>(p_.device_memory, n_, d_, true));
+    plan_ = sp.assign;
+    stream_ = std::make_unique<RowStream<ExecSpace, T>>(space_, host_rows, n_, d_, sp.chunk);
+    res_.data_in = to_string(DataIn::host);
+    res_.stream_chunk_rows = sp.chunk;
+    res_.bytes_streamed_per_epoch = stream_->bytes_per_pass();
+  }
 
   /// The fixed-point scales, and the GEMM paths' shift μ: the global column means, the same on every
   /// rank (the checked path's product and every GEMM path's inertia from the cluster sums are taken
@@ -312,15 +333,17 @@ class LloydRun {
   }
 };
 
-/// One Lloyd run from given initial centroids.
+/// One Lloyd run from given initial centroids. host_rows: x's rows at their host address, to stream
+/// them (DataIn::host), or nullptr: the kernels read x.
 template <class ExecSpace, class T, class Metric>
 Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
                                                      Parameters const& p, Metric const& metric,
                                                      Communicator const& comm, DataSummary const& s,
                                                      HostMatrix<T> centroids, int run_index = 0,
                                                      Checkpoint const* resume = nullptr,
-                                                     Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}) {
-  return LloydRun<ExecSpace, T, Metric>(space, x, p, metric, comm, s, centroids, run_index, resume, w)();
+                                                     Kokkos::View<T const*, typename ExecSpace::memory_space> w = {},
+                                                     T const* host_rows = nullptr) {
+  return LloydRun<ExecSpace, T, Metric>(space, x, p, metric, comm, s, centroids, run_index, resume, w, host_rows)();
 }
 
 }  // namespace kkm::detail

@@ -86,6 +86,22 @@ struct AssignPlan {
   bool split_once = false;
 };
 
+/// Device bytes the GEMM path `g` keeps per row prepared for its product (3xTF32: split into
+/// 3d; checked: shifted, with its norm); 0 for the others.
+template <class T>
+std::size_t prepared_row_bytes(GemmKind g, int d) {
+  return (g == GemmKind::tf32x3 ? 3 * std::size_t(d) : g == GemmKind::checked ? std::size_t(d) + 1 : 0) * sizeof(T);
+}
+
+/// Device bytes the GEMM path `g` takes per row of a batch: its product with the k centroids, the
+/// row prepared for it and, checked, its place in the list of rows the product leaves open. 0 for
+/// the fused kernels.
+template <class T>
+std::size_t gemm_row_bytes(GemmKind g, int d, int k) {
+  if (g == GemmKind::none) return 0;
+  return std::size_t(k) * sizeof(T) + prepared_row_bytes<T>(g, d) + (g == GemmKind::checked ? 32 : 0);
+}
+
 /// Chooses the assignment path and the batch size for this problem; free_bytes() is asked only
 /// where a GEMM path needs memory per batch.
 template <class ExecSpace, class T, class Metric, class FreeBytes>
@@ -94,8 +110,8 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
   plan.gemm = gemm_kind_for<ExecSpace, T, Metric>(p.assign, d, k);
   bool const gemm = plan.gemm != GemmKind::none;
   std::size_t const free_b = gemm ? free_bytes() : 0;
-  std::size_t const prep_cols = plan.gemm == GemmKind::tf32x3 ? 3 * std::size_t(d) : plan.gemm == GemmKind::checked ? d + 1 : 0;
-  plan.split_once = prep_cols > 0 && std::size_t(n_local) * prep_cols * sizeof(T) <= free_b / 4;
+  std::size_t const prep = prepared_row_bytes<T>(plan.gemm, d);
+  plan.split_once = prep > 0 && std::size_t(n_local) * prep <= free_b / 4;
   if (p.batch_size > 0) {
     plan.batch = p.batch_size;
   } else if (gemm) {
@@ -104,7 +120,7 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
     // threads need, if that is more: its argmin gives each row one thread (d = 256, k = 20000 in
     // 13421-row batches under 1 GiB: 53 teams of 256 threads for 132 SMs, 406 ms per epoch on an
     // H200).
-    std::size_t const per_row = (std::size_t(k) + (plan.split_once ? 0 : prep_cols)) * sizeof(T);
+    std::size_t const per_row = std::size_t(k) * sizeof(T) + (plan.split_once ? 0 : prep);
     std::size_t cap = std::size_t(1) << 30;
     if constexpr (!is_host_space<ExecSpace>()) cap = std::max(cap, std::size_t(ExecSpace().concurrency()) * per_row);
     std::size_t const budget = std::min<std::size_t>(free_b / 4, cap);
@@ -117,18 +133,16 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
 }
 
 /// Device bytes a plan's work buffers take, about: the accumulator (k × d sums, counts) and the
-/// centroids with their norms; on the GEMM paths a batch's product, its rows prepared per batch (or
-/// all rows prepared once) and, checked, the list of rows the product leaves open.
+/// centroids with their norms; on the GEMM paths a batch's rows (gemm_row_bytes), their prepared
+/// rows for all n_local rows where the plan prepares them once.
 template <class T>
 std::size_t plan_work_bytes(AssignPlan const& plan, std::int64_t n_local, int d, int k) {
   std::size_t const kk = static_cast<std::size_t>(k), dd = static_cast<std::size_t>(d);
   std::size_t bytes = (kk * dd + kk + 1) * sizeof(fixed_t) + kk * (dd + 2) * sizeof(T);
   if (plan.gemm == GemmKind::none) return bytes;
   std::size_t const rows = static_cast<std::size_t>(plan.batch > 0 ? plan.batch : n_local);
-  std::size_t const prep = plan.gemm == GemmKind::tf32x3 ? 3 * dd : plan.gemm == GemmKind::checked ? dd + 1 : 0;
-  bytes += rows * kk * sizeof(T);
-  bytes += (plan.split_once ? static_cast<std::size_t>(n_local) : rows) * prep * sizeof(T);
-  if (plan.gemm == GemmKind::checked) bytes += rows * 32;
+  bytes += rows * gemm_row_bytes<T>(plan.gemm, d, k);
+  if (plan.split_once) bytes += (static_cast<std::size_t>(n_local) - rows) * prepared_row_bytes<T>(plan.gemm, d);
   return bytes;
 }
 

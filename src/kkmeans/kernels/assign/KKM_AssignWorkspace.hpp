@@ -101,7 +101,6 @@ struct AssignWorkspace {
   /// several launches too).
   double deferred_total() const { return launch_total(partial_h.data(), deferred); }
 
-  /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
   /// μ := `mean` (the global column means), for the GEMM paths.
   void set_shift(ExecSpace const& space, std::vector<double> const& mean) {
     shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::shift"), mean.size());
@@ -110,6 +109,14 @@ struct AssignWorkspace {
     Kokkos::deep_copy(space, shift, h);
   }
 
+  /// Forgets what was made from the rows at an address (the prepared rows, Σ w‖x − μ‖²): the
+  /// next rows there are others (rows streamed through a buffer).
+  void forget_rows() {
+    prepared_of = nullptr;
+    x2_of = nullptr;
+  }
+
+  /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
   std::size_t bytes() const {
     return (dot.span() + cnorm.span() + gemm_centroids.span() + cpad.span() + prepared_rows.span() +
             split_centroids.span() + xnorm.span() + shift.span()) *

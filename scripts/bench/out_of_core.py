@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Rows larger than the device: kkmeans with the rows in host memory (--data-in host, every epoch
+streamed to the device in chunks) against the same fit with the rows on the device, the bound the
+link sets, and flash-kmeans' out-of-core kmeans_largeN on the same data and initial centroids.
+
+    python3 scripts/bench/out_of_core.py --kkmeans build-cuda-HOPPER90/apps/kkmeans/kkmeans \\
+        [--n 10000000 --d 128 --k 1024 --epochs 10] [--flash DIR] [--out out/ooc] [--results DIR]
+
+The bound: bytes streamed per epoch ÷ the pinned host→device bandwidth that a probe measures in the
+same run (PyTorch: 1 GiB page-locked, copied 10 times; skipped without torch). Each kkmeans fit runs
+--epochs epochs from the same random rows (--tol 0, --no-stop-on-no-change); ms per epoch is the
+median over the epochs after the first. --flash DIR: a copy of ../shared/peers (flash_peer.py beside
+flash-kmeans/) runs `flash_peer.py --large` as the peer.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results  # noqa: E402
+
+
+def pinned_bandwidth(gib=1, repeats=10):
+    """GB/s of host→device copies from page-locked memory (best of `repeats`), or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    src = torch.empty(gib << 28, dtype=torch.float32).pin_memory()
+    dst = torch.empty_like(src, device="cuda")
+    best = 0.0
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        dst.copy_(src, non_blocking=True)
+        end.record()
+        torch.cuda.synchronize()
+        best = max(best, src.numel() * 4 / (start.elapsed_time(end) * 1e-3) / 1e9)
+    return best
+
+
+def fit(binary, data, init, k, epochs, out, where, extra=()):
+    report = os.path.join(out, f"report_{where}.json")
+    cmd = [binary, "fit", "--input", f"{data}:/points", "--k", str(k), "--init-from", f"{init}:/init",
+           "--max-epochs", str(epochs), "--tol", "0", "--no-stop-on-no-change", "--data-in", where,
+           "--report", report, "--output", os.path.join(out, f"fit_{where}.h5"), "--overwrite", "--quiet", *extra]
+    subprocess.run(cmd, check=True)
+    r = json.load(open(report))
+    ms = [1e3 * e["seconds"] for e in r["history"]][1:] or [1e3 * r["history"][0]["seconds"]]
+    return statistics.median(ms), r, " ".join(cmd)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kkmeans", required=True)
+    ap.add_argument("--n", type=int, default=10_000_000)
+    ap.add_argument("--d", type=int, default=128)
+    ap.add_argument("--k", type=int, default=1024)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--device-memory", default="", help="--device-memory for the streamed fit (default: none)")
+    ap.add_argument("--flash", help="folder with flash_peer.py and flash-kmeans/ (a copy of ../shared/peers)")
+    ap.add_argument("--out", default="out/ooc")
+    ap.add_argument("--results", default=results.DEFAULT_DIR, help="results folder ('' writes none)")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    data, init = os.path.join(a.out, "ooc.h5"), os.path.join(a.out, "ooc_init.h5")
+    subprocess.run([a.kkmeans, "generate", "-o", f"{data}:/points", "--n", str(a.n), "--d", str(a.d), "--k",
+                    str(a.k), "--spread", "1.0", "--box", "10", "--seed", "11", "--overwrite", "--quiet"], check=True)
+    with h5py.File(data, "r") as f:
+        rows = np.sort(np.random.default_rng(5).choice(a.n, size=a.k, replace=False))
+        c0 = f["points"][rows, :]
+    with h5py.File(init, "w") as f:
+        f["init"] = c0
+    gbps = pinned_bandwidth()
+    shape = f"N = {a.n}, d = {a.d}, k = {a.k}"
+    lines, recs = [], []
+    extra = ["--device-memory", a.device_memory] if a.device_memory else []
+    ms_dev, r_dev, cmd_dev = fit(a.kkmeans, data, init, a.k, a.epochs, a.out, "device")
+    ms_host, r_host, cmd_host = fit(a.kkmeans, data, init, a.k, a.epochs, a.out, "host", extra)
+    with h5py.File(os.path.join(a.out, "fit_device.h5")) as p, h5py.File(os.path.join(a.out, "fit_host.h5")) as q:
+        same = bool((p["labels"][:] == q["labels"][:]).all() and (p["centroids"][:] == q["centroids"][:]).all())
+    streamed = r_host["memory"]["bytes_streamed_per_epoch"]
+    lines.append(f"{shape}: {streamed / 1e9:.2f} GB streamed per epoch in chunks of "
+                 f"{r_host['memory']['stream_chunk_rows']} rows; results identical to the device fit: {same}")
+    lines.append(f"kkmeans, rows on the device ({r_dev['assign_path']}): {ms_dev:.2f} ms/epoch")
+    lines.append(f"kkmeans, rows in host memory: {ms_host:.2f} ms/epoch")
+    recs.append(results.record("out-of-core", a.n, a.d, a.k, "kkmeans", "ms_per_epoch", ms_dev, cmd_dev,
+                               variant="data-in device"))
+    recs.append(results.record("out-of-core", a.n, a.d, a.k, "kkmeans", "ms_per_epoch", ms_host, cmd_host,
+                               variant="data-in host", identical_to_device=same))
+    if gbps:
+        bound = streamed / (gbps * 1e9) * 1e3
+        lines.append(f"pinned host→device probe: {gbps:.1f} GB/s; bound {bound:.2f} ms/epoch; "
+                     f"host mode at {ms_host / bound:.2f}× the bound")
+        recs.append(results.record("out-of-core", a.n, a.d, a.k, "probe", "pinned_h2d_GBps", gbps,
+                                   "torch pinned 1 GiB copy, best of 10"))
+    if a.flash:
+        cmd = [sys.executable, os.path.join(a.flash, "flash_peer.py"), f"{data}:/points", f"{init}:/init",
+               str(a.epochs), "--large"]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        m = re.search(r"([\d.]+) ms/iter", out.stdout)
+        if m:
+            ms_flash = float(m.group(1))
+            lines.append(f"flash-kmeans kmeans_largeN float32: {ms_flash:.2f} ms/iter "
+                         f"(kkmeans host mode {ms_flash / ms_host:.2f}× as fast)")
+            recs.append(results.record("out-of-core", a.n, a.d, a.k, "flash-kmeans", "ms_per_epoch", ms_flash,
+                                       " ".join(cmd), variant="kmeans_largeN float32"))
+        else:
+            lines.append(f"flash-kmeans kmeans_largeN failed: {(out.stdout + out.stderr).strip()[-300:]}")
+    print("\n".join(lines))
+    if a.results:
+        print("results:", results.write(recs, directory=a.results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+#pragma once
+/// \file KKM_RowStream.hpp
+/// \brief A pass over rows that stay in host memory (Parameters::data_in = host): chunk by chunk
+/// through two device buffers, the copy of chunk c + 1 queued before the work on chunk c, so that
+/// the link and the kernels overlap.
+///
+/// Each chunk's work is done (the space fenced) before its buffer is filled again two chunks later;
+/// a host fence per chunk costs tens of microseconds against the milliseconds a chunk of up to
+/// 256 MiB takes to cross the link.
+#include <kkmeans/core/KKM_Backend.hpp>
+#include <kkmeans/core/KKM_HostRows.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+namespace kkm::detail {
+
+template <class ExecSpace, class T>
+class RowStream {
+ public:
+  using mem = typename ExecSpace::memory_space;
+  using Buffer = Kokkos::View<T**, Kokkos::LayoutRight, mem>;
+
+  /// `rows`: n × d in host memory (its host address: the copies read it there); chunks of
+  /// `chunk_rows` rows (≥ 1).
+  RowStream(ExecSpace const& space, T const* rows, std::int64_t n, int d, std::int64_t chunk_rows)
+      : space_(space), rows_(rows), n_(n), d_(d), chunk_(std::max<std::int64_t>(1, std::min(chunk_rows, n))) {
+    for (auto& b : buf_) b = Buffer(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::row_chunk"), chunk_, d);
+  }
+
+  std::int64_t chunk_rows() const { return chunk_; }
+  /// Device bytes of the two buffers.
+  std::size_t bytes() const { return 2 * std::size_t(chunk_) * d_ * sizeof(T); }
+  /// Bytes one pass copies to the device.
+  std::size_t bytes_per_pass() const { return std::size_t(n_) * d_ * sizeof(T); }
+
+  /// Calls f(chunk, r0, r1) for the rows [r0, r1) of each chunk in order, chunk a device View of
+  /// them; returns when the last chunk's work is done.
+  template <class F>
+  void for_each_chunk(F&& f) {
+    std::int64_t const chunks = (n_ + chunk_ - 1) / chunk_;
+    if (chunks == 0) return;
+    queue_copy(0);
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      copies_.wait();  // chunk c is on the device
+      if (c + 1 < chunks) queue_copy(c + 1);  // into the buffer chunk c − 1 used, whose work is done
+      auto const [r0, r1] = range(c);
+      f(DeviceMatrix<ExecSpace, T>(Kokkos::subview(buf_[c % 2], std::make_pair(std::int64_t(0), r1 - r0), Kokkos::ALL())),
+        r0, r1);
+      space_.fence();
+    }
+  }
+
+ private:
+  ExecSpace const& space_;
+  T const* rows_;
+  std::int64_t n_;
+  int d_;
+  std::int64_t chunk_;
+  Buffer buf_[2];
+  HostToDevice<ExecSpace> copies_;
+
+  std::pair<std::int64_t, std::int64_t> range(std::int64_t c) const { return {c * chunk_, std::min(n_, (c + 1) * chunk_)}; }
+
+  void queue_copy(std::int64_t c) {
+    auto const [r0, r1] = range(c);
+    copies_.copy(buf_[c % 2].data(), rows_ + std::size_t(r0) * d_, std::size_t(r1 - r0) * d_ * sizeof(T));
+  }
+};
+
+}  // namespace kkm::detail

@@ -1,0 +1,114 @@
+#pragma once
+/// \file KKM_HostRows.hpp
+/// \brief Rows that stay in host memory while a device works on them: the address the device reads
+/// them at, and copies of them to the device on a queue of their own, overlapped with the kernels.
+#include <kkmeans/core/KKM_Backend.hpp>
+#include <kkmeans/core/KKM_Parameters.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cstddef>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+namespace kkm::detail {
+
+/// Whether rows in memory space `Mem` are host memory that ExecSpace reaches across a link (CUDA's
+/// page-locked memory) rather than its own memory.
+template <class ExecSpace, class Mem>
+constexpr bool rows_on_host() {
+  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, Mem>::accessible && !is_host_space<ExecSpace>();
+}
+
+/// The address ExecSpace's kernels read host memory `p` at: on CUDA the mapped device pointer of
+/// page-locked memory (the same address on every current system, asked for rather than assumed);
+/// `p` itself elsewhere, and for memory CUDA does not know as page-locked.
+template <class ExecSpace, class T>
+T* device_address(T* p) {
+#if defined(KOKKOS_ENABLE_CUDA)
+  if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
+    void* dp = nullptr;
+    if (p != nullptr && cudaHostGetDevicePointer(&dp, const_cast<std::remove_const_t<T>*>(p), 0) == cudaSuccess)
+      return static_cast<T*>(dp);
+    (void)cudaGetLastError();  // (not page-locked: the error is expected and cleared)
+  }
+#endif
+  return p;
+}
+
+/// The rows of `data` as the kernels read them: the View itself in the space's own memory, else
+/// (host memory the device reaches across a link) an unmanaged View at their device address.
+template <class ExecSpace, class View>
+DeviceMatrix<ExecSpace, typename View::non_const_value_type> device_rows(View const& data) {
+  if constexpr (std::is_same_v<typename View::memory_space, typename ExecSpace::memory_space>) {
+    return data;
+  } else {
+    return DeviceMatrix<ExecSpace, typename View::non_const_value_type>(device_address<ExecSpace>(data.data()),
+                                                                        data.extent(0), data.extent(1));
+  }
+}
+
+/// Whether a fit or predict over rows in memory space Mem streams them (DataIn::host, or automatic
+/// where they lie in host memory across a link); never where the host cannot read them.
+template <class ExecSpace, class Mem>
+bool streams_rows(DataIn data_in) {
+  if constexpr (!Kokkos::SpaceAccessibility<Kokkos::HostSpace, Mem>::accessible) return false;
+  return data_in == DataIn::host || (data_in == DataIn::automatic && rows_on_host<ExecSpace, Mem>());
+}
+
+/// Copies from host to ExecSpace's memory on a queue of their own (CUDA: a stream besides the
+/// kernels'), so that a copy runs while kernels work on earlier data; wait() returns when every copy
+/// queued so far has landed. On host spaces a copy is done when copy() returns.
+template <class ExecSpace>
+class HostToDevice {
+ public:
+  HostToDevice() {
+#if defined(KOKKOS_ENABLE_CUDA)
+    if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>)
+      if (cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking) != cudaSuccess)
+        throw std::runtime_error("cudaStreamCreate failed");
+#endif
+  }
+  HostToDevice(HostToDevice const&) = delete;
+  HostToDevice& operator=(HostToDevice const&) = delete;
+  ~HostToDevice() {
+#if defined(KOKKOS_ENABLE_CUDA)
+    if (stream_ != nullptr) {
+      cudaStreamSynchronize(stream_);
+      cudaStreamDestroy(stream_);
+    }
+#endif
+  }
+
+  /// Queues a copy of `bytes` bytes from host memory `src` to ExecSpace's memory `dst`.
+  void copy(void* dst, void const* src, std::size_t bytes) {
+    if (bytes == 0) return;
+#if defined(KOKKOS_ENABLE_CUDA)
+    if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
+      if (cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_) != cudaSuccess)
+        throw std::runtime_error("cudaMemcpyAsync of " + std::to_string(bytes) + " bytes to the device failed");
+    } else
+#endif
+    {
+      static_assert(is_host_space<ExecSpace>(), "HostToDevice: a device backend without a copy queue");
+      std::memcpy(dst, src, bytes);
+    }
+  }
+
+  /// Returns when every copy queued so far has landed.
+  void wait() {
+#if defined(KOKKOS_ENABLE_CUDA)
+    if (stream_ != nullptr && cudaStreamSynchronize(stream_) != cudaSuccess)
+      throw std::runtime_error("a copy to the device failed");
+#endif
+  }
+
+ private:
+#if defined(KOKKOS_ENABLE_CUDA)
+  cudaStream_t stream_ = nullptr;
+#endif
+};
+
+}  // namespace kkm::detail

@@ -1,0 +1,140 @@
+#pragma once
+// Rows streamed from host memory (Parameters::data_in = host): each Lloyd epoch and the final
+// assignment copy them chunk by chunk into two device buffers. The same centroids, labels, epochs
+// and per-epoch counts as the rows read in place, bit for bit, for every kind of metric, with
+// weights, whatever the chunk size; a budget too small for two chunks of the least rows is refused
+// before any work, naming the least that would do.
+#include <KKM_TestHelpers.hpp>
+
+#include <gtest/gtest.h>
+
+#include <kkmeans/algorithms/KKM_Fit.hpp>
+#include <kkmeans/algorithms/KKM_Predict.hpp>
+#include <kkmeans/core/KKM_Backend.hpp>
+
+#include <string>
+#include <vector>
+
+namespace kkm_test {
+namespace {
+
+using space = TEST_EXECSPACE;
+using mem = space::memory_space;
+
+/// m in the host memory a fit streams from (page-locked on CUDA).
+template <class T>
+Kokkos::View<T**, Kokkos::LayoutRight, kkm::detail::staging_space_t<space>> to_host_rows(Matrix<T> const& m) {
+  Kokkos::View<T**, Kokkos::LayoutRight, kkm::detail::staging_space_t<space>> h("host_rows", m.n, m.d);
+  for (std::int64_t i = 0; i < m.n; ++i)
+    for (int j = 0; j < m.d; ++j) h(i, j) = m(i, j);
+  return h;
+}
+
+template <class T>
+Kokkos::View<T const*, mem> weights_on_device(std::vector<T> const& w) {
+  Kokkos::View<T*, mem> wd("w", w.size());
+  auto wh = Kokkos::create_mirror_view(wd);
+  for (std::size_t i = 0; i < w.size(); ++i) wh(i) = w[i];
+  Kokkos::deep_copy(wd, wh);
+  return wd;
+}
+
+/// Fits in place and streamed within `budget` bytes; expects the same results and that the stream
+/// took several chunks.
+template <class T, class Metric>
+void expect_streaming_changes_nothing(kkm::Parameters p, Matrix<T> const& x, Metric const& metric,
+                                      std::size_t budget, std::vector<T> const& w = {}) {
+  auto const wd = weights_on_device(w);
+  p.data_in = kkm::DataIn::device;
+  auto const a = kkm::fit(space{}, to_device<space>(x), wd, p, metric);
+  p.data_in = kkm::DataIn::host;
+  p.device_memory = budget;
+  auto const b = kkm::fit(space{}, to_host_rows(x), wd, p, metric);
+  EXPECT_EQ(a.data_in, "device");
+  EXPECT_EQ(b.data_in, "host");
+  EXPECT_GT(b.stream_chunk_rows, 0);
+  EXPECT_LT(b.stream_chunk_rows * 3, x.n) << "the stream should take several chunks";
+  EXPECT_EQ(b.bytes_streamed_per_epoch, std::size_t(x.n) * x.d * sizeof(T));
+  EXPECT_EQ(a.path, b.path);
+  ASSERT_EQ(a.history.size(), b.history.size());
+  for (std::size_t e = 0; e < a.history.size(); ++e) {
+    EXPECT_EQ(a.history[e].changed, b.history[e].changed) << "epoch " << e + 1;
+    EXPECT_EQ(a.history[e].shift, b.history[e].shift) << "epoch " << e + 1;
+    EXPECT_EQ(a.history[e].empty, b.history[e].empty) << "epoch " << e + 1;
+    EXPECT_NEAR(a.history[e].inertia, b.history[e].inertia, 1e-9 * a.history[e].inertia) << "epoch " << e + 1;
+  }
+  EXPECT_EQ(centroids_vector(a), centroids_vector(b));
+  EXPECT_EQ(labels_to_host(a.labels), labels_to_host(b.labels));
+  EXPECT_NEAR(a.inertia, b.inertia, 1e-9 * a.inertia);
+}
+
+kkm::Parameters stream_params(int k) {
+  kkm::Parameters p;
+  p.k = k;
+  p.init = kkm::Init::random;
+  p.seed = 7;
+  p.max_epochs = 30;
+  return p;
+}
+
+TEST(TEST_CATEGORY, stream_squared_euclidean_equals_in_place) {
+  auto const x = blobs<float>(5000, 8, 12, 1.5, 21);
+  // 60 KiB: 20 KB of labels, chunks of a few hundred rows.
+  expect_streaming_changes_nothing(stream_params(12), x, kkm::SquaredEuclidean{}, 60 << 10);
+}
+
+TEST(TEST_CATEGORY, stream_weighted_cosine_and_median_equal_in_place) {
+  auto const x = blobs<double>(3000, 5, 7, 2.0, 22);
+  std::vector<double> w(x.n);
+  for (std::int64_t i = 0; i < x.n; ++i) w[i] = 0.5 + double(i % 5);
+  expect_streaming_changes_nothing(stream_params(7), x, kkm::Cosine{}, 60 << 10, w);
+  expect_streaming_changes_nothing(stream_params(7), x, kkm::Manhattan{}, 60 << 10, w);
+}
+
+TEST(TEST_CATEGORY, stream_generic_kernel_batches_and_empty_policies_equal_in_place) {
+  auto const x = blobs<float>(4000, 24, 20, 1.0, 23);
+  auto p = stream_params(40);  // more centroids than blobs: empty clusters under each policy
+  p.batch_size = 100;
+  for (auto empty : {kkm::EmptyPolicy::drop, kkm::EmptyPolicy::split, kkm::EmptyPolicy::farthest}) {
+    p.empty = empty;
+    expect_streaming_changes_nothing(p, x, kkm::Euclidean{}, 200 << 10);
+  }
+}
+
+TEST(TEST_CATEGORY, stream_checked_gemm_equals_in_place) {
+  auto const x = blobs<float>(4000, 40, 70, 1.0, 24);
+  auto p = stream_params(70);
+  p.assign = kkm::AssignPath::gemm_checked;
+  p.max_epochs = 8;
+  expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 680 << 10);  // chunks of ≈ 800 rows
+}
+
+TEST(TEST_CATEGORY, stream_predict_equals_in_place) {
+  auto const x = blobs<float>(5000, 6, 9, 1.5, 26);
+  auto const fitted = kkm::fit(space{}, to_device<space>(x), stream_params(9), kkm::Manhattan{});
+  double in_place = 0, streamed = 0;
+  auto const a = kkm::predict(space{}, to_device<space>(x), fitted.centroids, kkm::Manhattan{}, &in_place);
+  auto const b = kkm::predict(space{}, to_host_rows(x), fitted.centroids, kkm::Manhattan{}, &streamed, 0,
+                              kkm::DataIn::host, 40 << 10);  // chunks of ≈ 400 rows
+  EXPECT_EQ(labels_to_host(a), labels_to_host(b));
+  EXPECT_EQ(labels_to_host(a), labels_to_host(fitted.labels));
+  EXPECT_NEAR(in_place, streamed, 1e-9 * in_place);
+}
+
+TEST(TEST_CATEGORY, stream_budget_too_small_is_refused_naming_the_least) {
+  auto const x = blobs<float>(4000, 8, 4, 1.0, 25);
+  auto p = stream_params(4);
+  p.data_in = kkm::DataIn::host;
+  p.device_memory = 20000;  // 16 000 bytes of labels leave too little for two chunks
+  try {
+    (void)kkm::fit(space{}, to_host_rows(x), Kokkos::View<float const*, mem>(), p, kkm::SquaredEuclidean{});
+    FAIL() << "a budget too small for the stream's chunks was accepted";
+  } catch (kkm::UserError const& e) {
+    std::string const msg = e.what();
+    EXPECT_NE(msg.find("two chunk buffers"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("allow at least"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace kkm_test
