@@ -229,6 +229,16 @@ def stream_from_host_memory(d):
         assert m["data_in"] == "host" and m["bytes_streamed_per_epoch"] == rows * 8 * 4, m
         assert 0 < m["stream_chunk_rows"] < rows, m
     assert json.load(open(f"{d}/chunks.json"))["memory"]["stream_chunk_rows"] * 10 < 6000
+    # Checkpoints of a streamed fit: killed after epoch 2's, resumed streamed on 2 ranks, it ends as the
+    # device fit did.
+    ck, ckargs = f"{d}/ck.h5", ["--checkpoint", f"{d}/ck.h5", "--checkpoint-every", "2", "--data-in", "host"]
+    p = subprocess.run([BIN] + base + ckargs + ["--output", f"{d}/killed.h5"],
+                       env=dict(ENV, KKMEANS_TEST_KILL_AFTER_CHECKPOINT="2"), capture_output=True)
+    assert p.returncode == -9 and not os.path.exists(f"{d}/killed.h5"), p.returncode
+    run(base + ckargs + ["--resume", "--output", f"{d}/resumed.h5"], np_=2, check=0)
+    with h5py.File(f"{d}/device.h5") as a, h5py.File(f"{d}/resumed.h5") as b:
+        assert (a["labels"][:] == b["labels"][:]).all() and (a["centroids"][:] == b["centroids"][:]).all()
+        assert b.attrs["resumed_from_epoch"] == 2
     # From a deck; the device's memory holds the labels and two chunks, not the rows.
     deck = f"{d}/host.toml"
     open(deck, "w").write('data_in = "host"\nhost_memory = "1M"\n')

@@ -243,6 +243,23 @@ def test_a_metric_compiled_from_cpp():
     assert repr(my_metrics.chebyshev) == "<kkmeans metric 'chebyshev'>"
 
 
+def test_data_in_host_streams_the_rows_and_changes_nothing():
+    """data_in="host" as --data-in host: the rows stay in host memory and each epoch streams them through
+    device chunks within device_memory; the labels and centroids are those of data_in="device"."""
+    x = blobs(6000, 8, 5, seed=3)
+    w = np.linspace(0.5, 2.0, len(x))
+    for kw in ({}, {"metric": "manhattan"}):
+        a = KMeans(7, random_state=3, data_in="device", **kw).fit(x, sample_weight=w)
+        b = KMeans(7, random_state=3, data_in="host", device_memory="200K", **kw).fit(x, sample_weight=w)
+        assert (a.data_in_, b.data_in_) == ("device", "host")
+        np.testing.assert_array_equal(a.labels_, b.labels_)
+        np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    with pytest.raises(ValueError, match="unknown data_in 'disk' \\(use one of: auto, device, host\\)"):
+        KMeans(4, data_in="disk").fit(x)
+    with pytest.raises(ValueError, match="two chunk buffers"):
+        KMeans(4, init="random", data_in="host", device_memory="30K").fit(x)
+
+
 def test_device_memory_budget_bounds_the_work_and_changes_nothing():
     """device_memory as --device-memory: a budget the checked GEMM path's batches fit into gives the
     labels and centroids of a fit without one; too small a budget, or a malformed one, is a ValueError

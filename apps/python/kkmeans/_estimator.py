@@ -38,11 +38,17 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         least 4 columns, else 0)
     device_memory : "auto", bytes, or a size such as "8G" (--device-memory): the most the fit may use on
         the device (rows, labels, work buffers); default "auto" (the device's free memory)
+    data_in : "auto", "device" or "host" (--data-in): where the rows stay in the Lloyd epochs. "host": numpy
+        rows stay in host memory (on a GPU pinned where they are, without a copy) and each epoch streams
+        them to the device in chunks within device_memory, so X may be larger than the GPU; the results
+        are those of "device" bit for bit. "auto": "device" if the rows fit the device, else (GPU
+        builds) "host". CUDA arrays are always read where they are.
     comm : an mpi4py communicator, default None. Each rank passes its own rows; the result is the fit of
         all ranks' rows together (centroids on every rank, labels_ for the rank's own rows).
 
     Attributes: cluster_centers_, labels_, inertia_, n_iter_, n_features_in_, plus stop_reason_, init_
-    (the initialisation used) and assign_path_ (the assignment path used).
+    (the initialisation used), assign_path_ (the assignment path used) and data_in_ (where the rows
+    stayed in the Lloyd epochs: "device" or "host").
 
     Inputs: C-contiguous numpy arrays of the working precision's dtype are used in place (float32 for
     "float", float64 for "double"); other arrays are converted once. With a CUDA build, CUDA arrays
@@ -51,7 +57,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def __init__(self, n_clusters=8, *, metric="sqeuclidean", init="auto", n_init=1, max_iter=300, tol=1e-4,
                  random_state=0, batch_size="auto", empty="drop", mode="lloyd", precision="float", assign="auto",
-                 iou_column=None, device_memory="auto", comm=None):
+                 iou_column=None, device_memory="auto", data_in="auto", comm=None):
         self.n_clusters = n_clusters
         self.metric = metric
         self.init = init
@@ -66,6 +72,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.assign = assign
         self.iou_column = iou_column
         self.device_memory = device_memory
+        self.data_in = data_in
         self.comm = comm
 
     # --- fit -------------------------------------------------------------------------------------
@@ -96,6 +103,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.stop_reason_ = res["stop_reason"]
         self.init_ = res["init"]
         self.assign_path_ = res["path"]
+        self.data_in_ = res["data_in"]
         self._rows_address = res["rows_address"]  # where the fit read X (tests check it is X's own buffer)
         # The library's own clock; "upload": copying host rows to the device (0 where they are used in place).
         self._seconds = {"init": res["seconds_init"], "epochs": res["seconds_epochs"],
@@ -143,6 +151,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             "seed": _checks.seed_of(self.random_state),
             "batch_size": _checks.batch_rows(self.batch_size),
             "device_memory": _checks.device_memory(self.device_memory),
+            "data_in": _checks.choice("data_in", self.data_in, c["data_in"]),
             "empty": _checks.choice("empty-cluster policy", self.empty, c["empty"]),
             "mode": _checks.choice("mode", self.mode, c["mode"]),
             "assign": _checks.choice("assign path", self.assign, c["assign"]),

@@ -1,6 +1,7 @@
 #pragma once
 /// \file KKM_Atomic.hpp
-/// \brief The kernels' relaxed atomic add, one instruction under Kokkos 3.4 and 4.x alike.
+/// \brief The kernels' relaxed atomic adds (with and without the old value), one instruction under
+/// Kokkos 3.4 and 4.x alike.
 #include <Kokkos_Core.hpp>
 
 #include <type_traits>
@@ -27,6 +28,23 @@ KOKKOS_FORCEINLINE_FUNCTION void atomic_add(T* p, V v) {
   }
 #else
   Kokkos::atomic_add(p, value);
+#endif
+}
+
+/// *p += v atomically (relaxed), returning the old value; on CUDA devices CUDA's atomicAdd for the
+/// types it has (desul's returning add is inline PTX with a memory clobber too), elsewhere
+/// Kokkos::atomic_fetch_add.
+template <class T, class V>
+KOKKOS_FORCEINLINE_FUNCTION T atomic_fetch_add(T* p, V v) {
+  T const value = static_cast<T>(v);
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<T, int> || std::is_same_v<T, unsigned> || std::is_same_v<T, unsigned long long>) {
+    return atomicAdd(p, value);
+  } else {
+    return Kokkos::atomic_fetch_add(p, value);
+  }
+#else
+  return Kokkos::atomic_fetch_add(p, value);
 #endif
 }
 

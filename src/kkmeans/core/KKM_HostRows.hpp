@@ -58,6 +58,45 @@ bool streams_rows(DataIn data_in) {
   return data_in == DataIn::host || (data_in == DataIn::automatic && rows_on_host<ExecSpace, Mem>());
 }
 
+/// While alive, host memory [p, p + bytes) is page-locked and mapped for ExecSpace's device (CUDA:
+/// cudaHostRegister), so that kernels read it across the link and copies from it run asynchronously;
+/// memory already page-locked is left as it is. Nothing elsewhere. (Rows a caller owns, e.g. a numpy
+/// array, streamed without a copy.)
+template <class ExecSpace>
+class PinnedRegistration {
+ public:
+  PinnedRegistration(void const* p, std::size_t bytes) {
+#if defined(KOKKOS_ENABLE_CUDA)
+    if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
+      if (p == nullptr || bytes == 0) return;
+      void* const q = const_cast<void*>(p);
+      cudaError_t const e = cudaHostRegister(q, bytes, cudaHostRegisterPortable | cudaHostRegisterMapped);
+      if (e == cudaSuccess) {
+        p_ = q;
+      } else if (e == cudaErrorHostMemoryAlreadyRegistered) {
+        (void)cudaGetLastError();
+      } else {
+        (void)cudaGetLastError();
+        throw std::runtime_error(std::string("cannot page-lock the rows in host memory: ") + cudaGetErrorString(e));
+      }
+    }
+#else
+    (void)p;
+    (void)bytes;
+#endif
+  }
+  PinnedRegistration(PinnedRegistration const&) = delete;
+  PinnedRegistration& operator=(PinnedRegistration const&) = delete;
+  ~PinnedRegistration() {
+#if defined(KOKKOS_ENABLE_CUDA)
+    if (p_ != nullptr) cudaHostUnregister(p_);
+#endif
+  }
+
+ private:
+  void* p_ = nullptr;
+};
+
 /// Copies from host to ExecSpace's memory on a queue of their own (CUDA: a stream besides the
 /// kernels'), so that a copy runs while kernels work on earlier data; wait() returns when every copy
 /// queued so far has landed. On host spaces a copy is done when copy() returns.

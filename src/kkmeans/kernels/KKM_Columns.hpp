@@ -2,6 +2,7 @@
 /// \file KKM_Columns.hpp
 /// \brief Per-column reductions over the local rows (run once per fit): max |x|, exact column sums
 /// and sums of squared deviations, all reproducible bit for bit.
+#include <kkmeans/core/KKM_Atomic.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
@@ -119,7 +120,7 @@ std::vector<fixed_t> column_fixed_sums(ExecSpace const& space, std::int64_t n, i
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(t, r0, r1),
               [&](std::int64_t i, fixed_t& ls) { ls += to_fixed(f(i, j), scale(j)); }, s);
-          Kokkos::single(Kokkos::PerTeam(t), [&]() { Kokkos::atomic_add(&out(j), s); });
+          Kokkos::single(Kokkos::PerTeam(t), [&]() { detail::atomic_add(&out(j), s); });
         });
   }
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);

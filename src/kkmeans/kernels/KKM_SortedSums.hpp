@@ -121,7 +121,7 @@ struct LabelScatter : LabelBins<ExecSpace> {
     this->team_rows(t, i0, i1);
     if (!this->launch.in_scratch) {
       Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1), [&](std::int64_t i) {
-        perm(Kokkos::atomic_fetch_add(&cursor(label_bin(this->labels(i), k)), bin_t(1))) = i;
+        perm(detail::atomic_fetch_add(&cursor(label_bin(this->labels(i), k)), bin_t(1))) = i;
       });
       return;
     }
@@ -130,13 +130,13 @@ struct LabelScatter : LabelBins<ExecSpace> {
     int* h = take_scratch<int>(sh, std::size_t(k + 1));
     this->team_histogram(t, i0, i1, h);
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, k + 1), [&](int b) {
-      if (h[b] != 0) base[b] = Kokkos::atomic_fetch_add(&cursor(b), bin_t(h[b]));
+      if (h[b] != 0) base[b] = detail::atomic_fetch_add(&cursor(b), bin_t(h[b]));
       h[b] = 0;
     });
     t.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(t, i0, i1), [&](std::int64_t i) {
       int const b = label_bin(this->labels(i), k);
-      perm(base[b] + Kokkos::atomic_fetch_add(&h[b], 1)) = i;
+      perm(base[b] + detail::atomic_fetch_add(&h[b], 1)) = i;
     });
   }
 };

@@ -6,6 +6,7 @@
 /// exact distances. In fit epochs the rows with more than one candidate left ("open rows") are
 /// queued for a second launch (KKM_OpenRows.hpp) instead of being measured by their thread, whose
 /// warp's other threads would wait.
+#include <kkmeans/core/KKM_Atomic.hpp>
 #include <kkmeans/core/KKM_Math.hpp>
 #include <kkmeans/core/KKM_Scratch.hpp>
 #include <kkmeans/kernels/assign/KKM_CheckedBound.hpp>
@@ -147,11 +148,11 @@ struct CheckedScanKernel : ProductScanBase<ExecSpace, T, Metric, Accumulate> {
         e.j[m] = tb.j[m];
         if (e.n >= 0 && tb.v[m] <= thr) ++e.n;
       }
-      int const slot = Kokkos::atomic_fetch_add(q.n, 1);
+      int const slot = detail::atomic_fetch_add(q.n, 1);
       if (slot < chk.queue_cap)
         q.rows[slot] = e;
       else
-        chk.pending(Kokkos::atomic_fetch_add(&chk.open_n(0), fixed_t(1))) = e;
+        chk.pending(detail::atomic_fetch_add(&chk.open_n(0), fixed_t(1))) = e;
     });
   }
 
@@ -159,7 +160,7 @@ struct CheckedScanKernel : ProductScanBase<ExecSpace, T, Metric, Accumulate> {
   KOKKOS_INLINE_FUNCTION void flush_queue(member const& t, Queue const& q) const {
     int const m = *q.n < chk.queue_cap ? *q.n : chk.queue_cap;
     Kokkos::single(Kokkos::PerTeam(t), [&]() {
-      *q.at = m > 0 ? Kokkos::atomic_fetch_add(&chk.open_n(0), fixed_t(m)) : fixed_t(0);
+      *q.at = m > 0 ? detail::atomic_fetch_add(&chk.open_n(0), fixed_t(m)) : fixed_t(0);
     });
     t.team_barrier();
     fixed_t const at = *q.at;

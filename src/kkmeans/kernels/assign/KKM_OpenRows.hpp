@@ -137,7 +137,7 @@ struct ResolveOpenRows {
         }
         for (int u = 0; u < gather_rounds; ++u) {
           int const j = j0 + u * lanes + l;
-          if (j < k && !(v[u] > row.thr)) list[Kokkos::atomic_fetch_add(list_n, 1)] = j;
+          if (j < k && !(v[u] > row.thr)) list[detail::atomic_fetch_add(list_n, 1)] = j;
         }
       });
       int m = 0;  // (lane 0 reads the count; every lane gets it)
@@ -167,7 +167,7 @@ struct ResolveOpenRows {
       std::int64_t e0 = 0;
       Kokkos::single(
           Kokkos::PerThread(t),
-          [&](std::int64_t& v) { v = static_cast<std::int64_t>(Kokkos::atomic_fetch_add(&chk.open_n(1), fixed_t(take_rows))); },
+          [&](std::int64_t& v) { v = static_cast<std::int64_t>(detail::atomic_fetch_add(&chk.open_n(1), fixed_t(take_rows))); },
           e0);
       if (e0 >= open) break;
       std::int64_t const e1 = e0 + take_rows < open ? e0 + take_rows : open;

@@ -82,6 +82,7 @@ inline Parameters parameters_from(py::dict const& o) {
   p.seed = o["seed"].cast<std::uint64_t>();
   p.batch_size = o["batch_size"].cast<std::int64_t>();
   p.device_memory = o["device_memory"].cast<std::size_t>();
+  p.data_in = parse_name<DataIn>("data_in", o["data_in"].cast<std::string>());
   p.empty = parse_name<EmptyPolicy>("empty-cluster policy", o["empty"].cast<std::string>());
   p.mode = parse_name<Mode>("mode", o["mode"].cast<std::string>());
   p.assign = parse_name<AssignPath>("assign path", o["assign"].cast<std::string>());
@@ -89,11 +90,23 @@ inline Parameters parameters_from(py::dict const& o) {
 }
 
 /// Calls f(x) with the rows as an unmanaged View the fit's space reads: in place when it can, else
-/// through one copy to the device (its seconds, with the copy finished, in *upload_seconds).
+/// through one copy to the device (its seconds, with the copy finished, in *upload_seconds). Numpy
+/// rows a GPU fit streams (p.data_in host, or auto and they do not fit the device) stay where they
+/// are, page-locked for the fit; CUDA arrays are read where they are (p.data_in becomes device).
 template <class T, class F>
-auto with_device_rows(Rows<T> const& r, F&& f, double* upload_seconds = nullptr) {
+auto with_device_rows(Rows<T> const& r, Parameters& p, F&& f, double* upload_seconds = nullptr) {
   using Device = Kokkos::View<T const**, Kokkos::LayoutRight, Mem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  if (r.on_device) p.data_in = DataIn::device;
   if (r.on_device || host_rows_in_place) return f(Device(r.data, r.n, r.d));
+  std::size_t const bytes = std::size_t(r.n) * std::size_t(r.d) * sizeof(T);
+  std::size_t const room = p.device_memory > 0 ? p.device_memory : detail::available_memory<Exec>() / 10 * 9;
+  if (p.data_in == DataIn::host || (p.data_in == DataIn::automatic && bytes + std::size_t(r.n) * sizeof(int) > room)) {
+    detail::PinnedRegistration<Exec> const pinned(r.data, bytes);
+    p.data_in = DataIn::host;
+    using Pinned = Kokkos::View<T const**, Kokkos::LayoutRight, detail::staging_space_t<Exec>,
+                                Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+    return f(Pinned(r.data, r.n, r.d));
+  }
   Kokkos::Timer clock;
   Kokkos::View<T**, Kokkos::LayoutRight, Mem> copy(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::python::rows"),
                                                   r.n, r.d);
@@ -165,7 +178,7 @@ py::dict fit_rows(Metric const& metric, Rows<T> const& x, Rows<T> const& w, py::
   Communicator const comm = communicator_from(comm_handle);
   py::dict out;
   double upload_seconds = 0;
-  with_device_rows(x, [&](auto rows) {
+  with_device_rows(x, p, [&](auto rows) {
     auto const weights = device_weights(w);
     auto res = [&] {
       py::gil_scoped_release const free_python;
@@ -180,6 +193,7 @@ py::dict fit_rows(Metric const& metric, Rows<T> const& x, Rows<T> const& w, py::
     out["k_final"] = res.k_final;
     out["init"] = res.init;
     out["path"] = res.path;
+    out["data_in"] = res.data_in;
     out["restart_inertia"] = res.restart_inertia;
     out["seconds_init"] = res.seconds_init;
     out["seconds_epochs"] = res.seconds_epochs;
@@ -208,7 +222,8 @@ py::dict predict_rows(Metric const& metric, Rows<T> const& x, py::array_t<T> con
   ensure_kokkos();
   auto const c = host_centroids(centroids);
   py::dict out;
-  with_device_rows(x, [&](auto rows) {
+  Parameters p;  // data_in auto: numpy rows that do not fit the device are streamed
+  with_device_rows(x, p, [&](auto rows) {
     double inertia = 0;
     auto const labels = [&] {
       py::gil_scoped_release const free_python;
@@ -234,7 +249,9 @@ template <class T, class Metric>
 py::array_t<T> transform_rows(Metric const& metric, Rows<T> const& x, py::array_t<T> const& centroids) {
   ensure_kokkos();
   auto const c = host_centroids(centroids);
-  return with_device_rows(x, [&](auto rows) {
+  Parameters p;  // the n × k distances live on the device anyway: the rows go there too
+  p.data_in = DataIn::device;
+  return with_device_rows(x, p, [&](auto rows) {
     auto const dist = [&] {
       py::gil_scoped_release const free_python;
       return transform(Exec{}, rows, c, metric);
