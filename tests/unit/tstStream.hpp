@@ -109,6 +109,17 @@ TEST(TEST_CATEGORY, stream_checked_gemm_equals_in_place) {
   expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 680 << 10);  // chunks of ≈ 800 rows
 }
 
+TEST(TEST_CATEGORY, stream_kmeans_parallel_equals_in_place) {
+  // k-means‖ streams its rounds' passes too: the same candidates, so the same fit.
+  auto const x = blobs<float>(6000, 40, 30, 1.0, 27);
+  auto p = stream_params(64);
+  p.init = kkm::Init::kmeans_parallel;
+  p.max_epochs = 6;
+  expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 360 << 10);
+  p.assign = kkm::AssignPath::gemm_checked;  // (its product needs more room per chunk row)
+  expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 600 << 10);
+}
+
 TEST(TEST_CATEGORY, stream_predict_equals_in_place) {
   auto const x = blobs<float>(5000, 6, 9, 1.5, 26);
   auto const fitted = kkm::fit(space{}, to_device<space>(x), stream_params(9), kkm::Manhattan{});

@@ -102,12 +102,13 @@ constexpr Init init_for(Init requested) {
   return is_host_space<ExecSpace>() ? Init::kmeanspp : Init::kmeans_parallel;
 }
 
-/// The first centroids of run `seed`: a checkpoint's, the given ones, or by the chosen init.
+/// The first centroids of run `seed`: a checkpoint's, the given ones, or by the chosen init
+/// (k-means‖ streams rows in host memory, host_rows, as the epochs do).
 template <class ExecSpace, class V, class Metric>
 HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, Parameters const& params,
                                 Metric const& metric, std::uint64_t seed, DataSummary const& summary,
                                 Communicator const& comm, Kokkos::View<V const*, typename ExecSpace::memory_space> weights,
-                                Checkpoint const* resume) {
+                                Checkpoint const* resume, V const* host_rows) {
   int const d = x.extent(1);
   Init const init = init_for<ExecSpace>(params.init);
   HostMatrix<V> c0;
@@ -123,7 +124,7 @@ HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, 
     c0 = init_random(space, x, params.k, seed, summary, comm);
   } else if (init == Init::kmeans_parallel) {
     c0 = init_kmeans_parallel(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights, 5, 2.0,
-                              params);
+                              params, host_rows);
   } else {
     c0 = init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights);
   }
@@ -181,7 +182,7 @@ Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, Dev
     std::uint64_t const seed = params.seed + std::uint64_t(r);
     Kokkos::Timer ti;
     Kokkos::Profiling::pushRegion("kkm::init");
-    auto const c0 = initial_centroids(space, x, params, metric, seed, summary, comm, weights, resume);
+    auto const c0 = initial_centroids(space, x, params, metric, seed, summary, comm, weights, resume, host_rows);
     Kokkos::Profiling::popRegion();
     t_init += ti.seconds();
     Result<V, typename ExecSpace::memory_space> run;

@@ -13,6 +13,7 @@
 /// by round and global row index, so the result does not depend on the number of ranks.
 /// Memory: per row D, the nearest candidate and its distance; the candidates (about ℓ × rounds rows).
 #include <kkmeans/algorithms/detail/KKM_Memory.hpp>
+#include <kkmeans/algorithms/detail/KKM_RowStream.hpp>
 #include <kkmeans/core/KKM_Atomic.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_KMeansPP.hpp>
@@ -21,6 +22,8 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 namespace kkm::detail {
@@ -160,14 +163,25 @@ class KMeansParallel {
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
   static constexpr bool squared = is_squared_euclidean<Metric>::value;
 
+  /// host_rows: x's rows at their host address, to stream them through the device in chunks
+  /// (DataIn::host), or nullptr: the kernels read x.
   KMeansParallel(ExecSpace const& space, Rows x, Metric const& metric, std::uint64_t seed, DataSummary const& s,
-                 Communicator const& comm, Kokkos::View<T const*, mem> w, Parameters const& p)
+                 Communicator const& comm, Kokkos::View<T const*, mem> w, Parameters const& p, int k,
+                 T const* host_rows = nullptr)
       : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), p_(p), seed_(seed), n_(x.extent(0)),
         d_(x.extent(1)), D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_D"), n_),
         nearest_d_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest_d"), n_),
         nearest_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest"), n_),
         labels_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_labels"), n_),
-        zero_scale_("kkm::kpar_scale", d_) {}
+        zero_scale_("kkm::kpar_scale", d_) {
+    if (!host_rows) return;
+    // The chunks fit beside the rounds' per-row buffers; a round's block has about 2k candidates.
+    std::size_t const per_row = init_row_bytes<T, Metric>(Init::kmeans_parallel, k, 0) * std::size_t(n_);
+    std::size_t const have = work_memory<ExecSpace, T>(p.device_memory, n_, d_, true);
+    stream_have_ = have > per_row ? have - per_row : 0;
+    StreamPlan const sp = plan_stream<ExecSpace, T, Metric>(p, n_, d_, 2 * k, stream_have_);
+    stream_ = std::make_unique<RowStream<ExecSpace, T>>(space_, host_rows, n_, d_, sp.chunk);
+  }
 
   /// The candidates (global rows, in order) after the first and up to `rounds` rounds of ℓ =
   /// oversampling · k expected rows each; stops early once every row sits on a candidate.
@@ -213,24 +227,50 @@ class KMeansParallel {
 
  private:
   /// Rows `block_rows` join the candidates: every row is assigned to them by the engine and keeps
-  /// the nearer of its nearest candidate so far and its label.
+  /// the nearer of its nearest candidate so far and its label (streamed: chunk by chunk, each row the
+  /// same).
   void add_candidates(std::vector<std::int64_t> const& block_rows) {
     int const base = rows_.size();
     int const m = block_rows.size();
     Kokkos::View<T**, Kokkos::LayoutRight, mem> block(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_block"), m, d_);
     gather_rows_into(space_, x_, block_rows, s_.row_offset, comm_, block);
-    if (n_ > 0) {
+    if (n_ > 0 && stream_) {
+      std::int64_t const chunk = stream_->chunk_rows();
+      std::size_t const spare = stream_have_ > stream_->bytes() ? stream_have_ - stream_->bytes() : 0;
+      AssignPlan const plan = plan_assignment<ExecSpace, T, Metric>(p_, chunk, d_, m, [&] { return spare; });
+      prepare_shift(plan);
+      ws_.split_once = false;
+      stream_->for_each_chunk([&](Rows rows, std::int64_t r0, std::int64_t r1) {
+        ws_.forget_rows();
+        keep_nearest(rows, block, std::make_pair(r0, r1), plan, base);
+      });
+    } else if (n_ > 0) {
       AssignPlan const plan =
           plan_assignment<ExecSpace, T, Metric>(p_, n_, d_, m, [&] { return work_memory<ExecSpace, T>(p_.device_memory, n_, d_); });
-      if (plan.gemm != GemmKind::none && ws_.shift.extent(0) == 0) ws_.set_shift(space_, s_.mean);
+      prepare_shift(plan);
       ws_.split_once = plan.split_once;
-      assign_rows<false>(space_, x_, Rows(block), zero_scale_, Kokkos::View<fixed_t*, mem>(), labels_, metric_, plan.gemm,
-                         plan.batch, ws_);
-      Kokkos::parallel_for("kkm::kpar_keep_nearest", policy(space_, 0, n_),
-                           KparKeepNearest<mem, T, Metric, squared>{x_, block, labels_, nearest_d_, nearest_, D_, w_,
-                                                                    metric_, d_, base});
+      keep_nearest(x_, block, std::make_pair(std::int64_t(0), n_), plan, base);
     }
     rows_.insert(rows_.end(), block_rows.begin(), block_rows.end());
+  }
+
+  void prepare_shift(AssignPlan const& plan) {
+    if (plan.gemm != GemmKind::none && ws_.shift.extent(0) == 0) ws_.set_shift(space_, s_.mean);
+  }
+
+  /// Local rows r = [r0, r1), their values in `rows`: assigned to the block's candidates, each
+  /// keeping the nearer of its nearest so far and its label.
+  void keep_nearest(Rows rows, Kokkos::View<T**, Kokkos::LayoutRight, mem> block,
+                    std::pair<std::int64_t, std::int64_t> r, AssignPlan const& plan, int base) {
+    auto labels = Kokkos::subview(labels_, r);
+    assign_rows<false>(space_, rows, Rows(block), zero_scale_, Kokkos::View<fixed_t*, mem>(), labels, metric_, plan.gemm,
+                       plan.batch, ws_);
+    Kokkos::View<T const*, mem> w = w_;
+    if (w_.extent(0) > 0) w = Kokkos::subview(w_, r);
+    Kokkos::parallel_for("kkm::kpar_keep_nearest", policy(space_, 0, r.second - r.first),
+                         KparKeepNearest<mem, T, Metric, squared>{rows, block, labels, Kokkos::subview(nearest_d_, r),
+                                                                  Kokkos::subview(nearest_, r), Kokkos::subview(D_, r), w,
+                                                                  metric_, d_, base});
   }
 
   ExecSpace space_;
@@ -248,19 +288,23 @@ class KMeansParallel {
   Kokkos::View<int*, mem> nearest_, labels_;
   Kokkos::View<double*, mem> zero_scale_;
   AssignWorkspace<ExecSpace, T> ws_;
+  std::unique_ptr<RowStream<ExecSpace, T>> stream_;  // the rows streamed from host memory, or none
+  std::size_t stream_have_ = 0;                     // device bytes the stream and the rounds' batches may take
 };
 
 /// k-means‖ with `rounds` rounds of oversampling · k expected candidates, reduced to k by weighted
-/// k-means++ (`trials` as there). `p` names the assignment path and batch the rounds run with.
+/// k-means++ (`trials` as there). `p` names the assignment path and batch the rounds run with;
+/// host_rows (x's host address, DataIn::host) streams the rounds' passes through the device.
 template <class ExecSpace, class T, class Metric>
 HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
                                    Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                                    Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
                                    Communicator const& comm,
                                    Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}, int rounds = 5,
-                                   double oversampling = 2.0, Parameters const& p = Parameters{}) {
+                                   double oversampling = 2.0, Parameters const& p = Parameters{},
+                                   T const* host_rows = nullptr) {
   using mem = typename ExecSpace::memory_space;
-  KMeansParallel<ExecSpace, T, Metric> kpar(space, x, metric, seed, s, comm, w, p);
+  KMeansParallel<ExecSpace, T, Metric> kpar(space, x, metric, seed, s, comm, w, p, k, host_rows);
   int const m = kpar.oversample(k, rounds, oversampling).size();
   if (m < k) return init_kmeanspp(space, x, metric, k, trials, seed, s, comm, w);  // tiny or degenerate data
   auto const [cand, weights] = kpar.weighted_candidates();

@@ -102,6 +102,21 @@ std::size_t init_row_bytes(Init init, int k, int trials) {
   return 0;
 }
 
+/// Device bytes the initialisation `init` takes beside the resident rows and labels: its per-row
+/// buffers and, streamed, k-means‖'s chunks of at least 256 rows (its rounds' blocks: about 2k
+/// candidates).
+template <class ExecSpace, class T, class Metric>
+std::size_t init_bytes(Parameters const& p, Init init, std::int64_t n_local, int d, bool streamed) {
+  std::size_t bytes = static_cast<std::size_t>(n_local) * init_row_bytes<T, Metric>(init, p.k, p.kmeanspp_trials);
+  if (streamed && init == Init::kmeans_parallel) {
+    StreamPlan least;
+    least.chunk = std::min(n_local, least_chunk_rows);
+    least.assign.gemm = gemm_kind_for<ExecSpace, T, Metric>(p.assign, d, 2 * p.k);
+    bytes += stream_work_bytes<T>(least, d, 2 * p.k);
+  }
+  return bytes;
+}
+
 /// The least a fit of this shape needs beside its resident rows and labels: the larger of the
 /// initialisation's per-row buffers and the assignment's smallest work buffers (they are not alive
 /// at once); streamed, the assignment's with two chunks of the least rows.
@@ -114,7 +129,7 @@ std::size_t least_fit_bytes(Parameters const& p, Init init, std::int64_t n_local
     least.assign.gemm = gemm_kind_for<ExecSpace, T, Metric>(p.assign, d, p.k);
     assign = stream_work_bytes<T>(least, d, p.k);
   }
-  return std::max(assign, static_cast<std::size_t>(n_local) * init_row_bytes<T, Metric>(init, p.k, p.kmeanspp_trials));
+  return std::max(assign, init_bytes<ExecSpace, T, Metric>(p, init, n_local, d, streamed));
 }
 
 /// The device bytes the Lloyd epochs' assignment needs within `have`: the plan's work buffers, and
@@ -138,11 +153,10 @@ std::size_t assign_need_bytes(Parameters const& p, std::int64_t n_local, int d, 
 template <class ExecSpace, class T, class Metric>
 void require_device_memory(Parameters const& p, Init init, std::int64_t n_local, int d, bool streamed = false) {
   if (p.device_memory == 0) return;
-  int const k = p.k;
   std::size_t const have = work_memory<ExecSpace, T>(p.device_memory, n_local, d, streamed);
   AssignPlan plan;
   std::size_t const assign_need = assign_need_bytes<ExecSpace, T, Metric>(p, n_local, d, streamed, have, plan);
-  std::size_t const init_need = static_cast<std::size_t>(n_local) * init_row_bytes<T, Metric>(init, k, p.kmeanspp_trials);
+  std::size_t const init_need = init_bytes<ExecSpace, T, Metric>(p, init, n_local, d, streamed);
   std::size_t const need = std::max(assign_need, init_need);
   if (need <= have) return;
   std::size_t const resident = resident_bytes<T>(n_local, d, streamed);
