@@ -307,6 +307,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
     };
   }
   Progress progress(comm.rank() == 0 && !o.quiet, o.max_epochs, o.n_init);
+  if (slice.where == DataIn::host) progress.streaming(double(n_local) * double(info.cols) * sizeof(T));
   p.on_epoch = [&progress](int run, EpochStats const& e) { progress.epoch(run, e); };
 
   t.reset();

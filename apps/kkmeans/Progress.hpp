@@ -14,6 +14,9 @@ class Progress {
   Progress(bool enabled, int max_epochs, int runs)
       : enabled_(enabled), tty_(enabled && isatty(fileno(stderr))), max_epochs_(max_epochs), runs_(runs) {}
 
+  /// Rows streamed from host memory: `bytes` copied to the device per epoch (rank 0's), shown as a rate.
+  void streaming(double bytes) { streamed_bytes_ = bytes; }
+
   void epoch(int run, EpochStats const& e) {
     if (!enabled_) return;
     if (run != run_) {
@@ -27,6 +30,7 @@ class Progress {
     std::string line = fmt::format(
         "run {}/{}  epoch {:>4}  inertia {:.6e}  shift {:.3e}  changed {:>10}  empty {:>3}  {:>8.3f} ms/epoch  ETA ≤ {}",
         run + 1, runs_, e.epoch, e.inertia, e.shift, e.changed, e.empty, 1e3 * per, duration(eta));
+    if (streamed_bytes_ > 0 && e.seconds > 0) line += fmt::format("  {:.2f} GB/s streamed", 1e-9 * streamed_bytes_ / e.seconds);
     if (tty_) {
       std::fprintf(stderr, "\r%s\x1b[K", line.c_str());
       open_ = true;
@@ -53,6 +57,7 @@ class Progress {
   int max_epochs_, runs_;
   int run_ = -1;
   double elapsed_ = 0;
+  double streamed_bytes_ = 0;
   bool open_ = false;
 };
 

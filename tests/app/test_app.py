@@ -229,6 +229,17 @@ def stream_from_host_memory(d):
         assert m["data_in"] == "host" and m["bytes_streamed_per_epoch"] == rows * 8 * 4, m
         assert 0 < m["stream_chunk_rows"] < rows, m
     assert json.load(open(f"{d}/chunks.json"))["memory"]["stream_chunk_rows"] * 10 < 6000
+    # predict --data-in host: the labels and distances of predict from the device.
+    for where in ("device", "host"):
+        run(["predict", "--model", f"{d}/device.h5", "--input", f"{data}:/points", "--output", f"{d}/p-{where}.h5",
+             "--distances", "--data-in", where, "--quiet"], check=0)
+    with h5py.File(f"{d}/p-device.h5") as a, h5py.File(f"{d}/p-host.h5") as b, h5py.File(f"{d}/device.h5") as m:
+        assert (a["labels"][:] == b["labels"][:]).all() and (a["distances"][:] == b["distances"][:]).all()
+        assert (a["labels"][:] == m["labels"][:]).all()
+    # Progress lines and the summary say the rows were streamed, and how fast.
+    p = run([a for a in base if a != "--quiet"] + ["--data-in", "host", "--max-epochs", "2"], check=0)
+    assert re.search(r"epoch +1 .* GB/s streamed", p.stderr), p.stderr
+    assert "rows streamed from host memory: 187.50 KiB per epoch" in p.stdout, p.stdout
     # Checkpoints of a streamed fit: killed after epoch 2's, resumed streamed on 2 ranks, it ends as the
     # device fit did.
     ck, ckargs = f"{d}/ck.h5", ["--checkpoint", f"{d}/ck.h5", "--checkpoint-every", "2", "--data-in", "host"]

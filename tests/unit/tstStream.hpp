@@ -12,6 +12,7 @@
 #include <kkmeans/algorithms/KKM_Predict.hpp>
 #include <kkmeans/core/KKM_Backend.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,37 @@ TEST(TEST_CATEGORY, stream_kmeans_parallel_equals_in_place) {
   expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 360 << 10);
   p.assign = kkm::AssignPath::gemm_checked;  // (its product needs more room per chunk row)
   expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 600 << 10);
+}
+
+TEST(TEST_CATEGORY, stream_data_summary_equals_in_place) {
+  // The summary of streamed rows (three passes, 500-row chunks): the same scales, means and
+  // fingerprint; a NaN is named at its global row either way.
+  auto x = blobs<double>(3000, 7, 4, 3.0, 28);
+  std::vector<double> w(x.n);
+  for (std::int64_t i = 0; i < x.n; ++i) w[i] = 1.0 + double(i % 3);
+  auto const wd = weights_on_device(w);
+  kkm::Communicator const comm;
+  auto summary_of = [&](Matrix<double> const& m, bool streamed) {
+    if (!streamed) return kkm::detail::summarize(space{}, to_device<space>(m), wd, comm);
+    auto const h = to_host_rows(m);
+    kkm::detail::RowStream<space, double> chunks(space{}, h.data(), m.n, m.d, 500);
+    return kkm::detail::summarize(space{}, kkm::detail::device_rows<space>(h), wd, comm, &chunks);
+  };
+  auto const a = summary_of(x, false), b = summary_of(x, true);
+  EXPECT_EQ(a.max_abs, b.max_abs);
+  EXPECT_EQ(a.scale, b.scale);
+  EXPECT_EQ(a.mean, b.mean);
+  EXPECT_EQ(a.mean_variance, b.mean_variance);
+  EXPECT_EQ(a.fingerprint, b.fingerprint);
+  x(1234, 5) = std::nan("");
+  for (bool streamed : {false, true}) {
+    try {
+      (void)summary_of(x, streamed);
+      ADD_FAILURE() << "a NaN was accepted";
+    } catch (kkm::UserError const& e) {
+      EXPECT_NE(std::string(e.what()).find("the first at row 1234, column 5"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(TEST_CATEGORY, stream_predict_equals_in_place) {

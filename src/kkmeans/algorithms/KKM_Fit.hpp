@@ -131,6 +131,23 @@ HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, 
   return c0;
 }
 
+/// The data summary of this rank's rows x; host_rows (their host address): streamed through the
+/// device in chunks, as the epochs stream them.
+template <class ExecSpace, class V>
+DataSummary summarize_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, V const* host_rows,
+                           Kokkos::View<V const*, typename ExecSpace::memory_space> const& weights,
+                           Parameters const& params, Communicator const& comm) {
+  if (!host_rows) return summarize(space, x, weights, comm);
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  Parameters fused = params;  // (the summary's chunks: the epochs' size, without an assignment beside them)
+  fused.assign = AssignPath::fused;
+  std::size_t const have = work_memory<ExecSpace, V>(params.device_memory, n, d, true);
+  RowStream<ExecSpace, V> chunks(space, host_rows, n, d,
+                                 plan_stream<ExecSpace, V, SquaredEuclidean>(fused, n, d, params.k, have).chunk);
+  return summarize(space, x, weights, comm, &chunks);
+}
+
 /// The fit of kkm::fit, from the rows as the kernels read them; host_rows: their host address
 /// where the Lloyd epochs stream them (Parameters::data_in), else nullptr; streamable: whether
 /// they lie where the host can read them.
@@ -160,7 +177,7 @@ Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, Dev
   }
   Kokkos::Profiling::pushRegion("kkm::fit");
   std::int64_t const n_local = x.extent(0);
-  auto const summary = summarize(space, x, weights, comm);
+  auto const summary = summarize_rows(space, x, host_rows, weights, params, comm);
   KKM_REQUIRE(summary.n_total >= 1, "data has no rows");
   check_distance_range<V>(summary, value_degree<Metric>::value);
   check_weight_range(summary);

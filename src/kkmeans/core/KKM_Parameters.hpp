@@ -104,8 +104,8 @@ struct Parameters {
   /// budget that leaves too little for the smallest batch is refused, naming the least that would do.
   std::size_t device_memory = 0;
   /// Where the rows stay during Lloyd epochs; automatic: streamed where they lie in host memory.
-  /// Everything but the Lloyd epochs (the data summary, initialisation, the median update, mini-batch
-  /// draws) reads the rows where they lie.
+  /// The data summary and k-means‖ stream them too; k-means++, the median update, the farthest
+  /// policy and mini-batch draws read the rows where they lie.
   DataIn data_in = DataIn::automatic;
   /// Lloyd (default) or a mini-batch mode.
   Mode mode = Mode::lloyd;

@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace kkm::detail {
@@ -96,28 +98,36 @@ void summarize_weights(ExecSpace const& space, WView const& w, std::int64_t n, D
   s.weight_scale = fixed_point_scale(s.max_weight, static_cast<double>(s.n_total));
 }
 
-/// The fingerprint's last entries: the weights' exact sum (if weighted), then the hash of the rows
-/// and weights in their order.
-template <class ExecSpace, class XView, class WView>
-void append_weights_and_order(ExecSpace const& space, XView const& x, WView const& w, DataSummary& s,
+/// The fingerprint's last entries: the weights' exact sum (if weighted), then `order`, the hash of
+/// the rows and weights in their order.
+template <class ExecSpace, class WView>
+void append_weights_and_order(ExecSpace const& space, WView const& w, std::int64_t n, fixed_t order, DataSummary& s,
                               Communicator const& comm) {
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
-  std::int64_t const n = x.extent(0);
   if (s.weighted) {
     fixed_t wsum = 0;
     Kokkos::parallel_reduce("kkm::weight_sum", policy(space, 0, n), WeightFixed<WView>{w, s.weight_scale}, wsum);
     comm.allreduce_sum(&wsum, 1);
     s.fingerprint.push_back(wsum);
   }
-  fixed_t order = 0;
-  Kokkos::parallel_reduce("kkm::row_order_hash", policy(space, 0, n), RowOrderHash<XView, WView>{x, w, s.row_offset},
-                          order);
   comm.allreduce_sum(&order, 1);
   s.fingerprint.push_back(order);
 }
 
-template <class ExecSpace, class XView, class WView>
-DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Communicator const& comm) {
+/// The rows in one piece: what summarize passes over when they are not streamed.
+struct RowsInPlace {
+  template <class F>
+  void for_each_chunk(F&&) {}
+};
+
+/// The summary of this rank's rows x (weights w, empty: none), agreed by all ranks. `chunks`: the
+/// rows streamed from host memory (an object with for_each_chunk(f(rows, r0, r1)), as RowStream),
+/// or nullptr: the kernels read x. Three passes over the rows either way, with the same results:
+/// maxima and the order hash, the column sums (the means), the squared deviations.
+template <class ExecSpace, class XView, class WView, class Chunks = RowsInPlace>
+DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Communicator const& comm,
+                      Chunks* chunks = nullptr) {
+  using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
   DataSummary s;
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
@@ -126,15 +136,31 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
     if (r < comm.rank()) s.row_offset += counts[r];
     s.n_total += counts[r];
   }
-  s.max_abs = column_max_abs(space, x);
+  // f(rows, their weights, their first local row) over all local rows.
+  auto over_rows = [&](auto&& f) {
+    if (!chunks) return f(x, w, std::int64_t(0));
+    chunks->for_each_chunk([&](auto const& rows, std::int64_t r0, std::int64_t r1) {
+      f(rows, w.extent(0) > 0 ? WView(Kokkos::subview(w, std::make_pair(r0, r1))) : w, r0);
+    });
+  };
+  s.max_abs.assign(d, 0.0);
+  fixed_t order = 0;
   std::string non_finite;  // the first such value on this rank, by row and column: agreed by all ranks
-  if (std::any_of(s.max_abs.begin(), s.max_abs.end(), [](double v) { return std::isinf(v); })) {
-    try {
-      report_non_finite(space, x, s.row_offset);
-    } catch (UserError const& e) {
-      non_finite = e.what();
+  over_rows([&](auto const& rows, WView const& wr, std::int64_t r0) {
+    auto const m = column_max_abs(space, rows);
+    for (int j = 0; j < d; ++j) s.max_abs[j] = std::max(s.max_abs[j], m[j]);
+    if (non_finite.empty() && std::any_of(m.begin(), m.end(), [](double v) { return std::isinf(v); })) {
+      try {
+        report_non_finite(space, rows, s.row_offset + r0);
+      } catch (UserError const& e) {
+        non_finite = e.what();
+      }
     }
-  }
+    fixed_t h = 0;
+    Kokkos::parallel_reduce("kkm::row_order_hash", policy(space, 0, rows.extent(0)),
+                            RowOrderHash<std::decay_t<decltype(rows)>, WView>{rows, wr, s.row_offset + r0}, h);
+    order += h;
+  });
   throw_if_any_failed(comm, non_finite);
   comm.allreduce_max(s.max_abs.data(), d);
   summarize_weights(space, w, n, s, comm);
@@ -153,7 +179,11 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
   auto scale_h = Kokkos::create_mirror_view(scale_d);
   for (int j = 0; j < d; ++j) scale_h(j) = plain_scale[j];
   Kokkos::deep_copy(space, scale_d, scale_h);
-  auto sums = column_fixed_sums(space, n, d, scale_d, ColumnValue<XView>{x});
+  std::vector<fixed_t> sums(d, 0), sq(d, 0);  // (integers: chunk by chunk the same sums)
+  over_rows([&](auto const& rows, WView const&, std::int64_t) {
+    auto const part = column_fixed_sums(space, rows.extent(0), d, scale_d, ColumnValue<std::decay_t<decltype(rows)>>{rows});
+    for (int j = 0; j < d; ++j) sums[j] += part[j];
+  });
   comm.allreduce_sum(sums.data(), d);
   auto mean_h = Kokkos::create_mirror_view(mean_d);
   std::vector<double> scale2(d);
@@ -165,11 +195,15 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
   s.mean.assign(mean_h.data(), mean_h.data() + d);
   Kokkos::deep_copy(space, mean_d, mean_h);
   Kokkos::deep_copy(space, scale_d, scale_h);
-  auto sq = column_fixed_sums(space, n, d, scale_d, SquaredDeviation<XView, mem>{x, mean_d});
+  over_rows([&](auto const& rows, WView const&, std::int64_t) {
+    auto const part = column_fixed_sums(space, rows.extent(0), d, scale_d,
+                                        SquaredDeviation<std::decay_t<decltype(rows)>, mem>{rows, mean_d});
+    for (int j = 0; j < d; ++j) sq[j] += part[j];
+  });
   comm.allreduce_sum(sq.data(), d);
   s.fingerprint = sums;
   s.fingerprint.insert(s.fingerprint.end(), sq.begin(), sq.end());
-  append_weights_and_order(space, x, w, s, comm);
+  append_weights_and_order(space, w, n, order, s, comm);
   double v = 0;
   for (int j = 0; j < d; ++j) v += from_fixed(sq[j], scale2[j]) / static_cast<double>(s.n_total);
   s.mean_variance = v / d;
