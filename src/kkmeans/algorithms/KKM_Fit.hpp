@@ -207,7 +207,7 @@ Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, Dev
       run = lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights, host_rows);
     } else if constexpr (Metric::update != Update::median) {
       run = minibatch_run(space, x, params, metric, comm, summary, c0, r, weights);
-      run.data_in = to_string(DataIn::device);  // (its draws read the rows where they lie)
+      run.data_in = to_string(host_rows ? DataIn::host : DataIn::device);  // (its draws read them in place)
     }
     t_epochs += run.seconds_epochs;
     inertias.push_back(run.inertia);

@@ -56,7 +56,7 @@ class RowStream {
   }
 
  private:
-  ExecSpace const& space_;
+  ExecSpace space_;  // (a copy: an instance is a handle, and a caller's may be a temporary)
   T const* rows_;
   std::int64_t n_;
   int d_;
