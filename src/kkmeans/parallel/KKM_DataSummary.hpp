@@ -120,29 +120,12 @@ struct RowsInPlace {
   void for_each_chunk(F&&) {}
 };
 
-/// The summary of this rank's rows x (weights w, empty: none), agreed by all ranks. `chunks`: the
-/// rows streamed from host memory (an object with for_each_chunk(f(rows, r0, r1)), as RowStream),
-/// or nullptr: the kernels read x. Three passes over the rows either way, with the same results:
-/// maxima and the order hash, the column sums (the means), the squared deviations.
-template <class ExecSpace, class XView, class WView, class Chunks = RowsInPlace>
-DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Communicator const& comm,
-                      Chunks* chunks = nullptr) {
+/// summarize's first pass (over_rows as there): the per-column maxima of |x| into s.max_abs (agreed
+/// over ranks) and this rank's hash of its rows and weights in order (returned); a non-finite value
+/// on any rank is a UserError on every rank, naming the first on its rank.
+template <class ExecSpace, class WView, class OverRows>
+fixed_t maxima_and_order(ExecSpace const& space, OverRows&& over_rows, int d, DataSummary& s, Communicator const& comm) {
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
-  DataSummary s;
-  std::int64_t const n = x.extent(0);
-  int const d = x.extent(1);
-  auto counts = comm.allgather(static_cast<std::int64_t>(n));
-  for (int r = 0; r < comm.size(); ++r) {
-    if (r < comm.rank()) s.row_offset += counts[r];
-    s.n_total += counts[r];
-  }
-  // f(rows, their weights, their first local row) over all local rows.
-  auto over_rows = [&](auto&& f) {
-    if (!chunks) return f(x, w, std::int64_t(0));
-    chunks->for_each_chunk([&](auto const& rows, std::int64_t r0, std::int64_t r1) {
-      f(rows, w.extent(0) > 0 ? WView(Kokkos::subview(w, std::make_pair(r0, r1))) : w, r0);
-    });
-  };
   s.max_abs.assign(d, 0.0);
   fixed_t order = 0;
   std::string non_finite;  // the first such value on this rank, by row and column: agreed by all ranks
@@ -163,6 +146,32 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
   });
   throw_if_any_failed(comm, non_finite);
   comm.allreduce_max(s.max_abs.data(), d);
+  return order;
+}
+
+/// The summary of this rank's rows x (weights w, empty: none), agreed by all ranks. `chunks`: the
+/// rows streamed from host memory (an object with for_each_chunk(f(rows, r0, r1)), as RowStream),
+/// or nullptr: the kernels read x. Three passes over the rows either way, with the same results:
+/// maxima and the order hash, the column sums (the means), the squared deviations.
+template <class ExecSpace, class XView, class WView, class Chunks = RowsInPlace>
+DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Communicator const& comm,
+                      Chunks* chunks = nullptr) {
+  DataSummary s;
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  auto counts = comm.allgather(static_cast<std::int64_t>(n));
+  for (int r = 0; r < comm.size(); ++r) {
+    if (r < comm.rank()) s.row_offset += counts[r];
+    s.n_total += counts[r];
+  }
+  // f(rows, their weights, their first local row) over all local rows.
+  auto over_rows = [&](auto&& f) {
+    if (!chunks) return f(x, w, std::int64_t(0));
+    chunks->for_each_chunk([&](auto const& rows, std::int64_t r0, std::int64_t r1) {
+      f(rows, w.extent(0) > 0 ? WView(Kokkos::subview(w, std::make_pair(r0, r1))) : w, r0);
+    });
+  };
+  fixed_t const order = maxima_and_order<ExecSpace, WView>(space, over_rows, d, s, comm);
   summarize_weights(space, w, n, s, comm);
   // Column sums hold w·x: bounded by max|x| · max w per row.
   s.scale.resize(d);
