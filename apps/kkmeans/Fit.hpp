@@ -55,17 +55,17 @@ struct Slice {
   std::int64_t rows() const { return where == DataIn::host ? host.extent(0) : device.extent(0); }
 };
 
-/// What a slice of `count` rows × `cols` needs where it would live, and why it does not fit.
+/// What a slice of `count` rows × `cols` of T needs where it would live, and why it does not fit.
+template <class T>
 struct Placement {
   std::int64_t count, cols;
-  std::size_t row_bytes;            // one row as T
   std::size_t device_budget;        // --device-memory (0: none)
   std::size_t host_budget;          // --host-memory (0: none)
   std::function<std::size_t(std::int64_t, bool)> least_work;  // (rows, streamed) → least work bytes
 
   /// Empty if the rows (streamed: only their labels) and the least work fit the device; else why not.
   std::string device_short(bool streamed) const {
-    double const resident = double(count) * (double(streamed ? 0 : row_bytes) + sizeof(int));
+    double const resident = double(detail::resident_bytes<T>(count, static_cast<int>(cols), streamed));
     double const least = resident + double(least_work(count, streamed));
     if (device_budget > 0 && least > double(device_budget))
       return fmt::format("need {} with {} and the least work buffers, more than --device-memory {} allows (allow at "
@@ -79,7 +79,7 @@ struct Placement {
   }
   /// Empty if the rows fit host memory (or --host-memory); else why not.
   std::string host_short() const {
-    double const rows = double(count) * double(row_bytes);
+    double const rows = double(count) * double(cols) * sizeof(T);
     double const have = host_budget > 0 ? double(host_budget) : 0.9 * double(free_host_memory());
     if (rows > have)
       return fmt::format("need {} of host memory but {} {}", bytes_text(rows),
@@ -93,7 +93,7 @@ struct Placement {
 /// instead of an allocation failure deep in a kernel. Collective: every rank learns whether any
 /// rank's slice does not fit.
 template <class T>
-DataIn place_rows(io::DatasetRef const& ref, DataIn asked, Placement const& pl, Communicator const& comm) {
+DataIn place_rows(io::DatasetRef const& ref, DataIn asked, Placement<T> const& pl, Communicator const& comm) {
   constexpr bool device_is_host = detail::is_host_space<Kokkos::DefaultExecutionSpace>();
   std::string why;
   DataIn where = asked == DataIn::host ? DataIn::host : DataIn::device;
@@ -127,7 +127,7 @@ Slice<T> read_slice(io::DatasetRef const& ref, io::DatasetInfo const& info, Comm
   using space = Kokkos::DefaultExecutionSpace;
   std::int64_t count = 0;
   io::split_rows(info.rows, comm.rank(), comm.size(), row0, count);
-  Placement const pl{count, info.cols, std::size_t(info.cols) * sizeof(T), device_budget, host_budget, least_work};
+  Placement<T> const pl{count, info.cols, device_budget, host_budget, least_work};
   Slice<T> slice;
   slice.where = place_rows<T>(ref, asked, pl, comm);
   if (slice.where == DataIn::host)

@@ -43,13 +43,10 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
       model.k, static_cast<int>(model.d), [&](std::int64_t q, int j) { return model.centroids[q * model.d + j]; },
       "model '" + o.model + "': centroid");
   std::int64_t row0 = 0;
-  // Rows that do not fit the device stay in host memory and are streamed (GPU builds); the least
-  // work beside them: two chunks of 256 rows.
-  std::size_t const row_bytes = std::size_t(info.cols) * sizeof(T);
+  // Rows that do not fit the device stay in host memory and are streamed (GPU builds). predict has no
+  // --device-memory, so no least work to hold a budget against.
   auto const slice = read_slice<T>(ref, info, comm, row0, parse_name<DataIn>("data-in", o.data_in), 0, 0,
-                                   [&](std::int64_t rows, bool streamed) {
-                                     return streamed ? 2 * std::size_t(std::min<std::int64_t>(rows, 256)) * row_bytes : 0;
-                                   });
+                                   [](std::int64_t, bool) { return std::size_t(0); });
   Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> c("kkm::model", model.k, model.d);
   for (std::int64_t q = 0; q < model.k; ++q)
     for (std::int64_t j = 0; j < model.d; ++j) c(q, j) = static_cast<T>(model.centroids[q * model.d + j]);

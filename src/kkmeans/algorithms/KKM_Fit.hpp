@@ -140,11 +140,8 @@ DataSummary summarize_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
   if (!host_rows) return summarize(space, x, weights, comm);
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
-  Parameters fused = params;  // (the summary's chunks: the epochs' size, without an assignment beside them)
-  fused.assign = AssignPath::fused;
-  std::size_t const have = work_memory<ExecSpace, V>(params.device_memory, n, d, true);
   RowStream<ExecSpace, V> chunks(space, host_rows, n, d,
-                                 plan_stream<ExecSpace, V, SquaredEuclidean>(fused, n, d, params.k, have).chunk);
+                                 fused_chunk_rows<ExecSpace, V, SquaredEuclidean>(params.device_memory, n, d, params.k));
   return summarize(space, x, weights, comm, &chunks);
 }
 
@@ -161,10 +158,7 @@ Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, Dev
   params.validate();
   int const d = x.extent(1);
   check_parameters_agree(params, d, comm);
-  on_every_rank(comm, [&] {
-    KKM_REQUIRE(params.data_in != DataIn::host || streamable,
-                "data_in = host needs rows in host memory; these are in the device's own memory");
-  });
+  on_every_rank(comm, [&] { require_streamable(params.data_in, streamable); });
   KKM_REQUIRE(d >= 1, "data has no columns (d = 0)");
   check_metric_dimensions(metric, d);
   if (params.init == Init::given) {

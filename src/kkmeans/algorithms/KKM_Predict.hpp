@@ -45,12 +45,8 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict_rows(ExecSpace cons
     inertia = assign(x, labels);
     return labels;
   }
-  Parameters p;  // the fused path, batch_size rows per launch
-  p.k = c.extent(0);
-  p.assign = AssignPath::fused;
-  p.batch_size = batch_size;
-  StreamPlan const sp = plan_stream<ExecSpace, V, Metric>(p, n, d, p.k, work_memory<ExecSpace, V>(device_memory, n, d, true));
-  RowStream<ExecSpace, V> stream(space, host_rows, n, d, sp.chunk);
+  RowStream<ExecSpace, V> stream(space, host_rows, n, d,
+                                 fused_chunk_rows<ExecSpace, V, Metric>(device_memory, n, d, int(c.extent(0))));
   inertia = 0;
   stream.for_each_chunk([&](DeviceMatrix<ExecSpace, V> rows, std::int64_t r0, std::int64_t r1) {
     inertia += assign(rows, Kokkos::subview(labels, std::make_pair(r0, r1)));
@@ -82,9 +78,7 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
       centroids.extent(0), d, [&](std::int64_t q, int j) { return static_cast<double>(centroids(q, j)); },
       "model centroid");
   detail::check_metric_dimensions(metric, d);
-  constexpr bool host_readable = Kokkos::SpaceAccessibility<Kokkos::HostSpace, DataMem>::accessible;
-  KKM_REQUIRE(data_in != DataIn::host || host_readable,
-              "data_in = host needs rows in host memory; these are in the device's own memory");
+  detail::require_streamable(data_in, Kokkos::SpaceAccessibility<Kokkos::HostSpace, DataMem>::accessible);
   Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
   Kokkos::deep_copy(space, c, centroids);
   bool const streamed = detail::streams_rows<ExecSpace, DataMem>(data_in);

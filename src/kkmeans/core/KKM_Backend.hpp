@@ -7,9 +7,11 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 /// Before a short inner loop of independent lanes (e.g. one per k-means++ trial): asks the host
 /// compiler to vectorise that loop. Without it GCC vectorises the outer loop instead, with shuffles,
@@ -25,6 +27,12 @@ namespace kkm::detail {
 /// Rows or centroids as the kernels read them: n × d, row-major, in ExecSpace's memory.
 template <class ExecSpace, class T>
 using DeviceMatrix = Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space>;
+
+/// The weights of a chunk's local rows r = [r0, r1) (no weights: none).
+template <class WView>
+WView chunk_weights(WView const& w, std::pair<std::int64_t, std::int64_t> r) {
+  return w.extent(0) > 0 ? WView(Kokkos::subview(w, r)) : w;
+}
 
 /// Host spaces get one thread per team; devices a full team. (Callable in device code without
 /// nvcc's relaxed constexpr, which a Kokkos 4 of a cluster need not enable.)

@@ -97,6 +97,12 @@ class PinnedRegistration {
   void* p_ = nullptr;
 };
 
+/// Refuses DataIn::host for rows the host cannot read (host_readable false: the device's own memory).
+inline void require_streamable(DataIn data_in, bool host_readable) {
+  KKM_REQUIRE(data_in != DataIn::host || host_readable,
+              "data_in = host needs rows in host memory; these are in the device's own memory");
+}
+
 /// Copies from host to ExecSpace's memory on a queue of their own (CUDA: a stream besides the
 /// kernels'), so that a copy runs while kernels work on earlier data; wait() returns when every copy
 /// queued so far has landed. On host spaces a copy is done when copy() returns.

@@ -265,11 +265,10 @@ class KMeansParallel {
     auto labels = Kokkos::subview(labels_, r);
     assign_rows<false>(space_, rows, Rows(block), zero_scale_, Kokkos::View<fixed_t*, mem>(), labels, metric_, plan.gemm,
                        plan.batch, ws_);
-    Kokkos::View<T const*, mem> w = w_;
-    if (w_.extent(0) > 0) w = Kokkos::subview(w_, r);
     Kokkos::parallel_for("kkm::kpar_keep_nearest", policy(space_, 0, r.second - r.first),
                          KparKeepNearest<mem, T, Metric, squared>{rows, block, labels, Kokkos::subview(nearest_d_, r),
-                                                                  Kokkos::subview(nearest_, r), Kokkos::subview(D_, r), w,
+                                                                  Kokkos::subview(nearest_, r), Kokkos::subview(D_, r),
+                                                                  chunk_weights(w_, r),
                                                                   metric_, d_, base});
   }
 

@@ -168,7 +168,7 @@ DataSummary summarize(ExecSpace const& space, XView const& x, WView const& w, Co
   auto over_rows = [&](auto&& f) {
     if (!chunks) return f(x, w, std::int64_t(0));
     chunks->for_each_chunk([&](auto const& rows, std::int64_t r0, std::int64_t r1) {
-      f(rows, w.extent(0) > 0 ? WView(Kokkos::subview(w, std::make_pair(r0, r1))) : w, r0);
+      f(rows, chunk_weights(w, std::make_pair(r0, r1)), r0);
     });
   };
   fixed_t const order = maxima_and_order<ExecSpace, WView>(space, over_rows, d, s, comm);

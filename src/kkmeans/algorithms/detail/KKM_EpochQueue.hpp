@@ -246,11 +246,10 @@ class EpochQueue {
     stream_->for_each_chunk([&](DeviceMatrix<ExecSpace, T> rows, std::int64_t r0, std::int64_t r1) {
       ws_.forget_rows();
       auto const r = std::make_pair(r0, r1);
-      Kokkos::View<T const*, mem> w = w_;
-      if (w_.extent(0) > 0) w = Kokkos::subview(w_, r);
       if (own) zero_fill(space_, sums);
       local += assign_rows<Accumulate>(space_, rows, DeviceMatrix<ExecSpace, T>(c_d), scale_, sums,
-                                       Kokkos::subview(labels_, r), metric_, gemm_, batch_, ws_, w, wscale_);
+                                       Kokkos::subview(labels_, r), metric_, gemm_, batch_, ws_, chunk_weights(w_, r),
+                                       wscale_);
       if (own)
         Kokkos::parallel_for("kkm::add_chunk_sums",
                              Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space_, 0, acc.extent(0)),

@@ -83,6 +83,16 @@ StreamPlan plan_stream(Parameters const& p, std::int64_t n_local, int d, int k, 
   return s;
 }
 
+/// The chunk rows of a pass over streamed rows that runs the fused kernel or none (the data summary,
+/// predict) within `device_memory` bytes (0: the free memory) beside n labels: the fused plan's.
+template <class ExecSpace, class T, class Metric>
+std::int64_t fused_chunk_rows(std::size_t device_memory, std::int64_t n, int d, int k) {
+  Parameters p;
+  p.k = k;
+  p.assign = AssignPath::fused;
+  return plan_stream<ExecSpace, T, Metric>(p, n, d, k, work_memory<ExecSpace, T>(device_memory, n, d, true)).chunk;
+}
+
 /// Device bytes a stream's plan takes: its two buffers, the assignment's work buffers and on the
 /// GEMM paths a chunk's own accumulator.
 template <class T>
