@@ -166,6 +166,9 @@ int main(int argc, char* argv[]) {
                       {{kkm::AssignPath::gemm_checked,
                         "GEMM as a filter, TF32 tensor cores on CUDA float32, then exact distances for every "
                         "centroid it cannot rule out"},
+                       {kkm::AssignPath::fused_checked,
+                        "as gemm-checked, the product reduced to each row's few candidates as it is made (TF32 "
+                        "tensor cores on CUDA float32, d ≤ 256), never written to memory"},
                        {kkm::AssignPath::gemm_tf32x3,
                         "CUDA, float32: x·cᵀ from three TF32 tensor-core products, about FP32 accuracy"}}))
       ->check(CLI::IsMember(kkm::selectable_names<kkm::AssignPath>()));

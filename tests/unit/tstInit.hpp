@@ -182,7 +182,8 @@ TEST(TEST_CATEGORY, init_kmeans_parallel_same_on_every_assignment_path_and_batch
   Kokkos::View<float const*, typename Space::memory_space> none;
   auto const s = kkm::detail::summarize(Space{}, cx, none, comm);
   std::set<std::vector<float>> first;
-  for (kkm::AssignPath path : {kkm::AssignPath::fused, kkm::AssignPath::gemm_checked, kkm::AssignPath::automatic})
+  for (kkm::AssignPath path : {kkm::AssignPath::fused, kkm::AssignPath::gemm_checked, kkm::AssignPath::fused_checked,
+                               kkm::AssignPath::automatic})
     for (std::int64_t batch : {0, 256}) {
       kkm::Parameters p;
       p.assign = path;

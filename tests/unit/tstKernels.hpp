@@ -250,12 +250,12 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_on_exact_ties) {
   for (std::int64_t i = 0; i < 300; ++i)  // rows equal to centroid 0 or 3, or one step from them
     for (int j = 0; j < d; ++j) x(i, j) = c(i % 2 ? 3 : 0, j) + (j == int(i % d) && i % 3 == 0 ? 1.0f : 0.0f);
   auto f = assign_with(x, c, GemmKind::none, 0, 0);
-  for (auto kind : {GemmKind::checked, GemmKind::fp32})
+  for (auto kind : {GemmKind::checked, GemmKind::fused_checked, GemmKind::fp32})
     for (std::int64_t block_rows : {0, 64, 256})  // batches of 3000 and 700 rows: short last blocks
       for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)})
         for (int sorted : {0, 1}) {
           auto r = assign_with(x, c, kind, batch, block_rows, {}, {}, 30, sorted);
-          std::string const what = std::string(kind == GemmKind::fp32 ? "fp32" : "checked") + ", blocks of " +
+          std::string const what = std::string(kkm::to_string(kkm::detail::assign_path_of(kind))) + ", blocks of " +
                                    std::to_string(block_rows) + ", batch " + std::to_string(batch) +
                                    (sorted ? ", sums in label order" : ", sums by column blocks");
           EXPECT_EQ(r.labels, f.labels) << what;
@@ -265,14 +265,16 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_on_exact_ties) {
   // Checked fit epochs queue the rows the product leaves open per team; a queue of 1 sends nearly all
   // of them straight to the global list. One batch (0): the tie rows' two and three candidates are
   // measured by the second launch.
-  for (int queue : {1, 5, 256})
-    for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
-      auto r = assign_with(x, c, GemmKind::checked, batch, 256, {}, {}, 30, -1, queue);
-      std::string const what = "team queue of " + std::to_string(queue) + ", batch " + std::to_string(batch);
-      EXPECT_EQ(r.labels, f.labels) << what;
-      EXPECT_EQ(r.acc, f.acc) << what;
-      if (batch == 0) EXPECT_GE(r.open_rows, 300) << what;  // every tie row is open
-    }
+  for (auto kind : {GemmKind::checked, GemmKind::fused_checked})
+    for (int queue : {1, 5, 256})
+      for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
+        auto r = assign_with(x, c, kind, batch, 256, {}, {}, 30, -1, queue);
+        std::string const what = std::string(kkm::to_string(kkm::detail::assign_path_of(kind))) + ", team queue of " +
+                                 std::to_string(queue) + ", batch " + std::to_string(batch);
+        EXPECT_EQ(r.labels, f.labels) << what;
+        EXPECT_EQ(r.acc, f.acc) << what;
+        if (batch == 0) EXPECT_GE(r.open_rows, 300) << what;  // every tie row is open
+      }
   std::int64_t ties = 0;
   for (std::int64_t i = 0; i < 300; ++i) ties += f.labels[i] == 0 || f.labels[i] == 3;
   EXPECT_GT(ties, 250);  // the tie rows did go to the lowest of the equal centroids
@@ -294,15 +296,17 @@ TEST(TEST_CATEGORY, gemm_checked_open_rows_wide_rows) {
     for (int q = 0; q < k; ++q)  // rows 3q: the first row of every blob, in another order
       for (int j = 0; j < d; ++j) cm(q, j) = x(std::int64_t(q) * 3, j);
     auto f = assign_with(x, cm, GemmKind::none, 0, 0);
-    for (int queue : {1, 256})
-      for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
-        auto r = assign_with(x, cm, GemmKind::checked, batch, 256, {}, {}, 30, -1, queue);
-        std::string const what = "d " + std::to_string(d) + ", team queue of " + std::to_string(queue) + ", batch " +
-                                 std::to_string(batch);
-        EXPECT_EQ(r.labels, f.labels) << what;
-        EXPECT_EQ(r.acc, f.acc) << what;
-        if (batch == 0) EXPECT_GT(r.open_rows, 100) << what;  // the second launch decided many rows
-      }
+    for (auto kind : {GemmKind::checked, GemmKind::fused_checked})
+      for (int queue : {1, 256})
+        for (std::int64_t batch : {std::int64_t(0), std::int64_t(700)}) {
+          auto r = assign_with(x, cm, kind, batch, 256, {}, {}, 30, -1, queue);
+          std::string const what = std::string(kkm::to_string(kkm::detail::assign_path_of(kind))) + ", d " +
+                                   std::to_string(d) + ", team queue of " + std::to_string(queue) + ", batch " +
+                                   std::to_string(batch);
+          EXPECT_EQ(r.labels, f.labels) << what;
+          EXPECT_EQ(r.acc, f.acc) << what;
+          if (batch == 0) EXPECT_GT(r.open_rows, 100) << what;  // the second launch decided many rows
+        }
   }
 }
 
@@ -324,15 +328,16 @@ TEST(TEST_CATEGORY, gemm_checked_equals_fused_far_from_origin) {
   for (int q = 0; q < k; ++q)  // rows 3q: the first row of every blob, in another order
     for (int j = 0; j < d; ++j) cm(q, j) = x(std::int64_t(q) * 3, j);
   auto f = assign_with(x, cm, GemmKind::none, 0, 0);
-  for (std::int64_t block_rows : {0, 256})
-    for (auto const& shift : {std::vector<float>{}, mean}) {
-      auto r = assign_with(x, cm, GemmKind::checked, 1500, block_rows, shift);
-      std::string const what =
-          std::string(shift.empty() ? "unshifted" : "shifted") + ", blocks of " + std::to_string(block_rows);
-      EXPECT_EQ(r.labels, f.labels) << what;
-      EXPECT_EQ(r.acc, f.acc) << what;
-      EXPECT_NEAR(r.inertia, f.inertia, 1e-6 * f.inertia) << what;
-    }
+  for (auto kind : {GemmKind::checked, GemmKind::fused_checked})
+    for (std::int64_t block_rows : {0, 256})
+      for (auto const& shift : {std::vector<float>{}, mean}) {
+        auto r = assign_with(x, cm, kind, 1500, block_rows, shift);
+        std::string const what = std::string(kkm::to_string(kkm::detail::assign_path_of(kind))) + ", " +
+                                 (shift.empty() ? "unshifted" : "shifted") + ", blocks of " + std::to_string(block_rows);
+        EXPECT_EQ(r.labels, f.labels) << what;
+        EXPECT_EQ(r.acc, f.acc) << what;
+        EXPECT_NEAR(r.inertia, f.inertia, 1e-6 * f.inertia) << what;
+      }
 }
 
 // Fit epochs on a GEMM path take the sum of distances from the cluster sums (InertiaFromSums), not

@@ -203,6 +203,13 @@ TEST(TEST_CATEGORY, lloyd_gemm_path_agrees_with_fused) {
     // another order (batches, teams).
     EXPECT_NEAR(f.inertia, h.inertia, 1e-12 * f.inertia);
     EXPECT_EQ(cf, centroids_vector(h)) << "k " << k;  // the same labels give the same integer sums
+    // The product fused with each row's candidate list (tensor cores on CUDA float32): the same.
+    p.assign = kkm::AssignPath::fused_checked;
+    auto fc = kkm::fit(space{}, xd, p, kkm::SquaredEuclidean{});
+    EXPECT_EQ(fc.path, "fused-checked");
+    EXPECT_EQ(labels_to_host(f.labels), labels_to_host(fc.labels)) << "k " << k;
+    EXPECT_NEAR(f.inertia, fc.inertia, 1e-12 * f.inertia);
+    EXPECT_EQ(cf, centroids_vector(fc)) << "k " << k;
     // 3xTF32 (CUDA builds): the same labels on these well-separated blobs; elsewhere a clear error.
     p.assign = kkm::AssignPath::gemm_tf32x3;
     if constexpr (kkm::detail::tf32x3_available<space, float>()) {

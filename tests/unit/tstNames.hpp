@@ -48,11 +48,12 @@ TEST(TEST_CATEGORY, names_are_the_documented_ones) {
   EXPECT_STREQ(kkm::to_string(kkm::Init::kmeans_parallel), "kmeans||");
   EXPECT_STREQ(kkm::to_string(kkm::Init::random), "random");
   EXPECT_STREQ(kkm::to_string(kkm::Init::given), "given");
-  EXPECT_EQ(kkm::Names<kkm::AssignPath>::table.size(), 5u);
+  EXPECT_EQ(kkm::Names<kkm::AssignPath>::table.size(), 6u);
   EXPECT_STREQ(kkm::to_string(kkm::AssignPath::automatic), "auto");
   EXPECT_STREQ(kkm::to_string(kkm::AssignPath::fused), "fused");
   EXPECT_STREQ(kkm::to_string(kkm::AssignPath::gemm), "gemm");
   EXPECT_STREQ(kkm::to_string(kkm::AssignPath::gemm_checked), "gemm-checked");
+  EXPECT_STREQ(kkm::to_string(kkm::AssignPath::fused_checked), "fused-checked");
   EXPECT_STREQ(kkm::to_string(kkm::AssignPath::gemm_tf32x3), "gemm-tf32x3");
   EXPECT_EQ(kkm::Names<kkm::EmptyPolicy>::table.size(), 4u);
   EXPECT_STREQ(kkm::to_string(kkm::EmptyPolicy::drop), "drop");

@@ -108,6 +108,8 @@ TEST(TEST_CATEGORY, stream_checked_gemm_equals_in_place) {
   p.assign = kkm::AssignPath::gemm_checked;
   p.max_epochs = 8;
   expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 680 << 10);  // chunks of ≈ 800 rows
+  p.assign = kkm::AssignPath::fused_checked;
+  expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 400 << 10);
 }
 
 TEST(TEST_CATEGORY, stream_kmeans_parallel_equals_in_place) {

@@ -79,7 +79,7 @@ TEST(TEST_CATEGORY, user_squared_euclidean_equals_builtin_on_every_path) {
   for (int d : {3, 12, 40}) {  // small-d padding (3, 12: widths 4 and 16), generic / GEMM (40)
     auto const x = blobs<float>(1200, d, 9, 1.5, 17 + d);
     for (auto path : {kkm::AssignPath::automatic, kkm::AssignPath::fused, kkm::AssignPath::gemm,
-                      kkm::AssignPath::gemm_checked})
+                      kkm::AssignPath::gemm_checked, kkm::AssignPath::fused_checked})
       for (std::int64_t batch : {0, 500})
         expect_same_fit<kkm::SquaredEuclidean, user_metrics::MySquaredEuclidean>(x, path, batch);
   }

@@ -33,7 +33,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         cluster_centers_ may have fewer than n_clusters rows)
     mode : "lloyd", "minibatch" or "seed" (the per-batch update of the PyTorch snippet), default "lloyd"
     precision : "float" or "double", the working precision, default "float"
-    assign : "auto", "fused", "gemm", "gemm-checked" or "gemm-tf32x3", default "auto"
+    assign : "auto", "fused", "gemm", "gemm-checked", "fused-checked" or "gemm-tf32x3", default "auto"
     iou_column : int or None, the width column of boxes for metric "iou" (None: 2 when there are at
         least 4 columns, else 0)
     device_memory : "auto", bytes, or a size such as "8G" (--device-memory): the most the fit may use on

@@ -45,11 +45,12 @@ struct Names<Init> {
 
 template <>
 struct Names<AssignPath> {
-  static constexpr std::array<std::pair<AssignPath, char const*>, 5> table = {{
+  static constexpr std::array<std::pair<AssignPath, char const*>, 6> table = {{
       {AssignPath::automatic, "auto"},
       {AssignPath::fused, "fused"},
       {AssignPath::gemm, "gemm"},
       {AssignPath::gemm_checked, "gemm-checked"},
+      {AssignPath::fused_checked, "fused-checked"},
       {AssignPath::gemm_tf32x3, "gemm-tf32x3"},
   }};
 };

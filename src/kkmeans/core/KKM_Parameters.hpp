@@ -59,6 +59,10 @@ enum class AssignPath {
   /// out is then measured exactly, ‖x − c‖² in the data's precision, as the fused kernel does.
   /// Squared-Euclidean metrics only.
   gemm_checked,
+  /// As gemm_checked, with the product and the choice of each row's first candidates fused in one
+  /// kernel (on CUDA with float32 rows of at most 256 columns: TF32 tensor cores; elsewhere a
+  /// portable kernel), so that the product is never written to memory. Squared-Euclidean metrics only.
+  fused_checked,
 };
 
 /// Whether Lloyd epochs are pipelined (Parameters::pipeline).

@@ -4,16 +4,19 @@
 /// of the problem and the backend: the GEMM paths for squared-Euclidean metrics, the small-d kernel
 /// for metrics that zero columns leave unchanged, the generic fused kernel for everything else.
 ///
-///   trait squared_euclidean    → GEMM paths allowed (automatic: checked GEMM on devices, d ≥ 32,
-///                                k ≥ 64), host fast path over transposed centroids, fit inertia
-///                                from the cluster sums on the GEMM paths
+///   trait squared_euclidean    → GEMM paths allowed (automatic on devices with d ≥ 32, k ≥ 64:
+///                                fused checked where its tensor-core kernel runs, else checked
+///                                GEMM), host fast path over transposed centroids, fit inertia from
+///                                the cluster sums on the GEMM paths
 ///   trait zero_padding_neutral → small-d kernel for d ≤ 16 (else only where d is 4, 8 or 16)
 ///   neither                    → generic fused kernel
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/KKM_Tf32.hpp>
+#include <kkmeans/kernels/assign/tpls/KKM_FusedTf32.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 
 #include <algorithm>
@@ -23,15 +26,31 @@
 namespace kkm::detail {
 
 /// How the GEMM path computes x·cᵀ: not at all (fused kernels), BLAS in the data's precision,
-/// 3xTF32, or as a filter whose candidates are then measured exactly (checked; TF32 where available).
-enum class GemmKind { none, fp32, tf32x3, checked };
+/// 3xTF32, or as a filter whose candidates are then measured exactly (checked; TF32 where available)
+/// — written to memory and scanned, or reduced to each row's candidate list as it is made
+/// (fused_checked).
+enum class GemmKind { none, fp32, tf32x3, checked, fused_checked };
+
+/// Whether the GEMM path g ranks centroids by a checked bound (its labels are exact).
+constexpr bool is_checked(GemmKind g) { return g == GemmKind::checked || g == GemmKind::fused_checked; }
+
+/// Whether fused_checked runs its tensor-core kernel for rows of d columns (else its portable one).
+template <class ExecSpace, class T>
+bool fused_tf32_available(int d) {
+#ifdef KKM_HAVE_FUSED_TF32
+  if constexpr (fused_tf32_space<ExecSpace, T>()) return fused_tf32_runs(d);
+#endif
+  (void)d;
+  return false;
+}
 
 /// The user-facing path (its name: to_string(AssignPath)) that runs a GemmKind.
 constexpr AssignPath assign_path_of(GemmKind g) {
-  return g == GemmKind::fp32      ? AssignPath::gemm
-         : g == GemmKind::tf32x3  ? AssignPath::gemm_tf32x3
-         : g == GemmKind::checked ? AssignPath::gemm_checked
-                                  : AssignPath::fused;
+  return g == GemmKind::fp32            ? AssignPath::gemm
+         : g == GemmKind::tf32x3        ? AssignPath::gemm_tf32x3
+         : g == GemmKind::checked       ? AssignPath::gemm_checked
+         : g == GemmKind::fused_checked ? AssignPath::fused_checked
+                                        : AssignPath::fused;
 }
 
 /// The padded width used by the small-d kernel for d columns: 4, 8 or 16 for metrics whose distance
@@ -59,17 +78,19 @@ GemmKind gemm_kind_for(AssignPath requested, int d, int k) {
   if constexpr (is_squared_euclidean<Metric>::value) {
     KKM_REQUIRE(requested != AssignPath::gemm_tf32x3 || (tf32x3_available<ExecSpace, T>()),
                 "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
-    // auto: on a GPU with d ≥ 32 and k ≥ 64, the checked GEMM path (the fused kernel's labels, from
-    // a tensor-core product where there is one); else the fused kernel.
-    bool const checked = requested == AssignPath::gemm_checked ||
-                         (requested == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64);
-    return requested == AssignPath::gemm_tf32x3 ? GemmKind::tf32x3
-           : requested == AssignPath::gemm      ? GemmKind::fp32
-           : checked                            ? GemmKind::checked
-                                                : GemmKind::none;
+    // auto: on a GPU with d ≥ 32 and k ≥ 64, a checked path (the fused kernel's labels, from a
+    // tensor-core product where there is one) — fused where its tensor-core kernel runs, whose
+    // product never goes to memory; else the fused kernel.
+    bool const device_auto = requested == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64;
+    bool const fused_auto = device_auto && fused_tf32_available<ExecSpace, T>(d);
+    return requested == AssignPath::gemm_tf32x3                   ? GemmKind::tf32x3
+           : requested == AssignPath::gemm                        ? GemmKind::fp32
+           : requested == AssignPath::fused_checked || fused_auto ? GemmKind::fused_checked
+           : requested == AssignPath::gemm_checked || device_auto ? GemmKind::checked
+                                                                  : GemmKind::none;
   } else {
     KKM_REQUIRE(requested != AssignPath::gemm && requested != AssignPath::gemm_tf32x3 &&
-                    requested != AssignPath::gemm_checked,
+                    requested != AssignPath::gemm_checked && requested != AssignPath::fused_checked,
                 "the GEMM assignment path needs a squared-Euclidean metric");
     return GemmKind::none;
   }
@@ -90,16 +111,22 @@ struct AssignPlan {
 /// 3d; checked: shifted, with its norm); 0 for the others.
 template <class T>
 std::size_t prepared_row_bytes(GemmKind g, int d) {
-  return (g == GemmKind::tf32x3 ? 3 * std::size_t(d) : g == GemmKind::checked ? std::size_t(d) + 1 : 0) * sizeof(T);
+  return (g == GemmKind::tf32x3 ? 3 * std::size_t(d) : is_checked(g) ? std::size_t(d) + 1 : 0) * sizeof(T);
 }
 
-/// Device bytes the GEMM path `g` takes per row of a batch: its product with the k centroids, the
-/// row prepared for it and, checked, its place in the list of rows the product leaves open. 0 for
-/// the fused kernels.
+/// Device bytes the GEMM path `g` writes per row of a batch as its product: the k values, or
+/// (fused_checked) the row's candidate list.
+template <class T>
+std::size_t product_row_bytes(GemmKind g, int k) {
+  return g == GemmKind::fused_checked ? sizeof(CandidateList<T>) : std::size_t(k) * sizeof(T);
+}
+
+/// Device bytes the GEMM path `g` takes per row of a batch: its product, the row prepared for it
+/// and, checked, its place in the list of rows the product leaves open. 0 for the fused kernels.
 template <class T>
 std::size_t gemm_row_bytes(GemmKind g, int d, int k) {
   if (g == GemmKind::none) return 0;
-  return std::size_t(k) * sizeof(T) + prepared_row_bytes<T>(g, d) + (g == GemmKind::checked ? 32 : 0);
+  return product_row_bytes<T>(g, k) + prepared_row_bytes<T>(g, d) + (is_checked(g) ? 32 : 0);
 }
 
 /// Chooses the assignment path and the batch size for this problem; free_bytes() is asked only
@@ -120,7 +147,7 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
     // threads need, if that is more: its argmin gives each row one thread (d = 256, k = 20000 in
     // 13421-row batches under 1 GiB: 53 teams of 256 threads for 132 SMs, 406 ms per epoch on an
     // H200).
-    std::size_t const per_row = std::size_t(k) * sizeof(T) + (plan.split_once ? 0 : prep);
+    std::size_t const per_row = product_row_bytes<T>(plan.gemm, k) + (plan.split_once ? 0 : prep);
     std::size_t cap = std::size_t(1) << 30;
     if constexpr (!is_host_space<ExecSpace>()) cap = std::max(cap, std::size_t(ExecSpace().concurrency()) * per_row);
     std::size_t const budget = std::min<std::size_t>(free_b / 4, cap);

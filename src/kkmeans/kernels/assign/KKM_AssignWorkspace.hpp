@@ -43,6 +43,8 @@ struct AssignWorkspace {
   // --- GEMM paths -------------------------------------------------------------------------------
   /// The batch's product, batch × kp entries (kp: k rounded up to 8).
   Kokkos::View<T*, mem> dot;
+  /// Fused checked: the batch's candidate lists in place of the product.
+  Kokkos::View<CandidateList<T>*, mem> lists;
   /// The product's layout (product_offset): blocks of 256 rows where one cuBLAS call makes them
   /// (CUDA: a warp's threads, one per row, read 128 contiguous bytes per centroid and a team streams
   /// through its block), else 0 (a host thread reads its row contiguously; elsewhere each block
@@ -122,6 +124,7 @@ struct AssignWorkspace {
             split_centroids.span() + xnorm.span() + shift.span()) *
                sizeof(T) +
            partial.span() * sizeof(double) + sorted.bytes() + pending.span() * sizeof(PendingRow<T>) +
+           lists.span() * sizeof(CandidateList<T>) +
            open_n.span() * sizeof(fixed_t);
   }
 };

@@ -24,7 +24,6 @@ namespace kkm::detail {
 /// A row whose label the checked product leaves open (fit epochs): its index in the batch, its
 /// candidates by the product — n of them (2 ≤ n ≤ open_candidates) in j[0..n), nearest first; n < 0:
 /// more, every centroid whose product value is ≤ thr — and the threshold.
-constexpr int open_candidates = 4;
 template <class T>
 struct PendingRow {
   std::int64_t row = 0;
@@ -40,6 +39,9 @@ struct CheckedArgs {
   std::int64_t xnorm_off = 0;
   T cmax = 0;  // max ‖c'‖
   CheckedBound bound;
+  /// Path fused-checked: each row's candidate list (by its index in the batch) in place of the
+  /// product, which that path never writes; empty: the product.
+  Kokkos::View<CandidateList<T> const*, Mem> lists;
   /// Fit epochs (no row distances): the open rows, queued per team in scratch (at most queue_cap,
   /// then straight to the global list) and appended to `pending` (count at open_n(0)) at the team's
   /// end; a second launch (ResolveOpenRows) measures them with full warps.
@@ -100,17 +102,43 @@ struct CheckedScanKernel : ProductScanBase<ExecSpace, T, Metric, Accumulate> {
   }
 
   /// Three or more candidates: each centroid whose product value is ≤ thr measured exactly, in
-  /// ascending order.
+  /// ascending order (with candidate lists, which do not name them all: every centroid — the
+  /// nearest is among those under thr, so it is the nearest of all).
   KOKKOS_INLINE_FUNCTION void measure_all(std::int64_t i, T const* pr, std::size_t step, T thr, int& best, T& bestd) const {
     bestd = Kokkos::reduction_identity<T>::min();
-    this->scan_product(pr, step, this->cnorm.data(), [&](T v, int j) {
+    auto const measure = [&](T v, int j) {
       if (v > thr) return;
       T const dj = this->measure_one(i, j);
       if (dj < bestd) {
         bestd = dj;
         best = j;
       }
+    };
+    if (pr != nullptr) {
+      this->scan_product(pr, step, this->cnorm.data(), measure);
+    } else {
+      for (int j = 0; j < this->k; ++j) measure(thr, j);
+    }
+  }
+
+  /// Row i's `kept` first candidates and the bound on the others: from its candidate list (pr
+  /// stays null), or from the scan of its product values.
+  KOKKOS_INLINE_FUNCTION TopN<T, kept> candidates(std::int64_t i, T const*& pr, std::size_t& step) const {
+    TopN<T, kept> tb;
+    if (chk.lists.extent(0) > 0) {
+      CandidateList<T> const& l = chk.lists(i - this->begin);
+      for (int m = 0; m < kept; ++m) {
+        tb.v[m] = l.v[m];
+        tb.j[m] = l.j[m];
+      }
+      tb.v[kept] = l.v[kept];  // the next listed value, or the bound on unlisted ones
+      return tb;
+    }
+    pr = this->product_row(i, step);
+    this->scan_product(pr, step, this->cnorm.data(), [&](T v, int j) {
+      if (v <= tb.v[kept]) tb.push(v, j);  // a value above the (kept+1)-th smallest changes nothing
     });
+    return tb;
   }
 
   /// Outside fit epochs: row i's label and exact distance from its scan.
@@ -184,11 +212,8 @@ struct CheckedScanKernel : ProductScanBase<ExecSpace, T, Metric, Accumulate> {
         [&](std::int64_t s, double& ls) {
           std::int64_t const i = i0 + s;
           std::size_t step = 1;
-          T const* const pr = this->product_row(i, step);
-          TopN<T, kept> tb;
-          this->scan_product(pr, step, this->cnorm.data(), [&](T v, int j) {
-            if (v <= tb.v[kept]) tb.push(v, j);  // a value above the (kept+1)-th smallest changes nothing
-          });
+          T const* pr = nullptr;
+          TopN<T, kept> const tb = candidates(i, pr, step);
           T const thr = threshold(i, tb.v[0]);
           int best = 0;
           T bestd = 0;

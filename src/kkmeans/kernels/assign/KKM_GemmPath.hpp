@@ -1,13 +1,14 @@
 #pragma once
 /// \file KKM_GemmPath.hpp
 /// \brief The GEMM paths of assign_rows (squared-Euclidean metrics): per batch, the product of the
-/// rows with the centroids (KKM_GemmProduct.hpp), then its scan (plain, or checked with the open-row
-/// launch in fit epochs); per call, the operands the product reads — centroids padded to a multiple
+/// rows with the centroids (KKM_GemmProduct.hpp; fused checked: only each row's candidate list,
+/// KKM_CandidateList.hpp), then its scan (plain, or checked with the open-row launch in fit epochs); per call, the operands the product reads — centroids padded to a multiple
 /// of 8 (checked: shifted by μ; 3xTF32: split) and their norms, rows prepared once per fit or per
 /// batch — and in fit epochs the sum of distances from the cluster sums.
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignDispatch.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignRun.hpp>
+#include <kkmeans/kernels/assign/KKM_CandidateList.hpp>
 #include <kkmeans/kernels/assign/KKM_CheckedBound.hpp>
 #include <kkmeans/kernels/assign/KKM_CheckedScan.hpp>
 #include <kkmeans/kernels/assign/KKM_ClusterSums.hpp>
@@ -70,16 +71,22 @@ class GemmPath {
   GemmPath(Run& run, GemmKind kind) : r_(run), ws_(run.ws), kind_(kind) {
     KKM_REQUIRE(kind != GemmKind::tf32x3 || (tf32x3_available<ExecSpace, T>()),
                 "the 3xTF32 GEMM path needs the CUDA build with cuBLAS and float32 data");
-    tensor_cores_ = (kind == GemmKind::tf32x3 || kind == GemmKind::checked) && tf32x3_available<ExecSpace, T>();
+    tensor_cores_ = kind == GemmKind::fused_checked ? fused_tf32_available<ExecSpace, T>(run.d)
+                    : (kind == GemmKind::tf32x3 || kind == GemmKind::checked) && tf32x3_available<ExecSpace, T>();
   }
 
   /// Runs every batch and returns the sum of distances.
   double operator()() {
     prepare_centroids();
     std::int64_t const B = r_.launch_rows;
-    if (ws_.dot.extent(0) < std::size_t(B) * kp_)
+    if (fused()) {
+      if (ws_.lists.extent(0) < std::size_t(B))
+        ws_.lists = Kokkos::View<CandidateList<T>*, mem>(
+            Kokkos::view_alloc(r_.space, Kokkos::WithoutInitializing, "kkm::candidate_lists"), B);
+    } else if (ws_.dot.extent(0) < std::size_t(B) * kp_) {
       ws_.dot = Kokkos::View<T*, mem>(Kokkos::view_alloc(r_.space, Kokkos::WithoutInitializing, "kkm::gemm_dot"),
                                       std::size_t(B) * kp_);
+    }
     prepare_rows_once();
     bound_ = CheckedBound::make(r_.d, Kokkos::Experimental::epsilon<T>::value / 2, tensor_cores_);
     for (std::int64_t b0 = 0; b0 < r_.n; b0 += B) run_batch(b0, std::min(r_.n, b0 + B));
@@ -104,7 +111,8 @@ class GemmPath {
   T cmax_ = 0;  // checked: max ‖c − μ‖
   CheckedBound bound_;
 
-  bool checked() const { return kind_ == GemmKind::checked; }
+  bool checked() const { return is_checked(kind_); }
+  bool fused() const { return kind_ == GemmKind::fused_checked; }
   bool tf32x3() const { return kind_ == GemmKind::tf32x3; }
   bool prepared() const { return tf32x3() || checked(); }
 
@@ -176,10 +184,10 @@ class GemmPath {
     }
   }
 
-  /// A scan kernel with the batch's product and ‖c‖².
+  /// A scan kernel with the batch's product (fused checked: none, its lists go in run_batch) and ‖c‖².
   template <class Kernel>
   Kernel with_product(Kernel kernel, std::int64_t nb) const {
-    kernel.dot = Kokkos::subview(ws_.dot, Kokkos::make_pair(std::size_t(0), std::size_t(nb) * kp_));
+    if (!fused()) kernel.dot = Kokkos::subview(ws_.dot, Kokkos::make_pair(std::size_t(0), std::size_t(nb) * kp_));
     kernel.block_rows = ws_.block_rows;
     kernel.kp = kp_;
     kernel.cnorm = ws_.cnorm;
@@ -196,7 +204,13 @@ class GemmPath {
       xb = Kokkos::subview(ws_.prepared_rows, Kokkos::make_pair(o0, o0 + nb), Kokkos::ALL());
     }
     Matrix const cb = tf32x3() ? Matrix(ws_.split_centroids) : cg_;
-    gemm_product(r_.space, tensor_cores_, xb, cb, ws_.dot.data(), ws_.block_rows);
+    Kokkos::View<CandidateList<T>*, mem> lists;
+    if (fused()) {
+      lists = Kokkos::subview(ws_.lists, Kokkos::make_pair(std::int64_t(0), nb));
+      product_candidates(r_.space, xb, cg_, Kokkos::View<T const*, mem>(ws_.cnorm), r_.k, lists);
+    } else {
+      gemm_product(r_.space, tensor_cores_, xb, cb, ws_.dot.data(), ws_.block_rows);
+    }
     if (!checked()) {
       r_.run(with_product(GemmScanKernel<ExecSpace, T, Metric, Accumulate>{}, nb), b0, b1);
       return;
@@ -206,6 +220,7 @@ class GemmPath {
     kernel.chk.xnorm_off = b0 - o0;
     kernel.chk.cmax = cmax_;
     kernel.chk.bound = bound_;
+    kernel.chk.lists = lists;
     if constexpr (decltype(kernel)::defers) {
       run_checked_fit_batch(kernel, b0, b1);
     } else {

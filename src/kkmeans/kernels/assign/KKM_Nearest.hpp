@@ -85,4 +85,19 @@ struct TopN {
   }
 };
 
+/// Candidates the checked scan keeps per row in fit epochs (so that the open-row launch knows every
+/// candidate of nearly all open rows), and the length of a fused checked candidate list.
+constexpr int open_candidates = 4;
+
+/// A row's first candidates by the product value, written by the fused checked product
+/// (KKM_CandidateList.hpp) for the checked scan: v ascending, j[m] the centroid of v[m] (ties → the
+/// lower index), and v[open_candidates] a lower bound on the value of every centroid not listed.
+/// Entries that cannot be told from unlisted ones carry that bound as their value, so that — as
+/// with TopN — every centroid whose value is below a threshold under v[open_candidates] is listed.
+template <class T>
+struct CandidateList {
+  T v[open_candidates + 1];
+  int j[open_candidates];
+};
+
 }  // namespace kkm::detail

@@ -123,6 +123,10 @@ struct ResolveOpenRows {
   KOKKOS_INLINE_FUNCTION void measure_gathered(member const& t, PendingRow<T> const& row, T* stage, int* list,
                                                int* list_n, NearestPair<T>& near) const {
     std::int64_t const i = kernel.begin + row.row;
+    if (kernel.chk.lists.extent(0) > 0) {  // no product to gather from: every centroid
+      measure_every(t, i, stage, list, near);
+      return;
+    }
     std::size_t step = 1;
     T const* const pr = kernel.product_row(i, step);
     T const* const cn = kernel.cnorm.data();
@@ -148,6 +152,19 @@ struct ResolveOpenRows {
       // above only shuffles): the next round's lanes add to the count and overwrite the list the
       // lanes have just read.
       Kokkos::single(Kokkos::PerThread(t), [&]() { *list_n = 0; });
+    }
+  }
+
+  /// Row i against every centroid, open_candidates at a time (path fused-checked, whose candidate
+  /// lists name too few of them: the nearest of all is the nearest of those under thr).
+  KOKKOS_INLINE_FUNCTION void measure_every(member const& t, std::int64_t i, T* stage, int* list, NearestPair<T>& near) const {
+    int const k = kernel.k;
+    for (int j0 = 0; j0 < k; j0 += open_candidates) {
+      int const n = k - j0 < open_candidates ? k - j0 : open_candidates;
+      Kokkos::single(Kokkos::PerThread(t), [&]() {
+        for (int u = 0; u < n; ++u) list[u] = j0 + u;
+      });
+      measure_staged(t, i, list, n, stage, true, near);
     }
   }
 

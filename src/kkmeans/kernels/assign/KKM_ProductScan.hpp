@@ -5,6 +5,7 @@
 /// ProductScanBase holds what the plain and the checked scans share — the product, the scan, and
 /// the exact distance of a row to given centroids in the metric's own arithmetic.
 #include <kkmeans/kernels/assign/KKM_AssignBase.hpp>
+#include <kkmeans/kernels/assign/KKM_CandidateList.hpp>
 #include <kkmeans/kernels/assign/KKM_GemmProduct.hpp>
 #include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/KKM_Pack.hpp>
@@ -51,9 +52,9 @@ struct ProductScanBase : AssignBase<ExecSpace, T, Metric, Accumulate> {
     return dot.data() + product_offset(i - this->begin, this->end - this->begin, block_rows, kp, step);
   }
 
-  /// The value that ranks centroid j for a row, ‖c_j‖² − 2x·c_j, from its product entry p = x·c_j.
-  /// One expression for the scan and the open-row launch, so that both compare the same value.
-  KOKKOS_INLINE_FUNCTION static T product_value(T cn_j, T p) { return cn_j - T(2) * p; }
+  /// The value that ranks centroid j for a row (detail::product_value): one expression for the
+  /// scans, the open-row launch and the candidate lists, so that all compare the same value.
+  KOKKOS_INLINE_FUNCTION static T product_value(T cn_j, T p) { return detail::product_value(cn_j, p); }
 
   /// take(‖c_j‖² − 2x·c_j, j) for j = 0, 1, …, k − 1 from a row's product values pr[j·step]; the
   /// product is read U values ahead (independent loads in flight).
