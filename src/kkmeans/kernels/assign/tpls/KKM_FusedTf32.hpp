@@ -133,15 +133,18 @@ __device__ inline void stage_centroids(Args const& a, float* dst, int n0, int kc
   }
 }
 
-/// A thread's running two best (value, centroid) for each of its eight rows.
+/// A thread's running two best (value, centroid) for each of its eight rows, and the least of the
+/// values it saw but does not keep.
 struct TwoBest {
   float v1[8], v2[8];
+  float rest[8];  // the least value of the others (kept: only values within the bound are candidates)
   int j1[8], j2[8];
   __device__ TwoBest() {
 #pragma unroll
-    for (int r = 0; r < 8; ++r) v1[r] = v2[r] = INFINITY, j1[r] = j2[r] = -1;
+    for (int r = 0; r < 8; ++r) v1[r] = v2[r] = rest[r] = INFINITY, j1[r] = j2[r] = -1;
   }
   __device__ void take(int r, float v, int j) {  // j ascending: ties keep the lower index first
+    rest[r] = fminf(rest[r], fmaxf(v, v2[r]));      // v, or the v2 it displaces
     if (v < v2[r]) {
       if (v < v1[r]) {
         v2[r] = v1[r], j2[r] = j1[r], v1[r] = v, j1[r] = j;
@@ -203,10 +206,10 @@ __device__ inline void multiply_chunk(float const* a_lane, int a_stride, float c
 }
 
 /// The block's rows' candidates merged from every contributor's two best (in shared memory `v`,
-/// `j`: block_rows × 2·contributors) into their CandidateLists: the union's four smallest, and as
-/// the bound on unlisted values the least of the union's fifth and each contributor's second (a
-/// contributor keeps two: what it dropped is no smaller than its second).
-__device__ inline void write_lists(Args const& a, float const* v, int const* j) {
+/// `j`: block_rows × 2·contributors; `rest`: block_rows × contributors, the least value each did not
+/// keep) into their CandidateLists: the union's four smallest, and as the bound on unlisted values
+/// the least of the union's fifth and every contributor's rest.
+__device__ inline void write_lists(Args const& a, float const* v, int const* j, float const* rest) {
   for (int r = threadIdx.x; r < block_rows; r += threads) {
     std::int64_t const row = std::int64_t(blockIdx.x) * block_rows + r;
     if (row >= a.nb) return;
@@ -216,10 +219,10 @@ __device__ inline void write_lists(Args const& a, float const* v, int const* j) 
     for (int m = 0; m <= N; ++m) bv[m] = INFINITY;
     for (int m = 0; m < N; ++m) bj[m] = -1;
     float bound = INFINITY;
+    for (int q = 0; q < contributors; ++q) bound = fminf(bound, rest[r * contributors + q]);
     for (int e = 0; e < 2 * contributors; ++e) {
       float x = v[r * 2 * contributors + e];
       int jx = j[r * 2 * contributors + e];
-      if (e % 2 == 1) bound = fminf(bound, x);
       for (int m = 0; m < N; ++m)
         if (jx >= 0 && (bj[m] < 0 || nearer(x, jx, bv[m], bj[m]))) {
           float const tv = bv[m];
@@ -284,6 +287,7 @@ __global__ void __launch_bounds__(threads, 2) candidates_kernel(Args a) {
   __syncthreads();  // every read of the tiles is done: shared memory takes the candidates
   float* const cv = smem;
   int* const cj = reinterpret_cast<int*>(smem + block_rows * 2 * contributors);
+  float* const cr = smem + block_rows * 4 * contributors;
   int const q = wn * 4 + t;
 #pragma unroll
   for (int mt = 0; mt < 4; ++mt)
@@ -292,16 +296,17 @@ __global__ void __launch_bounds__(threads, 2) candidates_kernel(Args a) {
       int const r = wm * 64 + mt * 16 + g + 8 * h, at = r * 2 * contributors + 2 * q;
       cv[at] = best.v1[mt * 2 + h], cj[at] = best.j1[mt * 2 + h];
       cv[at + 1] = best.v2[mt * 2 + h], cj[at + 1] = best.j2[mt * 2 + h];
+      cr[r * contributors + q] = best.rest[mt * 2 + h];
     }
   __syncthreads();
-  write_lists(a, cv, cj);
+  write_lists(a, cv, cj, cr);
 }
 
 /// Shared memory of a block: the rows and the centroid stages (at least the merge's lists).
 inline std::size_t shared_bytes(int dpad) {
   std::size_t const tiles =
       (std::size_t(block_rows) * (dpad + row_pad) + std::size_t(stages) * block_cols * chunk) * sizeof(float);
-  std::size_t const lists = std::size_t(block_rows) * 2 * contributors * (sizeof(float) + sizeof(int));
+  std::size_t const lists = std::size_t(block_rows) * contributors * (3 * sizeof(float) + 2 * sizeof(int));
   return tiles > lists ? tiles : lists;
 }
 
