@@ -260,6 +260,17 @@ def test_data_in_host_streams_the_rows_and_changes_nothing():
         KMeans(4, init="random", data_in="host", device_memory="30K").fit(x)
 
 
+def test_checked_paths_give_the_fused_kernels_fit():
+    """assign="gemm-checked" and "fused-checked" rank centroids by a product and measure every one it
+    cannot rule out exactly: the fused kernel's labels and centroids, bit for bit."""
+    x = blobs(3000, 40, 12, seed=3)
+    fused = KMeans(64, assign="fused", max_iter=5, random_state=4).fit(x)
+    for path in ("gemm-checked", "fused-checked"):
+        other = KMeans(64, assign=path, max_iter=5, random_state=4).fit(x)
+        np.testing.assert_array_equal(fused.labels_, other.labels_)
+        np.testing.assert_array_equal(fused.cluster_centers_, other.cluster_centers_)
+
+
 def test_device_memory_budget_bounds_the_work_and_changes_nothing():
     """device_memory as --device-memory: a budget the checked GEMM path's batches fit into gives the
     labels and centroids of a fit without one; too small a budget, or a malformed one, is a ValueError
