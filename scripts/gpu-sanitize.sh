@@ -71,6 +71,12 @@ run fit-checked memcheck "$K" fit --input "$D/c.h5:/points" --k 40 --assign gemm
 run fit-checked-sorted memcheck "$K" fit --input "$D/c.h5:/points" --k 700 --assign gemm-checked --batch-size 7000 --output "$D/mf.h5" --max-epochs 10 --quiet
 run fit-checked-race racecheck --kernel-name kns=kkm "$K" fit --input "$D/c.h5:/points" --k 40 --init random --assign gemm-checked --batch-size 7000 --output "$D/me.h5" --max-epochs 5 --quiet
 run fit-sorted-race racecheck --kernel-name kns=kkm "$K" fit --input "$D/c.h5:/points" --k 700 --init random --assign gemm-checked --batch-size 7000 --output "$D/mg.h5" --max-epochs 3 --quiet
+# The fused checked path's tensor-core kernel: 16-byte copies (d = 64), 4-byte ones (d = 33), k not a
+# multiple of its 128-centroid tiles.
+"$K" generate -o "$D/e.h5:/points" --n 20000 --d 33 --k 70 --seed 6 --quiet
+run fit-fused-checked memcheck "$K" fit --input "$D/c.h5:/points" --k 140 --assign fused-checked --output "$D/mh.h5" --max-epochs 10 --quiet
+run fit-fused-checked-odd memcheck "$K" fit --input "$D/e.h5:/points" --k 70 --assign fused-checked --output "$D/mi.h5" --max-epochs 10 --quiet
+run fit-fused-checked-race racecheck --kernel-name kns=kkm "$K" fit --input "$D/e.h5:/points" --k 70 --init random --assign fused-checked --output "$D/mj.h5" --max-epochs 3 --quiet
 run predict memcheck "$K" predict --model "$D/ma.h5" --input "$D/a.h5:/points" --output "$D/pa.h5" --quiet
 rm -rf "$D"
 # Where racecheck's reports are: any access in kkmeans' own code fails the run, warning or not (the
