@@ -10,6 +10,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -26,6 +27,18 @@ struct Assigned {
   double inertia = 0;
   std::int64_t open_rows = 0;  // the last batch's rows the lists left open
 };
+
+// The assignment of x against c on the path `kind` outside a fit epoch: labels and the sum of each
+// row's exact distance (rows with three or more candidates measured in the scan itself).
+std::pair<std::vector<int>, double> labels_and_distances(Matrix<float> const& x, Matrix<float> const& c, GemmKind kind) {
+  Kokkos::View<int*, mem> labels("labels", x.n);
+  kkm::detail::AssignWorkspace<space, float> ws;
+  double const s = kkm::detail::assign_rows<false>(
+      space{}, kkm::detail::DeviceMatrix<space, float>(to_device<space>(x)),
+      kkm::detail::DeviceMatrix<space, float>(to_device<space>(c)), Kokkos::View<double const*, mem>(),
+      Kokkos::View<fixed_t*, mem>(), labels, kkm::SquaredEuclidean{}, kind, 0, ws);
+  return {labels_to_host(labels), s};
+}
 
 // One fit epoch's assignment of x against c on the path `kind`, μ = 0 (the hardest case for the
 // bound: nothing shifted), in batches of `batch` rows (0: one).
@@ -77,6 +90,10 @@ std::int64_t expect_same(Matrix<float> const& x, Matrix<float> const& c, std::st
     EXPECT_EQ(r.acc, f.acc) << what << ", batch " << batch;
     if (batch == 0) open = r.open_rows;
   }
+  auto const fl = labels_and_distances(x, c, GemmKind::none), rl = labels_and_distances(x, c, GemmKind::fused_checked);
+  EXPECT_EQ(rl.first, fl.first) << what << ", outside a fit epoch";
+  // (each row's distance the same; their double sum may run in another order)
+  EXPECT_NEAR(rl.second, fl.second, 1e-12 * fl.second) << what << ", outside a fit epoch";
   return open;
 }
 
