@@ -124,7 +124,7 @@ struct ResolveOpenRows {
                                                int* list_n, NearestPair<T>& near) const {
     std::int64_t const i = kernel.begin + row.row;
     if (kernel.chk.lists.extent(0) > 0) {  // no product to gather from: every centroid
-      measure_every(t, i, stage, list, near);
+      measure_every(t, i, near);
       return;
     }
     std::size_t step = 1;
@@ -155,17 +155,21 @@ struct ResolveOpenRows {
     }
   }
 
-  /// Row i against every centroid, open_candidates at a time (path fused-checked, whose candidate
-  /// lists name too few of them: the nearest of all is the nearest of those under thr).
-  KOKKOS_INLINE_FUNCTION void measure_every(member const& t, std::int64_t i, T* stage, int* list, NearestPair<T>& near) const {
-    int const k = kernel.k;
-    for (int j0 = 0; j0 < k; j0 += open_candidates) {
-      int const n = k - j0 < open_candidates ? k - j0 : open_candidates;
-      Kokkos::single(Kokkos::PerThread(t), [&]() {
-        for (int u = 0; u < n; ++u) list[u] = j0 + u;
-      });
-      measure_staged(t, i, list, n, stage, true, near);
-    }
+  /// Row i against every centroid (path fused-checked, whose candidate list may name too few of
+  /// them: the nearest of all is the nearest of those under thr). Each lane measures centroids l,
+  /// l + lanes, … on its own — the metric's own sum (measure_one), no staging, no synchronisation per
+  /// centroid — and the lanes' nearest are joined (ties → the lower index); as in measure_gathered,
+  /// only distances below the reduction identity count.
+  KOKKOS_INLINE_FUNCTION void measure_every(member const& t, std::int64_t i, NearestPair<T>& near) const {
+    NearestPair<T> mine;
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(t, kernel.k),
+        [&](int j, NearestPair<T>& b) {
+          T const dj = kernel.measure_one(i, j);
+          if (dj < Kokkos::reduction_identity<T>::min()) b.take(dj, j);
+        },
+        NearestReducer<T, mem>(mine));
+    if (mine.j >= 0) near.take(mine.v, mine.j);
   }
 
   KOKKOS_FUNCTION void operator()(member const& t) const {
