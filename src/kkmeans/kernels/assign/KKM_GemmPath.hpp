@@ -2,9 +2,10 @@
 /// \file KKM_GemmPath.hpp
 /// \brief The GEMM paths of assign_rows (squared-Euclidean metrics): per batch, the product of the
 /// rows with the centroids (KKM_GemmProduct.hpp; fused checked: only each row's candidate list,
-/// KKM_CandidateList.hpp), then its scan (plain, or checked with the open-row launch in fit epochs); per call, the operands the product reads — centroids padded to a multiple
-/// of 8 (checked: shifted by μ; 3xTF32: split) and their norms, rows prepared once per fit or per
-/// batch — and in fit epochs the sum of distances from the cluster sums.
+/// KKM_CandidateList.hpp), then its scan (plain, or checked with the open-row launch in fit
+/// epochs); per call, the operands the product reads — centroids padded to a multiple of 8
+/// (checked: shifted by μ; 3xTF32: split) and their norms, rows prepared once per fit or per batch —
+/// and in fit epochs the sum of distances from the cluster sums.
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignDispatch.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignRun.hpp>
