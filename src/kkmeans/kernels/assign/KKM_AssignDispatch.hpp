@@ -15,7 +15,6 @@
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/KKM_Tf32.hpp>
-#include <kkmeans/kernels/assign/tpls/KKM_FusedTf32.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 
 #include <algorithm>
@@ -33,15 +32,6 @@ enum class GemmKind { none, fp32, tf32x3, checked, fused_checked };
 /// Whether the GEMM path g ranks centroids by a checked bound (its labels are exact).
 constexpr bool is_checked(GemmKind g) { return g == GemmKind::checked || g == GemmKind::fused_checked; }
 
-/// Whether fused_checked runs its tensor-core kernel for rows of d columns (else its portable one).
-template <class ExecSpace, class T>
-bool fused_tf32_available(int d) {
-#ifdef KKM_HAVE_FUSED_TF32
-  if constexpr (fused_tf32_space<ExecSpace, T>()) return fused_tf32_runs(d);
-#endif
-  (void)d;
-  return false;
-}
 
 /// The user-facing path (its name: to_string(AssignPath)) that runs a GemmKind.
 constexpr AssignPath assign_path_of(GemmKind g) {

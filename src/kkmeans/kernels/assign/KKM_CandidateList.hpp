@@ -53,7 +53,7 @@ struct ProductCandidates {
 };
 
 /// The candidate lists of the batch's shifted rows xb against the shifted centroids cg (kp ≥ k
-/// rows, zero past k) into out(0 … nb): on tensor cores where fused_tf32_runs says so (the
+/// rows, zero past k) into out(0 … nb): on tensor cores where fused_tf32_available says so (the
 /// operands then must be TF32 values, as ShiftRows makes them), else the portable kernel.
 template <class ExecSpace, class T>
 void product_candidates(ExecSpace const& space,
@@ -66,7 +66,7 @@ void product_candidates(ExecSpace const& space,
   if (nb == 0) return;
 #ifdef KKM_HAVE_FUSED_TF32
   if constexpr (fused_tf32_space<ExecSpace, T>()) {
-    if (fused_tf32_runs(d)) {
+    if (fused_tf32_available<ExecSpace, T>(d)) {
       fused_tf32_candidates(space.cuda_stream(), xb.data(), std::int64_t(xb.stride(0)), nb, cg.data(),
                             std::int64_t(cg.stride(0)), static_cast<int>(cg.extent(0)), k, d, cnorm.data(), out.data());
       return;

@@ -172,6 +172,10 @@ __device__ inline void take_tile(Args const& a, float const (&acc)[4][8][4], int
     }
 }
 
+/// The two values of k-step ks (slots t and t + 4) in a lane's 16-byte load: x, y for the first,
+/// z, w for the second (multiply_chunk's column order).
+__device__ inline float2 step_pair(float4 v, int ks) { return ks == 0 ? make_float2(v.x, v.y) : make_float2(v.z, v.w); }
+
 /// One chunk of 16 columns: two k-steps of 4 × 8 mma tiles per warp. The sum over the chunk's
 /// columns may take them in any order as long as rows and centroids agree: k-step s gives lane
 /// (g, t) columns 4t + 2s and 4t + 2s + 1 (where the mma's layout says t and t + 4), so that a lane
@@ -191,17 +195,15 @@ __device__ inline void multiply_chunk(float const* a_lane, int a_stride, float c
     float4 const b[2] = {*reinterpret_cast<float4 const*>(b_lane + np * 8 * chunk),
                          *reinterpret_cast<float4 const*>(b_lane + (np + 1) * 8 * chunk)};
 #pragma unroll
-    for (int u = 0; u < 2; ++u)
+    for (int ks = 0; ks < 2; ++ks)
 #pragma unroll
-      for (int mt = 0; mt < 4; ++mt)
-        mma_tf32(acc[mt][np + u], __float_as_uint(a[mt][0].x), __float_as_uint(a[mt][1].x), __float_as_uint(a[mt][0].y),
-                 __float_as_uint(a[mt][1].y), __float_as_uint(b[u].x), __float_as_uint(b[u].y));
+      for (int u = 0; u < 2; ++u)
 #pragma unroll
-    for (int u = 0; u < 2; ++u)
-#pragma unroll
-      for (int mt = 0; mt < 4; ++mt)
-        mma_tf32(acc[mt][np + u], __float_as_uint(a[mt][0].z), __float_as_uint(a[mt][1].z), __float_as_uint(a[mt][0].w),
-                 __float_as_uint(a[mt][1].w), __float_as_uint(b[u].z), __float_as_uint(b[u].w));
+        for (int mt = 0; mt < 4; ++mt) {
+          float2 const g0 = step_pair(a[mt][0], ks), g8 = step_pair(a[mt][1], ks), bc = step_pair(b[u], ks);
+          mma_tf32(acc[mt][np + u], __float_as_uint(g0.x), __float_as_uint(g8.x), __float_as_uint(g0.y),
+                   __float_as_uint(g8.y), __float_as_uint(bc.x), __float_as_uint(bc.y));
+        }
   }
 }
 
@@ -345,5 +347,17 @@ inline void fused_tf32_candidates(cudaStream_t stream, float const* x, std::int6
                              cudaGetErrorString(err));
 }
 #endif
+
+/// Whether the fused checked path runs this file's kernel for rows of d columns on ExecSpace (else
+/// its portable one): the one test both the kernel's launch and the TF32 rounding of its operands
+/// follow.
+template <class ExecSpace, class T>
+bool fused_tf32_available(int d) {
+#ifdef KKM_HAVE_FUSED_TF32
+  if constexpr (fused_tf32_space<ExecSpace, T>()) return fused_tf32_runs(d);
+#endif
+  (void)d;
+  return false;
+}
 
 }  // namespace kkm::detail
