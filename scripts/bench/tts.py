@@ -2,7 +2,7 @@
 """Time to solution with default settings: what a user sees from `kkmeans fit` on a fresh data set.
 
 For each workload: generate the data (as bench.py does), run `kkmeans fit --input … --k K` with
-defaults (and `--init kmeans||`), take the phases from its report (read, init, epochs, write, total),
+defaults and with each `--init`, take the phases from its report (read, init, epochs, write, total),
 and on CPU workloads run scikit-learn on the same data in the same run: `KMeans(n_clusters=K,
 n_init=1).fit(x)` (its defaults otherwise: k-means++ init, 300 iterations, tol 1e-4) and its
 `kmeans_plusplus(x, K)` alone. Reads of the data by scikit-learn are not timed (it gets an array).
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
 from bench import WORKLOADS  # noqa: E402
 
-INITS = ("kmeans++", "kmeans||")
+INITS = ("default", "kmeans++", "kmeans||")  # default: no --init flag (`auto`)
 
 
 def generate(binary, data, n, d, k):
@@ -34,7 +34,7 @@ def generate(binary, data, n, d, k):
 def run_fit(binary, data, k, init, out, extra):
     """Phases (s) of a default fit, from its report."""
     report = os.path.join(out, "tts_report.json")
-    flags = (["--init", init] if init != "kmeans++" else []) + extra
+    flags = (["--init", init] if init != "default" else []) + extra
     subprocess.run([binary, "fit", "--input", f"{data}:/points", "--k", str(k), "--quiet", "--report", report,
                     "--output", os.path.join(out, "tts_fit.h5"), "--overwrite"] + flags, check=True,
                    env=dict(os.environ, OMP_PROC_BIND="false"))
