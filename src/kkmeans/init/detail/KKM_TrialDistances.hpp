@@ -126,75 +126,98 @@ struct RowTrials : TrialPass<ExecSpace, T, Metric> {
   }
 };
 
-/// Devices, squared-Euclidean metrics: a team of any size takes as many rows, one per thread. Per
-/// block of `block_cols` columns the team stages the rows' block in scratch (padded stride:
-/// conflict-free reads) with coalesced loads — each thread first loads its `block_cols` elements
-/// into registers, so that all of them are in flight at once — and the trials' block, then each
-/// thread adds the block to its row's sums, kept in registers. Each thread adds its own row's
-/// potentials to its own reduction value (a team reduction has one per thread).
-template <class ExecSpace, class T, class Metric>
+/// Devices, squared-Euclidean metrics: a team of Team threads takes rows_per_thread · Team rows,
+/// thread `me` the rows me, me + Team, …. Per block of block_cols columns the team stages its rows'
+/// block in scratch — loads of Lanes consecutive elements (16 bytes where every row is aligned to
+/// them, one element otherwise), coalesced, all of a thread's loads issued before its first store so
+/// that they are in flight together — and the trials' block; then each thread adds the block to its
+/// rows' sums, kept in registers. Columns past d within the last pack are zero in rows and trials
+/// alike: they add exact zeros. Each thread adds its rows' potentials to its own reduction value.
+template <class ExecSpace, class T, class Metric, int Team, int Lanes>
 struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
   using base = TrialPass<ExecSpace, T, Metric>;
   using typename base::R;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  static constexpr int team_size = Team;
+  static constexpr int rows_per_thread = 2;
+  static constexpr int rows_per_team = Team * rows_per_thread;
   static constexpr int block_cols = 32;
-  static constexpr int stride = block_cols + 1;
+  static constexpr int packs = block_cols / Lanes;      // loads per row and block
+  static constexpr int stride = packs + 1;              // packs per staged row: conflict-free reads
+  static constexpr int loads = rows_per_team * packs / Team;  // per thread and block
+  static_assert(block_cols % Lanes == 0 && rows_per_team * packs % Team == 0, "whole loads per thread");
 
-  static std::size_t scratch_bytes(int team_size) {
-    return (std::size_t(team_size) * stride + std::size_t(block_cols) * race_width) * sizeof(T) + 64;
+  struct alignas(Lanes * sizeof(T)) Pack {
+    T v[Lanes];
+  };
+  struct alignas(16) Trials {  // column j's value in each trial: read as one or two vector loads
+    T v[race_width];
+  };
+
+  static std::size_t scratch_bytes() {
+    return std::size_t(rows_per_team) * stride * sizeof(Pack) + std::size_t(block_cols) * sizeof(Trials) + 64;
+  }
+  /// Whether rows of x can be read as Packs of Lanes elements.
+  static bool packs_fit(Kokkos::View<T const**, Kokkos::LayoutRight, typename base::mem> const& x) {
+    return x.extent(1) % Lanes == 0 && reinterpret_cast<std::uintptr_t>(x.data()) % sizeof(Pack) == 0;
   }
 
-  /// Rows [i0, i0 + rows) × columns [j0, j0 + cols) into tile (row r at r · stride): element
-  /// e = q · team_size + me for q < block_cols, so a warp reads consecutive columns of a row.
-  KOKKOS_INLINE_FUNCTION void stage_rows(member const& team, T* tile, std::int64_t i0, int rows, int j0,
-                                         int cols) const {
-    int const me = team.team_rank(), ts = team.team_size();
-    T v[block_cols];
-    for (int q = 0; q < block_cols; ++q) {
-      int const e = q * ts + me;
-      int const r = cols == block_cols ? e / block_cols : e / cols;
-      int const c = e - r * cols;
-      v[q] = r < rows ? this->x(i0 + r, j0 + c) : T(0);
-    }
-    for (int q = 0; q < block_cols; ++q) {
-      int const e = q * ts + me;
-      int const r = cols == block_cols ? e / block_cols : e / cols;
-      if (r < rows) tile[r * stride + e - r * cols] = v[q];
+  /// Column block j0 of the team's rows into registers: load q of thread me is pack (e mod packs)
+  /// of row (e / packs), e = q · Team + me, so that a warp reads whole stretches of rows.
+  KOKKOS_INLINE_FUNCTION void load_rows(Pack* v, int me, std::int64_t i0, int rows, int j0) const {
+    for (int q = 0; q < loads; ++q) {
+      int const e = q * Team + me;
+      int const r = e / packs, c = j0 + (e % packs) * Lanes;
+      if (r < rows && c < this->d)
+        v[q] = *reinterpret_cast<Pack const*>(&this->x(i0 + r, c));
+      else
+        for (int l = 0; l < Lanes; ++l) v[q].v[l] = T(0);
     }
   }
 
   KOKKOS_FUNCTION void operator()(member const& team, TrialPotentials& result) const {
     std::int64_t const n = this->x.extent(0);
-    int const me = team.team_rank(), ts = team.team_size();
-    std::int64_t const i0 = std::int64_t(team.league_rank()) * ts;
-    int const rows = n - i0 < ts ? int(n - i0) : ts;
+    int const me = team.team_rank();
+    std::int64_t const i0 = std::int64_t(team.league_rank()) * rows_per_team;
+    int const rows = n - i0 < rows_per_team ? int(n - i0) : rows_per_team;
     auto& s = team.team_scratch(0);
-    T* tile = static_cast<T*>(s.get_shmem_aligned(std::size_t(ts) * stride * sizeof(T), 16));
-    T* ct = static_cast<T*>(s.get_shmem_aligned(std::size_t(block_cols) * race_width * sizeof(T), 16));
-    T a[race_width];
-    for (int t = 0; t < race_width; ++t) a[t] = T(0);
+    Pack* tile = static_cast<Pack*>(s.get_shmem_aligned(std::size_t(rows_per_team) * stride * sizeof(Pack), 16));
+    Trials* ct = static_cast<Trials*>(s.get_shmem_aligned(std::size_t(block_cols) * sizeof(Trials), 16));
+    T a[rows_per_thread][race_width] = {};
+    Pack v[loads];
     for (int j0 = 0; j0 < this->d; j0 += block_cols) {
-      int const cols = this->d - j0 < block_cols ? this->d - j0 : block_cols;
+      load_rows(v, me, i0, rows, j0);
       team.team_barrier();
-      stage_rows(team, tile, i0, rows, j0, cols);
-      for (int e = me; e < cols * race_width; e += ts) {
-        int const t = e % race_width;
-        ct[e] = t < this->m ? this->trial(t)[j0 + e / race_width] : T(0);
+      for (int q = 0; q < loads; ++q) {
+        int const e = q * Team + me;
+        tile[(e / packs) * stride + e % packs] = v[q];
+      }
+      for (int e = me; e < block_cols * race_width; e += Team) {
+        int const t = e % race_width, j = j0 + e / race_width;
+        ct[e / race_width].v[t] = t < this->m && j < this->d ? this->trial(t)[j] : T(0);
       }
       team.team_barrier();
-      if (me < rows)
-        for (int j = 0; j < cols; ++j) {
-          T const xj = tile[me * stride + j];
-          for (int t = 0; t < race_width; ++t) {
-            T const diff = xj - ct[j * race_width + t];
-            a[t] += diff * diff;
+      int const block_packs = this->d - j0 >= block_cols ? packs : (this->d - j0 + Lanes - 1) / Lanes;
+      for (int rr = 0; rr < rows_per_thread; ++rr) {
+        Pack const* row = tile + (me + rr * Team) * stride;
+        for (int p = 0; p < block_packs; ++p) {
+          Pack const xp = row[p];
+          for (int l = 0; l < Lanes; ++l) {
+            Trials const c = ct[p * Lanes + l];
+            for (int t = 0; t < race_width; ++t) {
+              T const diff = xp.v[l] - c.v[t];
+              a[rr][t] += diff * diff;
+            }
           }
         }
+      }
     }
-    if (me < rows) {
-      R v[race_width];
-      for (int t = 0; t < race_width; ++t) v[t] = static_cast<R>(a[t]);
-      this->finish_row(i0 + me, v, result);
+    for (int rr = 0; rr < rows_per_thread; ++rr) {
+      int const r = me + rr * Team;
+      if (r >= rows) continue;
+      R v_out[race_width];
+      for (int t = 0; t < race_width; ++t) v_out[t] = static_cast<R>(a[rr][t]);
+      this->finish_row(i0 + r, v_out, result);
     }
   }
 };
@@ -202,6 +225,20 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
 /// Which kernel measures the trials: by traits and backend (automatic), or one named (tests run
 /// the device kernel on hosts too).
 enum class TrialKernel { automatic, rows, tiled };
+
+/// Launches a TiledTrials kernel K over all rows.
+template <class K, class ExecSpace, class Pass>
+TrialPotentials run_tiled(ExecSpace const& space, Pass const& pass) {
+  TrialPotentials p;
+  PotentialsReducer<Kokkos::HostSpace>(p).init(p);
+  K kernel;
+  static_cast<Pass&>(kernel) = pass;
+  std::int64_t const teams = (std::int64_t(pass.x.extent(0)) + K::rows_per_team - 1) / K::rows_per_team;
+  Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>(teams), K::team_size);
+  Kokkos::parallel_reduce("kkm::kmpp_trials", policy.set_scratch_size(0, Kokkos::PerTeam(K::scratch_bytes())), kernel,
+                          PotentialsReducer<Kokkos::HostSpace>(p));
+  return p;
+}
 
 /// Runs one pass over the rows: dist columns [pass.column0, + pass.m) and, unless
 /// pass.potentials is false, the local potentials of the m trials.
@@ -221,14 +258,11 @@ TrialPotentials measure_trials(ExecSpace const& space, TrialPass<ExecSpace, T, M
     kind = TrialKernel::tiled;
   if (kind == TrialKernel::tiled) {
     if constexpr (Pass::squared) {
-      using K = TiledTrials<ExecSpace, T, Metric>;
-      K kernel;
-      static_cast<Pass&>(kernel) = pass;
-      int const team = is_host_space<ExecSpace>() ? 1 : 128;
-      Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>((n + team - 1) / team), team);
-      Kokkos::parallel_reduce("kkm::kmpp_trials", policy.set_scratch_size(0, Kokkos::PerTeam(K::scratch_bytes(team))),
-                              kernel, PotentialsReducer<Kokkos::HostSpace>(p));
-      return p;
+      constexpr int team = is_host_space<ExecSpace>() ? 1 : 128;
+      constexpr int lanes = 16 % sizeof(T) == 0 ? int(16 / sizeof(T)) : 1;
+      if (TiledTrials<ExecSpace, T, Metric, team, lanes>::packs_fit(pass.x))
+        return run_tiled<TiledTrials<ExecSpace, T, Metric, team, lanes>>(space, pass);
+      return run_tiled<TiledTrials<ExecSpace, T, Metric, team, 1>>(space, pass);
     }
   }
   RowTrials<ExecSpace, T, Metric> kernel;
