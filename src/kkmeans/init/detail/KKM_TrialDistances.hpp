@@ -22,7 +22,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>  // PROBE
 
 namespace kkm::detail {
 
@@ -134,13 +133,13 @@ struct RowTrials : TrialPass<ExecSpace, T, Metric> {
 /// that they are in flight together — and the trials' block; then each thread adds the block to its
 /// rows' sums, kept in registers. Columns past d within the last pack are zero in rows and trials
 /// alike: they add exact zeros. Each thread adds its rows' potentials to its own reduction value.
-template <class ExecSpace, class T, class Metric, int Team, int Lanes, int RowsPerThread = 2>
+template <class ExecSpace, class T, class Metric, int Team, int Lanes>
 struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
   using base = TrialPass<ExecSpace, T, Metric>;
   using typename base::R;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
   static constexpr int team_size = Team;
-  static constexpr int rows_per_thread = RowsPerThread;
+  static constexpr int rows_per_thread = 2;
   static constexpr int rows_per_team = Team * rows_per_thread;
   static constexpr int packs = 8;                       // loads per row and block
   static constexpr int block_cols = packs * Lanes;      // 32 float or 16 double columns with 16-byte loads
@@ -261,11 +260,8 @@ TrialPotentials measure_trials(ExecSpace const& space, TrialPass<ExecSpace, T, M
     if constexpr (Pass::squared) {
       constexpr int team = is_host_space<ExecSpace>() ? 1 : 128;
       constexpr int lanes = 16 % sizeof(T) == 0 ? int(16 / sizeof(T)) : 1;
-      if (TiledTrials<ExecSpace, T, Metric, team, lanes>::packs_fit(pass.x)) {
-        static int const rpt = std::getenv("KKM_TRIAL_RPT") ? std::atoi(std::getenv("KKM_TRIAL_RPT")) : 2;  // PROBE
-        if (rpt == 1) return run_tiled<TiledTrials<ExecSpace, T, Metric, team, lanes, 1>>(space, pass);  // PROBE
+      if (TiledTrials<ExecSpace, T, Metric, team, lanes>::packs_fit(pass.x))
         return run_tiled<TiledTrials<ExecSpace, T, Metric, team, lanes>>(space, pass);
-      }
       return run_tiled<TiledTrials<ExecSpace, T, Metric, team, 1>>(space, pass);
     }
   }
