@@ -1,7 +1,8 @@
 // Initialisation: deterministic for a seed, distinct rows, and k-means++ spreads over the blobs;
 // the engine's one-pass k-means++ chooses the rows of the textbook algorithm (one race and one
-// potential pass per trial) with the same draws; k-means‖ is the same on every assignment path and
-// batch size.
+// potential pass per trial) with the same draws; its device trial kernel gives exact distances and
+// potentials with teams of several threads; k-means‖ is the same on every assignment path and batch
+// size.
 #include <KKM_TestHelpers.hpp>
 
 #include <gtest/gtest.h>
@@ -172,6 +173,60 @@ TEST(TEST_CATEGORY, init_kmeanspp_equals_reference_more_trials_than_one_pass) {
 TEST(TEST_CATEGORY, init_kmeanspp_equals_reference_other_metrics) {
   kmeanspp_equals_reference(kkm::Manhattan{}, 6, 0, false);
   kmeanspp_equals_reference(kkm::Euclidean{}, 4, 0, true);
+}
+
+// The device kernel of the k-means++ trial pass, run by teams of several threads (a GPU's are 128):
+// every row's distance to each trial and each trial's potential, against a host reference (integer
+// rows: exact sums in any order) — with 16-byte and with single-element loads, a last column block
+// shorter than the others, and rows not a multiple of a team's.
+template <class Space, int Team, int Lanes>
+void tiled_trials_match_reference(Matrix<float> const& x, int m) {
+  using mem = typename Space::memory_space;
+  using Pass = kkm::detail::TrialPass<Space, float, kkm::SquaredEuclidean>;
+  using Kernel = kkm::detail::TiledTrials<Space, float, kkm::SquaredEuclidean, Team, Lanes>;
+  using kkm::detail::race_width;
+  std::int64_t const n = x.n;
+  int const d = x.d;
+  Pass pass;
+  auto xd = to_device<Space>(x);
+  pass.x = xd;
+  ASSERT_TRUE(Lanes == 1 || Kernel::packs_fit(pass.x));
+  for (int t = 0; t < race_width; ++t) pass.own_row[t] = t < m ? 97 * t + 3 : -1;
+  pass.dist = Kokkos::View<float**, Kokkos::LayoutRight, mem>("dist", race_width, n);
+  Kokkos::View<double*, mem> D("D", n);
+  auto hD = Kokkos::create_mirror_view(D);
+  for (std::int64_t i = 0; i < n; ++i) hD(i) = double((i * 37) % 500);
+  Kokkos::deep_copy(D, hD);
+  pass.D = D;
+  pass.d = d;
+  pass.m = m;
+  pass.scale = 16;
+  auto const p = kkm::detail::run_tiled<Kernel>(Space{}, pass);
+  auto dist = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace{}, pass.dist);
+  for (int t = 0; t < m; ++t) {
+    kkm::detail::fixed_t want = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      float v = 0;
+      for (int j = 0; j < d; ++j) v += (x(i, j) - x(pass.own_row[t], j)) * (x(i, j) - x(pass.own_row[t], j));
+      ASSERT_EQ(dist(t, i), v) << "row " << i << ", trial " << t << ", d = " << d << ", team " << Team;
+      want += kkm::detail::to_fixed(std::min<double>(v, hD(i)), pass.scale);
+    }
+    EXPECT_EQ(p.p[t], want) << "trial " << t << ", d = " << d << ", team " << Team;
+  }
+}
+
+TEST(TEST_CATEGORY, kmeanspp_trial_pass_by_teams_of_several_threads) {
+  using Space = TEST_EXECSPACE;
+  constexpr bool host = kkm::detail::is_host_space<Space>();
+  constexpr int team = host ? 2 : 128;
+  for (int d : {8, 40}) {  // 16-byte loads; 40: a last block of 8 columns
+    auto const x = integer_rows(701, d, 90 + d);
+    tiled_trials_match_reference<Space, 1, 4>(x, 5);
+    if (Space().concurrency() >= team) tiled_trials_match_reference<Space, team, 4>(x, 5);
+  }
+  auto const x = integer_rows(701, 37, 127);  // single-element loads
+  tiled_trials_match_reference<Space, 1, 1>(x, 8);
+  if (Space().concurrency() >= team) tiled_trials_match_reference<Space, team, 1>(x, 8);
 }
 
 TEST(TEST_CATEGORY, init_kmeans_parallel_same_on_every_assignment_path_and_batch) {
