@@ -131,8 +131,9 @@ struct RowTrials : TrialPass<ExecSpace, T, Metric> {
 /// block in scratch — loads of Lanes consecutive elements (16 bytes where every row is aligned to
 /// them, one element otherwise), coalesced, all of a thread's loads issued before its first store so
 /// that they are in flight together — and the trials' block; then each thread adds the block to its
-/// rows' sums, kept in registers. Columns past d within the last pack are zero in rows and trials
-/// alike: they add exact zeros. Each thread adds its rows' potentials to its own reduction value.
+/// rows' sums, kept in registers (its columns in ascending order). Loads past d or past the team's
+/// rows read zeros, and the sums stop at d. Each thread adds its rows' potentials to its own
+/// reduction value.
 template <class ExecSpace, class T, class Metric, int Team, int Lanes>
 struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
   using base = TrialPass<ExecSpace, T, Metric>;
