@@ -57,13 +57,21 @@ struct KmppAdvance {
 };
 
 /// KmppAdvance for devices: thread `me` of a team takes rows base + q · team_size + me (coalesced),
-/// enough of them that its own leaders prune most logarithms, racing in registers, and joins its
-/// leaders into its own reduction value once.
+/// racing in registers, and joins its leaders into its own reduction value once. Up to 32 rows
+/// each, so that its own leaders prune most logarithms; fewer where the rows would not fill the
+/// device (a row's races are a serial chain of hashes: on few threads they are the step's latency).
 template <class ExecSpace, class Advance>
 struct KmppAdvanceInTeams {
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
-  static constexpr int rows_per_thread = 32;
+  static constexpr int most_rows_per_thread = 32;
   Advance advance;
+  int rows_per_thread;
+
+  static int rows_per_thread_for(std::int64_t n, ExecSpace const& space) {
+    std::int64_t const threads = std::max<std::int64_t>(1, space.concurrency());
+    return static_cast<int>(std::clamp<std::int64_t>((n + threads - 1) / threads, 1, most_rows_per_thread));
+  }
+
   KOKKOS_INLINE_FUNCTION void operator()(member const& team, RaceLeaders& result) const {
     std::int64_t const n = advance.D.extent(0);
     int const ts = team.team_size();
@@ -192,10 +200,11 @@ class GreedyKMeansPP {
     if (kernel_ == TrialKernel::tiled) {  // the device kernels
       using InTeams = KmppAdvanceInTeams<ExecSpace, Advance>;
       int const team = is_host_space<ExecSpace>() ? 1 : 128;
-      std::int64_t const per_team = std::int64_t(team) * InTeams::rows_per_thread;
+      int const rows = InTeams::rows_per_thread_for(n_, space_);
+      std::int64_t const per_team = std::int64_t(team) * rows;
       Kokkos::parallel_reduce("kkm::kmpp_advance",
                               Kokkos::TeamPolicy<ExecSpace>(space_, static_cast<int>((n_ + per_team - 1) / per_team), team),
-                              InTeams{advance}, RaceReducer<Kokkos::HostSpace>(lead));
+                              InTeams{advance, rows}, RaceReducer<Kokkos::HostSpace>(lead));
     } else {
       Kokkos::parallel_reduce("kkm::kmpp_advance",
                               Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space_, 0, n_), advance,
