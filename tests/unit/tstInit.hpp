@@ -198,8 +198,7 @@ void one_team_equals_steps(Matrix<float> const& x, std::vector<float> const& w, 
       auto const got = kkm::detail::init_kmeanspp(Space{}, cx, metric, k, 0, seed, s, comm, cw, kernel);
       for (int q = 0; q < k; ++q)
         for (int j = 0; j < x.d; ++j)
-          ASSERT_EQ(got(q, j), want(q, j))
-              << "centre " << q << " column " << j << ", seed " << seed << ", kernel " << int(kernel);
+          ASSERT_EQ(got(q, j), want(q, j)) << "centre " << q << " column " << j << ", seed " << seed << ", kernel " << int(kernel);
     }
   }
 }

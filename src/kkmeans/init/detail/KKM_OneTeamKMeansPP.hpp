@@ -162,8 +162,7 @@ template <class ExecSpace, class T, class Metric>
 std::vector<std::int64_t> one_team_kmeanspp(ExecSpace const& space,
                                             Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                                             Metric const& metric, int k, int trials, std::uint64_t seed,
-                                            DataSummary const& s,
-                                            Kokkos::View<T const*, typename ExecSpace::memory_space> w) {
+                                            DataSummary const& s, Kokkos::View<T const*, typename ExecSpace::memory_space> w) {
   using Kernel = OneTeamKMeansPP<ExecSpace, T, Metric>;
   using mem = typename ExecSpace::memory_space;
   std::int64_t const n = x.extent(0);
@@ -183,11 +182,11 @@ std::vector<std::int64_t> one_team_kmeanspp(ExecSpace const& space,
   std::int64_t const first = first_center_row(space, w, n, seed, s, self);
   Kokkos::deep_copy(space, Kokkos::subview(f.centers, 0), first);
   int const team = is_host_space<ExecSpace>() ? std::min(256, int(space.concurrency())) : 256;
-  Kokkos::TeamPolicy<ExecSpace> policy(space, 1, team);
-  Kokkos::parallel_for("kkm::kmpp_one_team", policy.set_scratch_size(0, Kokkos::PerTeam(Kernel::scratch_bytes(team))), f);
+  Kokkos::parallel_for("kkm::kmpp_one_team",
+                       Kokkos::TeamPolicy<ExecSpace>(space, 1, team).set_scratch_size(0, Kokkos::PerTeam(Kernel::scratch_bytes(team))),
+                       f);
   std::vector<std::int64_t> rows(k);
-  using HostRows = Kokkos::View<std::int64_t*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
-  Kokkos::deep_copy(space, HostRows(rows.data(), k), f.centers);
+  Kokkos::deep_copy(space, Kokkos::View<std::int64_t*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(rows.data(), k), f.centers);
   space.fence();
   return rows;
 }
