@@ -151,11 +151,8 @@ void kmeanspp_equals_reference(Metric const& metric, int d, int trials, bool wei
   using kkm::detail::TrialKernel;
   for (std::uint64_t seed : {3u, 4u}) {
     auto const want = reference_kmeanspp(x, w, metric, k, trials, seed);
-    // The kernels this backend picks, and the device kernels (teams; the whole run in one team)
-    // wherever it runs.
-    for (TrialKernel kernel : {TrialKernel::automatic, TrialKernel::tiled, TrialKernel::one_team}) {
-      if (kernel == TrialKernel::one_team && kkm::detail::kmeanspp_trial_count(k, trials) > kkm::detail::race_width)
-        continue;
+    // The kernels this backend picks, and the device kernels (teams) wherever it runs.
+    for (TrialKernel kernel : {TrialKernel::automatic, TrialKernel::tiled}) {
       auto const got = kkm::detail::init_kmeanspp(Space{}, cx, metric, k, trials, seed, s, comm, cw, kernel);
       for (int q = 0; q < k; ++q)
         for (int j = 0; j < d; ++j)
@@ -176,46 +173,6 @@ TEST(TEST_CATEGORY, init_kmeanspp_equals_reference_more_trials_than_one_pass) {
 TEST(TEST_CATEGORY, init_kmeanspp_equals_reference_other_metrics) {
   kmeanspp_equals_reference(kkm::Manhattan{}, 6, 0, false);
   kmeanspp_equals_reference(kkm::Euclidean{}, 4, 0, true);
-}
-
-// k-means++ of few rows in one team's launch (k-means‖'s final step on devices) chooses the rows
-// the step-by-step kernels choose, on real-valued rows (the distances' rounding matters), weighted
-// (some weights 0) and not, and where every remaining row sits on a centre (the uniform draws).
-template <class Metric>
-void one_team_equals_steps(Matrix<float> const& x, std::vector<float> const& w, Metric const& metric, int k) {
-  using Space = TEST_EXECSPACE;
-  using mem = typename Space::memory_space;
-  using kkm::detail::TrialKernel;
-  Kokkos::View<float*, mem> wd("w", w.size());
-  Kokkos::deep_copy(wd, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(w.data(), w.size()));
-  kkm::Communicator comm;
-  kkm::detail::DeviceMatrix<Space, float> cx = to_device<Space>(x);
-  Kokkos::View<float const*, mem> cw = wd;
-  auto const s = kkm::detail::summarize(Space{}, cx, cw, comm);
-  for (std::uint64_t seed : {5u, 6u}) {
-    auto const want = kkm::detail::init_kmeanspp(Space{}, cx, metric, k, 0, seed, s, comm, cw, TrialKernel::rows);
-    for (TrialKernel kernel : {TrialKernel::tiled, TrialKernel::one_team}) {
-      auto const got = kkm::detail::init_kmeanspp(Space{}, cx, metric, k, 0, seed, s, comm, cw, kernel);
-      for (int q = 0; q < k; ++q)
-        for (int j = 0; j < x.d; ++j)
-          ASSERT_EQ(got(q, j), want(q, j)) << "centre " << q << " column " << j << ", seed " << seed << ", kernel " << int(kernel);
-    }
-  }
-}
-
-TEST(TEST_CATEGORY, kmeanspp_in_one_team_equals_step_by_step) {
-  auto const x = blobs<float>(900, 6, 12, 1.0, 31);
-  std::vector<float> w(x.n);
-  for (std::int64_t i = 0; i < x.n; ++i) w[i] = i % 7 == 0 ? 0.0f : 0.25f + float(i % 5);
-  one_team_equals_steps(x, {}, kkm::SquaredEuclidean{}, 40);
-  one_team_equals_steps(x, w, kkm::SquaredEuclidean{}, 40);
-  one_team_equals_steps(x, w, kkm::Manhattan{}, 25);
-  auto const y = blobs<float>(300, 37, 5, 2.0, 32);  // d = 37: past one column block of the tiled kernel
-  one_team_equals_steps(y, {}, kkm::SquaredEuclidean{}, 20);
-  Matrix<float> few{200, 3, std::vector<float>(600)};  // 6 distinct rows, k = 10: the last steps draw uniformly
-  for (std::int64_t i = 0; i < few.n; ++i)
-    for (int j = 0; j < 3; ++j) few(i, j) = float((i % 6) * (j + 1)) * 0.37f;
-  one_team_equals_steps(few, {}, kkm::SquaredEuclidean{}, 10);
 }
 
 // The device kernel of the k-means++ trial pass, run by teams of several threads (a GPU's are 128):

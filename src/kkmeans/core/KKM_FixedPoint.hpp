@@ -22,21 +22,13 @@ using fixed_t = unsigned long long;
 static_assert(sizeof(fixed_t) == 8, "kkmeans needs 64-bit unsigned long long");
 
 /// The largest power of two s such that n_terms values of magnitude ≤ max_abs sum to < 2^62 after
-/// scaling by s. max_abs = 0 gives 2^0 (every term is 0 anyway). ⌈log2(max_abs · n_terms)⌉ is read
-/// exactly from the binary exponent, so that hosts and devices (whose log2 may round differently)
-/// agree on every scale.
-KOKKOS_INLINE_FUNCTION double fixed_point_scale(double max_abs, double n_terms) {
+/// scaling by s. max_abs = 0 gives 2^0 (every term is 0 anyway).
+inline double fixed_point_scale(double max_abs, double n_terms) {
   if (!(max_abs > 0)) return 1.0;
-  double const v = max_abs * n_terms;
-  int ceil_log2 = 2000;  // v = inf
-  if (v <= 1.7976931348623157e308) {
-    double const f = ::frexp(v, &ceil_log2);  // v = f · 2^e, f in [0.5, 1): ⌈log2 v⌉ = e, or e − 1 when f = 0.5
-    if (f == 0.5) --ceil_log2;
-  }
   // Clamped to double's exponents: data whose products overflow (max_abs · n_terms = inf) gets a
   // finite scale here and is refused by the range checks (KKM_ArithmeticRange.hpp).
-  int const e = 62 - ceil_log2 - 1;
-  return ::ldexp(1.0, e < -1074 ? -1074 : e > 1023 ? 1023 : e);
+  double const e = 62 - std::ceil(std::log2(max_abs * n_terms)) - 1;
+  return std::ldexp(1.0, static_cast<int>(std::clamp(e, -1074.0, 1023.0)));
 }
 
 KOKKOS_INLINE_FUNCTION fixed_t to_fixed(double v, double scale) {

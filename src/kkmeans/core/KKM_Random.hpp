@@ -52,18 +52,9 @@ KOKKOS_INLINE_FUNCTION double uniform01(std::uint64_t seed, std::uint64_t stream
   return uniform01_keyed(stream_key(seed, stream), counter);
 }
 
-/// The high 64 bits of the 128-bit product a · b, from 32-bit halves (hosts and devices alike).
-KOKKOS_INLINE_FUNCTION std::uint64_t mul_high64(std::uint64_t a, std::uint64_t b) {
-  std::uint64_t const a_lo = a & 0xffffffffull, a_hi = a >> 32, b_lo = b & 0xffffffffull, b_hi = b >> 32;
-  std::uint64_t const lo_lo = a_lo * b_lo, hi_lo = a_hi * b_lo, lo_hi = a_lo * b_hi, hi_hi = a_hi * b_hi;
-  std::uint64_t const middle = (lo_lo >> 32) + (hi_lo & 0xffffffffull) + lo_hi;
-  return hi_hi + (hi_lo >> 32) + (middle >> 32);
-}
-
 /// Uniform integer in [0, n) for (seed, stream, counter) (Lemire's multiply-shift; bias < n / 2^64).
-KOKKOS_INLINE_FUNCTION std::uint64_t uniform_below(std::uint64_t seed, std::uint64_t stream, std::uint64_t counter,
-                                                   std::uint64_t n) {
-  return mul_high64(hash3(seed, stream, counter), n);
+inline std::uint64_t uniform_below(std::uint64_t seed, std::uint64_t stream, std::uint64_t counter, std::uint64_t n) {
+  return static_cast<std::uint64_t>((static_cast<unsigned __int128>(hash3(seed, stream, counter)) * n) >> 64);
 }
 
 }  // namespace kkm::detail

@@ -29,11 +29,6 @@ constexpr std::uint64_t stream_random_init = 0x52414e444f4dull;   // "RANDOM"
 constexpr std::uint64_t stream_first_center = 0x4649525354ull;    // "FIRST"
 constexpr std::uint64_t stream_kmeanspp = 0x4b4d50500000ull;      // "KMPP" + step/trial
 
-/// The stream of race `trial` of k-means++ step `step`.
-KOKKOS_INLINE_FUNCTION std::uint64_t kmeanspp_stream(int step, int trial) {
-  return stream_kmeanspp + (std::uint64_t(step) << 8) + std::uint64_t(trial);
-}
-
 /// k distinct rows drawn uniformly (Floyd's algorithm on counter-based draws).
 template <class ExecSpace, class T>
 HostMatrix<T> init_random(ExecSpace const& space,

@@ -13,12 +13,10 @@
 ///   4. keeps the trial with the least potential (ties → the earlier trial) and lowers D with the
 ///      stored distances to it, in the pass that runs the next step's races.
 /// So a step reads the rows once, launches two kernels and waits for the device twice (the races,
-/// the potentials). Few rows on a device (k-means‖'s candidates) take one launch for all steps
-/// instead (KKM_OneTeamKMeansPP.hpp), with the same result.
+/// the potentials).
 /// Memory: D (n doubles) and the trials' distances (trials × n).
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_Init.hpp>
-#include <kkmeans/init/detail/KKM_OneTeamKMeansPP.hpp>
 #include <kkmeans/init/detail/KKM_TrialDistances.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 
@@ -134,7 +132,7 @@ class GreedyKMeansPP {
       for (std::size_t t = 0; t < won.size(); ++t)
         picks.push_back(won[t] >= 0 ? won[t]
                                     : static_cast<std::int64_t>(
-                                          uniform_below(seed_, kmeanspp_stream(step, t0 + int(t)), 0, s_.n_total)));
+                                          uniform_below(seed_, stream_of(step, t0 + int(t)), 0, s_.n_total)));
     }
     return picks;
   }
@@ -198,7 +196,7 @@ class GreedyKMeansPP {
     int const races = std::min(race_width, trials_ - t0);
     if (n_ == 0) return lead;
     using Advance = KmppAdvance<ExecSpace, T, R, squared>;
-    Advance const advance{dist_, D_, w_, column, first, RaceStreams(seed_, kmeanspp_stream(step, t0), races), s_.row_offset};
+    Advance const advance{dist_, D_, w_, column, first, RaceStreams(seed_, stream_of(step, t0), races), s_.row_offset};
     if (kernel_ == TrialKernel::tiled) {  // the device kernels
       using InTeams = KmppAdvanceInTeams<ExecSpace, Advance>;
       int const team = is_host_space<ExecSpace>() ? 1 : 128;
@@ -214,6 +212,8 @@ class GreedyKMeansPP {
     }
     return lead;
   }
+
+  static std::uint64_t stream_of(int step, int trial) { return stream_kmeanspp + (std::uint64_t(step) << 8) + trial; }
 
   ExecSpace space_;
   Rows x_;
@@ -239,10 +239,6 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
                             Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
                             Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w = {},
                             TrialKernel kernel = TrialKernel::automatic) {
-  if (kernel == TrialKernel::one_team ||
-      (kernel == TrialKernel::automatic &&
-       one_team_kmeanspp_fits<ExecSpace>(x.extent(0), x.extent(1), kmeanspp_trial_count(k, trials), comm)))
-    return gather_rows(space, x, one_team_kmeanspp(space, x, metric, k, trials, seed, s, w), s.row_offset, comm);
   return GreedyKMeansPP<ExecSpace, T, Metric>(space, x, metric, k, trials, seed, s, comm, w, kernel)();
 }
 

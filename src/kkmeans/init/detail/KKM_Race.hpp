@@ -84,7 +84,7 @@ struct RaceReducer {
 struct RaceStreams {
   std::uint64_t key[race_width];
   int count;
-  KOKKOS_INLINE_FUNCTION RaceStreams(std::uint64_t seed, std::uint64_t stream0, int n) : count(n) {
+  RaceStreams(std::uint64_t seed, std::uint64_t stream0, int n) : count(n) {
     for (int t = 0; t < race_width; ++t) key[t] = stream_key(seed, stream0 + std::uint64_t(t));
   }
 };

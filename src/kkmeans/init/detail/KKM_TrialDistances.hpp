@@ -224,9 +224,8 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
 };
 
 /// Which kernel measures the trials: by traits and backend (automatic), or one named (tests run
-/// the device kernels on hosts too). one_team: the whole k-means++ in one team's launch
-/// (KKM_OneTeamKMeansPP.hpp; few rows, one process).
-enum class TrialKernel { automatic, rows, tiled, one_team };
+/// the device kernel on hosts too).
+enum class TrialKernel { automatic, rows, tiled };
 
 /// Launches a TiledTrials kernel K over all rows.
 template <class K, class ExecSpace, class Pass>
