@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Time to solution and the initialisations on a GPU machine (offline, through the device tool), in one
+# call: the CUDA build of the application and of the k-means++ step bench, the bench at W2's and W1's
+# shapes (scripts/bench/trial_bench.cpp), scripts/bench/tts.py on W1 and W2 (results file in
+# $OUT/results), and where each default fit's and W2 k-means++'s host time goes, kernel by kernel
+# (scripts/bench/kokkos_events.cpp: count, total, mean and slowest call). Needs the folder of
+# scripts/carry-deps.sh. About 4 minutes on an H100.
+#   bash scripts/gpu-init.sh [ARCH]     (default HOPPER90; logs and results in ${OUT:-out/gpu-init})
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-init "$@"
+BUILD=build-cuda-$ARCH
+K=$BUILD/apps/kkmeans/kkmeans
+MACHINE=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -q H200 && echo h200 || echo h100)
+say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
+{ bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" &&
+  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans --target kkmeans_trial_bench -- \
+    -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF; } >"$OUT/build.log" 2>&1 ||
+  { tail -n 60 "$OUT/build.log"; exit 1; }
+say "built"
+for shape in "10000000 128 64" "1000000 4 64"; do
+  # shellcheck disable=SC2086
+  "$BUILD/apps/kkmeans_trial_bench" $shape 2>&1 | tee -a "$OUT/summary.txt"
+done
+DATA=$(mktemp -d)
+python3 scripts/bench/tts.py --kkmeans "$K" --workload W1 W2 --repeat 1 --out "$DATA" --results "$OUT/results" \
+  --machine "$MACHINE" 2>&1 | tee -a "$OUT/summary.txt"
+say "tts done"
+g++ -O2 -shared -fPIC -o "$DATA/events.so" scripts/bench/kokkos_events.cpp
+events() {  # NAME FIT-ARGUMENTS...: one epoch of a fit, its events table in $OUT/events-NAME.txt
+  local name=$1
+  shift
+  KKM_EVENTS_OUT="$OUT/events-$name.txt" KKM_EVENTS_TOP=40 KOKKOS_TOOLS_LIBS="$DATA/events.so" \
+    KOKKOS_PROFILE_LIBRARY="$DATA/events.so" "$K" fit "$@" --max-epochs 1 --quiet --output "$DATA/e.h5" --overwrite
+}
+events W1-default --input "$DATA/W1.h5:/points" --k 200
+events W2-default --input "$DATA/W2.h5:/points" --k 1024
+events W2-kmeanspp --input "$DATA/W2.h5:/points" --k 1024 --init kmeans++
+rm -rf "$DATA"
+say "done: $OUT"
