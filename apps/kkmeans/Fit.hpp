@@ -45,14 +45,18 @@ inline std::size_t free_host_memory() {
 }
 
 /// This rank's rows: in the device's memory, or (DataIn::host) in host memory the device reads
-/// across its link and the Lloyd epochs stream from (page-locked on CUDA).
+/// across its link and the Lloyd epochs stream from (page-locked on CUDA), or (DataIn::file, host
+/// backends) mapped from their file, which the library reads in place as it reads device rows.
 template <class T>
 struct Slice {
   using space = Kokkos::DefaultExecutionSpace;
-  Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space> device;
+  Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space> device;  // also the mapped rows
   Kokkos::View<T**, Kokkos::LayoutRight, detail::staging_space_t<space>> host;
+  std::shared_ptr<io::MappedRows<T>> mapped;
   DataIn where = DataIn::device;
   std::int64_t rows() const { return where == DataIn::host ? host.extent(0) : device.extent(0); }
+  /// Where the library is told the rows are: mapped rows are read in place, as device rows.
+  DataIn library_data_in() const { return where == DataIn::file ? DataIn::device : where; }
 };
 
 /// What a slice of `count` rows × `cols` of T needs where it would live, and why it does not fit.
@@ -89,16 +93,25 @@ struct Placement {
 };
 
 /// Where this rank's rows live in the fit (--data-in; auto: the device if they fit it, else on
-/// devices host memory), refused before reading where they fit nowhere allowed: a clear error
-/// instead of an allocation failure deep in a kernel. Collective: every rank learns whether any
-/// rank's slice does not fit.
+/// devices host memory, on host backends without --device-memory the file mapped), refused before
+/// reading where they fit nowhere allowed: a clear error instead of an allocation failure deep in
+/// a kernel. Collective: every rank learns whether any rank's slice does not fit.
 template <class T>
 DataIn place_rows(io::DatasetRef const& ref, DataIn asked, Placement<T> const& pl, Communicator const& comm) {
   constexpr bool device_is_host = detail::is_host_space<Kokkos::DefaultExecutionSpace>();
+  KKM_REQUIRE(asked != DataIn::file || device_is_host,
+              "--data-in file maps the rows for host backends, and this is a GPU build: --data-in host streams "
+              "them from host memory");
+  // (The fit counts its rows against --device-memory as resident; mapped rows are paged by the system.)
+  KKM_REQUIRE(asked != DataIn::file || pl.device_budget == 0,
+              "--data-in file leaves the rows to the system's page cache, which --device-memory does not bound: "
+              "leave --device-memory out");
   std::string why;
-  DataIn where = asked == DataIn::host ? DataIn::host : DataIn::device;
+  DataIn where = asked == DataIn::host || asked == DataIn::file ? asked : DataIn::device;
   if (asked == DataIn::host) {
     why = pl.host_short();
+  } else if (asked == DataIn::file) {
+    if ((why = io::why_not_mappable<T>(ref)).empty()) why = pl.device_short(true);
   } else if (!(why = pl.device_short(false)).empty() && asked == DataIn::automatic && !device_is_host) {
     std::string const host_why = pl.host_short();
     if (host_why.empty()) {
@@ -106,6 +119,14 @@ DataIn place_rows(io::DatasetRef const& ref, DataIn asked, Placement<T> const& p
       why.clear();
     } else {
       why += "; in host memory they " + host_why;
+    }
+  } else if (!why.empty() && asked == DataIn::automatic && pl.device_budget == 0) {  // host backends: map them
+    std::string const map_why = io::why_not_mappable<T>(ref);
+    if (map_why.empty()) {
+      where = DataIn::file;
+      why = pl.device_short(true);
+    } else {
+      why += "; " + map_why;
     }
   }
   if (!comm.any(!why.empty())) return where;
@@ -130,10 +151,16 @@ Slice<T> read_slice(io::DatasetRef const& ref, io::DatasetInfo const& info, Comm
   Placement<T> const pl{count, info.cols, device_budget, host_budget, least_work};
   Slice<T> slice;
   slice.where = place_rows<T>(ref, asked, pl, comm);
-  if (slice.where == DataIn::host)
+  if (slice.where == DataIn::host) {
     slice.host = io::read_to_space<space, T, detail::staging_space_t<space>>(space(), ref, info, row0, count, comm);
-  else
+  } else if (slice.where == DataIn::file) {
+    slice.mapped = on_every_rank(comm, [&] { return std::make_shared<io::MappedRows<T>>(ref, info, row0, count); });
+    stop_on_bus_error();
+    using Mapped = Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space, Kokkos::MemoryUnmanaged>;
+    slice.device = Mapped(const_cast<T*>(slice.mapped->rows()), count, info.cols);
+  } else {
     slice.device = io::read_to_space<space, T>(space(), ref, info, row0, count, comm);
+  }
   return slice;
 }
 
@@ -249,7 +276,9 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   log(comm, o.quiet,
       fmt::format("read {} × {} ({}) from {} in {:.2f} s on {} rank(s); {}{}", info.rows, info.cols, info.type,
                   ref.str(), t_read, comm.size(), backend_description(),
-                  comm.any(slice.where == DataIn::host) ? "; rows streamed from host memory" : ""));
+                  comm.any(slice.where == DataIn::host)   ? "; rows streamed from host memory"
+                  : comm.any(slice.where == DataIn::file) ? "; rows mapped from the file"
+                                                          : ""));
 
   Parameters p;
   p.k = o.k;
@@ -261,7 +290,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   p.pipeline = parse_name<Pipeline>("pipeline", o.pipeline);
   p.batch_size = o.batch_size == "auto" ? 0 : std::stoll(o.batch_size);
   p.device_memory = budget;
-  p.data_in = slice.where;
+  p.data_in = slice.library_data_in();
   p.assign = parse_name<AssignPath>("assign path", o.assign);
   p.seed = o.seed;
   p.mode = parse_name<Mode>("mode", o.mode);
@@ -308,7 +337,14 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   }
   Progress progress(comm.rank() == 0 && !o.quiet, o.max_epochs, o.n_init);
   if (slice.where == DataIn::host) progress.streaming(double(n_local) * double(info.cols) * sizeof(T));
-  p.on_epoch = [&progress](int run, EpochStats const& e) { progress.epoch(run, e); };
+  bool const any_mapped = comm.any(slice.mapped != nullptr);
+  p.on_epoch = [&progress, &slice, &comm, &ref, any_mapped](int run, EpochStats const& e) {
+    progress.epoch(run, e);
+    // Rows mapped from a file that changes would change under the fit: stop (every rank together).
+    if (any_mapped)
+      KKM_REQUIRE(!comm.any(slice.mapped && slice.mapped->changed()),
+                  "input file '" + ref.file + "' changed during the fit (its size or modification time); stopped");
+  };
 
   t.reset();
   std::size_t const free_before_fit = free_memory();
@@ -317,6 +353,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                                        : fit(space{}, slice.device, weights, p, metric, comm);
   });
   progress.done();
+  if (slice.where == DataIn::file) res.data_in = to_string(DataIn::file);
   double const t_fit = t.seconds();
   if (res.stop_reason == "preempted") {
     log(comm, false,

@@ -53,7 +53,7 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
   std::vector<double> dist;
   auto labels = with_metric(metric, iou_column, [&](auto m) {
     auto label_and_measure = [&](auto const& x) {
-      auto l = predict(space{}, x, c, m, nullptr, 0, slice.where);
+      auto l = predict(space{}, x, c, m, nullptr, 0, slice.library_data_in());
       if (o.distances) {
         auto dd = assigned_distances(space{}, x, c, l, m);
         auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dd);

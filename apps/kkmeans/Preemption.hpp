@@ -5,6 +5,8 @@
 // ends exactly as an uninterrupted run would have.
 #include <kkmeans/core/KKM_Error.hpp>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <string>
 #include <utility>
@@ -34,5 +36,17 @@ inline void catch_stop_signals(std::string const& name) {
 }
 
 inline bool stop_signalled() { return stop_signal_received != 0; }
+
+/// Rows mapped from a file (--data-in file) raise SIGBUS when the file shrinks under them: stop with
+/// one line instead of a crash. Output files are written under temporary names and renamed when
+/// complete, so none is left half-written; the last checkpoint stays whole.
+inline void stop_on_bus_error() {
+  std::signal(SIGBUS, [](int) {
+    static char const message[] = "kkmeans: error: the input file shrank while its mapped rows were read; stopped\n";
+    ssize_t const written = write(STDERR_FILENO, message, sizeof message - 1);
+    (void)written;
+    _exit(1);
+  });
+}
 
 }  // namespace kkm::app

@@ -154,8 +154,10 @@ int main(int argc, char* argv[]) {
   fit->add_option("--data-in", fo.data_in,
                   choice_help<kkm::DataIn>({{kkm::DataIn::device, "the rows in device memory"},
                                             {kkm::DataIn::host, "the rows in host memory, streamed to the device in "
-                                                                "chunks every epoch"}}) +
-                      "; auto: the device if they fit it, else host (GPU builds)");
+                                                                "chunks every epoch"},
+                                            {kkm::DataIn::file, "CPU builds: the rows mapped from their file, read "
+                                                                "as they are used; data larger than memory"}}) +
+                      "; auto: the device if they fit it, else host (GPU builds) or file (CPU builds)");
   fit->add_option("--host-memory", fo.host_memory,
                   "with the rows in host memory: the most they may take there, as --device-memory; auto: what the "
                   "host has free");
@@ -212,7 +214,8 @@ int main(int argc, char* argv[]) {
   predict->add_flag("--distances", po.distances, "also write each row's distance to its centroid");
   predict->add_option("--precision", po.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
   predict->add_option("--data-in", po.data_in,
-                      "device | host (streamed to the device in chunks) | auto: the device if the rows fit it, else host")
+                      "device | host (streamed to the device in chunks) | file (CPU builds: mapped from their file) | "
+                      "auto: the device if the rows fit it, else host (GPU builds) or file (CPU builds)")
       ->check(CLI::IsMember(kkm::selectable_names<kkm::DataIn>()));
   predict->add_flag("--overwrite", po.overwrite, "replace an existing output file");
   predict->add_flag("--quiet,-q", po.quiet, "no log lines");

@@ -135,7 +135,8 @@ def memory_limits(d):
     ENV["KKMEANS_TEST_FREE_MEMORY"] = "60000"  # 4000 (or 2000 per rank) × (8 × 4 + 4) bytes do not fit
     try:
         for np_ in (1, 2):
-            expect_error(["fit", "--input", f"{data}:/points", "--k", "5", "--output", out, "--quiet"], 1,
+            expect_error(["fit", "--input", f"{data}:/points", "--k", "5", "--data-in", "device", "--output", out,
+                          "--quiet"], 1,
                          ["4000" if np_ == 1 else "2000", "rows × 8 columns", "KiB free", "more ranks/GPUs", "--rows"],
                          outputs=[out], np_=np_)
     finally:
@@ -267,6 +268,70 @@ def stream_from_host_memory(d):
                  ["187.50 KiB of host memory", "--host-memory allows 100.00 KiB", "--rows"], outputs=[out])
     expect_error(base + ["--data-in", "nowhere"], 2, ["data-in setting", "'nowhere'", "device", "host"])
     expect_error(base + ["--data-in", "host", "--host-memory", "12Q"], 2, ["host memory must be a number of bytes"])
+
+
+@test
+def map_rows_from_the_file(d):
+    # --data-in file (CPU builds): the rows are mapped from their file instead of read; the labels and
+    # centroids are those of the rows read into memory, on 1 and 3 ranks, resumed from a checkpoint, and
+    # from predict; auto maps rows that do not fit memory. A dataset that cannot be mapped, or a file
+    # that changes under the fit, stops it with one line. GPU builds refuse it, naming --data-in host.
+    data = f"{d}/m.h5"
+    blobs(data, n=6000, d=8, k=5)
+    base = ["fit", "--input", f"{data}:/points", "--k", "7", "--seed", "3", "--quiet"]
+    out = f"{d}/o.h5"
+    p = run(base + ["--data-in", "file", "--output", f"{d}/f.h5", "--report", f"{d}/f.json"])
+    if "GPU build" in p.stderr:
+        expect_error(base + ["--data-in", "file", "--output", out], 1, ["--data-in host"], outputs=[out])
+        return
+    assert p.returncode == 0, p.stderr
+    run(base + ["--output", f"{d}/device.h5", "--data-in", "device"], check=0)
+    run(base + ["--data-in", "file", "--output", f"{d}/f3.h5"], np_=3, check=0)
+    auto = subprocess.run([BIN] + base + ["--output", f"{d}/auto.h5", "--report", f"{d}/auto.json"],
+                          env=dict(ENV, KKMEANS_TEST_FREE_MEMORY="150000"), capture_output=True, text=True)
+    assert auto.returncode == 0, auto.stderr
+    ck, ckargs = f"{d}/ck.h5", ["--checkpoint", f"{d}/ck.h5", "--checkpoint-every", "2", "--data-in", "file"]
+    p = subprocess.run([BIN] + base + ckargs + ["--output", f"{d}/killed.h5"],
+                       env=dict(ENV, KKMEANS_TEST_KILL_AFTER_CHECKPOINT="2"), capture_output=True)
+    assert p.returncode == -9 and not os.path.exists(f"{d}/killed.h5"), p.returncode
+    run(base + ckargs + ["--resume", "--output", f"{d}/resumed.h5"], np_=2, check=0)
+    for name in ("f", "f3", "auto", "resumed"):
+        with h5py.File(f"{d}/device.h5") as a, h5py.File(f"{d}/{name}.h5") as b:
+            assert (a["labels"][:] == b["labels"][:]).all() and (a["centroids"][:] == b["centroids"][:]).all(), name
+    for name in ("f", "auto"):
+        assert json.load(open(f"{d}/{name}.json"))["memory"]["data_in"] == "file", name
+    for where in ("device", "file"):
+        run(["predict", "--model", f"{d}/device.h5", "--input", f"{data}:/points", "--output", f"{d}/p-{where}.h5",
+             "--distances", "--data-in", where, "--quiet"], check=0)
+    with h5py.File(f"{d}/p-device.h5") as a, h5py.File(f"{d}/p-file.h5") as b:
+        assert (a["labels"][:] == b["labels"][:]).all() and (a["distances"][:] == b["distances"][:]).all()
+    # Datasets that cannot be mapped: chunked, float64 for a float32 fit.
+    with h5py.File(data) as src:
+        x = src["points"][:]
+    with h5py.File(f"{d}/chunked.h5", "w") as f:
+        f.create_dataset("points", data=x, chunks=(100, 8))
+    with h5py.File(f"{d}/f64.h5", "w") as f:
+        f.create_dataset("points", data=x.astype(np.float64))
+    expect_error(["fit", "--input", f"{d}/chunked.h5:/points", "--k", "3", "--data-in", "file", "--output", out], 1,
+                 ["cannot map", "not stored contiguously", "h5repack -l CONTI"], outputs=[out])
+    expect_error(["fit", "--input", f"{d}/f64.h5:/points", "--k", "3", "--data-in", "file", "--output", out], 1,
+                 ["cannot map", "float32", "--precision double"], outputs=[out])
+    run(["fit", "--input", f"{d}/f64.h5:/points", "--k", "3", "--data-in", "file", "--precision", "double",
+         "--output", out, "--quiet"], check=0)
+    os.remove(out)
+    expect_error(base + ["--data-in", "file", "--device-memory", "1M", "--output", out], 1,
+                 ["--device-memory does not bound", "leave --device-memory out"], outputs=[out])
+    # A file that grows under the fit: stopped at the next epoch, nothing written.
+    long_fit = [BIN] + base + ["--data-in", "file", "--tol", "0", "--no-stop-on-no-change", "--max-epochs",
+                               "100000000", "--output", out]
+    p = subprocess.Popen(long_fit, env=ENV, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    with open(data, "ab") as f:
+        f.write(b"\0" * 64)
+    err = p.communicate(timeout=120)[1]
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert p.returncode == 1 and len(lines) == 1 and "changed during the fit" in lines[0], err
+    assert not os.path.exists(out)
 
 
 @test

@@ -130,7 +130,7 @@ PYBIND11_MODULE(_kkmeans, m) {
                                pybind11::arg("empty") = kkm::selectable_names<kkm::EmptyPolicy>(),
                                pybind11::arg("mode") = kkm::selectable_names<kkm::Mode>(),
                                pybind11::arg("assign") = kkm::selectable_names<kkm::AssignPath>(),
-                               pybind11::arg("data_in") = kkm::selectable_names<kkm::DataIn>(),
+                               pybind11::arg("data_in") = kp::array_data_in_names(),
                                pybind11::arg("metric") = std::vector<std::string>(kkm::metric_names.begin(),
                                                                              kkm::metric_names.end()),
                                pybind11::arg("precision") = std::vector<std::string>{"float", "double"});

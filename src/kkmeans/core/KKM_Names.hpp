@@ -85,10 +85,11 @@ struct Names<Pipeline> {
 
 template <>
 struct Names<DataIn> {
-  static constexpr std::array<std::pair<DataIn, char const*>, 3> table = {{
+  static constexpr std::array<std::pair<DataIn, char const*>, 4> table = {{
       {DataIn::automatic, "auto"},
       {DataIn::device, "device"},
       {DataIn::host, "host"},
+      {DataIn::file, "file"},
   }};
 };
 

@@ -82,6 +82,10 @@ enum class DataIn {
   /// memory, within Parameters::device_memory. On host backends the same chunks go through the same
   /// buffers (what tests use); the results are those of DataIn::device bit for bit.
   host,
+  /// The application's: the rows mapped read-only from their file, read by the system as the
+  /// kernels touch them (host backends; data larger than memory). The library reads them in place,
+  /// as DataIn::device rows.
+  file,
 };
 
 struct Parameters {
@@ -154,7 +158,8 @@ struct Parameters {
     KKM_REQUIRE(pipeline == Pipeline::automatic || pipeline == Pipeline::on || pipeline == Pipeline::off,
                 "pipeline must be automatic, on or off, got " + std::to_string(static_cast<int>(pipeline)));
     KKM_REQUIRE(data_in == DataIn::automatic || data_in == DataIn::device || data_in == DataIn::host,
-                "data_in must be automatic, device or host, got " + std::to_string(static_cast<int>(data_in)));
+                "data_in must be automatic, device or host (file is the application's: it passes mapped rows "
+                "as device rows), got " + std::to_string(static_cast<int>(data_in)));
     KKM_REQUIRE(checkpoint_every >= 0, "checkpoint interval must be ≥ 0, got " + std::to_string(checkpoint_every));
     KKM_REQUIRE(mode == Mode::lloyd || (checkpoint_every == 0 && !resume_from),
                 "checkpoints and resume are for Lloyd mode");

@@ -67,6 +67,36 @@ class RowReader {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Rows [row0, row0 + count) of a 2-D dataset mapped read-only from its file (mmap) instead of read
+/// (--data-in file): the system reads their pages as they are touched and keeps what fits in its
+/// page cache, so the rows may be larger than memory. Needs a contiguous dataset, not in external
+/// files, stored as T's native type at an address aligned to it; throws UserError naming what stands
+/// in the way (and how to rewrite the file). T: float or double.
+template <class T>
+class MappedRows {
+ public:
+  MappedRows(DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t count);
+  ~MappedRows();
+  MappedRows(MappedRows const&) = delete;
+  MappedRows& operator=(MappedRows const&) = delete;
+  /// The rows, count × cols, row-major.
+  T const* rows() const { return rows_; }
+  /// Whether the file's size or modification time differs from when it was mapped (a file written
+  /// or truncated under a fit).
+  bool changed() const;
+
+ private:
+  std::string file_;
+  void* base_ = nullptr;
+  std::size_t length_ = 0;
+  T const* rows_ = nullptr;
+  std::int64_t size_ = 0, mtime_ns_ = 0;
+};
+
+/// Empty if MappedRows<T> can map rows of `ref`; else why not, as its UserError would say.
+template <class T>
+std::string why_not_mappable(DatasetRef const& ref);
+
 /// Checks that `path` can be written before any work (rank 0 looks, every rank learns): a file name in
 /// an existing, writable folder, not a folder, short enough for its temporary name, not an existing
 /// file unless overwrite, and (for `bytes` > 0, the file's expected size) room for it on its

@@ -17,6 +17,8 @@ namespace kkm::io {
 using detail::check;
 using detail::H;
 using detail::native;
+using detail::open_dataset;
+using detail::open_file;
 using detail::quiet;
 
 namespace {
@@ -38,48 +40,6 @@ bool error_stack_mentions(std::string const& word) {
       },
       &search);
   return search.found;
-}
-
-H open_file(std::string const& file, unsigned flags, hid_t fapl = H5P_DEFAULT) {
-  quiet();
-  std::error_code ec;
-  KKM_REQUIRE(fs::exists(file, ec), "file not found: '" + file + "'");
-  KKM_REQUIRE(!fs::is_directory(file, ec), "'" + file + "' is a directory, not an HDF5 file");
-  htri_t const is = H5Fis_hdf5(file.c_str());
-  KKM_REQUIRE(is > 0, "'" + file + "' is not an HDF5 file (or it is truncated or corrupt)");
-  H f(H5Fopen(file.c_str(), flags, fapl), H5Fclose);
-  KKM_REQUIRE(f.ok() || !error_stack_mentions("lock"),
-              "cannot open HDF5 file '" + file + "': another program has it open for writing (HDF5 locks it); "
-              "close it there, or set HDF5_USE_FILE_LOCKING=FALSE if you know nothing writes it");
-  KKM_REQUIRE(f.ok(), "cannot open HDF5 file '" + file + "' (truncated, corrupt or not readable)");
-  return f;
-}
-
-/// Opens a dataset after checking that every link on the path exists and that it is a dataset.
-H open_dataset(hid_t file, DatasetRef const& ref) {
-  std::string const& p = ref.dataset;
-  KKM_REQUIRE(!p.empty() && p[0] == '/', "dataset path must start with '/': '" + ref.str() + "'");
-  std::size_t pos = 1;
-  while (pos <= p.size()) {
-    std::size_t const next = p.find('/', pos);
-    std::string const prefix = p.substr(0, next == std::string::npos ? p.size() : next);
-    if (prefix.size() > 1 && prefix.back() != '/') {
-      htri_t const e = H5Lexists(file, prefix.c_str(), H5P_DEFAULT);
-      KKM_REQUIRE(e > 0, "no dataset '" + ref.dataset + "' in '" + ref.file + "' ('" + prefix + "' does not exist)");
-    }
-    if (next == std::string::npos) break;
-    pos = next + 1;
-  }
-  H5O_info_t info;
-  KKM_REQUIRE(H5Oget_info_by_name(file, p.c_str(), &info, H5P_DEFAULT) >= 0,
-              "cannot read object '" + ref.dataset + "' in '" + ref.file + "'");
-  KKM_REQUIRE(info.type == H5O_TYPE_DATASET,
-              "'" + ref.dataset + "' in '" + ref.file + "' is " +
-                  (info.type == H5O_TYPE_GROUP ? std::string("a group") : std::string("not a dataset")) +
-                  ", not a dataset");
-  H d(H5Dopen2(file, p.c_str(), H5P_DEFAULT), H5Dclose);
-  KKM_REQUIRE(d.ok(), "cannot open dataset '" + ref.str() + "'");
-  return d;
 }
 
 std::string type_name(hid_t type) {
@@ -128,6 +88,52 @@ void require_standard_numeric(hid_t type, std::string const& what) {
 }
 
 }  // namespace
+
+namespace detail {
+
+H open_file(std::string const& file, unsigned flags, hid_t fapl) {
+  quiet();
+  std::error_code ec;
+  KKM_REQUIRE(fs::exists(file, ec), "file not found: '" + file + "'");
+  KKM_REQUIRE(!fs::is_directory(file, ec), "'" + file + "' is a directory, not an HDF5 file");
+  htri_t const is = H5Fis_hdf5(file.c_str());
+  KKM_REQUIRE(is > 0, "'" + file + "' is not an HDF5 file (or it is truncated or corrupt)");
+  H f(H5Fopen(file.c_str(), flags, fapl), H5Fclose);
+  KKM_REQUIRE(f.ok() || !error_stack_mentions("lock"),
+              "cannot open HDF5 file '" + file + "': another program has it open for writing (HDF5 locks it); "
+              "close it there, or set HDF5_USE_FILE_LOCKING=FALSE if you know nothing writes it");
+  KKM_REQUIRE(f.ok(), "cannot open HDF5 file '" + file + "' (truncated, corrupt or not readable)");
+  return f;
+}
+
+/// Opens a dataset after checking that every link on the path exists and that it is a dataset.
+H open_dataset(hid_t file, DatasetRef const& ref) {
+  std::string const& p = ref.dataset;
+  KKM_REQUIRE(!p.empty() && p[0] == '/', "dataset path must start with '/': '" + ref.str() + "'");
+  std::size_t pos = 1;
+  while (pos <= p.size()) {
+    std::size_t const next = p.find('/', pos);
+    std::string const prefix = p.substr(0, next == std::string::npos ? p.size() : next);
+    if (prefix.size() > 1 && prefix.back() != '/') {
+      htri_t const e = H5Lexists(file, prefix.c_str(), H5P_DEFAULT);
+      KKM_REQUIRE(e > 0, "no dataset '" + ref.dataset + "' in '" + ref.file + "' ('" + prefix + "' does not exist)");
+    }
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  H5O_info_t info;
+  KKM_REQUIRE(H5Oget_info_by_name(file, p.c_str(), &info, H5P_DEFAULT) >= 0,
+              "cannot read object '" + ref.dataset + "' in '" + ref.file + "'");
+  KKM_REQUIRE(info.type == H5O_TYPE_DATASET,
+              "'" + ref.dataset + "' in '" + ref.file + "' is " +
+                  (info.type == H5O_TYPE_GROUP ? std::string("a group") : std::string("not a dataset")) +
+                  ", not a dataset");
+  H d(H5Dopen2(file, p.c_str(), H5P_DEFAULT), H5Dclose);
+  KKM_REQUIRE(d.ok(), "cannot open dataset '" + ref.str() + "'");
+  return d;
+}
+
+}  // namespace detail
 
 DatasetRef parse_dataset_ref(std::string const& spec) {
   auto const pos = spec.rfind(":/");

@@ -69,6 +69,12 @@ inline hid_t native<double>() { return H5T_NATIVE_DOUBLE; }
 template <>
 inline hid_t native<int>() { return H5T_NATIVE_INT; }
 
+/// Opens an HDF5 file (flags: H5F_ACC_RDONLY, …), naming in its UserError what is wrong: missing, a
+/// folder, not HDF5, locked by a writer, unreadable.
+H open_file(std::string const& file, unsigned flags, hid_t fapl = H5P_DEFAULT);
+/// Opens a dataset after checking that every link on the path exists and that it is a dataset.
+H open_dataset(hid_t file, DatasetRef const& ref);
+
 /// Refuses a dataset whose storage does not hold every value it declares (chunks never written,
 /// storage never allocated, missing or short virtual sources and external files): HDF5 would read
 /// those values as fill values or zeros, without an error (KKM_HDF5Storage.cpp).

@@ -30,6 +30,14 @@ using Mem = Exec::memory_space;
 /// Whether the fit's space reads host memory (OpenMP, Serial): numpy rows are then used in place.
 inline constexpr bool host_rows_in_place = Kokkos::SpaceAccessibility<Exec, Kokkos::HostSpace>::accessible;
 
+/// data_in's names for arrays: every place but file (the application's: it maps an HDF5 file).
+inline std::vector<std::string> array_data_in_names() {
+  std::vector<std::string> names;
+  for (auto const& name : selectable_names<DataIn>())
+    if (name != to_string(DataIn::file)) names.push_back(name);
+  return names;
+}
+
 /// n × d rows (or n weights, d = 1) of T, C-contiguous, in host memory (a numpy array, kept alive by
 /// `owner`) or in the device's (a CUDA array's pointer). data is null for "none" (no weights).
 template <class T>
@@ -82,7 +90,9 @@ inline Parameters parameters_from(py::dict const& o) {
   p.seed = o["seed"].cast<std::uint64_t>();
   p.batch_size = o["batch_size"].cast<std::int64_t>();
   p.device_memory = o["device_memory"].cast<std::size_t>();
-  p.data_in = parse_name<DataIn>("data_in", o["data_in"].cast<std::string>());
+  std::string const data_in = o["data_in"].cast<std::string>();
+  if (data_in == to_string(DataIn::file)) throw UserError(unknown_choice("data_in", data_in, array_data_in_names()));
+  p.data_in = parse_name<DataIn>("data_in", data_in);
   p.empty = parse_name<EmptyPolicy>("empty-cluster policy", o["empty"].cast<std::string>());
   p.mode = parse_name<Mode>("mode", o["mode"].cast<std::string>());
   p.assign = parse_name<AssignPath>("assign path", o["assign"].cast<std::string>());
