@@ -79,30 +79,36 @@ MappedRows<T>::MappedRows(DatasetRef const& ref, DatasetInfo const& info, std::i
   std::int64_t const start = first / page * page;
   length_ = std::size_t(first - start) + bytes;
   if (length_ > 0) {
-    base_ = mmap(nullptr, length_, PROT_READ, MAP_SHARED, fd, start);
+    void* const base = mmap(nullptr, length_, PROT_READ, MAP_SHARED, fd, start);
     int const err = errno;
     close(fd);
-    KKM_REQUIRE(base_ != MAP_FAILED, "cannot map '" + ref.str() + "' (" + std::to_string(bytes) + " bytes): " +
-                                         std::strerror(err));
+    KKM_REQUIRE(base != MAP_FAILED, "cannot map '" + ref.str() + "' (" + std::to_string(bytes) + " bytes): " +
+                                        std::strerror(err));
+    base_ = base;
     madvise(base_, length_, MADV_SEQUENTIAL);  // passes read the rows in order: read ahead
   } else {
     close(fd);
-    base_ = nullptr;
   }
   rows_ = reinterpret_cast<T const*>(static_cast<char const*>(base_) + (first - start));
   // The offset as HDF5 reports it against the values as HDF5 reads them: the first and last row.
-  for (std::int64_t r : {row0, row0 + count - 1}) {
-    if (count == 0) break;
-    std::vector<T> want = read_rows<T>(ref, info, r, 1, Communicator{});
-    KKM_REQUIRE(std::memcmp(want.data(), rows_ + (r - row0) * info.cols, row_bytes) == 0,
-                "--data-in file cannot map '" + ref.str() + "': its values are not where HDF5 reports them "
-                "(a user block?); use --data-in host/device");
+  // (A constructor that throws runs no destructor: the mapping is released here.)
+  try {
+    for (std::int64_t r : {row0, row0 + count - 1}) {
+      if (count == 0) break;
+      std::vector<T> const want = read_rows<T>(ref, info, r, 1, Communicator{});
+      KKM_REQUIRE(std::memcmp(want.data(), rows_ + (r - row0) * info.cols, row_bytes) == 0,
+                  "--data-in file cannot map '" + ref.str() + "': its values are not where HDF5 reports them "
+                  "(a user block?); use --data-in host/device");
+    }
+  } catch (...) {
+    if (base_ != nullptr) munmap(base_, length_);
+    throw;
   }
 }
 
 template <class T>
 MappedRows<T>::~MappedRows() {
-  if (base_ != nullptr && base_ != MAP_FAILED) munmap(base_, length_);
+  if (base_ != nullptr) munmap(base_, length_);
 }
 
 template <class T>
