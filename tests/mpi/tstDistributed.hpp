@@ -73,6 +73,28 @@ TEST(TEST_CATEGORY, distributed_sqeuclidean_kmeanspp) {
   check_distributed(kkm::SquaredEuclidean{}, p, blobs<float>(1001, 3, 7, 1.2, 31));
 }
 
+// k-means++ pruning rows on each rank (KKM_TrialPruning.hpp) chooses the one-process centres.
+TEST(TEST_CATEGORY, distributed_pruned_kmeanspp) {
+  using space = TEST_EXECSPACE;
+  using mem = typename space::memory_space;
+  using kkm::detail::TrialPruning;
+  auto comm = world();
+  auto const x = blobs<float>(3001, 20, 16, 0.4, 32);
+  std::int64_t r0, count;
+  uneven_split(x.n, comm.rank(), comm.size(), r0, count);
+  kkm::detail::DeviceMatrix<space, float> local = to_device<space>(x, r0, count), whole = to_device<space>(x);
+  Kokkos::View<float const*, mem> no_weights;
+  kkm::Communicator self;
+  auto const sl = kkm::detail::summarize(space{}, local, no_weights, comm);
+  auto const sw = kkm::detail::summarize(space{}, whole, no_weights, self);
+  auto const got = kkm::detail::init_kmeanspp(space{}, local, kkm::SquaredEuclidean{}, 16, 0, 3, sl, comm, no_weights,
+                                              kkm::detail::TrialKernel::automatic, TrialPruning::on);
+  auto const want = kkm::detail::init_kmeanspp(space{}, whole, kkm::SquaredEuclidean{}, 16, 0, 3, sw, self, no_weights,
+                                               kkm::detail::TrialKernel::automatic, TrialPruning::off);
+  for (int q = 0; q < 16; ++q)
+    for (int j = 0; j < x.d; ++j) ASSERT_EQ(got(q, j), want(q, j)) << "centre " << q << " column " << j;
+}
+
 TEST(TEST_CATEGORY, distributed_random_init_restarts) {
   kkm::Parameters p;
   p.k = 6;

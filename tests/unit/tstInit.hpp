@@ -1,14 +1,15 @@
 // Initialisation: deterministic for a seed, distinct rows, and k-means++ spreads over the blobs;
 // the engine's one-pass k-means++ chooses the rows of the textbook algorithm (one race and one
 // potential pass per trial) with the same draws; its device trial kernel gives exact distances and
-// potentials with teams of several threads; k-means‖ is the same on every assignment path and batch
-// size.
+// potentials with teams of several threads; pruning rows changes no centre; k-means‖ is the same on
+// every assignment path and batch size.
 #include <KKM_TestHelpers.hpp>
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <random>
 #include <set>
 
 namespace {
@@ -227,6 +228,98 @@ TEST(TEST_CATEGORY, kmeanspp_trial_pass_by_teams_of_several_threads) {
   auto const x = integer_rows(701, 37, 127);  // single-element loads
   tiled_trials_match_reference<Space, 1, 1>(x, 8);
   if (Space().concurrency() >= team) tiled_trials_match_reference<Space, team, 1>(x, 8);
+}
+
+// k-means++ with pruning (rows no trial can move are not read) chooses the same centres, bit for
+// bit, as without: on clustered data, where it skips most rows; on small-integer rows, where
+// distances tie exactly and trials sit at the pruning bound; on rows mixing magnitudes, where the
+// float sums round; weighted; with each trial kernel and more trials than one pass.
+template <class T>
+void pruned_kmeanspp_equals_unpruned(Matrix<T> const& x, int k, int trials, bool weighted, bool expect_skips) {
+  using Space = TEST_EXECSPACE;
+  using mem = typename Space::memory_space;
+  using kkm::detail::TrialKernel;
+  using kkm::detail::TrialPruning;
+  std::vector<T> w;
+  for (std::int64_t i = 0; weighted && i < x.n; ++i) w.push_back(T(0.5 + i % 4));
+  Kokkos::View<T*, mem> wd("w", w.size());
+  Kokkos::deep_copy(wd, Kokkos::View<T const*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(w.data(), w.size()));
+  kkm::Communicator comm;
+  kkm::detail::DeviceMatrix<Space, T> cx = to_device<Space>(x);
+  Kokkos::View<T const*, mem> cw = wd;
+  auto const s = kkm::detail::summarize(Space{}, cx, cw, comm);
+  for (TrialKernel kernel : {TrialKernel::automatic, TrialKernel::tiled}) {
+    auto run = [&](TrialPruning pruning, std::int64_t* skipped) {
+      kkm::detail::GreedyKMeansPP<Space, T, kkm::SquaredEuclidean> pp(Space{}, cx, kkm::SquaredEuclidean{}, k, trials,
+                                                                     9, s, comm, cw, kernel, pruning);
+      auto c = pp();
+      *skipped = pp.rows_skipped();
+      return c;
+    };
+    std::int64_t none = -1, some = -1;
+    auto const want = run(TrialPruning::off, &none);
+    auto const got = run(TrialPruning::on, &some);
+    EXPECT_EQ(none, 0);
+    if (expect_skips) EXPECT_GT(some, x.n * (k - 1) / 4) << "pruning skipped too few rows, kernel " << int(kernel);
+    for (int q = 0; q < k; ++q)
+      for (int j = 0; j < x.d; ++j)
+        ASSERT_EQ(got(q, j), want(q, j)) << "centre " << q << " column " << j << ", kernel " << int(kernel);
+  }
+}
+
+// The pruning test itself: whenever it calls trial t harmless to row x (nearest centre c), the
+// computed squared distance of x to t is at least that to c — with x and t collinear on one side
+// of c (the worst case: ‖x − t‖ = ‖c − t‖ − ‖x − c‖) at ratios ‖c − t‖ / ‖x − c‖ around the
+// bound's 2, at every magnitude from near underflow to 10¹⁵; and it does prune past a ratio of 2.01.
+template <class T>
+void pruning_bound_holds(int d, double magnitude, unsigned seed) {
+  auto const bound = kkm::detail::PruneBound::of<T>(d);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> unit(-1, 1), ratio(1.9, 2.1);
+  auto sum = [&](std::vector<T> const& a, std::vector<T> const& b) {  // the kernels' sum, in T
+    T s = 0;
+    for (int j = 0; j < d; ++j) s += (a[j] - b[j]) * (a[j] - b[j]);
+    return s;
+  };
+  int pruned_past = 0, past = 0;
+  for (int rep = 0; rep < 1000; ++rep) {
+    std::vector<T> c(d), x(d), t(d);
+    std::vector<double> u(d);
+    double norm = 0;
+    for (int j = 0; j < d; ++j) u[j] = unit(rng), norm += u[j] * u[j];
+    double const rho = ratio(rng), a = magnitude * (0.5 + unit(rng) / 4);
+    for (int j = 0; j < d; ++j) {
+      c[j] = T(magnitude * unit(rng));
+      x[j] = T(c[j] + a * u[j] / std::sqrt(norm));
+      t[j] = T(c[j] + rho * a * u[j] / std::sqrt(norm) * (1 + 1e-3 * unit(rng)));
+    }
+    double ct = 0;
+    for (int j = 0; j < d; ++j) ct += (double(t[j]) - double(c[j])) * (double(t[j]) - double(c[j]));
+    T const sxc = sum(x, c), sxt = sum(x, t);
+    bool const pruned = bound.separation(ct) >= double(bound.template reach<T>(double(sxc)));
+    if (pruned) ASSERT_GE(sxt, sxc) << "d " << d << ", magnitude " << magnitude << ", ratio " << rho;
+    if (rho > 2.01) ++past, pruned_past += pruned;
+  }
+  if (magnitude > 1e-15) EXPECT_EQ(pruned_past, past) << "d " << d << ", magnitude " << magnitude;
+}
+
+TEST(TEST_CATEGORY, kmeanspp_pruning_bound_holds) {
+  for (int d : {1, 3, 37, 128, 1000})
+    for (double magnitude : {1e-19, 1e-6, 1.0, 1e3, 1e15}) {
+      pruning_bound_holds<float>(d, magnitude, 7 + d);
+      pruning_bound_holds<double>(d, magnitude * magnitude, 8 + d);
+    }
+}
+
+TEST(TEST_CATEGORY, init_kmeanspp_pruned_equals_unpruned) {
+  pruned_kmeanspp_equals_unpruned(blobs<float>(3000, 37, 24, 0.3, 61), 24, 0, false, true);
+  pruned_kmeanspp_equals_unpruned(blobs<float>(3000, 8, 24, 0.3, 62), 40, 11, true, true);
+  pruned_kmeanspp_equals_unpruned(blobs<double>(2000, 16, 12, 0.3, 63), 12, 0, true, true);
+  pruned_kmeanspp_equals_unpruned(integer_rows(2000, 3, 64), 30, 0, false, false);
+  auto mixed = blobs<float>(2000, 9, 10, 1.0, 65);
+  for (std::int64_t i = 0; i < mixed.n; ++i)
+    for (int j = 0; j < mixed.d; ++j) mixed(i, j) = mixed(i, j) * (j % 3 == 0 ? 1e4f : 1e-3f) + 7.f;
+  pruned_kmeanspp_equals_unpruned(mixed, 20, 0, true, false);
 }
 
 TEST(TEST_CATEGORY, init_kmeans_parallel_same_on_every_assignment_path_and_batch) {

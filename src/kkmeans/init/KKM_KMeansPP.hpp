@@ -13,11 +13,15 @@
 ///   4. keeps the trial with the least potential (ties → the earlier trial) and lowers D with the
 ///      stored distances to it, in the pass that runs the next step's races.
 /// So a step reads the rows once, launches two kernels and waits for the device twice (the races,
-/// the potentials).
-/// Memory: D (n doubles) and the trials' distances (trials × n).
+/// the potentials). On large data (squared-Euclidean metrics) a third, small kernel measures the
+/// centres so far against the step's trials, and the pass reads only the rows some trial may bring
+/// nearer (KKM_TrialPruning.hpp): the same centres, from fewer bytes.
+/// Memory: D (n doubles), the trials' distances (trials × n) and, pruning, each row's nearest
+/// centre and reach (n ints and n values).
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_Init.hpp>
 #include <kkmeans/init/detail/KKM_TrialDistances.hpp>
+#include <kkmeans/init/detail/KKM_TrialPruning.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -25,12 +29,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace kkm::detail {
 
 /// D(i) = weight(i, trial `column`) (first) or min(D(i), weight(i, trial)); column −1 leaves D as it
-/// is. Then row i enters the races.
+/// is. Then row i enters the races. With pruning, rows the trial cannot move are left unread (their
+/// distances were not measured), and a row that moves records trial `column` as its nearest centre.
 template <class ExecSpace, class T, class R, bool Squared>
 struct KmppAdvance {
   using mem = typename ExecSpace::memory_space;
@@ -41,15 +47,19 @@ struct KmppAdvance {
   bool first;
   RaceStreams races;
   std::int64_t offset;
+  PruneState<mem, T> prune;
+  int centre = 0;  // the index the trial takes among the centres
 
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, RaceLeaders& r) const {
     double Di = first ? 0.0 : D(i);
-    if (column >= 0) {
+    if (column >= 0 && (first || !prune.on() || prune.may_lower(i, column))) {
       double const wi = row_weight(w, i);
-      double const wd = kmpp_weight<Squared>(wi, static_cast<double>(dist(column, i)));
+      double const v = static_cast<double>(dist(column, i));
+      double const wd = kmpp_weight<Squared>(wi, v);
       if (first || wd < Di) {
         Di = wd;
         D(i) = wd;
+        if (prune.on()) prune.nearer(i, centre, v);
       }
     }
     enter_races(r, Di, offset + i, races);
@@ -96,7 +106,7 @@ class GreedyKMeansPP {
 
   GreedyKMeansPP(ExecSpace const& space, Rows x, Metric const& metric, int k, int trials, std::uint64_t seed,
                  DataSummary const& s, Communicator const& comm, Kokkos::View<T const*, mem> w,
-                 TrialKernel kernel = TrialKernel::automatic)
+                 TrialKernel kernel = TrialKernel::automatic, TrialPruning pruning = TrialPruning::automatic)
       : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), seed_(seed), n_(x.extent(0)),
         d_(x.extent(1)), k_(k), trials_(kmeanspp_trial_count(k, trials)),
         D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_D"), n_),
@@ -105,17 +115,34 @@ class GreedyKMeansPP {
         cand_t_("kkm::kmpp_trials_t", d_, race_width),
         kernel_(kernel == TrialKernel::automatic
                     ? (squared && !is_host_space<ExecSpace>() ? TrialKernel::tiled : TrialKernel::rows)
-                    : kernel) {}
+                    : kernel) {
+    PruneBound const bound = PruneBound::of<T>(d_);
+    bool const prune = squared && bound.usable() && k_ > 1 &&
+                       (pruning == TrialPruning::on || (pruning == TrialPruning::automatic && n_ >= least_rows_to_prune));
+    if (!prune) return;
+    auto alloc = [&](char const* name) { return Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, std::string(name)); };
+    prune_.nearest = Kokkos::View<int*, mem>(alloc("kkm::kmpp_nearest"), n_);
+    prune_.reach = Kokkos::View<T*, mem>(alloc("kkm::kmpp_reach"), n_);
+    prune_.separation = Kokkos::View<double**, Kokkos::LayoutRight, mem>(alloc("kkm::kmpp_separation"), k_, trials_);
+    prune_.centres = Kokkos::View<T**, Kokkos::LayoutRight, mem>(alloc("kkm::kmpp_centres"), k_, d_);
+    prune_.trials = Kokkos::View<T**, Kokkos::LayoutRight, mem>(alloc("kkm::kmpp_pruning_trials"), trials_, d_);
+    prune_.bound = bound;
+  }
+
+  /// Rows the trial passes skipped, over all steps so far (pruning).
+  std::int64_t rows_skipped() const { return skipped_; }
 
   HostMatrix<T> operator()() {
     std::vector<std::int64_t> centers{first_center_row(space_, w_, n_, seed_, s_, comm_)};
     load_trials(centers);
     measure(0, 1, false);
+    keep_centre(0, 0);
     RaceLeaders lead = advance(0, true, 1, 0);
     for (int step = 1; step < k_; ++step) {
       std::vector<std::int64_t> const picks = draw(lead, step);
-      int const best = best_trial(picks);
+      int const best = best_trial(picks, step);
       centers.push_back(picks[best]);
+      keep_centre(step, best);
       if (step + 1 < k_) lead = advance(best, false, step + 1, 0);
     }
     return gather_rows(space_, x_, centers, s_.row_offset, comm_);
@@ -138,13 +165,14 @@ class GreedyKMeansPP {
   }
 
   /// The trial leaving the least potential (ties → the earlier), its distances stored in dist_.
-  int best_trial(std::vector<std::int64_t> const& picks) {
+  /// `centres`: how many are chosen (pruning measures the trials against them).
+  int best_trial(std::vector<std::int64_t> const& picks, int centres) {
     double const scale = fixed_point_scale(max_d_, static_cast<double>(s_.n_total));
     std::vector<fixed_t> pot;
     for (int t0 = 0; t0 < trials_; t0 += race_width) {
       int const m = std::min(race_width, trials_ - t0);
       load_trials(std::vector<std::int64_t>(picks.begin() + t0, picks.begin() + t0 + m));
-      TrialPotentials const p = measure(t0, m, true, scale);
+      TrialPotentials const p = measure(t0, m, true, scale, centres);
       pot.insert(pot.end(), p.p, p.p + m);
     }
     comm_.allreduce_sum(pot.data(), pot.size());
@@ -171,7 +199,9 @@ class GreedyKMeansPP {
     }
   }
 
-  TrialPotentials measure(int column0, int m, bool potentials, double scale = 1) {
+  /// The pass over trials [column0, + m); pruning, their separations from the `centres` chosen
+  /// so far are measured first (and the trials kept in prune_.trials).
+  TrialPotentials measure(int column0, int m, bool potentials, double scale = 1, int centres = 0) {
     TrialPass<ExecSpace, T, Metric> pass;
     pass.x = x_;
     pass.cand = cand_;
@@ -186,7 +216,20 @@ class GreedyKMeansPP {
     pass.column0 = column0;
     pass.scale = scale;
     pass.potentials = potentials;
-    return measure_trials(space_, pass, kernel_);
+    if (prune_.on()) {
+      measure_separations(space_, prune_, pass, centres, column0, m);
+      if (potentials) pass.prune = prune_;
+    }
+    TrialPotentials const p = measure_trials(space_, pass, kernel_);
+    skipped_ += p.skipped;
+    return p;
+  }
+
+  /// Pruning: trial `trial` of this step becomes centre `index`.
+  void keep_centre(int index, int trial) {
+    if (!prune_.on()) return;
+    Kokkos::deep_copy(space_, Kokkos::subview(prune_.centres, index, Kokkos::ALL()),
+                      Kokkos::subview(prune_.trials, trial, Kokkos::ALL()));
   }
 
   /// Lowers D with trial `column` (−1: not at all), then runs races [t0, t0 + race_width) of `step`.
@@ -196,7 +239,8 @@ class GreedyKMeansPP {
     int const races = std::min(race_width, trials_ - t0);
     if (n_ == 0) return lead;
     using Advance = KmppAdvance<ExecSpace, T, R, squared>;
-    Advance const advance{dist_, D_, w_, column, first, RaceStreams(seed_, stream_of(step, t0), races), s_.row_offset};
+    Advance const advance{dist_, D_, w_, column, first, RaceStreams(seed_, stream_of(step, t0), races), s_.row_offset,
+                          prune_, step - 1};
     if (kernel_ == TrialKernel::tiled) {  // the device kernels
       using InTeams = KmppAdvanceInTeams<ExecSpace, Advance>;
       int const team = is_host_space<ExecSpace>() ? 1 : 128;
@@ -231,6 +275,8 @@ class GreedyKMeansPP {
   Kokkos::View<T**, Kokkos::LayoutRight, mem> cand_t_;
   TrialKernel kernel_;
   std::int64_t own_row_[race_width] = {};
+  PruneState<mem, T> prune_;  // empty: not pruning
+  std::int64_t skipped_ = 0;
 };
 
 template <class ExecSpace, class T, class Metric>
@@ -238,8 +284,8 @@ HostMatrix<T> init_kmeanspp(ExecSpace const& space,
                             Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                             Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
                             Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w = {},
-                            TrialKernel kernel = TrialKernel::automatic) {
-  return GreedyKMeansPP<ExecSpace, T, Metric>(space, x, metric, k, trials, seed, s, comm, w, kernel)();
+                            TrialKernel kernel = TrialKernel::automatic, TrialPruning pruning = TrialPruning::automatic) {
+  return GreedyKMeansPP<ExecSpace, T, Metric>(space, x, metric, k, trials, seed, s, comm, w, kernel, pruning)();
 }
 
 }  // namespace kkm::detail

@@ -102,12 +102,15 @@ std::size_t stream_work_bytes(StreamPlan const& s, int d, int k) {
 }
 
 /// Bytes the initialisation `init` (resolved: not automatic) keeps per row beside the rows while it
-/// runs: k-means++ each row's weight and its distance to each trial; k-means‖ the weight, the
-/// nearest candidate's distance and index, a label and a flag; random rows and given centroids none.
+/// runs: k-means++ each row's weight, its distance to each trial and (squared-Euclidean metrics,
+/// pruning) its nearest centre and reach; k-means‖ the weight, the nearest candidate's distance and
+/// index, a label and a flag; random rows and given centroids none.
 template <class T, class Metric>
 std::size_t init_row_bytes(Init init, int k, int trials) {
   using R = typename distance_result<Metric, T>::type;
-  if (init == Init::kmeanspp) return sizeof(double) + std::size_t(kmeanspp_trial_count(k, trials)) * sizeof(R);
+  std::size_t const pruning = is_squared_euclidean<Metric>::value ? sizeof(int) + sizeof(T) : 0;
+  if (init == Init::kmeanspp)
+    return sizeof(double) + std::size_t(kmeanspp_trial_count(k, trials)) * sizeof(R) + pruning;
   if (init == Init::kmeans_parallel) return 2 * sizeof(double) + 3 * sizeof(int);
   return 0;
 }

@@ -11,10 +11,13 @@
 ///     the metric once per trial.
 ///   - TiledTrials (devices, squared-Euclidean metrics): a team stages its rows column block by
 ///     column block in scratch with coalesced loads, each thread then reads its row from there.
-/// Both sum Σ_j (x_j − c_j)² in ascending j from 0, the metric's own order.
+/// Both sum Σ_j (x_j − c_j)² in ascending j from 0, the metric's own order. With pruning
+/// (KKM_TrialPruning.hpp) both skip the rows no trial can move: such a row adds D(i) to every
+/// trial's potential, exactly what measuring it would add, and its distances are not stored.
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/detail/KKM_Race.hpp>
+#include <kkmeans/init/detail/KKM_TrialPruning.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 
@@ -32,9 +35,10 @@ KOKKOS_INLINE_FUNCTION double kmpp_weight(double wi, double v) {
   return wi * (Squared ? v : v * v);
 }
 
-/// Per trial, the potential the trial would leave (fixed point).
+/// Per trial, the potential the trial would leave (fixed point), and the rows pruning skipped.
 struct TrialPotentials {
   fixed_t p[race_width];
+  std::int64_t skipped;
 };
 
 template <class Space>
@@ -51,12 +55,15 @@ struct PotentialsReducer {
   KOKKOS_INLINE_FUNCTION explicit PotentialsReducer(value_type& v) : value_(&v), references_scalar_(true) {}
   KOKKOS_INLINE_FUNCTION void join(value_type& dest, value_type const& src) const {
     for (int t = 0; t < race_width; ++t) dest.p[t] += src.p[t];
+    dest.skipped += src.skipped;
   }
   KOKKOS_INLINE_FUNCTION void join(volatile value_type& dest, volatile value_type const& src) const {
     for (int t = 0; t < race_width; ++t) dest.p[t] += src.p[t];
+    dest.skipped += src.skipped;
   }
   KOKKOS_INLINE_FUNCTION void init(value_type& v) const {
     for (int t = 0; t < race_width; ++t) v.p[t] = 0;
+    v.skipped = 0;
   }
   KOKKOS_INLINE_FUNCTION value_type& reference() const { return *value_.data(); }
   KOKKOS_INLINE_FUNCTION result_view_type view() const { return value_; }
@@ -81,6 +88,7 @@ struct TrialPass {
   int d = 0, m = 0, column0 = 0;
   double scale = 1;          // fixed-point scale of the potentials
   bool potentials = true;    // false: distances only (the first centre: D is not made yet)
+  PruneState<mem, T> prune;  // IN  pruning's state (off: empty; never with potentials false)
 
   /// Trial t (< m) as a vector of d values.
   KOKKOS_INLINE_FUNCTION T const* trial(int t) const { return own_row[t] >= 0 ? &x(own_row[t], 0) : &cand(t, 0); }
@@ -96,6 +104,14 @@ struct TrialPass {
       }
     }
   }
+  /// Whether row i must be measured: pruning is off, or some trial may bring it nearer.
+  KOKKOS_INLINE_FUNCTION bool needed(std::int64_t i) const { return !prune.on() || prune.needed(i, column0, m); }
+  /// Row i, which no trial can move, adds D(i) to every potential.
+  KOKKOS_INLINE_FUNCTION void skip_row(std::int64_t i, TrialPotentials& p) const {
+    fixed_t const f = to_fixed(D(i), scale);
+    for (int t = 0; t < m; ++t) p.p[t] += f;
+    ++p.skipped;
+  }
 };
 
 /// A thread per row (hosts; devices for metrics without the squared-Euclidean trait).
@@ -105,6 +121,7 @@ struct RowTrials : TrialPass<ExecSpace, T, Metric> {
   using typename base::R;
 
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, TrialPotentials& p) const {
+    if (!this->needed(i)) return this->skip_row(i, p);
     R v[race_width];
     if constexpr (base::squared) {
       T acc[race_width] = {};
@@ -127,11 +144,12 @@ struct RowTrials : TrialPass<ExecSpace, T, Metric> {
 };
 
 /// Devices, squared-Euclidean metrics: a team of Team threads takes rows_per_thread · Team rows,
-/// thread `me` the rows me, me + Team, …. Per block of block_cols columns the team stages its rows'
-/// block in scratch — loads of Lanes consecutive elements (16 bytes where every row is aligned to
-/// them, one element otherwise), coalesced, all of a thread's loads issued before its first store so
-/// that they are in flight together — and the trials' block; then each thread adds the block to its
-/// rows' sums, kept in registers (its columns in ascending order). Loads past d or past the team's
+/// lists those it must measure (all of them unless pruning skips some) and measures listed row r
+/// on thread r mod Team. Per block of block_cols columns the team stages its listed rows' block in
+/// scratch — loads of Lanes consecutive elements (16 bytes where every row is aligned to them, one
+/// element otherwise), coalesced, all of a thread's loads issued before its first store so that
+/// they are in flight together — and the trials' block; then each thread adds the block to its
+/// rows' sums, kept in registers (its columns in ascending order). Loads past d or past the listed
 /// rows read zeros, and the sums stop at d. Each thread adds its rows' potentials to its own
 /// reduction value.
 template <class ExecSpace, class T, class Metric, int Team, int Lanes>
@@ -156,21 +174,48 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
   };
 
   static std::size_t scratch_bytes() {
-    return std::size_t(rows_per_team) * stride * sizeof(Pack) + std::size_t(block_cols) * sizeof(Trials) + 64;
+    return std::size_t(rows_per_team) * stride * sizeof(Pack) + std::size_t(block_cols) * sizeof(Trials) +
+           (rows_per_team + 1) * sizeof(int) + 64;
   }
   /// Whether rows of x can be read as Packs of Lanes elements.
   static bool packs_fit(Kokkos::View<T const**, Kokkos::LayoutRight, typename base::mem> const& x) {
     return x.extent(1) % Lanes == 0 && reinterpret_cast<std::uintptr_t>(x.data()) % sizeof(Pack) == 0;
   }
 
-  /// Column block j0 of the team's rows into registers: load q of thread me is pack (e mod packs)
-  /// of row (e / packs), e = q · Team + me, so that a warp reads whole stretches of rows.
-  KOKKOS_INLINE_FUNCTION void load_rows(Pack* v, int me, std::int64_t i0, int rows, int j0) const {
+  /// The team's rows [i0, i0 + rows) to measure, as offsets from i0 in `listed` (any order); the
+  /// others add their potentials to `result` here. Returns how many are listed.
+  KOKKOS_INLINE_FUNCTION int list_rows(member const& team, std::int64_t i0, int rows, int* listed,
+                                       TrialPotentials& result) const {
+    int const me = team.team_rank();
+    if (!this->prune.on()) {
+      for (int r = me; r < rows; r += Team) listed[r] = r;
+      team.team_barrier();
+      return rows;
+    }
+    bool need[rows_per_thread];
+    int mine = 0;
+    for (int rr = 0; rr < rows_per_thread; ++rr) {
+      int const r = me + rr * Team;
+      need[rr] = r < rows && this->needed(i0 + r);
+      if (r < rows && !need[rr]) this->skip_row(i0 + r, result);
+      mine += need[rr];
+    }
+    int at = team.team_scan(mine);
+    for (int rr = 0; rr < rows_per_thread; ++rr)
+      if (need[rr]) listed[at++] = me + rr * Team;
+    if (me == Team - 1) listed[rows_per_team] = at;
+    team.team_barrier();
+    return listed[rows_per_team];
+  }
+
+  /// Column block j0 of the listed rows into registers: load q of thread me is pack (e mod packs)
+  /// of listed row (e / packs), e = q · Team + me, so that a warp reads whole stretches of rows.
+  KOKKOS_INLINE_FUNCTION void load_rows(Pack* v, int me, std::int64_t i0, int const* listed, int rows, int j0) const {
     for (int q = 0; q < loads; ++q) {
       int const e = q * Team + me;
       int const r = e / packs, c = j0 + (e % packs) * Lanes;
       if (r < rows && c < this->d)
-        v[q] = *reinterpret_cast<Pack const*>(&this->x(i0 + r, c));
+        v[q] = *reinterpret_cast<Pack const*>(&this->x(i0 + listed[r], c));
       else
         for (int l = 0; l < Lanes; ++l) v[q].v[l] = T(0);
     }
@@ -180,14 +225,16 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
     std::int64_t const n = this->x.extent(0);
     int const me = team.team_rank();
     std::int64_t const i0 = std::int64_t(team.league_rank()) * rows_per_team;
-    int const rows = n - i0 < rows_per_team ? int(n - i0) : rows_per_team;
     auto& s = team.team_scratch(0);
     Pack* tile = static_cast<Pack*>(s.get_shmem_aligned(std::size_t(rows_per_team) * stride * sizeof(Pack), 16));
     Trials* ct = static_cast<Trials*>(s.get_shmem_aligned(std::size_t(block_cols) * sizeof(Trials), 16));
+    int* listed = static_cast<int*>(s.get_shmem_aligned((rows_per_team + 1) * sizeof(int), 16));
+    int const rows = list_rows(team, i0, n - i0 < rows_per_team ? int(n - i0) : rows_per_team, listed, result);
+    if (rows == 0) return;
     T a[rows_per_thread][race_width] = {};
     Pack v[loads];
     for (int j0 = 0; j0 < this->d; j0 += block_cols) {
-      load_rows(v, me, i0, rows, j0);
+      load_rows(v, me, i0, listed, rows, j0);
       team.team_barrier();
       for (int q = 0; q < loads; ++q) {
         int const e = q * Team + me;
@@ -218,7 +265,7 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
       if (r >= rows) continue;
       R v_out[race_width];
       for (int t = 0; t < race_width; ++t) v_out[t] = static_cast<R>(a[rr][t]);
-      this->finish_row(i0 + r, v_out, result);
+      this->finish_row(i0 + listed[r], v_out, result);
     }
   }
 };
