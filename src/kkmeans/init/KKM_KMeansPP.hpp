@@ -12,14 +12,16 @@
 ///      storing the distances and summing each trial's potential in fixed point;
 ///   4. keeps the trial with the least potential (ties → the earlier trial) and lowers D with the
 ///      stored distances to it, in the pass that runs the next step's races.
-/// So a step reads the rows once, launches two kernels and waits for the device twice (the races,
-/// the potentials). On large data (squared-Euclidean metrics) a third, small kernel measures the
+/// So a step reads the rows once and launches two kernels. With the device kernels on one rank it
+/// waits for the device once (the races): the potentials stay on the device, where the next pass
+/// picks the best trial; with several ranks twice (the potentials are summed over ranks). On large data (squared-Euclidean metrics) a third, small kernel measures the
 /// centres so far against the step's trials, and the pass reads only the rows some trial may bring
 /// nearer (KKM_TrialPruning.hpp): the same centres, from fewer bytes.
 /// Memory: D (n doubles), the trials' distances (trials × n) and, pruning, each row's nearest
 /// centre and reach (n ints and n values).
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_Init.hpp>
+#include <kkmeans/init/detail/KKM_KmppAdvance.hpp>
 #include <kkmeans/init/detail/KKM_TrialDistances.hpp>
 #include <kkmeans/init/detail/KKM_TrialPruning.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
@@ -33,68 +35,6 @@
 #include <vector>
 
 namespace kkm::detail {
-
-/// D(i) = weight(i, trial `column`) (first) or min(D(i), weight(i, trial)); column −1 leaves D as it
-/// is. Then row i enters the races. With pruning, rows the trial cannot move are left unread (their
-/// distances were not measured), and a row that moves records trial `column` as its nearest centre.
-template <class ExecSpace, class T, class R, bool Squared>
-struct KmppAdvance {
-  using mem = typename ExecSpace::memory_space;
-  Kokkos::View<R const**, Kokkos::LayoutRight, mem> dist;
-  Kokkos::View<double*, mem> D;
-  Kokkos::View<T const*, mem> w;
-  int column;
-  bool first;
-  RaceStreams races;
-  std::int64_t offset;
-  PruneState<mem, T> prune;
-  int centre = 0;  // the index the trial takes among the centres
-
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, RaceLeaders& r) const {
-    double Di = first ? 0.0 : D(i);
-    if (column >= 0 && (first || !prune.on() || prune.may_lower(i, column))) {
-      double const wi = row_weight(w, i);
-      double const v = static_cast<double>(dist(column, i));
-      double const wd = kmpp_weight<Squared>(wi, v);
-      if (first || wd < Di) {
-        Di = wd;
-        D(i) = wd;
-        if (prune.on()) prune.nearer(i, centre, v);
-      }
-    }
-    enter_races(r, Di, offset + i, races);
-  }
-};
-
-/// KmppAdvance for devices: thread `me` of a team takes rows base + q · team_size + me (coalesced),
-/// racing in registers, and joins its leaders into its own reduction value once. Up to 32 rows
-/// each, so that its own leaders prune most logarithms; fewer where the rows would not fill the
-/// device (a row's races are a serial chain of hashes: on few threads they are the step's latency).
-template <class ExecSpace, class Advance>
-struct KmppAdvanceInTeams {
-  using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
-  static constexpr int most_rows_per_thread = 32;
-  Advance advance;
-  int rows_per_thread;
-
-  static int rows_per_thread_for(std::int64_t n, ExecSpace const& space) {
-    std::int64_t const threads = std::max<std::int64_t>(1, space.concurrency());
-    return static_cast<int>(std::clamp<std::int64_t>((n + threads - 1) / threads, 1, most_rows_per_thread));
-  }
-
-  KOKKOS_INLINE_FUNCTION void operator()(member const& team, RaceLeaders& result) const {
-    std::int64_t const n = advance.D.extent(0);
-    int const ts = team.team_size();
-    std::int64_t const base = std::int64_t(team.league_rank()) * ts * rows_per_thread + team.team_rank();
-    RaceLeaders mine;
-    mine.clear();
-    for (int q = 0; q < rows_per_thread; ++q) {
-      std::int64_t const i = base + std::int64_t(q) * ts;
-      if (i < n) advance(i, mine);
-    }
-    RaceReducer<typename ExecSpace::memory_space>(result).join(result, mine);
-  }
-};
 
 template <class ExecSpace, class T, class Metric>
 class GreedyKMeansPP {
@@ -115,7 +55,13 @@ class GreedyKMeansPP {
         cand_t_("kkm::kmpp_trials_t", d_, race_width),
         kernel_(kernel == TrialKernel::automatic
                     ? (squared && !is_host_space<ExecSpace>() ? TrialKernel::tiled : TrialKernel::rows)
-                    : kernel) {
+                    : kernel),
+        decide_on_device_(kernel_ == TrialKernel::tiled && !comm.is_distributed()) {
+    if (decide_on_device_) {
+      potentials_ = Kokkos::View<TrialPotentials*, mem>("kkm::kmpp_potentials", (trials_ + race_width - 1) / race_width);
+      best_ = Kokkos::View<int*, mem>("kkm::kmpp_best_trials", k_);
+      skipped_on_device_ = Kokkos::View<std::int64_t, mem>("kkm::kmpp_skipped");
+    }
     PruneBound const bound = PruneBound::of<T>(d_);
     bool const prune = squared && bound.usable() && k_ > 1 &&
                        (pruning == TrialPruning::on || (pruning == TrialPruning::automatic && n_ >= least_rows_to_prune));
@@ -130,7 +76,11 @@ class GreedyKMeansPP {
   }
 
   /// Rows the trial passes skipped, over all steps so far (pruning).
-  std::int64_t rows_skipped() const { return skipped_; }
+  std::int64_t rows_skipped() const {
+    std::int64_t on_device = 0;
+    if (decide_on_device_) Kokkos::deep_copy(on_device, skipped_on_device_);
+    return skipped_ + on_device;
+  }
 
   HostMatrix<T> operator()() {
     std::vector<std::int64_t> centers{first_center_row(space_, w_, n_, seed_, s_, comm_)};
@@ -138,12 +88,23 @@ class GreedyKMeansPP {
     measure(0, 1, false);
     keep_centre(0, 0);
     RaceLeaders lead = advance(0, true, 1, 0);
+    std::vector<std::vector<std::int64_t>> step_picks;  // deciding on the device: each step's trials
     for (int step = 1; step < k_; ++step) {
       std::vector<std::int64_t> const picks = draw(lead, step);
+      if (decide_on_device_) {
+        measure_on_device(picks, step);
+        step_picks.push_back(picks);
+        lead = step + 1 < k_ ? advance(Advance::decided_on_device, false, step + 1, 0) : decide_last(step);
+        continue;
+      }
       int const best = best_trial(picks, step);
       centers.push_back(picks[best]);
       keep_centre(step, best);
       if (step + 1 < k_) lead = advance(best, false, step + 1, 0);
+    }
+    if (decide_on_device_) {
+      auto const best = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace{}, best_);
+      for (int step = 1; step < k_; ++step) centers.push_back(step_picks[step - 1][best(step)]);
     }
     return gather_rows(space_, x_, centers, s_.row_offset, comm_);
   }
@@ -199,9 +160,35 @@ class GreedyKMeansPP {
     }
   }
 
+  /// One rank, device kernels: the step's passes leave their potentials in device memory, where the
+  /// next advance decides the best trial — no wait for the device here.
+  void measure_on_device(std::vector<std::int64_t> const& picks, int centres) {
+    double const scale = fixed_point_scale(max_d_, static_cast<double>(s_.n_total));
+    for (int t0 = 0; t0 < trials_; t0 += race_width) {
+      int const m = std::min(race_width, trials_ - t0);
+      load_trials(std::vector<std::int64_t>(picks.begin() + t0, picks.begin() + t0 + m));
+      typename PotentialsReducer<mem>::result_view_type into(&potentials_(t0 / race_width));
+      measure_trials(space_, trial_pass(t0, m, true, scale, centres), kernel_, PotentialsReducer<mem>(into));
+    }
+  }
+
+  /// The last step, deciding on the device: its best trial recorded without an advance.
+  RaceLeaders decide_last(int step) {
+    Kokkos::parallel_for("kkm::kmpp_decide", Kokkos::RangePolicy<ExecSpace>(space_, 0, 1),
+                         KmppDecide<Advance>{make_advance(Advance::decided_on_device, false, step + 1, 0)});
+    return RaceLeaders{};
+  }
+
+  /// The pass over trials [column0, + m), returning the potentials to the host.
+  TrialPotentials measure(int column0, int m, bool potentials, double scale = 1, int centres = 0) {
+    TrialPotentials const p = measure_trials(space_, trial_pass(column0, m, potentials, scale, centres), kernel_);
+    skipped_ += p.skipped;
+    return p;
+  }
+
   /// The pass over trials [column0, + m); pruning, their separations from the `centres` chosen
   /// so far are measured first (and the trials kept in prune_.trials).
-  TrialPotentials measure(int column0, int m, bool potentials, double scale = 1, int centres = 0) {
+  TrialPass<ExecSpace, T, Metric> trial_pass(int column0, int m, bool potentials, double scale, int centres) {
     TrialPass<ExecSpace, T, Metric> pass;
     pass.x = x_;
     pass.cand = cand_;
@@ -220,9 +207,7 @@ class GreedyKMeansPP {
       measure_separations(space_, prune_, pass, centres, column0, m);
       if (potentials) pass.prune = prune_;
     }
-    TrialPotentials const p = measure_trials(space_, pass, kernel_);
-    skipped_ += p.skipped;
-    return p;
+    return pass;
   }
 
   /// Pruning: trial `trial` of this step becomes centre `index`.
@@ -232,15 +217,20 @@ class GreedyKMeansPP {
                       Kokkos::subview(prune_.trials, trial, Kokkos::ALL()));
   }
 
-  /// Lowers D with trial `column` (−1: not at all), then runs races [t0, t0 + race_width) of `step`.
+  using Advance = KmppAdvance<ExecSpace, T, R, squared>;
+  Advance make_advance(int column, bool first, int step, int t0) const {
+    int const races = std::min(race_width, trials_ - t0);
+    return Advance{dist_, D_, w_, column, first, RaceStreams(seed_, stream_of(step, t0), races), s_.row_offset,
+                   prune_, step - 1, potentials_, trials_, best_, skipped_on_device_};
+  }
+
+  /// Lowers D with trial `column` (−1: not at all; decided_on_device: the least of the potentials
+  /// the step's passes left on the device), then runs races [t0, t0 + race_width) of `step`.
   RaceLeaders advance(int column, bool first, int step, int t0) {
     RaceLeaders lead;
     lead.clear();
-    int const races = std::min(race_width, trials_ - t0);
     if (n_ == 0) return lead;
-    using Advance = KmppAdvance<ExecSpace, T, R, squared>;
-    Advance const advance{dist_, D_, w_, column, first, RaceStreams(seed_, stream_of(step, t0), races), s_.row_offset,
-                          prune_, step - 1};
+    Advance const advance = make_advance(column, first, step, t0);
     if (kernel_ == TrialKernel::tiled) {  // the device kernels
       using InTeams = KmppAdvanceInTeams<ExecSpace, Advance>;
       int const team = is_host_space<ExecSpace>() ? 1 : 128;
@@ -277,6 +267,10 @@ class GreedyKMeansPP {
   std::int64_t own_row_[race_width] = {};
   PruneState<mem, T> prune_;  // empty: not pruning
   std::int64_t skipped_ = 0;
+  bool decide_on_device_;     // one rank, device kernels: the best trial decided where the potentials are
+  Kokkos::View<TrialPotentials*, mem> potentials_;
+  Kokkos::View<int*, mem> best_;
+  Kokkos::View<std::int64_t, mem> skipped_on_device_;
 };
 
 template <class ExecSpace, class T, class Metric>

@@ -53,6 +53,8 @@ struct PotentialsReducer {
 
  public:
   KOKKOS_INLINE_FUNCTION explicit PotentialsReducer(value_type& v) : value_(&v), references_scalar_(true) {}
+  /// Into memory of Space (a device's: the result stays there, and the launch does not wait).
+  KOKKOS_INLINE_FUNCTION explicit PotentialsReducer(result_view_type const& v) : value_(v) {}
   KOKKOS_INLINE_FUNCTION void join(value_type& dest, value_type const& src) const {
     for (int t = 0; t < race_width; ++t) dest.p[t] += src.p[t];
     dest.skipped += src.skipped;
@@ -274,30 +276,29 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
 /// the device kernel on hosts too).
 enum class TrialKernel { automatic, rows, tiled };
 
-/// Launches a TiledTrials kernel K over all rows.
-template <class K, class ExecSpace, class Pass>
-TrialPotentials run_tiled(ExecSpace const& space, Pass const& pass) {
-  TrialPotentials p;
-  PotentialsReducer<Kokkos::HostSpace>(p).init(p);
+/// Launches a TiledTrials kernel K over all rows, the potentials into `into`'s result.
+template <class K, class ExecSpace, class Pass, class Reducer>
+void run_tiled(ExecSpace const& space, Pass const& pass, Reducer const& into) {
   K kernel;
   static_cast<Pass&>(kernel) = pass;
   std::int64_t const teams = (std::int64_t(pass.x.extent(0)) + K::rows_per_team - 1) / K::rows_per_team;
   Kokkos::TeamPolicy<ExecSpace> policy(space, static_cast<int>(teams), K::team_size);
   Kokkos::parallel_reduce("kkm::kmpp_trials", policy.set_scratch_size(0, Kokkos::PerTeam(K::scratch_bytes())), kernel,
-                          PotentialsReducer<Kokkos::HostSpace>(p));
+                          into);
+}
+template <class K, class ExecSpace, class Pass>
+TrialPotentials run_tiled(ExecSpace const& space, Pass const& pass) {
+  TrialPotentials p;
+  run_tiled<K>(space, pass, PotentialsReducer<Kokkos::HostSpace>(p));
   return p;
 }
 
-/// Runs one pass over the rows: dist columns [pass.column0, + pass.m) and, unless
-/// pass.potentials is false, the local potentials of the m trials.
-template <class ExecSpace, class T, class Metric>
-TrialPotentials measure_trials(ExecSpace const& space, TrialPass<ExecSpace, T, Metric> const& pass,
-                               TrialKernel kind = TrialKernel::automatic) {
+/// Runs one pass over the rows (at least one): dist columns [pass.column0, + pass.m) and, unless
+/// pass.potentials is false, the local potentials of the m trials into `into`'s result.
+template <class ExecSpace, class T, class Metric, class Reducer>
+void measure_trials(ExecSpace const& space, TrialPass<ExecSpace, T, Metric> const& pass, TrialKernel kind,
+                    Reducer const& into) {
   using Pass = TrialPass<ExecSpace, T, Metric>;
-  TrialPotentials p;
-  PotentialsReducer<Kokkos::HostSpace>(p).init(p);
-  std::int64_t const n = pass.x.extent(0);
-  if (n == 0) return p;
   if (kind == TrialKernel::automatic)
     kind = Pass::squared && !is_host_space<ExecSpace>() ? TrialKernel::tiled : TrialKernel::rows;
   // RowTrials reads a squared metric's trials transposed (cand_t), which only spaces the host can
@@ -309,14 +310,24 @@ TrialPotentials measure_trials(ExecSpace const& space, TrialPass<ExecSpace, T, M
       constexpr int team = is_host_space<ExecSpace>() ? 1 : 128;
       constexpr int lanes = 16 % sizeof(T) == 0 ? int(16 / sizeof(T)) : 1;
       if (TiledTrials<ExecSpace, T, Metric, team, lanes>::packs_fit(pass.x))
-        return run_tiled<TiledTrials<ExecSpace, T, Metric, team, lanes>>(space, pass);
-      return run_tiled<TiledTrials<ExecSpace, T, Metric, team, 1>>(space, pass);
+        return run_tiled<TiledTrials<ExecSpace, T, Metric, team, lanes>>(space, pass, into);
+      return run_tiled<TiledTrials<ExecSpace, T, Metric, team, 1>>(space, pass, into);
     }
   }
   RowTrials<ExecSpace, T, Metric> kernel;
   static_cast<Pass&>(kernel) = pass;
+  std::int64_t const n = pass.x.extent(0);
   Kokkos::parallel_reduce("kkm::kmpp_trials", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
-                          kernel, PotentialsReducer<Kokkos::HostSpace>(p));
+                          kernel, into);
+}
+
+/// measure_trials with the potentials returned to the host (waits for the pass).
+template <class ExecSpace, class T, class Metric>
+TrialPotentials measure_trials(ExecSpace const& space, TrialPass<ExecSpace, T, Metric> const& pass,
+                               TrialKernel kind = TrialKernel::automatic) {
+  TrialPotentials p;
+  PotentialsReducer<Kokkos::HostSpace>(p).init(p);
+  if (pass.x.extent(0) > 0) measure_trials(space, pass, kind, PotentialsReducer<Kokkos::HostSpace>(p));
   return p;
 }
 
