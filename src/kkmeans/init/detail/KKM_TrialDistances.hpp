@@ -249,6 +249,7 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
       team.team_barrier();
       int const block_packs = this->d - j0 >= block_cols ? packs : (this->d - j0 + Lanes - 1) / Lanes;
       for (int rr = 0; rr < rows_per_thread; ++rr) {
+        if (me + rr * Team >= rows) break;  // (rows pruning left out: no work)
         Pack const* row = tile + (me + rr * Team) * stride;
         for (int p = 0; p < block_packs; ++p) {
           Pack const xp = row[p];
