@@ -64,7 +64,7 @@ class GreedyKMeansPP {
     }
     PruneBound const bound = PruneBound::of<T>(d_);
     bool const prune = squared && bound.usable() && k_ > 1 &&
-                       (pruning == TrialPruning::on || (pruning == TrialPruning::automatic && n_ >= least_rows_to_prune));
+                       (pruning == TrialPruning::on || (pruning == TrialPruning::automatic && pruning_pays<ExecSpace>(n_, d_)));
     if (!prune) return;
     auto alloc = [&](char const* name) { return Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, std::string(name)); };
     prune_.nearest = Kokkos::View<int*, mem>(alloc("kkm::kmpp_nearest"), n_);
