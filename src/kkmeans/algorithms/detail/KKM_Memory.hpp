@@ -6,6 +6,7 @@
 #include <kkmeans/core/KKM_Bytes.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/init/detail/KKM_TrialPruning.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignDispatch.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 
@@ -102,15 +103,12 @@ std::size_t stream_work_bytes(StreamPlan const& s, int d, int k) {
 }
 
 /// Bytes the initialisation `init` (resolved: not automatic) keeps per row beside the rows while it
-/// runs: k-means++ each row's weight, its distance to each trial and (squared-Euclidean metrics,
-/// pruning) its nearest centre and reach; k-means‖ the weight, the nearest candidate's distance and
-/// index, a label and a flag; random rows and given centroids none.
+/// runs: k-means++ each row's weight and its distance to each trial; k-means‖ the weight, the
+/// nearest candidate's distance and index, a label and a flag; random rows and given centroids none.
 template <class T, class Metric>
 std::size_t init_row_bytes(Init init, int k, int trials) {
   using R = typename distance_result<Metric, T>::type;
-  std::size_t const pruning = is_squared_euclidean<Metric>::value ? sizeof(int) + sizeof(T) : 0;
-  if (init == Init::kmeanspp)
-    return sizeof(double) + std::size_t(kmeanspp_trial_count(k, trials)) * sizeof(R) + pruning;
+  if (init == Init::kmeanspp) return sizeof(double) + std::size_t(kmeanspp_trial_count(k, trials)) * sizeof(R);
   if (init == Init::kmeans_parallel) return 2 * sizeof(double) + 3 * sizeof(int);
   return 0;
 }
@@ -121,6 +119,8 @@ std::size_t init_row_bytes(Init init, int k, int trials) {
 template <class ExecSpace, class T, class Metric>
 std::size_t init_bytes(Parameters const& p, Init init, std::int64_t n_local, int d, bool streamed) {
   std::size_t bytes = static_cast<std::size_t>(n_local) * init_row_bytes<T, Metric>(init, p.k, p.kmeanspp_trials);
+  if (init == Init::kmeanspp && is_squared_euclidean<Metric>::value && pruning_pays<ExecSpace>(n_local, d))
+    bytes += static_cast<std::size_t>(n_local) * (sizeof(int) + sizeof(T));  // each row's nearest centre and reach
   if (streamed && init == Init::kmeans_parallel) {
     StreamPlan least;
     least.chunk = std::min(n_local, least_chunk_rows);
