@@ -29,18 +29,19 @@ namespace kkm::detail {
 /// Whether a k-means++ step prunes rows: where it pays (automatic), or forced (tests compare both).
 enum class TrialPruning { automatic, on, off };
 
-/// Below this many local rows a step is latency-bound: the extra launch per step would cost more
-/// than the rows it saves (k-means‖'s final k-means++ on its candidates, for one).
+/// Where pruning pays, by measurement. On hosts (2-core OpenMP; `kkmeans_trial_bench`, k-means++ on
+/// blobs against uniform rows, pruning off and on): d = 16 1.06× faster / 10% slower, d = 32 1.17× /
+/// 5.5%, d = 128 1.57× / 4.5% — so from 32 columns. On devices (one H200, d = 128, N = 10⁷) the
+/// team-local compaction of the rows to measure costs about what the skipped rows save: 8% slower
+/// with 12.5% of the rows skipped; so off there until the rows are compacted across the whole pass.
+/// Below 65536 local rows a step is latency-bound (k-means‖'s final k-means++ on its candidates).
 constexpr std::int64_t least_rows_to_prune = 65536;
-/// On hosts, where rows come from caches rather than across a memory bus, short rows cost too little
-/// to pay for the test (2-core OpenMP, k-means++ on blobs against uniform rows: d = 16 1.06× faster
-/// / 10% slower, d = 32 1.17× / 5.5%, d = 128 1.57× / 4.5%).
 constexpr int least_columns_to_prune_on_hosts = 32;
 
 /// Whether k-means++ prunes rows, automatically, on n local rows of d columns.
 template <class ExecSpace>
 bool pruning_pays(std::int64_t n, int d) {
-  return n >= least_rows_to_prune && (!is_host_space<ExecSpace>() || d >= least_columns_to_prune_on_hosts);
+  return is_host_space<ExecSpace>() && n >= least_rows_to_prune && d >= least_columns_to_prune_on_hosts;
 }
 
 /// Error bounds of a squared distance Σ_j (x_j − c_j)² summed over d columns in any order: the
