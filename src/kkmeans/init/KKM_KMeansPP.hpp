@@ -167,7 +167,8 @@ class GreedyKMeansPP {
     for (int t0 = 0; t0 < trials_; t0 += race_width) {
       int const m = std::min(race_width, trials_ - t0);
       load_trials(std::vector<std::int64_t>(picks.begin() + t0, picks.begin() + t0 + m));
-      typename PotentialsReducer<mem>::result_view_type into(potentials_.data() + t0 / race_width);  // (the host may not index device memory)
+      // (by address: the host may not index device memory)
+      typename PotentialsReducer<mem>::result_view_type into(potentials_.data() + t0 / race_width);
       measure_trials(space_, trial_pass(t0, m, true, scale, centres), kernel_, PotentialsReducer<mem>(into));
     }
   }
