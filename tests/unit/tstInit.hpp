@@ -82,6 +82,14 @@ Matrix<float> integer_rows(std::int64_t n, int d, unsigned seed) {
   return m;
 }
 
+/// Sample weights in Space's memory (none: an empty View).
+template <class Space, class T>
+Kokkos::View<T const*, typename Space::memory_space> weights_to_device(std::vector<T> const& w) {
+  Kokkos::View<T*, typename Space::memory_space> wd("w", w.size());
+  Kokkos::deep_copy(wd, Kokkos::View<T const*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(w.data(), w.size()));
+  return wd;
+}
+
 /// The textbook greedy k-means++ with kkmeans' draws, written without the library's kernels: per
 /// step, each trial by its own exponential race over every row, each trial's potential by its own
 /// pass (fixed point, scale from max D), the least potential kept (ties → the earlier trial).
@@ -143,11 +151,9 @@ void kmeanspp_equals_reference(Metric const& metric, int d, int trials, bool wei
   std::vector<float> w;
   if (weighted)
     for (std::int64_t i = 0; i < n; ++i) w.push_back(float(1 + i % 3));
-  Kokkos::View<float*, mem> wd("w", w.size());
-  Kokkos::deep_copy(wd, Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(w.data(), w.size()));
   kkm::Communicator comm;
   kkm::detail::DeviceMatrix<Space, float> cx = to_device<Space>(x);
-  Kokkos::View<float const*, mem> cw = wd;
+  Kokkos::View<float const*, mem> const cw = weights_to_device<Space>(w);
   auto const s = kkm::detail::summarize(Space{}, cx, cw, comm);
   using kkm::detail::TrialKernel;
   for (std::uint64_t seed : {3u, 4u}) {
@@ -242,11 +248,9 @@ void pruned_kmeanspp_equals_unpruned(Matrix<T> const& x, int k, int trials, bool
   using kkm::detail::TrialPruning;
   std::vector<T> w;
   for (std::int64_t i = 0; weighted && i < x.n; ++i) w.push_back(T(0.5 + i % 4));
-  Kokkos::View<T*, mem> wd("w", w.size());
-  Kokkos::deep_copy(wd, Kokkos::View<T const*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(w.data(), w.size()));
   kkm::Communicator comm;
   kkm::detail::DeviceMatrix<Space, T> cx = to_device<Space>(x);
-  Kokkos::View<T const*, mem> cw = wd;
+  Kokkos::View<T const*, mem> const cw = weights_to_device<Space>(w);
   auto const s = kkm::detail::summarize(Space{}, cx, cw, comm);
   for (TrialKernel kernel : {TrialKernel::automatic, TrialKernel::tiled}) {
     auto run = [&](TrialPruning pruning, std::int64_t* skipped) {
