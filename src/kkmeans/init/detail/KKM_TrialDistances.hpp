@@ -184,16 +184,13 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
     return x.extent(1) % Lanes == 0 && reinterpret_cast<std::uintptr_t>(x.data()) % sizeof(Pack) == 0;
   }
 
-  /// The team's rows [i0, i0 + rows) to measure, as offsets from i0 in `listed` (any order); the
-  /// others add their potentials to `result` here. Returns how many are listed.
+  /// The team's rows [i0, i0 + rows) to measure, as offsets from i0 in `listed` (any order; not
+  /// pruning: all of them, listed[r] = r, left unwritten — see row_offset); the others add their
+  /// potentials to `result` here. Returns how many are listed.
   KOKKOS_INLINE_FUNCTION int list_rows(member const& team, std::int64_t i0, int rows, int* listed,
                                        TrialPotentials& result) const {
     int const me = team.team_rank();
-    if (!this->prune.on()) {
-      for (int r = me; r < rows; r += Team) listed[r] = r;
-      team.team_barrier();
-      return rows;
-    }
+    if (!this->prune.on()) return rows;
     bool need[rows_per_thread];
     int mine = 0;
     for (int rr = 0; rr < rows_per_thread; ++rr) {
@@ -210,6 +207,9 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
     return listed[rows_per_team];
   }
 
+  /// Listed row r's offset from the team's first row.
+  KOKKOS_INLINE_FUNCTION int row_offset(int const* listed, int r) const { return this->prune.on() ? listed[r] : r; }
+
   /// Column block j0 of the listed rows into registers: load q of thread me is pack (e mod packs)
   /// of listed row (e / packs), e = q · Team + me, so that a warp reads whole stretches of rows.
   KOKKOS_INLINE_FUNCTION void load_rows(Pack* v, int me, std::int64_t i0, int const* listed, int rows, int j0) const {
@@ -217,7 +217,7 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
       int const e = q * Team + me;
       int const r = e / packs, c = j0 + (e % packs) * Lanes;
       if (r < rows && c < this->d)
-        v[q] = *reinterpret_cast<Pack const*>(&this->x(i0 + listed[r], c));
+        v[q] = *reinterpret_cast<Pack const*>(&this->x(i0 + row_offset(listed, r), c));
       else
         for (int l = 0; l < Lanes; ++l) v[q].v[l] = T(0);
     }
@@ -268,7 +268,7 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
       if (r >= rows) continue;
       R v_out[race_width];
       for (int t = 0; t < race_width; ++t) v_out[t] = static_cast<R>(a[rr][t]);
-      this->finish_row(i0 + listed[r], v_out, result);
+      this->finish_row(i0 + row_offset(listed, r), v_out, result);
     }
   }
 };
