@@ -1,10 +1,13 @@
-// The fused checked path's tensor-core kernel alone (tpls/KKM_FusedTf32.hpp): ms per launch and
-// TFLOP/s (2·n·k·d per launch) on random TF32 rows and centroids, and each checked row's candidate
-// list against a float64 reference — the nearest listed first (or within 1e-3 of it), its value,
-// and no unlisted centroid below the list's bound. Builds with nvcc alone:
-//   nvcc -std=c++17 -O3 -arch=sm_90 -Iscripts/bench/fused_tf32 -Isrc scripts/bench/fused_tf32/kernel_bench.cu -o kb
-//   ./kb N D K [launches] [rows checked]        e.g. ./kb 10000000 128 1024 5 300
+// The fused checked path's tensor-core kernels alone — mma.sync (tpls/KKM_FusedTf32.hpp) and, on
+// Hopper, wgmma (tpls/KKM_FusedWgmma.hpp): ms per launch and TFLOP/s (2·n·k·d per launch) on random
+// TF32 rows and centroids, and each checked row's candidate list against a float64 reference — the
+// nearest listed first (or within 1e-3 of it), its value, and no unlisted centroid below the list's
+// bound. Builds with nvcc alone:
+//   nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a -Iscripts/bench/fused_tf32 -Isrc \
+//     scripts/bench/fused_tf32/kernel_bench.cu -x cu src/kkmeans/kernels/assign/tpls/KKM_FusedWgmma.cpp -o kb
+//   ./kb N D K [launches] [rows checked] [mma|wgmma|both]     e.g. ./kb 10000000 128 1024 5 300 both
 #include <kkmeans/kernels/assign/tpls/KKM_FusedTf32.hpp>
+#include <kkmeans/kernels/assign/tpls/KKM_FusedWgmma.hpp>  // built from KKM_FusedWgmma.cpp (below)
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -74,28 +78,53 @@ int main(int argc, char** argv) {
   cudaMemcpy(dx, x.data(), x.size() * 4, cudaMemcpyHostToDevice);
   cudaMemcpy(dc, c.data(), c.size() * 4, cudaMemcpyHostToDevice);
   cudaMemcpy(dcn, cn.data(), kp * 4, cudaMemcpyHostToDevice);
-  auto launch = [&] { kkm::detail::fused_tf32_candidates(0, dx, d, n, dc, d, kp, k, d, dcn, dout); };
-  launch();
-  cudaDeviceSynchronize();
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  cudaEventRecord(a);
-  for (int r = 0; r < reps; ++r) launch();
-  cudaEventRecord(b);
-  cudaEventSynchronize(b);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, a, b);
-  ms /= reps;
-  std::printf("n %ld d %d k %d: %.3f ms per launch, %.1f TFLOP/s (%s)\n", n, d, k, ms, 2.0 * n * k * d / ms / 1e9,
-              cudaGetErrorString(cudaGetLastError()));
-  std::vector<CandidateList<float>> out(n);
-  cudaMemcpy(out.data(), dout, n * sizeof(CandidateList<float>), cudaMemcpyDeviceToHost);
-  long bad = 0, short_lists = 0;
-  for (long i = 0; i < check; ++i) {
-    bad += !list_holds(out[i], x, c, cn, i, d, k);
-    short_lists += out[i].v[2] >= out[i].v[4];
+  std::string const which = argc > 6 ? argv[6] : "both";
+  bool const hopper = kkm::detail::fused_wgmma_runs(dx, d, dc, d, d);
+  long failures = 0;
+  for (std::string kernel : {"mma", "wgmma"}) {
+    if (which != "both" && which != kernel) continue;
+    if (kernel == "wgmma" && !hopper) {
+      std::printf("wgmma: does not run here (sm_90a code, a 9.0 device, d <= 128 and a multiple of 4)\n");
+      continue;
+    }
+    auto launch = [&] {
+      if (kernel == "mma")
+        kkm::detail::fused_tf32_candidates(0, dx, d, n, dc, d, kp, k, d, dcn, dout);
+      else
+        kkm::detail::fused_wgmma_candidates(0, dx, d, n, dc, d, kp, k, d, dcn, dout);
+    };
+    cudaMemset(dout, 0xff, n * sizeof(CandidateList<float>));
+    launch();
+    cudaDeviceSynchronize();
+    cudaEvent_t a, b;
+    cudaEventCreate(&a);
+    cudaEventCreate(&b);
+    cudaEventRecord(a);
+    for (int r = 0; r < reps; ++r) launch();
+    cudaEventRecord(b);
+    cudaEventSynchronize(b);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, a, b);
+    ms /= reps;
+    std::printf("%s n %ld d %d k %d: %.3f ms per launch, %.1f TFLOP/s (%s)\n", kernel.c_str(), n, d, k, ms,
+                2.0 * n * k * d / ms / 1e9, cudaGetErrorString(cudaGetLastError()));
+    std::vector<CandidateList<float>> out(n);
+    cudaMemcpy(out.data(), dout, n * sizeof(CandidateList<float>), cudaMemcpyDeviceToHost);
+    long bad = 0, short_lists = 0, shown = 0;
+    // Rows spread over the whole batch (the first, the last and evenly between), so that every block
+    // position and the last partial block are checked.
+    for (long q = 0; q < check; ++q) {
+      long const i = check > 1 ? q * (n - 1) / (check - 1) : 0;
+      bool const ok = list_holds(out[i], x, c, cn, i, d, k);
+      bad += !ok;
+      short_lists += out[i].v[2] >= out[i].v[4];
+      if (!ok && shown++ < 3)
+        std::printf("  row %ld: j %d %d %d %d v %g %g %g %g bound %g\n", i, out[i].j[0], out[i].j[1], out[i].j[2],
+                    out[i].j[3], out[i].v[0], out[i].v[1], out[i].v[2], out[i].v[3], out[i].v[4]);
+    }
+    std::printf("%s: %ld rows checked: %ld lists wrong, %ld with fewer than three certain entries\n", kernel.c_str(),
+                check, bad, short_lists);
+    failures += bad;
   }
-  std::printf("%ld rows checked: %ld lists wrong, %ld with fewer than three certain entries\n", check, bad, short_lists);
-  return bad != 0;
+  return failures != 0;
 }

@@ -9,6 +9,9 @@
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/tpls/KKM_FusedTf32.hpp>
+#ifdef KKM_HAVE_FUSED_WGMMA
+#include <kkmeans/kernels/assign/tpls/KKM_FusedWgmma.hpp>
+#endif
 
 #include <Kokkos_Core.hpp>
 
@@ -54,7 +57,8 @@ struct ProductCandidates {
 
 /// The candidate lists of the batch's shifted rows xb against the shifted centroids cg (kp ≥ k
 /// rows, zero past k) into out(0 … nb): on tensor cores where fused_tf32_available says so (the
-/// operands then must be TF32 values, as ShiftRows makes them), else the portable kernel.
+/// operands then must be TF32 values, as ShiftRows makes them) — Hopper's warp-group kernel where it
+/// runs, else the mma.sync one — else the portable kernel.
 template <class ExecSpace, class T>
 void product_candidates(ExecSpace const& space,
                         Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> xb,
@@ -67,6 +71,14 @@ void product_candidates(ExecSpace const& space,
 #ifdef KKM_HAVE_FUSED_TF32
   if constexpr (fused_tf32_space<ExecSpace, T>()) {
     if (fused_tf32_available<ExecSpace, T>(d)) {
+#ifdef KKM_HAVE_FUSED_WGMMA
+      if (fused_wgmma_runs(xb.data(), std::int64_t(xb.stride(0)), cg.data(), std::int64_t(cg.stride(0)), d)) {
+        fused_wgmma_candidates(space.cuda_stream(), xb.data(), std::int64_t(xb.stride(0)), nb, cg.data(),
+                               std::int64_t(cg.stride(0)), static_cast<int>(cg.extent(0)), k, d, cnorm.data(),
+                               out.data());
+        return;
+      }
+#endif
       fused_tf32_candidates(space.cuda_stream(), xb.data(), std::int64_t(xb.stride(0)), nb, cg.data(),
                             std::int64_t(cg.stride(0)), static_cast<int>(cg.extent(0)), k, d, cnorm.data(), out.data());
       return;

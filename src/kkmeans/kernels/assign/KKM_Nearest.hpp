@@ -1,18 +1,13 @@
 #pragma once
 /// \file KKM_Nearest.hpp
-/// \brief The order every assignment path agrees on — the smaller distance, ties → the lower
-/// centroid index, as a sequential scan in ascending index picks — and the small structures that
-/// keep the nearest candidates of a row: one pair, a Kokkos reducer of pairs, the N best.
+/// \brief The small structures that keep the nearest candidates of a row in the order every
+/// assignment path agrees on (KKM_CandidateOrder.hpp): one pair, a Kokkos reducer of pairs, the N
+/// best.
+#include <kkmeans/kernels/assign/KKM_CandidateOrder.hpp>
+
 #include <Kokkos_Core.hpp>
 
 namespace kkm::detail {
-
-/// Whether (v1, j1) is nearer than (v2, j2): the smaller value, ties → the lower index, so that
-/// every path picks the centroid the sequential scan picks.
-template <class T>
-KOKKOS_INLINE_FUNCTION bool nearer(T v1, int j1, T v2, int j2) {
-  return v1 < v2 || (v1 == v2 && j1 < j2);
-}
 
 /// A candidate centroid and its distance; j < 0: none yet (worse than every candidate).
 template <class T>
@@ -83,21 +78,6 @@ struct TopN {
       }
     if (x < v[N]) v[N] = x;
   }
-};
-
-/// Candidates the checked scan keeps per row in fit epochs (so that the open-row launch knows every
-/// candidate of nearly all open rows), and the length of a fused checked candidate list.
-constexpr int open_candidates = 4;
-
-/// A row's first candidates by the product value, written by the fused checked product
-/// (KKM_CandidateList.hpp) for the checked scan: v ascending, j[m] the centroid of v[m] (ties → the
-/// lower index), and v[open_candidates] a lower bound on the value of every centroid not listed.
-/// Entries that cannot be told from unlisted ones carry that bound as their value, so that — as
-/// with TopN — every centroid whose value is below a threshold under v[open_candidates] is listed.
-template <class T>
-struct CandidateList {
-  T v[open_candidates + 1];
-  int j[open_candidates];
 };
 
 }  // namespace kkm::detail
