@@ -5,7 +5,7 @@
 
 namespace kkm::detail {
 
-bool fused_wgmma_runs(float const* x, std::int64_t ldx, float const* c, std::int64_t ldc, int d) {
+bool fused_wgmma_device() {
   static bool const hopper = [] {
     int dev = 0, major = 0, minor = 0;
     return cudaGetDevice(&dev) == cudaSuccess &&
@@ -13,9 +13,14 @@ bool fused_wgmma_runs(float const* x, std::int64_t ldx, float const* c, std::int
            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && major == 9 &&
            minor == 0 && fused_wgmma::sm90a_compiled();
   }();
+  return hopper;
+}
+
+bool fused_wgmma_takes(int d) { return d >= 1 && d <= fused_wgmma::max_d && d % 4 == 0; }
+
+bool fused_wgmma_runs(float const* x, std::int64_t ldx, float const* c, std::int64_t ldc, int d) {
   auto const aligned = [](void const* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
-  return hopper && d >= 1 && d <= fused_wgmma::max_d && d % 4 == 0 && ldx % 4 == 0 && ldc % 4 == 0 && aligned(x) &&
-         aligned(c);
+  return fused_wgmma_device() && fused_wgmma_takes(d) && ldx % 4 == 0 && ldc % 4 == 0 && aligned(x) && aligned(c);
 }
 
 void fused_wgmma_candidates(cudaStream_t stream, float const* x, std::int64_t ldx, std::int64_t nb, float const* c,

@@ -13,9 +13,16 @@
 
 namespace kkm::detail {
 
-/// Whether the warp-group kernel takes rows of d columns with these operands on the current device:
-/// its sm_90a code loaded, a compute capability 9.0 device, d ≤ 128 and a multiple of 4, 16-byte
-/// aligned operands with leading dimensions of whole 16 bytes (what tensor-memory copies need).
+/// Whether the current device runs the warp-group kernel: compute capability 9.0, and its sm_90a
+/// code loaded (asked once).
+bool fused_wgmma_device();
+
+/// Whether the kernel takes rows of d columns: d ≤ 128 (its rows stay in shared memory) and a
+/// multiple of 4 (tensor-memory copies move whole 16 bytes).
+bool fused_wgmma_takes(int d);
+
+/// Whether the warp-group kernel runs with these operands on the current device: both above, and
+/// 16-byte aligned operands with leading dimensions of whole 16 bytes.
 bool fused_wgmma_runs(float const* x, std::int64_t ldx, float const* c, std::int64_t ldc, int d);
 
 /// The candidate lists of nb shifted rows x against the kp shifted centroids c (k of them real) into
