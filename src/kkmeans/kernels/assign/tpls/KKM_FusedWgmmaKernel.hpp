@@ -47,6 +47,7 @@ struct Args {
   int k, chunks;       // centroids; column chunks (d / 32 rounded up)
   float const* cnorm;  // ‖c'‖², k values
   CandidateList<float>* out;
+  int stagger = 0;     // steps the second half of the consumers start behind the first (0: none)
   __host__ __device__ int tiles() const { return (k + tile_cols - 1) / tile_cols; }
   __host__ __device__ int steps() const { return tiles() * chunks; }  // stages per row block
   __host__ __device__ int slots() const { return consumers * chunks; }
@@ -185,6 +186,11 @@ __device__ inline void consume(Args const& a, unsigned char* base, Barriers cons
   float acc[64];
   unsigned stage0 = 0;  // the ring's count at the current row block's first stage
   int it = 0;
+  // Staggered start: the second half of the consumers waits until the first has issued `stagger`
+  // steps, so that their tiles end at other times and one half reduces while the other multiplies.
+  bool const leads = wg < consumers / 2;
+  int const stagger = a.stagger < a.steps() ? a.stagger : a.steps();
+  if (stagger > 0 && !leads) hopper::named_sync(1, consumers * 128);
   for (std::int64_t rb = blockIdx.x; rb < a.row_blocks(); rb += gridDim.x, ++it, stage0 += T) {
     Nearest1 best[2];
     auto release = [&](int s) {  // what step s read: its stage, and on the last tile its row slot
@@ -217,6 +223,7 @@ __device__ inline void consume(Args const& a, unsigned char* base, Barriers cons
         if (pending >= 0) release(pending);
         pending = s;
       }
+      if (stagger > 0 && leads && it == 0 && s == stagger - 1) hopper::named_arrive(1, consumers * 128);
     }
     write_rows(a, rb, wg, best);
   }
