@@ -2,11 +2,14 @@
 // or global atomics) equal a host reference; the small-d kernel (row in registers, zero-padded
 // centroids) gives the same labels, sums and inertia bit for bit as the generic kernel.
 #include <KKM_TestHelpers.hpp>
+#include <kkmeans/kernels/assign/KKM_HostBlock.hpp>
 // After kkmeans' headers, so that it cannot mask their own test of the cuBLAS TPL:
 #include <KokkosKernels_config.h>
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <random>
 #include <tuple>
 #include <type_traits>
@@ -90,6 +93,35 @@ SumsCase sums_case(std::int64_t n, int d, int k, bool unlabelled) {
         c.ref[std::size_t(c.labels[i]) * d + j] +=
             kkm::detail::to_fixed(double(c.w[i]) * double(c.x(i, j)), c.scale[j]);
   return c;
+}
+
+// The host kernel's block of distances built for AVX2 gives the baseline's bits: same operations in
+// the same order per centroid, only more lanes at once.
+template <class T>
+void host_block_copies_agree() {
+#ifdef KKM_HOST_AVX2
+  if (!kkm::detail::host_has_avx2()) GTEST_SKIP() << "no AVX2 on this host";
+  std::mt19937 g(3);
+  std::uniform_real_distribution<double> u(-1, 1);
+  for (int d : {1, 3, 16, 33, 128})
+    for (int qn : {1, 7, 8, 63, 64}) {
+      std::size_t const k = std::size_t(qn) + 5;  // the block is part of a wider row of centroids
+      std::vector<T> x(d), ct(std::size_t(d) * k), a(qn), b(qn);
+      for (auto& v : x) v = T(u(g) * std::pow(10.0, 6 * u(g)));
+      for (auto& v : ct) v = T(u(g) * std::pow(10.0, 6 * u(g)));
+      kkm::detail::transposed_block_baseline(x.data(), ct.data() + 2, k, qn, d, a.data());
+      kkm::detail::transposed_block_avx2(x.data(), ct.data() + 2, k, qn, d, b.data());
+      for (int q = 0; q < qn; ++q)
+        EXPECT_EQ(std::memcmp(&a[q], &b[q], sizeof(T)), 0) << "d " << d << ", qn " << qn << ", q " << q;
+    }
+#else
+  GTEST_SKIP() << "no AVX2 copy in this build";
+#endif
+}
+
+TEST(TEST_CATEGORY, host_block_avx2_equals_baseline) {
+  host_block_copies_agree<float>();
+  host_block_copies_agree<double>();
 }
 
 TEST(TEST_CATEGORY, column_block_sums_equal_reference) {

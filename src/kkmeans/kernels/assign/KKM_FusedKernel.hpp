@@ -4,6 +4,7 @@
 /// row and measures it against every centroid through the metric itself (ties → the lower index),
 /// with nothing kept per (row, centroid).
 #include <kkmeans/kernels/assign/KKM_AssignBase.hpp>
+#include <kkmeans/kernels/assign/KKM_HostBlock.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -45,22 +46,13 @@ struct FusedKernel : AssignBase<ExecSpace, T, Metric, Accumulate> {
   /// loop runs over centroids and vectorises.
   KOKKOS_INLINE_FUNCTION void nearest_transposed(std::int64_t i, int& best, T& bestd) const {
     int const k = this->k, d = this->d;
-    VectorRef<T> const xi{&this->x(i, 0), d};
     constexpr int QB = 64;
     T acc_[QB];
     best = 0;
     bestd = T(0);
     for (int q0 = 0; q0 < k; q0 += QB) {
       int const qn = k - q0 < QB ? k - q0 : QB;
-      for (int q = 0; q < qn; ++q) acc_[q] = T(0);
-      for (int j = 0; j < d; ++j) {
-        T const xj = xi[j];
-        T const* cj = ct.data() + std::size_t(j) * k + q0;
-        for (int q = 0; q < qn; ++q) {
-          T const t = xj - cj[q];
-          acc_[q] += t * t;
-        }
-      }
+      transposed_block(&this->x(i, 0), ct.data() + q0, std::size_t(k), qn, d, acc_);
       for (int q = 0; q < qn; ++q)
         if ((q0 == 0 && q == 0) || acc_[q] < bestd) {
           bestd = acc_[q];
