@@ -3,8 +3,6 @@
 #include <kkmeans/kernels/assign/tpls/KKM_FusedWgmma.hpp>
 #include <kkmeans/kernels/assign/tpls/KKM_FusedWgmmaKernel.hpp>
 
-#include <cstdlib>
-
 namespace kkm::detail {
 
 bool fused_wgmma_device() {
@@ -28,8 +26,7 @@ bool fused_wgmma_runs(float const* x, std::int64_t ldx, float const* c, std::int
 void fused_wgmma_candidates(cudaStream_t stream, float const* x, std::int64_t ldx, std::int64_t nb, float const* c,
                             std::int64_t ldc, int kp, int k, int d, float const* cnorm, CandidateList<float>* out) {
   using namespace fused_wgmma;
-  Args a{nb, k, (d + chunk - 1) / chunk, cnorm, out};
-  if (char const* s = std::getenv("KKM_WGMMA_STAGGER")) a.stagger = std::atoi(s);  // (measuring only)
+  Args const a{nb, k, (d + chunk - 1) / chunk, cnorm, out};
   CUtensorMap const rows = tensor_map(x, nb, d, ldx, group_rows);
   CUtensorMap const cents = tensor_map(c, kp, d, ldc, tile_cols);
   int const smem = static_cast<int>(Layout{a.slots()}.bytes());

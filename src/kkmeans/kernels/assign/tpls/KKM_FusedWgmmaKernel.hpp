@@ -6,15 +6,15 @@
 ///
 /// The kernel itself: built only in KKM_FusedWgmma.cpp, for sm_90a (KKM_FusedWgmma.hpp says why).
 ///
-/// Shape: one block per multiprocessor walks blocks of 256 rows. A producer warp fills shared memory
-/// by tensor-memory copies (128-byte swizzle): the block's rows, as 64-row × 32-column slots that stay
-/// for all centroids, and the centroids, 128 × 32 at a time, through a ring of stages. Two consumer
-/// warp groups each own 128 rows, as two halves of 64 that multiply the same stages two chunks apart
-/// (wgmma m64n128k8, FP32 accumulators in registers): when one half has finished a tile of 128
-/// centroids its accumulators are reduced into each row's nearest value while the other half's
-/// products still run, so the tensor cores do not wait for the reduction. Each thread keeps, per row
-/// and across all tiles, its nearest (value, centroid) and the least value it saw but did not keep;
-/// at the end of a row block the four threads of a row merge theirs into the row's CandidateList.
+/// Shape: one block per multiprocessor walks blocks of 256 rows. A producer thread fills shared
+/// memory by tensor-memory copies (128-byte swizzle): the block's rows, as 64-row × 32-column slots
+/// that stay for all centroids, and the centroids, 128 × 32 at a time, through a ring of stages.
+/// Four consumer warp groups each own 64 rows (wgmma m64n128k8, FP32 accumulators in registers);
+/// each leaves one stage's products running while it issues the next, and reduces every finished
+/// tile of 128 centroids into its rows' candidates while the other groups' products keep the tensor
+/// cores busy. Each thread keeps, per row and across all tiles, its two nearest (value, centroid)
+/// and the least value it saw but did not keep; at the end of a row block the four threads of a row
+/// merge theirs into the row's CandidateList.
 /// The product's error is the checked bound's for any TF32 product with FP32 accumulation
 /// (KKM_CheckedBound.hpp), whatever the order of the sums, so the checked scan decides labels from
 /// these lists as from the other kernels'.
@@ -47,7 +47,6 @@ struct Args {
   int k, chunks;       // centroids; column chunks (d / 32 rounded up)
   float const* cnorm;  // ‖c'‖², k values
   CandidateList<float>* out;
-  int stagger = 0;     // steps the second half of the consumers start behind the first (0: none)
   __host__ __device__ int tiles() const { return (k + tile_cols - 1) / tile_cols; }
   __host__ __device__ int steps() const { return tiles() * chunks; }  // stages per row block
   __host__ __device__ int slots() const { return consumers * chunks; }
@@ -98,22 +97,27 @@ __device__ inline void produce(Args const& a, CUtensorMap const* rows, CUtensorM
       }
 }
 
-/// A thread's nearest (value, centroid) of one row so far, and the least value it saw but does not
-/// keep: only values within that bound can be other candidates.
-struct Nearest1 {
-  float v = INFINITY, rest = INFINITY;
-  int j = -1;
-  __device__ void take(float x, int col) {  // col ascending: ties keep the lower index
-    rest = fminf(rest, fmaxf(x, v));
-    bool const p = x < v;
-    v = p ? x : v;
-    j = p ? col : j;
+/// A thread's two nearest (value, centroid) of one row so far, and the least value it saw but
+/// does not keep: only values within that bound can be other candidates. (Keeping one would leave
+/// a row's list the four threads' nearest only, too short for most rows' checks.)
+struct Nearest2 {
+  float v1 = INFINITY, v2 = INFINITY, rest = INFINITY;
+  int j1 = -1, j2 = -1;
+  __device__ void take(float x, int col) {  // col ascending: ties keep the lower index first
+    rest = fminf(rest, fmaxf(x, v2));          // x, or the v2 it displaces
+    bool const first = x < v1, second = x < v2;
+    float const nv2 = first ? v1 : second ? x : v2;
+    int const nj2 = first ? j1 : second ? col : j2;
+    v1 = first ? x : v1;
+    j1 = first ? col : j1;
+    v2 = nv2;
+    j2 = nj2;
   }
 };
 
 /// The accumulators of tile t into the thread's two rows' nearest: d[4i + 2r + e] is row r's
 /// product with centroid 128t + 8i + 2(lane % 4) + e.
-__device__ inline void take_tile(Args const& a, float const (&d)[64], int t, Nearest1 (&best)[2]) {
+__device__ inline void take_tile(Args const& a, float const (&d)[64], int t, Nearest2 (&best)[2]) {
   int const col0 = t * tile_cols + 2 * (threadIdx.x & 3);
 #pragma unroll
   for (int i = 0; i < 16; ++i) {
@@ -128,25 +132,30 @@ __device__ inline void take_tile(Args const& a, float const (&d)[64], int t, Nea
   }
 }
 
-/// One row's list from its four threads' nearest and bounds (as KKM_FusedTf32.hpp's write_lists).
-__device__ inline void write_list(CandidateList<float>& o, float const (&v)[4], int const (&j)[4],
+/// One row's list from its four threads' two nearest and bounds (as KKM_FusedTf32.hpp's
+/// write_lists): the union's four smallest, and as the bound on unlisted values the least of the
+/// union's fifth and every thread's rest.
+__device__ inline void write_list(CandidateList<float>& o, float const (&v)[8], int const (&j)[8],
                                   float const (&rest)[4]) {
   constexpr int N = open_candidates;
-  float bv[N];
+  float bv[N + 1];
   int bj[N];
-  for (int m = 0; m < N; ++m) bv[m] = INFINITY, bj[m] = -1;
+  for (int m = 0; m <= N; ++m) bv[m] = INFINITY;
+  for (int m = 0; m < N; ++m) bj[m] = -1;
   float bound = INFINITY;
-  for (int q = 0; q < 4; ++q) {
-    bound = fminf(bound, rest[q]);
-    float x = v[q];
-    int jx = j[q];
+  for (int q = 0; q < 4; ++q) bound = fminf(bound, rest[q]);
+  for (int e = 0; e < 8; ++e) {
+    float x = v[e];
+    int jx = j[e];
     for (int m = 0; m < N; ++m)
       if (jx >= 0 && (bj[m] < 0 || nearer(x, jx, bv[m], bj[m]))) {
         float const tv = bv[m];
         int const tj = bj[m];
         bv[m] = x, bj[m] = jx, x = tv, jx = tj;
       }
+    if (jx >= 0) bv[N] = fminf(bv[N], x);
   }
+  bound = fminf(bound, bv[N]);
   for (int m = 0; m < N; ++m) {
     o.v[m] = bv[m] < bound ? bv[m] : bound;
     o.j[m] = bj[m];
@@ -156,16 +165,18 @@ __device__ inline void write_list(CandidateList<float>& o, float const (&v)[4], 
 
 /// The four threads of each row (lanes 4g … 4g + 3) pool their nearest; the first of the four
 /// writes row g's list, the second row g + 8's.
-__device__ inline void write_rows(Args const& a, std::int64_t rb, int wg, Nearest1 const (&best)[2]) {
+__device__ inline void write_rows(Args const& a, std::int64_t rb, int wg, Nearest2 const (&best)[2]) {
   int const lane = threadIdx.x & 31, warp = (threadIdx.x >> 5) & 3, quad = lane & ~3;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float v[4], rest[4];
-    int j[4];
+    float v[8], rest[4];
+    int j[8];
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-      v[q] = __shfl_sync(0xffffffffu, best[r].v, quad + q);
-      j[q] = __shfl_sync(0xffffffffu, best[r].j, quad + q);
+      v[2 * q] = __shfl_sync(0xffffffffu, best[r].v1, quad + q);
+      j[2 * q] = __shfl_sync(0xffffffffu, best[r].j1, quad + q);
+      v[2 * q + 1] = __shfl_sync(0xffffffffu, best[r].v2, quad + q);
+      j[2 * q + 1] = __shfl_sync(0xffffffffu, best[r].j2, quad + q);
       rest[q] = __shfl_sync(0xffffffffu, best[r].rest, quad + q);
     }
     std::int64_t const row = rb * block_rows + wg * group_rows + 16 * warp + (lane >> 2) + 8 * r;
@@ -186,13 +197,8 @@ __device__ inline void consume(Args const& a, unsigned char* base, Barriers cons
   float acc[64];
   unsigned stage0 = 0;  // the ring's count at the current row block's first stage
   int it = 0;
-  // Staggered start: the second half of the consumers waits until the first has issued `stagger`
-  // steps, so that their tiles end at other times and one half reduces while the other multiplies.
-  bool const leads = wg < consumers / 2;
-  int const stagger = a.stagger < a.steps() ? a.stagger : a.steps();
-  if (stagger > 0 && !leads) hopper::named_sync(1, consumers * 128);
   for (std::int64_t rb = blockIdx.x; rb < a.row_blocks(); rb += gridDim.x, ++it, stage0 += T) {
-    Nearest1 best[2];
+    Nearest2 best[2];
     auto release = [&](int s) {  // what step s read: its stage, and on the last tile its row slot
       if (!signals) return;
       hopper::barrier_arrive(bar.empty_b + (stage0 + s) % stages);
@@ -223,7 +229,6 @@ __device__ inline void consume(Args const& a, unsigned char* base, Barriers cons
         if (pending >= 0) release(pending);
         pending = s;
       }
-      if (stagger > 0 && leads && it == 0 && s == stagger - 1) hopper::named_arrive(1, consumers * 128);
     }
     write_rows(a, rb, wg, best);
   }

@@ -84,16 +84,6 @@ __device__ inline std::uint64_t swizzled_operand(void const* p) {
   return start | leading << 16 | stride << 32 | swizzle_128b << 62;
 }
 
-/// Named barrier `id` (1 … 15; 0 is __syncthreads'): waits until `threads` have arrived or synced.
-__device__ inline void named_sync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-
-/// Named barrier `id`: counts this thread's arrival without waiting.
-__device__ inline void named_arrive(int id, int threads) {
-  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-
 __device__ inline void mma_fence() {
 #ifdef KKM_HAVE_SM90A
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
