@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs what an offline machine without Debian's packages needs to build and test kkmeans:
-# the Kokkos + Kokkos Kernels sources (patched) and the third-party headers + GoogleTest sources,
-# into one folder (default .carry/, ignored by git). On the other machine:
+# the Kokkos + Kokkos Kernels sources (patched), the third-party headers + GoogleTest sources and
+# the flash-kmeans peer, into one folder (default .carry/, ignored by git). On the other machine:
 #   bash scripts/bootstrap.sh --no-apt --source .carry/kokkos-src --cuda HOPPER90
 #   bash scripts/test.sh --cuda HOPPER90 -- -DKKMEANS_THIRD_PARTY_DIR=$PWD/.carry/third_party
 set -euo pipefail
@@ -16,4 +16,6 @@ for h in CLI toml++ nlohmann fmt; do
   rm -rf "$DEST/third_party/include/$h"; cp -r "/usr/include/$h" "$DEST/third_party/include/"
 done
 rm -rf "$DEST/third_party/googletest"; cp -r /usr/src/googletest "$DEST/third_party/googletest"
+# flash-kmeans and its runner, the peer of scripts/gpu-fused.sh (where this checkout has it beside it)
+if [[ -d $ROOT/../shared/peers ]]; then rm -rf "$DEST/peers"; cp -r "$ROOT/../shared/peers" "$DEST/peers"; fi
 du -sh "$DEST"
