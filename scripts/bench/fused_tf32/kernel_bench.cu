@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   cudaMemcpy(dc, c.data(), c.size() * 4, cudaMemcpyHostToDevice);
   cudaMemcpy(dcn, cn.data(), kp * 4, cudaMemcpyHostToDevice);
   std::string const which = argc > 6 ? argv[6] : "both";
-  bool const hopper = kkm::detail::fused_wgmma_runs(dx, d, dc, d, d);
+  bool const hopper = kkm::detail::fused_wgmma_runs(dx, d, n, dc, d, d);
   long failures = 0;
   for (std::string kernel : {"mma", "wgmma"}) {
     if (which != "both" && which != kernel) continue;

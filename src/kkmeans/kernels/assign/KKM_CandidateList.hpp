@@ -72,7 +72,7 @@ void product_candidates(ExecSpace const& space,
   if constexpr (fused_tf32_space<ExecSpace, T>()) {
     if (fused_tf32_available<ExecSpace, T>(d)) {
 #ifdef KKM_HAVE_FUSED_WGMMA
-      if (fused_wgmma_runs(xb.data(), std::int64_t(xb.stride(0)), cg.data(), std::int64_t(cg.stride(0)), d)) {
+      if (fused_wgmma_runs(xb.data(), std::int64_t(xb.stride(0)), nb, cg.data(), std::int64_t(cg.stride(0)), d)) {
         fused_wgmma_candidates(space.cuda_stream(), xb.data(), std::int64_t(xb.stride(0)), nb, cg.data(),
                                std::int64_t(cg.stride(0)), static_cast<int>(cg.extent(0)), k, d, cnorm.data(),
                                out.data());

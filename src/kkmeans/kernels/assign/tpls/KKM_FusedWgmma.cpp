@@ -3,6 +3,8 @@
 #include <kkmeans/kernels/assign/tpls/KKM_FusedWgmma.hpp>
 #include <kkmeans/kernels/assign/tpls/KKM_FusedWgmmaKernel.hpp>
 
+#include <limits>
+
 namespace kkm::detail {
 
 bool fused_wgmma_device() {
@@ -18,9 +20,11 @@ bool fused_wgmma_device() {
 
 bool fused_wgmma_takes(int d) { return d >= 1 && d <= fused_wgmma::max_d && d % 4 == 0; }
 
-bool fused_wgmma_runs(float const* x, std::int64_t ldx, float const* c, std::int64_t ldc, int d) {
+bool fused_wgmma_runs(float const* x, std::int64_t ldx, std::int64_t nb, float const* c, std::int64_t ldc, int d) {
   auto const aligned = [](void const* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
-  return fused_wgmma_device() && fused_wgmma_takes(d) && ldx % 4 == 0 && ldc % 4 == 0 && aligned(x) && aligned(c);
+  bool const addressable = nb <= std::int64_t(std::numeric_limits<int>::max()) - fused_wgmma::block_rows;
+  return fused_wgmma_device() && fused_wgmma_takes(d) && addressable && ldx % 4 == 0 && ldc % 4 == 0 &&
+         aligned(x) && aligned(c);
 }
 
 void fused_wgmma_candidates(cudaStream_t stream, float const* x, std::int64_t ldx, std::int64_t nb, float const* c,

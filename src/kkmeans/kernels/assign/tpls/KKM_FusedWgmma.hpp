@@ -21,9 +21,10 @@ bool fused_wgmma_device();
 /// multiple of 4 (tensor-memory copies move whole 16 bytes).
 bool fused_wgmma_takes(int d);
 
-/// Whether the warp-group kernel runs with these operands on the current device: both above, and
-/// 16-byte aligned operands with leading dimensions of whole 16 bytes.
-bool fused_wgmma_runs(float const* x, std::int64_t ldx, float const* c, std::int64_t ldc, int d);
+/// Whether the warp-group kernel runs with these operands on the current device: both above, nb
+/// rows that tensor-memory coordinates (32-bit) can address, and 16-byte aligned operands with
+/// leading dimensions of whole 16 bytes.
+bool fused_wgmma_runs(float const* x, std::int64_t ldx, std::int64_t nb, float const* c, std::int64_t ldc, int d);
 
 /// The candidate lists of nb shifted rows x against the kp shifted centroids c (k of them real) into
 /// out, on `stream`, where fused_wgmma_runs holds; both operands TF32 values.
