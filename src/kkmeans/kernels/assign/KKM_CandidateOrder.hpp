@@ -4,6 +4,8 @@
 /// centroid index, as a sequential scan in ascending index picks — and a row's candidate list. Free
 /// of Kokkos, so that the tensor-core kernels built apart from it (tpls/) share them.
 
+#include <cmath>
+
 #if defined(__CUDACC__) || defined(__HIPCC__)
 #define KKM_HOST_DEVICE __host__ __device__ inline
 #else
@@ -32,6 +34,36 @@ template <class T>
 struct CandidateList {
   T v[open_candidates + 1];
   int j[open_candidates];
+};
+
+/// A row's CandidateList from candidates offered in any order (index < 0: none): the four nearest
+/// (ties → the lower index), and as the bound on unlisted values the least of the offered bound
+/// and every candidate the four displaced; listed values at or above the bound carry the bound.
+template <class T>
+struct CandidateListBuilder {
+  T v[open_candidates + 1];  // v[open_candidates]: the least displaced value
+  int j[open_candidates];
+  KKM_HOST_DEVICE CandidateListBuilder() {
+    for (int m = 0; m <= open_candidates; ++m) v[m] = T(INFINITY);
+    for (int m = 0; m < open_candidates; ++m) j[m] = -1;
+  }
+  KKM_HOST_DEVICE void offer(T x, int jx) {
+    for (int m = 0; m < open_candidates; ++m)  // insertion: what (x, jx) displaces moves one place down
+      if (jx >= 0 && (j[m] < 0 || nearer(x, jx, v[m], j[m]))) {
+        T const tv = v[m];
+        int const tj = j[m];
+        v[m] = x, j[m] = jx, x = tv, jx = tj;
+      }
+    if (jx >= 0 && x < v[open_candidates]) v[open_candidates] = x;
+  }
+  KKM_HOST_DEVICE void write(CandidateList<T>& o, T bound) const {
+    if (v[open_candidates] < bound || bound != bound) bound = v[open_candidates];  // (as fmin)
+    for (int m = 0; m < open_candidates; ++m) {
+      o.v[m] = v[m] < bound ? v[m] : bound;
+      o.j[m] = j[m];
+    }
+    o.v[open_candidates] = bound;
+  }
 };
 
 }  // namespace kkm::detail

@@ -215,31 +215,11 @@ __device__ inline void write_lists(Args const& a, float const* v, int const* j, 
   for (int r = threadIdx.x; r < block_rows; r += threads) {
     std::int64_t const row = std::int64_t(blockIdx.x) * block_rows + r;
     if (row >= a.nb) return;
-    constexpr int N = open_candidates;
-    float bv[N + 1];
-    int bj[N];
-    for (int m = 0; m <= N; ++m) bv[m] = INFINITY;
-    for (int m = 0; m < N; ++m) bj[m] = -1;
     float bound = INFINITY;
     for (int q = 0; q < contributors; ++q) bound = fminf(bound, rest[r * contributors + q]);
-    for (int e = 0; e < 2 * contributors; ++e) {
-      float x = v[r * 2 * contributors + e];
-      int jx = j[r * 2 * contributors + e];
-      for (int m = 0; m < N; ++m)
-        if (jx >= 0 && (bj[m] < 0 || nearer(x, jx, bv[m], bj[m]))) {
-          float const tv = bv[m];
-          int const tj = bj[m];
-          bv[m] = x, bj[m] = jx, x = tv, jx = tj;
-        }
-      if (jx >= 0) bv[N] = fminf(bv[N], x);
-    }
-    bound = fminf(bound, bv[N]);
-    CandidateList<float>& o = a.out[row];
-    for (int m = 0; m < N; ++m) {
-      o.v[m] = bv[m] < bound ? bv[m] : bound;
-      o.j[m] = bj[m];
-    }
-    o.v[N] = bound;
+    CandidateListBuilder<float> list;
+    for (int e = 0; e < 2 * contributors; ++e) list.offer(v[r * 2 * contributors + e], j[r * 2 * contributors + e]);
+    list.write(a.out[row], bound);
   }
 }
 

@@ -132,37 +132,6 @@ __device__ inline void take_tile(Args const& a, float const (&d)[64], int t, Nea
   }
 }
 
-/// One row's list from its four threads' two nearest and bounds (as KKM_FusedTf32.hpp's
-/// write_lists): the union's four smallest, and as the bound on unlisted values the least of the
-/// union's fifth and every thread's rest.
-__device__ inline void write_list(CandidateList<float>& o, float const (&v)[8], int const (&j)[8],
-                                  float const (&rest)[4]) {
-  constexpr int N = open_candidates;
-  float bv[N + 1];
-  int bj[N];
-  for (int m = 0; m <= N; ++m) bv[m] = INFINITY;
-  for (int m = 0; m < N; ++m) bj[m] = -1;
-  float bound = INFINITY;
-  for (int q = 0; q < 4; ++q) bound = fminf(bound, rest[q]);
-  for (int e = 0; e < 8; ++e) {
-    float x = v[e];
-    int jx = j[e];
-    for (int m = 0; m < N; ++m)
-      if (jx >= 0 && (bj[m] < 0 || nearer(x, jx, bv[m], bj[m]))) {
-        float const tv = bv[m];
-        int const tj = bj[m];
-        bv[m] = x, bj[m] = jx, x = tv, jx = tj;
-      }
-    if (jx >= 0) bv[N] = fminf(bv[N], x);
-  }
-  bound = fminf(bound, bv[N]);
-  for (int m = 0; m < N; ++m) {
-    o.v[m] = bv[m] < bound ? bv[m] : bound;
-    o.j[m] = bj[m];
-  }
-  o.v[N] = bound;
-}
-
 /// The four threads of each row (lanes 4g … 4g + 3) pool their nearest; the first of the four
 /// writes row g's list, the second row g + 8's.
 __device__ inline void write_rows(Args const& a, std::int64_t rb, int wg, Nearest2 const (&best)[2]) {
@@ -180,7 +149,11 @@ __device__ inline void write_rows(Args const& a, std::int64_t rb, int wg, Neares
       rest[q] = __shfl_sync(0xffffffffu, best[r].rest, quad + q);
     }
     std::int64_t const row = rb * block_rows + wg * group_rows + 16 * warp + (lane >> 2) + 8 * r;
-    if ((lane & 3) == r && row < a.nb) write_list(a.out[row], v, j, rest);
+    if ((lane & 3) != r || row >= a.nb) continue;
+    // (as KKM_FusedTf32.hpp's write_lists: the union's four smallest; bound: its fifth or a rest)
+    CandidateListBuilder<float> list;
+    for (int e = 0; e < 8; ++e) list.offer(v[e], j[e]);
+    list.write(a.out[row], fminf(fminf(rest[0], rest[1]), fminf(rest[2], rest[3])));
   }
 }
 
