@@ -2,7 +2,8 @@
 #   source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" NAME "$@"
 # the repository root as working directory, ARCH (the script's first argument, default HOPPER90),
 # OUT (default out/NAME), CARRY (KKMEANS_CARRY, default .carry), the offline environment, and say
-# (prints a line with the seconds since the start and appends it to $OUT/summary.txt).
+# (prints a line with the seconds since the start and appends it to $OUT/summary.txt), the default
+# CUDA build's folder BUILD and application K, and MACHINE (h200 or h100, for results files' names).
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 ARCH=${2:-HOPPER90}
@@ -10,6 +11,9 @@ OUT=${OUT:-$ROOT/out/$1}
 CARRY=${KKMEANS_CARRY:-$ROOT/.carry}
 mkdir -p "$OUT"
 export KKMEANS_NO_APT=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+BUILD=build-cuda-$ARCH
+K=$BUILD/apps/kkmeans/kkmeans
+MACHINE=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -q H200 && echo h200 || echo h100)
 t0=$(date +%s)
 say() { echo "$* ($(($(date +%s) - t0)) s)" | tee -a "$OUT/summary.txt"; }
 

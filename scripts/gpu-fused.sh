@@ -9,9 +9,6 @@
 #   bash scripts/gpu-fused.sh [ARCH]     (default HOPPER90; logs and results in ${OUT:-out/gpu-fused})
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-fused "$@"
-BUILD=build-cuda-$ARCH
-K=$BUILD/apps/kkmeans/kkmeans
-MACHINE=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -q H200 && echo h200 || echo h100)
 say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
 DATA=$(mktemp -d)
 KB=$DATA/kb

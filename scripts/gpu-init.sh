@@ -8,9 +8,6 @@
 #   bash scripts/gpu-init.sh [ARCH]     (default HOPPER90; logs and results in ${OUT:-out/gpu-init})
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-init "$@"
-BUILD=build-cuda-$ARCH
-K=$BUILD/apps/kkmeans/kkmeans
-MACHINE=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -q H200 && echo h200 || echo h100)
 say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
 { bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" &&
   bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans --target kkmeans_trial_bench -- \

@@ -6,7 +6,6 @@
 #   bash scripts/gpu-python.sh [ARCH]     (default HOPPER90; logs and results in ${OUT:-out/gpu-python})
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-python "$@"
-BUILD=build-cuda-$ARCH
 PY=$(command -v python3)
 say "python: $PY $("$PY" -c 'import sys, numpy, sklearn, torch; print(sys.version.split()[0], "numpy", numpy.__version__, "sklearn", sklearn.__version__, "torch", torch.__version__, "cuda", torch.cuda.is_available())')"
 build_default "$(nproc)" "$OUT/build.log" || { tail -n 60 "$OUT/build.log"; exit 1; }
