@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   for (std::string kernel : {"mma", "wgmma"}) {
     if (which != "both" && which != kernel) continue;
     if (kernel == "wgmma" && !hopper) {
-      std::printf("wgmma: does not run here (sm_90a code, a 9.0 device, d <= 128 and a multiple of 4)\n");
+      std::printf("wgmma: does not run here (sm_90a code, a 9.0 device, d <= 256 and a multiple of 4)\n");
       continue;
     }
     auto launch = [&] {

@@ -17,7 +17,7 @@ namespace kkm::detail {
 /// code loaded (asked once).
 bool fused_wgmma_device();
 
-/// Whether the kernel takes rows of d columns: d ≤ 128 (its rows stay in shared memory) and a
+/// Whether the kernel takes rows of d columns: d ≤ 256 (its rows stay in shared memory) and a
 /// multiple of 4 (tensor-memory copies move whole 16 bytes).
 bool fused_wgmma_takes(int d);
 

@@ -1,15 +1,15 @@
 #pragma once
 /// \file KKM_FusedWgmmaKernel.hpp
 /// \brief The fused checked path's product on Hopper's warp-group tensor cores (sm_90a, float32 rows
-/// of at most 128 columns, a multiple of 4): the same candidate lists as KKM_FusedTf32.hpp's
+/// of at most 256 columns, a multiple of 4): the same candidate lists as KKM_FusedTf32.hpp's
 /// mma.sync kernel, at up to Hopper's TF32 rate.
 ///
 /// The kernel itself: built only in KKM_FusedWgmma.cpp, for sm_90a (KKM_FusedWgmma.hpp says why).
 ///
-/// Shape: one block per multiprocessor walks blocks of 256 rows. A producer thread fills shared
+/// Shape: one block per multiprocessor walks blocks of 256 rows (128 past d = 128). A producer thread fills shared
 /// memory by tensor-memory copies (128-byte swizzle): the block's rows, as 64-row × 32-column slots
 /// that stay for all centroids, and the centroids, 128 × 32 at a time, through a ring of stages.
-/// Four consumer warp groups each own 64 rows (wgmma m64n128k8, FP32 accumulators in registers);
+/// Four (two) consumer warp groups each own 64 rows (wgmma m64n128k8, FP32 accumulators in registers);
 /// each leaves one stage's products running while it issues the next, and reduces every finished
 /// tile of 128 centroids into its rows' candidates while the other groups' products keep the tensor
 /// cores busy. Each thread keeps, per row and across all tiles, its two nearest (value, centroid)
@@ -32,25 +32,32 @@ namespace kkm::detail {
 namespace fused_wgmma {
 
 constexpr int group_rows = 64;                           // rows of one wgmma: one consumer warp group's
-constexpr int consumers = 4;                             // consumer warp groups
-constexpr int block_rows = consumers * group_rows;       // 256
 constexpr int tile_cols = 128;                           // centroids per wgmma
 constexpr int chunk = 32;                                // columns per stage: one swizzled 128-byte row
-constexpr int max_d = 128;                               // the rows' slots fill 128 KB at d = 128
+constexpr int slot_chunks = 16;                          // the rows' slots: 16 × 8 KB = 128 KB
+constexpr int max_d = 256;                               // (two consumer groups of 64 rows)
 constexpr int stages = 6;                                // centroid chunks in the ring
-constexpr int threads = (consumers + 1) * 128;           // + the producer's warp group
 constexpr unsigned slot_bytes = group_rows * chunk * 4;  // 8 KB
 constexpr unsigned stage_bytes = tile_cols * chunk * 4;  // 16 KB
+
+/// Consumer warp groups for rows of d columns: four (256-row blocks) while their rows fit the
+/// slots, up to d = 128; two (128-row blocks) up to d = 256. Fewer rows a block read the centroids
+/// more often, so the most that fit.
+inline int consumers_for(int d) { return (d + chunk - 1) / chunk <= slot_chunks / 4 ? 4 : 2; }
+/// Threads of a block with `consumers` consumer warp groups and the producer's.
+constexpr int threads_for(int consumers) { return (consumers + 1) * 128; }
 
 struct Args {
   std::int64_t nb;     // rows
   int k, chunks;       // centroids; column chunks (d / 32 rounded up)
+  int consumers;       // consumer warp groups (consumers_for(d))
   float const* cnorm;  // ‖c'‖², k values
   CandidateList<float>* out;
+  __host__ __device__ int block_rows() const { return consumers * group_rows; }
   __host__ __device__ int tiles() const { return (k + tile_cols - 1) / tile_cols; }
   __host__ __device__ int steps() const { return tiles() * chunks; }  // stages per row block
   __host__ __device__ int slots() const { return consumers * chunks; }
-  __host__ __device__ std::int64_t row_blocks() const { return (nb + block_rows - 1) / block_rows; }
+  __host__ __device__ std::int64_t row_blocks() const { return (nb + block_rows() - 1) / block_rows(); }
 };
 
 /// Where a block's shared memory keeps what (offsets from a 1024-byte-aligned base).
@@ -82,11 +89,11 @@ __device__ inline void produce(Args const& a, CUtensorMap const* rows, CUtensorM
     for (int t = 0; t < a.tiles(); ++t)
       for (int c = 0; c < a.chunks; ++c) {
         if (t == 0)
-          for (int wg = 0; wg < consumers; ++wg) {
+          for (int wg = 0; wg < a.consumers; ++wg) {
             int const s = slot_of(a, wg, c);
             if (it > 0) hopper::barrier_wait(bar.empty_a + s, (it - 1) & 1);
             hopper::barrier_expect_bytes(bar.full_a + s, slot_bytes);
-            int const row = static_cast<int>(rb * block_rows + wg * group_rows);
+            int const row = static_cast<int>(rb * a.block_rows() + wg * group_rows);
             hopper::copy_box(base + lay.rows_at() + s * slot_bytes, rows, c * chunk, row, bar.full_a + s);
           }
         unsigned const b = stage % stages;
@@ -117,17 +124,26 @@ struct Nearest2 {
 
 /// The accumulators of tile t into the thread's two rows' nearest: d[4i + 2r + e] is row r's
 /// product with centroid 128t + 8i + 2(lane % 4) + e.
+///
+/// Most values are no nearer than a thread's second nearest, and for those take() only lowers
+/// `rest`. The reduction competes with the products for issue slots, so a column whose values no
+/// lane of the warp keeps takes that one instruction instead of the whole insertion.
 __device__ inline void take_tile(Args const& a, float const (&d)[64], int t, Nearest2 (&best)[2]) {
   int const col0 = t * tile_cols + 2 * (threadIdx.x & 3);
 #pragma unroll
   for (int i = 0; i < 16; ++i) {
-    int const col = col0 + 8 * i;
-    float const c0 = col < a.k ? __ldg(a.cnorm + col) : INFINITY;
-    float const c1 = col + 1 < a.k ? __ldg(a.cnorm + col + 1) : INFINITY;
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      best[r].take(fmaf(-2.f, d[4 * i + 2 * r], c0), col);
-      best[r].take(fmaf(-2.f, d[4 * i + 2 * r + 1], c1), col + 1);
+    for (int e = 0; e < 2; ++e) {
+      int const col = col0 + 8 * i + e;
+      float const cn = col < a.k ? __ldg(a.cnorm + col) : INFINITY;
+      float const x0 = fmaf(-2.f, d[4 * i + e], cn), x1 = fmaf(-2.f, d[4 * i + 2 + e], cn);
+      if (__any_sync(0xffffffffu, x0 < best[0].v2 || x1 < best[1].v2)) {
+        best[0].take(x0, col);
+        best[1].take(x1, col);
+      } else {  // (take() of a value at or above v2)
+        best[0].rest = fminf(best[0].rest, x0);
+        best[1].rest = fminf(best[1].rest, x1);
+      }
     }
   }
 }
@@ -148,7 +164,7 @@ __device__ inline void write_rows(Args const& a, std::int64_t rb, int wg, Neares
       j[2 * q + 1] = __shfl_sync(0xffffffffu, best[r].j2, quad + q);
       rest[q] = __shfl_sync(0xffffffffu, best[r].rest, quad + q);
     }
-    std::int64_t const row = rb * block_rows + wg * group_rows + 16 * warp + (lane >> 2) + 8 * r;
+    std::int64_t const row = rb * a.block_rows() + wg * group_rows + 16 * warp + (lane >> 2) + 8 * r;
     if ((lane & 3) != r || row >= a.nb) continue;
     // (as KKM_FusedTf32.hpp's write_lists: the union's four smallest; bound: its fifth or a rest)
     CandidateListBuilder<float> list;
@@ -177,37 +193,44 @@ __device__ inline void consume(Args const& a, unsigned char* base, Barriers cons
       hopper::barrier_arrive(bar.empty_b + (stage0 + s) % stages);
       if (s / a.chunks == last_tile) hopper::barrier_arrive(bar.empty_a + slot_of(a, wg, s % a.chunks));
     };
-    int pending = -1;  // a step whose products may still run
-    for (int s = 0; s < T; ++s) {
+    // Step s's products: wait for its operands, issue them, commit. (Every path into the chunk
+    // loop below leaves a group running, so the compiler never waits for one of its own accord.)
+    auto issue = [&](int s) {
       int const c = s % a.chunks;
       hopper::barrier_wait(bar.full_b + (stage0 + s) % stages, ((stage0 + s) / stages) & 1);
       if (s < a.chunks) hopper::barrier_wait(bar.full_a + slot_of(a, wg, c), it & 1);
       unsigned char const* ap = rows + slot_of(a, wg, c) * slot_bytes;
       unsigned char const* bp = cents + (stage0 + s) % stages * stage_bytes;
+      hopper::pin(acc);
       hopper::mma_fence();
 #pragma unroll
       for (int ks = 0; ks < chunk / 8; ++ks)
         hopper::mma_64x128x8(acc, hopper::swizzled_operand(ap + 32 * ks), hopper::swizzled_operand(bp + 32 * ks),
                              c > 0 || ks > 0);
       hopper::mma_commit();
-      if (c == a.chunks - 1) {  // the tile is complete: reduce it
-        hopper::mma_wait<0>();
-        hopper::pin(acc);
-        if (pending >= 0) release(pending);
-        release(s);
-        pending = -1;
-        take_tile(a, acc, s / a.chunks, best);
-      } else {
+      hopper::pin(acc);
+    };
+    for (int t = 0; t < a.tiles(); ++t) {
+      int const s0 = t * a.chunks;
+      issue(s0);
+      for (int c = 1; c < a.chunks; ++c) {  // step s0 + c − 1 finishes while s0 + c is issued
+        issue(s0 + c);
         hopper::mma_wait<1>();
-        if (pending >= 0) release(pending);
-        pending = s;
+        hopper::pin(acc);
+        release(s0 + c - 1);
       }
+      hopper::mma_wait<0>();  // the tile is complete: reduce it
+      hopper::pin(acc);
+      release(s0 + a.chunks - 1);
+      take_tile(a, acc, t, best);
     }
     write_rows(a, rb, wg, best);
   }
 }
 
-__global__ void __launch_bounds__(threads, 1)
+/// The kernel with Consumers (= a.consumers) consumer warp groups.
+template <int Consumers>
+__global__ void __launch_bounds__(threads_for(Consumers), 1)
     candidates_kernel(__grid_constant__ CUtensorMap const rows, __grid_constant__ CUtensorMap const cents, Args a) {
   extern __shared__ unsigned char smem_raw[];
   unsigned char* const base = reinterpret_cast<unsigned char*>(
@@ -218,7 +241,7 @@ __global__ void __launch_bounds__(threads, 1)
   if (threadIdx.x == 0) {
     for (int b = 0; b < stages; ++b) {
       hopper::barrier_init(bar.full_b + b, 1);
-      hopper::barrier_init(bar.empty_b + b, consumers * 4);  // each consumer warp
+      hopper::barrier_init(bar.empty_b + b, Consumers * 4);  // each consumer warp
     }
     for (int s = 0; s < a.slots(); ++s) {
       hopper::barrier_init(bar.full_a + s, 1);
@@ -230,8 +253,8 @@ __global__ void __launch_bounds__(threads, 1)
   // The warp group's index, read from lane 0 so that the compiler knows it is the same across the
   // warp (else it treats the consumers' products as divergent code and serialises them).
   int const group = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x / 128), 0);
-  if (group == consumers) {
-    if (threadIdx.x == consumers * 128) produce(a, &rows, &cents, base, bar);
+  if (group == Consumers) {
+    if (threadIdx.x == Consumers * 128) produce(a, &rows, &cents, base, bar);
   } else {
     consume(a, base, bar, group);
   }
