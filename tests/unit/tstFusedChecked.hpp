@@ -97,7 +97,8 @@ std::int64_t expect_same(Matrix<float> const& x, Matrix<float> const& c, std::st
   return open;
 }
 
-// (d = 4, 8, 36, 96 and 128 also run Hopper's warp-group kernel, which takes multiples of 4 up to 128)
+// (d = 4, 8, 36, 96, 128, 200 and 256 also run Hopper's warp-group kernel, which takes multiples of 4
+// up to 256: four consumer groups up to 128, two beyond)
 TEST(TEST_CATEGORY, fused_checked_equals_fused_on_every_shape) {
   for (int d : {1, 3, 4, 8, 33, 36, 96, 128, 200, 256})
     for (int k : {1, 2, 5, 61, 130, 257})
@@ -113,7 +114,7 @@ TEST(TEST_CATEGORY, fused_checked_equals_fused_on_every_shape) {
 // More rows than one wave of blocks takes: the tensor-core kernels' blocks walk several row blocks
 // each, refilling the rows they keep while the centroids stream on.
 TEST(TEST_CATEGORY, fused_checked_equals_fused_over_many_row_blocks) {
-  for (int d : {32, 100}) {
+  for (int d : {32, 100, 200}) {
     int const k = 130;
     auto const c = blobs<float>(k, d, k, 1.0, 11 + d);
     expect_same(near_ties(c, 70001, 5u + d), c, "d " + std::to_string(d));
