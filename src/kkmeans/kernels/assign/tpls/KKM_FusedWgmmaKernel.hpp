@@ -231,7 +231,9 @@ __device__ inline void consume(Args const& a, unsigned char* base, Barriers cons
 /// The kernel with Consumers (= a.consumers) consumer warp groups.
 template <int Consumers>
 __global__ void __launch_bounds__(threads_for(Consumers), 1)
-    candidates_kernel(__grid_constant__ CUtensorMap const rows, __grid_constant__ CUtensorMap const cents, Args a) {
+    candidates_kernel(__grid_constant__ CUtensorMap const rows, __grid_constant__ CUtensorMap const cents, Args given) {
+  Args a = given;
+  a.consumers = Consumers;  // (a constant to the compiler: fewer registers than the argument)
   extern __shared__ unsigned char smem_raw[];
   unsigned char* const base = reinterpret_cast<unsigned char*>(
       (reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) & ~std::uintptr_t(1023));
