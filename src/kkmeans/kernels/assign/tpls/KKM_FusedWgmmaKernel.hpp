@@ -6,15 +6,15 @@
 ///
 /// The kernel itself: built only in KKM_FusedWgmma.cpp, for sm_90a (KKM_FusedWgmma.hpp says why).
 ///
-/// Shape: one block per multiprocessor walks blocks of 256 rows (128 past d = 128). A producer thread fills shared
-/// memory by tensor-memory copies (128-byte swizzle): the block's rows, as 64-row × 32-column slots
-/// that stay for all centroids, and the centroids, 128 × 32 at a time, through a ring of stages.
-/// Four (two) consumer warp groups each own 64 rows (wgmma m64n128k8, FP32 accumulators in registers);
-/// each leaves one stage's products running while it issues the next, and reduces every finished
-/// tile of 128 centroids into its rows' candidates while the other groups' products keep the tensor
-/// cores busy. Each thread keeps, per row and across all tiles, its two nearest (value, centroid)
-/// and the least value it saw but did not keep; at the end of a row block the four threads of a row
-/// merge theirs into the row's CandidateList.
+/// Shape: one block per multiprocessor walks blocks of 256 rows (128 past d = 128). A producer
+/// thread fills shared memory by tensor-memory copies (128-byte swizzle): the block's rows, as
+/// 64-row × 32-column slots that stay for all centroids, and the centroids, 128 × 32 at a time,
+/// through a ring of stages. Four (two) consumer warp groups each own 64 rows (wgmma m64n128k8, FP32
+/// accumulators in registers); each leaves one stage's products running while it issues the next,
+/// and reduces every finished tile of 128 centroids into its rows' candidates while the other
+/// groups' products keep the tensor cores busy. Each thread keeps, per row and across all tiles, its
+/// two nearest (value, centroid) and the least value it saw but did not keep; at the end of a row
+/// block the four threads of a row merge theirs into the row's CandidateList.
 /// The product's error is the checked bound's for any TF32 product with FP32 accumulation
 /// (KKM_CheckedBound.hpp), whatever the order of the sums, so the checked scan decides labels from
 /// these lists as from the other kernels'.
@@ -120,6 +120,8 @@ struct Nearest2 {
     v2 = nv2;
     j2 = nj2;
   }
+  /// take() of a value at or above v2: all it changes is rest.
+  __device__ void take_unkept(float x) { rest = fminf(rest, x); }
 };
 
 /// The accumulators of tile t into the thread's two rows' nearest: d[4i + 2r + e] is row r's
@@ -140,9 +142,9 @@ __device__ inline void take_tile(Args const& a, float const (&d)[64], int t, Nea
       if (__any_sync(0xffffffffu, x0 < best[0].v2 || x1 < best[1].v2)) {
         best[0].take(x0, col);
         best[1].take(x1, col);
-      } else {  // (take() of a value at or above v2)
-        best[0].rest = fminf(best[0].rest, x0);
-        best[1].rest = fminf(best[1].rest, x1);
+      } else {
+        best[0].take_unkept(x0);
+        best[1].take_unkept(x1);
       }
     }
   }
