@@ -17,6 +17,7 @@
 #include <kkmeans/algorithms/detail/KKM_Memory.hpp>
 #include <kkmeans/core/KKM_CheckCentroids.hpp>
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Half.hpp>
 #include <kkmeans/core/KKM_HostRows.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/core/KKM_Random.hpp>
@@ -105,21 +106,23 @@ constexpr Init init_for(Init requested) {
 /// The first centroids of run `seed`: a checkpoint's, the given ones, or by the chosen init
 /// (k-means‖ streams rows in host memory, host_rows, as the epochs do).
 template <class ExecSpace, class V, class Metric>
-HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, Parameters const& params,
-                                Metric const& metric, std::uint64_t seed, DataSummary const& summary,
-                                Communicator const& comm, Kokkos::View<V const*, typename ExecSpace::memory_space> weights,
-                                Checkpoint const* resume, V const* host_rows) {
+HostMatrix<compute_t<V>> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
+                                           Parameters const& params, Metric const& metric, std::uint64_t seed,
+                                           DataSummary const& summary, Communicator const& comm,
+                                           Kokkos::View<compute_t<V> const*, typename ExecSpace::memory_space> weights,
+                                           Checkpoint const* resume, V const* host_rows) {
+  using C = compute_t<V>;
   int const d = x.extent(1);
   Init const init = init_for<ExecSpace>(params.init);
-  HostMatrix<V> c0;
+  HostMatrix<C> c0;
   if (resume) {
-    c0 = HostMatrix<V>("kkm::resumed_centers", resume->k, d);
+    c0 = HostMatrix<C>("kkm::resumed_centers", resume->k, d);
     for (int c = 0; c < resume->k; ++c)
-      for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(resume->centroids[std::size_t(c) * d + j]);
+      for (int j = 0; j < d; ++j) c0(c, j) = static_cast<C>(resume->centroids[std::size_t(c) * d + j]);
   } else if (init == Init::given) {
-    c0 = HostMatrix<V>("kkm::init_centers", params.k, d);
+    c0 = HostMatrix<C>("kkm::init_centers", params.k, d);
     for (int c = 0; c < params.k; ++c)
-      for (int j = 0; j < d; ++j) c0(c, j) = static_cast<V>(params.initial_centroids[std::size_t(c) * d + j]);
+      for (int j = 0; j < d; ++j) c0(c, j) = static_cast<C>(params.initial_centroids[std::size_t(c) * d + j]);
   } else if (init == Init::random) {
     c0 = init_random(space, x, params.k, seed, summary, comm);
   } else if (init == Init::kmeans_parallel) {
@@ -135,7 +138,7 @@ HostMatrix<V> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, 
 /// device in chunks, as the epochs stream them.
 template <class ExecSpace, class V>
 DataSummary summarize_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, V const* host_rows,
-                           Kokkos::View<V const*, typename ExecSpace::memory_space> const& weights,
+                           Kokkos::View<compute_t<V> const*, typename ExecSpace::memory_space> const& weights,
                            Parameters const& params, Communicator const& comm) {
   if (!host_rows) return summarize(space, x, weights, comm);
   std::int64_t const n = x.extent(0);
@@ -149,12 +152,12 @@ DataSummary summarize_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
 /// where the Lloyd epochs stream them (Parameters::data_in), else nullptr; streamable: whether
 /// they lie where the host can read them.
 template <class ExecSpace, class V, class Metric>
-Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
-                                                      V const* host_rows, bool streamable,
-                                                      Kokkos::View<V const*, typename ExecSpace::memory_space> const& weights,
-                                                      Parameters const& params, Metric const& metric,
-                                                      Communicator const& comm) {
-  check_metric<Metric, V>();
+Result<compute_t<V>, typename ExecSpace::memory_space> fit_rows(
+    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, V const* host_rows, bool streamable,
+    Kokkos::View<compute_t<V> const*, typename ExecSpace::memory_space> const& weights, Parameters const& params,
+    Metric const& metric, Communicator const& comm) {
+  using C = compute_t<V>;
+  check_metric<Metric, C>();
   params.validate();
   int const d = x.extent(1);
   check_parameters_agree(params, d, comm);
@@ -165,7 +168,7 @@ Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, Dev
     KKM_REQUIRE(params.initial_centroids.size() == std::size_t(params.k) * d,
                 "initial centroids: expected k × d = " + std::to_string(std::size_t(params.k) * d) + " values, got " +
                     std::to_string(params.initial_centroids.size()));
-    check_centroid_values<V>(
+    check_centroid_values<C>(
         params.k, d, [&](std::int64_t q, int j) { return params.initial_centroids[std::size_t(q) * d + j]; },
         "initial centroid");
   }
@@ -173,12 +176,12 @@ Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, Dev
   std::int64_t const n_local = x.extent(0);
   auto const summary = summarize_rows(space, x, host_rows, weights, params, comm);
   KKM_REQUIRE(summary.n_total >= 1, "data has no rows");
-  check_distance_range<V>(summary, value_degree<Metric>::value);
+  check_distance_range<C>(summary, value_degree<Metric>::value);
   check_weight_range(summary);
   KKM_REQUIRE(params.k <= summary.n_total, "k = " + std::to_string(params.k) + " exceeds the number of rows (" +
                                                std::to_string(summary.n_total) + ")");
 
-  Result<V, typename ExecSpace::memory_space> best;
+  Result<C, typename ExecSpace::memory_space> best;
   std::vector<double> inertias;
   double t_init = 0, t_epochs = 0;
   if constexpr (Metric::update == Update::median)
@@ -196,7 +199,7 @@ Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, Dev
     auto const c0 = initial_centroids(space, x, params, metric, seed, summary, comm, weights, resume, host_rows);
     Kokkos::Profiling::popRegion();
     t_init += ti.seconds();
-    Result<V, typename ExecSpace::memory_space> run;
+    Result<C, typename ExecSpace::memory_space> run;
     if (params.mode == Mode::lloyd) {
       run = lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights, host_rows);
     } else if constexpr (Metric::update != Update::median) {
@@ -225,7 +228,9 @@ Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, Dev
 /// history. Collective over `comm`: every rank must call it with the same parameters and metric.
 ///
 /// \param space   execution space the kernels run in; `data` must be accessible from it
-/// \param data    n_local × d, LayoutRight, any memory space reachable from `space`; rows in host
+/// \param data    n_local × d, LayoutRight, of float, double, kkm::float16 or kkm::bfloat16 (16-bit
+///                rows are computed in float, and the centroids and results are float: see
+///                KKM_Half.hpp), any memory space reachable from `space`; rows in host
 ///                memory that a device reaches across a link (CUDA: Kokkos::CudaHostPinnedSpace)
 ///                are streamed to it in Lloyd epochs (Parameters::data_in), so they may exceed
 ///                the device's memory
@@ -235,13 +240,13 @@ Result<V, typename ExecSpace::memory_space> fit_rows(ExecSpace const& space, Dev
 /// \param weights sample weights of this rank's rows (≥ 0, finite, not all 0; an empty View means
 ///                all 1): sums, means, medians, inertia and k-means++ are weighted.
 template <class ExecSpace, class T, class... P, class Metric>
-Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
+Result<compute_t<T>, typename ExecSpace::memory_space> fit(
     ExecSpace const& space, Kokkos::View<T**, P...> const& data,
-    Kokkos::View<std::remove_const_t<T> const*, typename ExecSpace::memory_space> const& weights,
-    Parameters const& params, Metric const& metric, Communicator const& comm = Communicator{}) {
+    Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> const& weights, Parameters const& params,
+    Metric const& metric, Communicator const& comm = Communicator{}) {
   using V = std::remove_const_t<T>;
   using Mem = typename Kokkos::View<T**, P...>::memory_space;
-  static_assert(std::is_floating_point_v<V>, "kkm::fit: data must be float or double");
+  static_assert(is_data_scalar_v<V>, "kkm::fit: data must be float, double, kkm::float16 or kkm::bfloat16");
   static_assert(std::is_same_v<typename Kokkos::View<T**, P...>::array_layout, Kokkos::LayoutRight>,
                 "kkm::fit: data must be LayoutRight (one row per point, contiguous)");
   static_assert(Kokkos::SpaceAccessibility<ExecSpace, Mem>::accessible,
@@ -254,12 +259,10 @@ Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(
 
 /// Fits without sample weights (every row weighs 1).
 template <class ExecSpace, class T, class... P, class Metric>
-Result<std::remove_const_t<T>, typename ExecSpace::memory_space> fit(ExecSpace const& space,
-                                                                      Kokkos::View<T**, P...> const& data,
-                                                                      Parameters const& params, Metric const& metric,
-                                                                      Communicator const& comm = Communicator{}) {
-  return fit(space, data, Kokkos::View<std::remove_const_t<T> const*, typename ExecSpace::memory_space>(), params,
-             metric, comm);
+Result<compute_t<T>, typename ExecSpace::memory_space> fit(ExecSpace const& space, Kokkos::View<T**, P...> const& data,
+                                                           Parameters const& params, Metric const& metric,
+                                                           Communicator const& comm = Communicator{}) {
+  return fit(space, data, Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space>(), params, metric, comm);
 }
 
 /// Fits with the default execution space.

@@ -32,8 +32,10 @@ namespace kkm::detail {
 template <class ExecSpace, class T, class Metric>
 struct MiniBatchRun {
   using mem = typename ExecSpace::memory_space;
+  using C = compute_t<T>;  // T: the rows'; C: the centroids' and the weights'
   using Rows = Kokkos::View<T const**, Kokkos::LayoutRight, mem>;
-  using Weights = Kokkos::View<T const*, mem>;
+  using CRows = Kokkos::View<C const**, Kokkos::LayoutRight, mem>;
+  using Weights = Kokkos::View<C const*, mem>;
 
   ExecSpace const& space;
   Rows x;
@@ -41,14 +43,14 @@ struct MiniBatchRun {
   Metric const& metric;
   Communicator const& comm;
   DataSummary const& s;
-  HostMatrix<T> centroids;
+  HostMatrix<C> centroids;
   Weights w;
   std::int64_t const n;
   int const d;
   int k;
   int const P;
   std::int64_t const B;
-  Result<T, mem> res;
+  Result<C, mem> res;
   Kokkos::View<double*, mem> scale;
   AssignWorkspace<ExecSpace, T> ws;
   std::vector<double> seen;  // weight each centroid has absorbed (minibatch mode)
@@ -62,7 +64,7 @@ struct MiniBatchRun {
   /// Sets up the run: the result's fixed fields, the column scales on the device, labels −1, and the
   /// number of steps per epoch (one allreduce: the largest rank's row count).
   MiniBatchRun(ExecSpace const& space_, Rows x_, Parameters const& p_, Metric const& metric_,
-               Communicator const& comm_, DataSummary const& s_, HostMatrix<T> centroids_, Weights w_)
+               Communicator const& comm_, DataSummary const& s_, HostMatrix<C> centroids_, Weights w_)
       : space(space_), x(x_), p(p_), metric(metric_), comm(comm_), s(s_), centroids(centroids_), w(w_),
         n(x_.extent(0)), d(x_.extent(1)), k(centroids_.extent(0)), P(comm_.size()),
         B(p_.batch_size > 0 ? p_.batch_size : 1024) {
@@ -127,13 +129,13 @@ struct MiniBatchRun {
   double assign_batch(std::int64_t b0, std::int64_t b1, std::vector<fixed_t>& buf) {
     auto xb = Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
     auto lb = Kokkos::subview(res.labels, Kokkos::make_pair(b0, b1));
-    Kokkos::View<T const*, mem> wb;
+    Kokkos::View<C const*, mem> wb;
     if (w.extent(0) > 0) wb = Kokkos::subview(w, Kokkos::make_pair(b0, b1));
-    Kokkos::View<T**, Kokkos::LayoutRight, mem> c_d("kkm::centroids", k, d);
+    Kokkos::View<C**, Kokkos::LayoutRight, mem> c_d("kkm::centroids", k, d);
     Kokkos::deep_copy(space, c_d, centroids);
     std::size_t const acc_len = accumulator_size(k, d);
     Kokkos::View<fixed_t*, mem> acc("kkm::accumulator", acc_len);
-    double const local = assign_rows<true>(space, Rows(xb), Rows(c_d), scale, acc, Kokkos::View<int*, mem>(lb), metric,
+    double const local = assign_rows<true>(space, Rows(xb), CRows(c_d), scale, acc, Kokkos::View<int*, mem>(lb), metric,
                                            GemmKind::none, 0, ws, wb, s.weight_scale);
     buf = std::vector<fixed_t>(acc_len + P, 0);
     auto acc_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
@@ -163,7 +165,7 @@ struct MiniBatchRun {
       for (int j = 0; j < d; ++j) {
         double const mean = from_fixed(buf[std::size_t(c) * d + j], s.scale[j]) / bw;
         double const old = centroids(c, j);
-        auto const now = static_cast<T>(old + lr * (mean - old));
+        auto const now = static_cast<C>(old + lr * (mean - old));
         shift += (double(now) - old) * (double(now) - old);
         centroids(c, j) = now;
       }
@@ -174,7 +176,7 @@ struct MiniBatchRun {
   /// labels of every row to match.
   void drop_unreached(std::vector<int> const& keep, EpochStats& st) {
     st.empty += k - int(keep.size());
-    HostMatrix<T> kept("kkm::centroids", keep.size(), d);
+    HostMatrix<C> kept("kkm::centroids", keep.size(), d);
     std::vector<int> remap(k, -1);
     for (std::size_t q = 0; q < keep.size(); ++q) {
       remap[keep[q]] = int(q);
@@ -213,9 +215,9 @@ struct MiniBatchRun {
 
   /// The final pass: every row assigned to the final centroids, and the result's last fields.
   void assign_all() {
-    Kokkos::View<T**, Kokkos::LayoutRight, mem> c_d("kkm::centroids", k, d);
+    Kokkos::View<C**, Kokkos::LayoutRight, mem> c_d("kkm::centroids", k, d);
     Kokkos::deep_copy(space, c_d, centroids);
-    double const local = assign_rows<false>(space, x, Rows(c_d), scale, Kokkos::View<fixed_t*, mem>(), res.labels,
+    double const local = assign_rows<false>(space, x, CRows(c_d), scale, Kokkos::View<fixed_t*, mem>(), res.labels,
                                             metric, GemmKind::none, 0, ws, w, s.weight_scale);
     res.inertia = comm.ordered_sum(local);
     res.centroids = centroids;
@@ -225,10 +227,11 @@ struct MiniBatchRun {
 };
 
 template <class ExecSpace, class T, class Metric>
-Result<T, typename ExecSpace::memory_space> minibatch_run(
+Result<compute_t<T>, typename ExecSpace::memory_space> minibatch_run(
     ExecSpace const& space, Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
     Parameters const& p, Metric const& metric, Communicator const& comm, DataSummary const& s,
-    HostMatrix<T> centroids, int run_index, Kokkos::View<T const*, typename ExecSpace::memory_space> w) {
+    HostMatrix<compute_t<T>> centroids, int run_index,
+    Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w) {
   static_assert(Metric::update != Update::median, "mini-batch modes need a mean update");
   MiniBatchRun<ExecSpace, T, Metric> run(space, x, p, metric, comm, s, centroids, w);
   Kokkos::Timer timer;

@@ -28,7 +28,8 @@ namespace detail {
 /// centroids c on the device; the local sum of distances into `inertia`.
 template <class ExecSpace, class V, class Metric>
 Kokkos::View<int*, typename ExecSpace::memory_space> predict_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
-                                                                  V const* host_rows, DeviceMatrix<ExecSpace, V> c,
+                                                                  V const* host_rows,
+                                                                  DeviceMatrix<ExecSpace, compute_t<V>> c,
                                                                   Metric const& metric, double& inertia,
                                                                   std::int64_t batch_size, std::size_t device_memory) {
   using mem = typename ExecSpace::memory_space;
@@ -63,28 +64,28 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict_rows(ExecSpace cons
 template <class ExecSpace, class T, class... P, class Metric>
 Kokkos::View<int*, typename ExecSpace::memory_space> predict(
     ExecSpace const& space, Kokkos::View<T**, P...> const& data,
-    Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
+    Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
     Metric const& metric, double* inertia = nullptr, std::int64_t batch_size = 0, DataIn data_in = DataIn::automatic,
     std::size_t device_memory = 0) {
   using V = std::remove_const_t<T>;
   using mem = typename ExecSpace::memory_space;
   using DataMem = typename Kokkos::View<T**, P...>::memory_space;
-  detail::check_metric<Metric, V>();
+  detail::check_metric<Metric, compute_t<V>>();
   int const d = data.extent(1);
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model has " + std::to_string(centroids.extent(1)) +
                                                  " columns but the data has " + std::to_string(d));
   KKM_REQUIRE(centroids.extent(0) >= 1, "the model has no centroids");
-  detail::check_centroid_values<V>(
+  detail::check_centroid_values<compute_t<V>>(
       centroids.extent(0), d, [&](std::int64_t q, int j) { return static_cast<double>(centroids(q, j)); },
       "model centroid");
   detail::check_metric_dimensions(metric, d);
   detail::require_streamable(data_in, Kokkos::SpaceAccessibility<Kokkos::HostSpace, DataMem>::accessible);
-  Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
+  Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
   Kokkos::deep_copy(space, c, centroids);
   bool const streamed = detail::streams_rows<ExecSpace, DataMem>(data_in);
   double s = 0;
   auto labels = detail::predict_rows(space, detail::device_rows<ExecSpace>(data), streamed ? data.data() : nullptr,
-                                     detail::DeviceMatrix<ExecSpace, V>(c), metric, s, batch_size, device_memory);
+                                     detail::DeviceMatrix<ExecSpace, compute_t<V>>(c), metric, s, batch_size, device_memory);
   if (inertia) *inertia = s;
   return labels;
 }
@@ -93,13 +94,14 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
 template <class ExecSpace, class T, class... P, class Metric>
 Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances(
     ExecSpace const& space, Kokkos::View<T**, P...> const& data,
-    Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
+    Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
     Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric) {
   using V = std::remove_const_t<T>;
-  detail::check_metric<Metric, V>();
+  detail::check_metric<Metric, compute_t<V>>();
   int const d = data.extent(1);
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model's d differs from the data's");
-  Kokkos::View<V**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c("kkm::centroids", centroids.extent(0), d);
+  Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c("kkm::centroids",
+                                                                                        centroids.extent(0), d);
   Kokkos::deep_copy(space, c, centroids);
   return detail::assigned_distances_impl(space, detail::device_rows<ExecSpace>(data), c, labels, metric);
 }
@@ -107,19 +109,19 @@ Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances(
 /// Distances of every row of `data` to every centroid (n × k): scikit-learn's transform. This is
 /// an n × k array by design; use predict when only labels are needed.
 template <class ExecSpace, class T, class... P, class Metric>
-Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transform(
+Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> transform(
     ExecSpace const& space, Kokkos::View<T**, P...> const& data,
-    Kokkos::View<std::remove_const_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
+    Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
     Metric const& metric) {
   using V = std::remove_const_t<T>;
   using mem = typename ExecSpace::memory_space;
-  detail::check_metric<Metric, V>();
+  detail::check_metric<Metric, compute_t<V>>();
   int const d = data.extent(1);
   int const k = centroids.extent(0);
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model has " + std::to_string(centroids.extent(1)) +
                                                  " columns but the data has " + std::to_string(d));
   detail::check_metric_dimensions(metric, d);
-  Kokkos::View<V**, Kokkos::LayoutRight, mem> c("kkm::centroids", k, d);
+  Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, mem> c("kkm::centroids", k, d);
   Kokkos::deep_copy(space, c, centroids);
   return detail::transform_impl(space, detail::device_rows<ExecSpace>(data), c, metric);
 }

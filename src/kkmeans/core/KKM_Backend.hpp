@@ -4,6 +4,7 @@
 /// host, where its small host copies live, a zero fill without a kernel launch, and marks in its
 /// queue that the host can wait for one at a time.
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Half.hpp>
 
 #include <Kokkos_Core.hpp>
 

@@ -31,7 +31,7 @@ constexpr std::uint64_t stream_kmeanspp = 0x4b4d50500000ull;      // "KMPP" + st
 
 /// k distinct rows drawn uniformly (Floyd's algorithm on counter-based draws).
 template <class ExecSpace, class T>
-HostMatrix<T> init_random(ExecSpace const& space,
+HostMatrix<compute_t<T>> init_random(ExecSpace const& space,
                           Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x, int k,
                           std::uint64_t seed, DataSummary const& s, Communicator const& comm) {
   std::vector<std::int64_t> picked;

@@ -35,18 +35,18 @@ constexpr std::uint64_t stream_kmeans_parallel = 0x4b4d504152ull;  // "KMPAR" + 
 /// earlier candidate), and D follows.
 template <class Mem, class T, class Metric, bool Squared>
 struct KparKeepNearest {
-  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> x;
-  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> block;
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> x;  // T: the rows'
+  Kokkos::View<compute_t<T> const**, Kokkos::LayoutRight, Mem> block;
   Kokkos::View<int const*, Mem> labels;
   Kokkos::View<double*, Mem> nearest_d;  // metric distance to the nearest candidate
   Kokkos::View<int*, Mem> nearest;       // its index
   Kokkos::View<double*, Mem> D;
-  Kokkos::View<T const*, Mem> w;
+  Kokkos::View<compute_t<T> const*, Mem> w;
   Metric metric;
   int d, base;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
     int const l = labels(i);
-    double const v = static_cast<double>(metric(VectorRef<T>{&x(i, 0), d}, VectorRef<T>{&block(l, 0), d}));
+    double const v = static_cast<double>(metric(VectorRef<T>{&x(i, 0), d}, VectorRef<compute_t<T>>{&block(l, 0), d}));
     if (base == 0 || v < nearest_d(i)) {
       nearest_d(i) = v;
       nearest(i) = base + l;
@@ -159,14 +159,16 @@ template <class ExecSpace, class T, class Metric>
 class KMeansParallel {
  public:
   using mem = typename ExecSpace::memory_space;
+  using C = compute_t<T>;  // T: the rows'; C: the candidates' and the weights'
   using Rows = Kokkos::View<T const**, Kokkos::LayoutRight, mem>;
+  using CRows = Kokkos::View<C const**, Kokkos::LayoutRight, mem>;
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
   static constexpr bool squared = is_squared_euclidean<Metric>::value;
 
   /// host_rows: x's rows at their host address, to stream them through the device in chunks
   /// (DataIn::host), or nullptr: the kernels read x.
   KMeansParallel(ExecSpace const& space, Rows x, Metric const& metric, std::uint64_t seed, DataSummary const& s,
-                 Communicator const& comm, Kokkos::View<T const*, mem> w, Parameters const& p, int k,
+                 Communicator const& comm, Kokkos::View<C const*, mem> w, Parameters const& p, int k,
                  T const* host_rows = nullptr)
       : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), p_(p), seed_(seed), n_(x.extent(0)),
         d_(x.extent(1)), D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_D"), n_),
@@ -209,18 +211,18 @@ class KMeansParallel {
   }
 
   /// The candidates (m × d on the device) and their weights: the weight of the rows nearest to
-  /// each, summed over ranks in fixed point, as T.
-  std::pair<Kokkos::View<T**, Kokkos::LayoutRight, mem>, Kokkos::View<T*, mem>> weighted_candidates() {
+  /// each, summed over ranks in fixed point, as C.
+  std::pair<Kokkos::View<C**, Kokkos::LayoutRight, mem>, Kokkos::View<C*, mem>> weighted_candidates() {
     int const m = rows_.size();
-    Kokkos::View<T**, Kokkos::LayoutRight, mem> cand(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_candidates"), m, d_);
+    Kokkos::View<C**, Kokkos::LayoutRight, mem> cand(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_candidates"), m, d_);
     gather_rows_into(space_, x_, rows_, s_.row_offset, comm_, cand);
     Kokkos::View<fixed_t*, mem> cw("kkm::kpar_candidate_weights", m);
-    Kokkos::parallel_for("kkm::kpar_weigh", policy(space_, 0, n_), KparWeigh<mem, T>{nearest_, w_, cw, s_.weight_scale});
+    Kokkos::parallel_for("kkm::kpar_weigh", policy(space_, 0, n_), KparWeigh<mem, C>{nearest_, w_, cw, s_.weight_scale});
     auto cwh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cw);
     comm_.allreduce_sum(cwh.data(), m);
-    Kokkos::View<T*, mem> weights("kkm::kpar_weights", m);
+    Kokkos::View<C*, mem> weights("kkm::kpar_weights", m);
     auto h = Kokkos::create_mirror_view(weights);
-    for (int t = 0; t < m; ++t) h(t) = static_cast<T>(static_cast<double>(static_cast<long long>(cwh(t))) / s_.weight_scale);
+    for (int t = 0; t < m; ++t) h(t) = static_cast<C>(static_cast<double>(static_cast<long long>(cwh(t))) / s_.weight_scale);
     Kokkos::deep_copy(space_, weights, h);
     return {cand, weights};
   }
@@ -232,7 +234,7 @@ class KMeansParallel {
   void add_candidates(std::vector<std::int64_t> const& block_rows) {
     int const base = rows_.size();
     int const m = block_rows.size();
-    Kokkos::View<T**, Kokkos::LayoutRight, mem> block(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_block"), m, d_);
+    Kokkos::View<C**, Kokkos::LayoutRight, mem> block(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_block"), m, d_);
     gather_rows_into(space_, x_, block_rows, s_.row_offset, comm_, block);
     if (n_ > 0 && stream_) {
       std::int64_t const chunk = stream_->chunk_rows();
@@ -260,10 +262,10 @@ class KMeansParallel {
 
   /// Local rows r = [r0, r1), their values in `rows`: assigned to the block's candidates, each
   /// keeping the nearer of its nearest so far and its label.
-  void keep_nearest(Rows rows, Kokkos::View<T**, Kokkos::LayoutRight, mem> block,
+  void keep_nearest(Rows rows, Kokkos::View<C**, Kokkos::LayoutRight, mem> block,
                     std::pair<std::int64_t, std::int64_t> r, AssignPlan const& plan, int base) {
     auto labels = Kokkos::subview(labels_, r);
-    assign_rows<false>(space_, rows, Rows(block), zero_scale_, Kokkos::View<fixed_t*, mem>(), labels, metric_, plan.gemm,
+    assign_rows<false>(space_, rows, CRows(block), zero_scale_, Kokkos::View<fixed_t*, mem>(), labels, metric_, plan.gemm,
                        plan.batch, ws_);
     Kokkos::parallel_for("kkm::kpar_keep_nearest", policy(space_, 0, r.second - r.first),
                          KparKeepNearest<mem, T, Metric, squared>{rows, block, labels, Kokkos::subview(nearest_d_, r),
@@ -277,7 +279,7 @@ class KMeansParallel {
   Metric metric_;
   Communicator const& comm_;
   DataSummary const& s_;
-  Kokkos::View<T const*, mem> w_;
+  Kokkos::View<C const*, mem> w_;
   Parameters const& p_;
   std::uint64_t seed_;
   std::int64_t n_;
@@ -295,11 +297,11 @@ class KMeansParallel {
 /// k-means++ (`trials` as there). `p` names the assignment path and batch the rounds run with;
 /// host_rows (x's host address, DataIn::host) streams the rounds' passes through the device.
 template <class ExecSpace, class T, class Metric>
-HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
+HostMatrix<compute_t<T>> init_kmeans_parallel(ExecSpace const& space,
                                    Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                                    Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
                                    Communicator const& comm,
-                                   Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}, int rounds = 5,
+                                   Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w = {}, int rounds = 5,
                                    double oversampling = 2.0, Parameters const& p = Parameters{},
                                    T const* host_rows = nullptr) {
   using mem = typename ExecSpace::memory_space;
@@ -309,8 +311,8 @@ HostMatrix<T> init_kmeans_parallel(ExecSpace const& space,
   auto const [cand, weights] = kpar.weighted_candidates();
   // Recluster the weighted candidates to k centres: the same on every rank, so one process each.
   Communicator self;
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> cc = cand;
-  Kokkos::View<T const*, mem> cw = weights;
+  Kokkos::View<compute_t<T> const**, Kokkos::LayoutRight, mem> cc = cand;
+  Kokkos::View<compute_t<T> const*, mem> cw = weights;
   auto const cs = summarize(space, cc, cw, self);
   return init_kmeanspp(space, cc, metric, k, trials, seed, cs, self, cw);
 }

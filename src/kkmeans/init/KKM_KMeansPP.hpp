@@ -40,12 +40,13 @@ template <class ExecSpace, class T, class Metric>
 class GreedyKMeansPP {
  public:
   using mem = typename ExecSpace::memory_space;
-  using R = typename distance_result<Metric, T>::type;
+  using C = compute_t<T>;  // T: the rows'; C: the weights', the trials' and the centres'
+  using R = typename distance_result<Metric, C>::type;
   using Rows = Kokkos::View<T const**, Kokkos::LayoutRight, mem>;
   static constexpr bool squared = is_squared_euclidean<Metric>::value;
 
   GreedyKMeansPP(ExecSpace const& space, Rows x, Metric const& metric, int k, int trials, std::uint64_t seed,
-                 DataSummary const& s, Communicator const& comm, Kokkos::View<T const*, mem> w,
+                 DataSummary const& s, Communicator const& comm, Kokkos::View<C const*, mem> w,
                  TrialKernel kernel = TrialKernel::automatic, TrialPruning pruning = TrialPruning::automatic)
       : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), seed_(seed), n_(x.extent(0)),
         d_(x.extent(1)), k_(k), trials_(kmeanspp_trial_count(k, trials)),
@@ -62,16 +63,16 @@ class GreedyKMeansPP {
       best_ = Kokkos::View<int*, mem>("kkm::kmpp_best_trials", k_);
       skipped_on_device_ = Kokkos::View<std::int64_t, mem>("kkm::kmpp_skipped");
     }
-    PruneBound const bound = PruneBound::of<T>(d_);
+    PruneBound const bound = PruneBound::of<C>(d_);
     bool const prune = squared && bound.usable() && k_ > 1 &&
                        (pruning == TrialPruning::on || (pruning == TrialPruning::automatic && pruning_pays<ExecSpace>(n_, d_)));
     if (!prune) return;
     auto alloc = [&](char const* name) { return Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, std::string(name)); };
     prune_.nearest = Kokkos::View<int*, mem>(alloc("kkm::kmpp_nearest"), n_);
-    prune_.reach = Kokkos::View<T*, mem>(alloc("kkm::kmpp_reach"), n_);
+    prune_.reach = Kokkos::View<C*, mem>(alloc("kkm::kmpp_reach"), n_);
     prune_.separation = Kokkos::View<double**, Kokkos::LayoutRight, mem>(alloc("kkm::kmpp_separation"), k_, trials_);
-    prune_.centres = Kokkos::View<T**, Kokkos::LayoutRight, mem>(alloc("kkm::kmpp_centres"), k_, d_);
-    prune_.trials = Kokkos::View<T**, Kokkos::LayoutRight, mem>(alloc("kkm::kmpp_pruning_trials"), trials_, d_);
+    prune_.centres = Kokkos::View<C**, Kokkos::LayoutRight, mem>(alloc("kkm::kmpp_centres"), k_, d_);
+    prune_.trials = Kokkos::View<C**, Kokkos::LayoutRight, mem>(alloc("kkm::kmpp_pruning_trials"), trials_, d_);
     prune_.bound = bound;
   }
 
@@ -82,7 +83,7 @@ class GreedyKMeansPP {
     return skipped_ + on_device;
   }
 
-  HostMatrix<T> operator()() {
+  HostMatrix<C> operator()() {
     std::vector<std::int64_t> centers{first_center_row(space_, w_, n_, seed_, s_, comm_)};
     load_trials(centers);
     measure(0, 1, false);
@@ -148,7 +149,7 @@ class GreedyKMeansPP {
   void load_trials(std::vector<std::int64_t> const& rows) {
     int const m = rows.size();
     for (int t = 0; t < race_width; ++t) own_row_[t] = -1;
-    if (comm_.is_distributed())
+    if (comm_.is_distributed() || !TrialPass<ExecSpace, T, Metric>::trials_in_place)
       gather_rows_into(space_, x_, rows, s_.row_offset, comm_, cand_);
     else
       for (int t = 0; t < m; ++t) own_row_[t] = rows[t] - s_.row_offset;
@@ -156,7 +157,7 @@ class GreedyKMeansPP {
       space_.fence();
       for (int j = 0; j < d_; ++j)
         for (int t = 0; t < race_width; ++t)
-          cand_t_(j, t) = t >= m ? T(0) : own_row_[t] >= 0 ? x_(own_row_[t], j) : cand_(t, j);
+          cand_t_(j, t) = t >= m ? C(0) : own_row_[t] >= 0 ? C(x_(own_row_[t], j)) : cand_(t, j);
     }
   }
 
@@ -218,7 +219,7 @@ class GreedyKMeansPP {
                       Kokkos::subview(prune_.trials, trial, Kokkos::ALL()));
   }
 
-  using Advance = KmppAdvance<ExecSpace, T, R, squared>;
+  using Advance = KmppAdvance<ExecSpace, C, R, squared>;
   Advance make_advance(int column, bool first, int step, int t0) const {
     int const races = std::min(race_width, trials_ - t0);
     return Advance{dist_, D_, w_, column, first, RaceStreams(seed_, stream_of(step, t0), races), s_.row_offset,
@@ -255,18 +256,18 @@ class GreedyKMeansPP {
   Metric metric_;
   Communicator const& comm_;
   DataSummary const& s_;
-  Kokkos::View<T const*, mem> w_;
+  Kokkos::View<C const*, mem> w_;
   std::uint64_t seed_;
   std::int64_t n_;
   int d_, k_, trials_;
   double max_d_ = 0;
   Kokkos::View<double*, mem> D_;
   Kokkos::View<R**, Kokkos::LayoutRight, mem> dist_;
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> cand_;
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> cand_t_;
+  Kokkos::View<C**, Kokkos::LayoutRight, mem> cand_;
+  Kokkos::View<C**, Kokkos::LayoutRight, mem> cand_t_;
   TrialKernel kernel_;
   std::int64_t own_row_[race_width] = {};
-  PruneState<mem, T> prune_;  // empty: not pruning
+  PruneState<mem, C> prune_;  // empty: not pruning
   std::int64_t skipped_ = 0;
   bool decide_on_device_;     // one rank, device kernels: the best trial decided where the potentials are
   Kokkos::View<TrialPotentials*, mem> potentials_;
@@ -275,10 +276,10 @@ class GreedyKMeansPP {
 };
 
 template <class ExecSpace, class T, class Metric>
-HostMatrix<T> init_kmeanspp(ExecSpace const& space,
+HostMatrix<compute_t<T>> init_kmeanspp(ExecSpace const& space,
                             Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                             Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
-                            Communicator const& comm, Kokkos::View<T const*, typename ExecSpace::memory_space> w = {},
+                            Communicator const& comm, Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w = {},
                             TrialKernel kernel = TrialKernel::automatic, TrialPruning pruning = TrialPruning::automatic) {
   return GreedyKMeansPP<ExecSpace, T, Metric>(space, x, metric, k, trials, seed, s, comm, w, kernel, pruning)();
 }

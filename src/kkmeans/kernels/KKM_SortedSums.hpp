@@ -153,9 +153,9 @@ struct SortedColumnSums {
   static constexpr int U = 4;
   using mem = typename ExecSpace::memory_space;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;
+  Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;  // T: the rows'
   Kokkos::View<int const*, mem> labels;
-  Kokkos::View<T const*, mem> w;
+  Kokkos::View<compute_t<T> const*, mem> w;
   Kokkos::View<double const*, mem> scale;
   Kokkos::View<std::int64_t const*, mem> perm;
   Kokkos::View<fixed_t*, mem> acc;
@@ -250,7 +250,7 @@ template <class ExecSpace, class T>
 void sorted_column_sums(ExecSpace const& space,
                         Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                         Kokkos::View<int const*, typename ExecSpace::memory_space> labels,
-                        Kokkos::View<T const*, typename ExecSpace::memory_space> w,
+                        Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w,
                         Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
                         Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc, int k, int team, int lanes,
                         std::int64_t teams_target, SortedSumsBuffers<ExecSpace>& buf) {

@@ -22,6 +22,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Half.hpp>
 #include <kkmeans/core/KKM_Math.hpp>
 #include <kkmeans/core/KKM_Names.hpp>
 
@@ -36,12 +37,13 @@ enum class Update {
   median,           ///< coordinate-wise lower median: k-medians (Manhattan)
 };
 
-/// A row or centroid of length size(): what a metric's operator() receives.
+/// A row or centroid of length size(): what a metric's operator() receives. Its values are of the
+/// compute type: 16-bit rows are read as float.
 template <class T>
 struct VectorRef {
   T const* data;
   int n;
-  KOKKOS_INLINE_FUNCTION T operator[](int j) const { return data[j]; }
+  KOKKOS_INLINE_FUNCTION compute_t<T> operator[](int j) const { return data[j]; }
   KOKKOS_INLINE_FUNCTION int size() const { return n; }
 };
 

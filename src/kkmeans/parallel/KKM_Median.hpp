@@ -23,7 +23,8 @@
 namespace kkm::detail {
 
 template <class T>
-using key_type_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+using key_type_t = std::conditional_t<sizeof(T) == 2, std::uint16_t,
+                                      std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
 
 /// Monotone map from T to unsigned: a < b ⇔ key(a) < key(b) (for non-NaN values; −0 < +0).
 template <class T>
@@ -31,15 +32,15 @@ KOKKOS_INLINE_FUNCTION key_type_t<T> ordered_key(T v) {
   using K = key_type_t<T>;
   K u;
   memcpy(&u, &v, sizeof(T));
-  K const sign = K(1) << (8 * sizeof(T) - 1);
-  return (u & sign) ? ~u : (u | sign);
+  K const sign = K(K(1) << (8 * sizeof(T) - 1));
+  return (u & sign) ? K(~u) : K(u | sign);
 }
 
 template <class T>
 inline T from_ordered_key(key_type_t<T> k) {
   using K = key_type_t<T>;
-  K const sign = K(1) << (8 * sizeof(T) - 1);
-  K const u = (k & sign) ? (k & ~sign) : ~k;
+  K const sign = K(K(1) << (8 * sizeof(T) - 1));
+  K const u = (k & sign) ? K(k & ~sign) : K(~k);
   T v;
   std::memcpy(&v, &u, sizeof(T));
   return v;
@@ -48,13 +49,16 @@ inline T from_ordered_key(key_type_t<T> k) {
 /// Medians of the rows of each cluster. counts: global rows per cluster, or with sample weights
 /// `w` the clusters' weight sums in fixed point (scale wscale); the weighted lower median is the
 /// smallest value whose cumulative weight reaches half the cluster's (clusters with count 0 are
-/// left as they are in `out`). out: k × d host array, row-major.
+/// left as they are in `out`). out: k × d host array, row-major, in the compute type (16-bit rows:
+/// their medians are found on their own 16-bit keys, two passes, then widened).
 template <class ExecSpace, class T>
 void cluster_medians(ExecSpace const& space,
                      Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                      Kokkos::View<int const*, typename ExecSpace::memory_space> labels, int k,
-                     std::vector<std::int64_t> const& counts, Communicator const& comm, std::vector<T>& out,
-                     Kokkos::View<T const*, typename ExecSpace::memory_space> w = {}, double wscale = 1) {
+                     std::vector<std::int64_t> const& counts, Communicator const& comm,
+                     std::vector<compute_t<T>>& out,
+                     Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w = {},
+                     double wscale = 1) {
   using K = key_type_t<T>;
   using mem = typename ExecSpace::memory_space;
   std::int64_t const n = x.extent(0);
@@ -107,7 +111,8 @@ void cluster_medians(ExecSpace const& space,
   }
   for (int c = 0; c < k; ++c)
     if (counts[c] > 0)
-      for (int j = 0; j < d; ++j) out[std::size_t(c) * d + j] = from_ordered_key<T>(prefix[std::size_t(c) * d + j]);
+      for (int j = 0; j < d; ++j) out[std::size_t(c) * d + j] =
+            static_cast<compute_t<T>>(from_ordered_key<T>(prefix[std::size_t(c) * d + j]));
 }
 
 }  // namespace kkm::detail

@@ -34,21 +34,22 @@ struct Relabel {
 /// EmptyPolicy::farthest (scikit-learn's relocation): each empty cluster takes one of the rows
 /// farthest from their centroids (a global top-m; ties → lower global index; rows of weight 0 are
 /// skipped), and that row's contribution moves from its old cluster's sums to the empty one's, exactly
-/// (fixed point). Returns the rows taken, for the median update.
+/// (fixed point). Returns the rows taken (in the compute type), for the median update.
 template <class ExecSpace, class T, class CView, class Metric>
-std::vector<std::pair<int, std::vector<T>>> relocate_farthest(
+std::vector<std::pair<int, std::vector<compute_t<T>>>> relocate_farthest(
     ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, CView c_d,
     Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric,
-    Kokkos::View<T const*, typename ExecSpace::memory_space> w, DataSummary const& s, Communicator const& comm,
-    int k, std::vector<std::int64_t>& counts, std::vector<fixed_t>& buf) {
+    Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w, DataSummary const& s,
+    Communicator const& comm, int k, std::vector<std::int64_t>& counts, std::vector<fixed_t>& buf) {
   using mem = typename ExecSpace::memory_space;
+  using C = compute_t<T>;
   int const d = x.extent(1);
   std::int64_t const n = x.extent(0);
   std::vector<int> empties;
   for (int c = 0; c < k; ++c)
     if (counts[c] == 0) empties.push_back(c);
   int const m = empties.size();
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> c(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::c_old"), k, d);
+  Kokkos::View<C**, Kokkos::LayoutRight, mem> c(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::c_old"), k, d);
   Kokkos::deep_copy(space, c, c_d);
   auto dist = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), assigned_distances_impl(space, x, c, labels, metric));
   auto lab = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), labels);
@@ -83,12 +84,12 @@ std::vector<std::pair<int, std::vector<T>>> relocate_farthest(
   std::vector<std::int64_t> rows;
   for (auto const& a : all) rows.push_back(static_cast<std::int64_t>(a[1]));
   auto values = gather_rows(space, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(x), rows, s.row_offset, comm);
-  std::vector<std::pair<int, std::vector<T>>> moved;
+  std::vector<std::pair<int, std::vector<C>>> moved;
   for (std::size_t t = 0; t < all.size(); ++t) {
     int const e = empties[t], old = static_cast<int>(all[t][2]);
     double const wt = all[t][3];
     fixed_t const wf = s.weighted ? to_fixed(wt, s.weight_scale) : fixed_t(1);
-    std::vector<T> row(d);
+    std::vector<C> row(d);
     for (int j = 0; j < d; ++j) {
       row[j] = values(t, j);
       fixed_t const q = to_fixed(wt * static_cast<double>(row[j]), s.scale[j]);

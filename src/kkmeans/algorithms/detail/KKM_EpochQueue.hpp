@@ -76,7 +76,8 @@ class EpochQueue {
  public:
   using mem = typename ExecSpace::memory_space;
   using staging = staging_space_t<ExecSpace>;
-  using Centroids = Kokkos::View<T**, Kokkos::LayoutRight, mem>;
+  using C = compute_t<T>;  // the centroids' and the weights' type (T: the rows')
+  using Centroids = Kokkos::View<C**, Kokkos::LayoutRight, mem>;
 
   /// What enqueue() queued: its buffers' parity and where its sum of distances is.
   struct Queued {
@@ -90,7 +91,7 @@ class EpochQueue {
   /// go through it chunk by chunk (not pipelined), else the kernels read x.
   EpochQueue(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, Kokkos::View<int*, mem> labels, Metric const& metric,
              GemmKind gemm, std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws, Kokkos::View<double*, mem> scale,
-             Kokkos::View<T const*, mem> w, double wscale, int k, int d, bool pipelined,
+             Kokkos::View<C const*, mem> w, double wscale, int k, int d, bool pipelined,
              RowStream<ExecSpace, T>* stream = nullptr)
       : space_(space), x_(x), labels_(labels), metric_(metric), gemm_(gemm), batch_(batch), ws_(ws), scale_(scale),
         w_(w), wscale_(wscale), k_(k), d_(d), parities_(pipelined ? 2 : 1), stream_(stream) {
@@ -107,9 +108,9 @@ class EpochQueue {
     // Page-locked on CUDA (staging_space): the epoch's copies do not wait for the device one by one.
     acc_host_ = Kokkos::View<fixed_t*, staging>(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::accumulator_host"),
                                                 parities_ * acc_stride_);
-    next_host_ = Kokkos::View<T*, staging>(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::next_host"),
+    next_host_ = Kokkos::View<C*, staging>(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::next_host"),
                                            pipelined ? 2 * std::size_t(k) * d : 0);
-    c_host_ = Kokkos::View<T**, Kokkos::LayoutRight, staging>(
+    c_host_ = Kokkos::View<C**, Kokkos::LayoutRight, staging>(
         Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::centroids_host"), k, d);
     ws_.defer_total = !stream;  // one wait per epoch: the distances arrive with the accumulator
     ws_.caller_copies = !stream;
@@ -150,7 +151,7 @@ class EpochQueue {
           reinterpret_cast<double*>(acc_all_.data() + off + acc_len), slots_);
       ws_.partial_h = Kokkos::View<double*, staging, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
           reinterpret_cast<double*>(acc_host_.data() + off + acc_len), slots_);
-      q.local = assign_rows<true>(space_, x_, DeviceMatrix<ExecSpace, T>(c_d), scale_, acc, labels_, metric_, gemm_,
+      q.local = assign_rows<true>(space_, x_, DeviceMatrix<ExecSpace, C>(c_d), scale_, acc, labels_, metric_, gemm_,
                                   batch_, ws_, w_, wscale_);
       q.deferred = ws_.deferred;
     }
@@ -181,8 +182,8 @@ class EpochQueue {
   }
 
   /// Whether the device's own update of a waited-for pipelined epoch equals the host's `next`.
-  bool device_agrees(Queued const& q, std::vector<T> const& next) const {
-    return std::memcmp(next_host_.data() + q.parity * std::size_t(k_) * d_, next.data(), next.size() * sizeof(T)) == 0;
+  bool device_agrees(Queued const& q, std::vector<C> const& next) const {
+    return std::memcmp(next_host_.data() + q.parity * std::size_t(k_) * d_, next.data(), next.size() * sizeof(C)) == 0;
   }
 
   /// Labels and the local sum of distances for the centroids in set `slot`, without an
@@ -192,7 +193,7 @@ class EpochQueue {
     ws_.partial_h = {};
     ws_.defer_total = ws_.caller_copies = false;
     if (stream_) return assign_streamed<false>(centroids(slot), Kokkos::View<fixed_t*, mem>());
-    return assign_rows<false>(space_, x_, DeviceMatrix<ExecSpace, T>(centroids(slot)), scale_,
+    return assign_rows<false>(space_, x_, DeviceMatrix<ExecSpace, C>(centroids(slot)), scale_,
                               Kokkos::View<fixed_t*, mem>(), labels_, metric_, gemm_, batch_, ws_, w_, wscale_);
   }
 
@@ -215,15 +216,15 @@ class EpochQueue {
   std::int64_t batch_;
   AssignWorkspace<ExecSpace, T>& ws_;
   Kokkos::View<double*, mem> scale_;
-  Kokkos::View<T const*, mem> w_;
+  Kokkos::View<C const*, mem> w_;
   double wscale_;
   int k_, d_, parities_;
   std::size_t slots_ = 0, acc_stride_ = 0;
   Centroids c_dev_[2];  // pipelined: epoch e reads one, its device update writes the other
   Kokkos::View<fixed_t*, mem> acc_all_;
   Kokkos::View<fixed_t*, staging> acc_host_;
-  Kokkos::View<T*, staging> next_host_;  // pipelined: the device's new centroids, per parity
-  Kokkos::View<T**, Kokkos::LayoutRight, staging> c_host_;
+  Kokkos::View<C*, staging> next_host_;  // pipelined: the device's new centroids, per parity
+  Kokkos::View<C**, Kokkos::LayoutRight, staging> c_host_;
   StreamMarks<ExecSpace> marks_;
 
   RowStream<ExecSpace, T>* stream_;
@@ -247,7 +248,7 @@ class EpochQueue {
       ws_.forget_rows();
       auto const r = std::make_pair(r0, r1);
       if (own) zero_fill(space_, sums);
-      local += assign_rows<Accumulate>(space_, rows, DeviceMatrix<ExecSpace, T>(c_d), scale_, sums,
+      local += assign_rows<Accumulate>(space_, rows, DeviceMatrix<ExecSpace, C>(c_d), scale_, sums,
                                        Kokkos::subview(labels_, r), metric_, gemm_, batch_, ws_, chunk_weights(w_, r),
                                        wscale_);
       if (own)
@@ -266,7 +267,7 @@ class EpochQueue {
   void end_on_device(int parity, int slot, std::size_t len) {
     std::size_t const kd = std::size_t(k_) * d_, off = parity * acc_stride_;
     Kokkos::parallel_for("kkm::epoch_end", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space_, 0, std::max(len, kd)),
-                         EpochEnd<T, mem, staging>{accumulator(parity, len), accumulator(1 - parity, len),
+                         EpochEnd<C, mem, staging>{accumulator(parity, len), accumulator(1 - parity, len),
                                                    Kokkos::subview(acc_host_, Kokkos::make_pair(off, off + len)), scale_,
                                                    centroids(slot), centroids(1 - slot),
                                                    Kokkos::subview(next_host_, Kokkos::make_pair(parity * kd, parity * kd + kd)),

@@ -35,10 +35,11 @@ template <class ExecSpace, class T, class Metric>
 class LloydRun {
  public:
   using mem = typename ExecSpace::memory_space;
+  using C = compute_t<T>;  // the centroids' and the weights' type (T: the rows')
 
   LloydRun(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, Parameters const& p, Metric const& metric,
-           Communicator const& comm, DataSummary const& s, HostMatrix<T> centroids, int run_index,
-           Checkpoint const* resume, Kokkos::View<T const*, mem> w, T const* host_rows)
+           Communicator const& comm, DataSummary const& s, HostMatrix<C> centroids, int run_index,
+           Checkpoint const* resume, Kokkos::View<C const*, mem> w, T const* host_rows)
       : space_(space), x_(x), p_(p), metric_(metric), comm_(comm), s_(s), centroids_(centroids), run_index_(run_index),
         w_(w), n_(x.extent(0)), d_(x.extent(1)), k_(centroids.extent(0)),
         scale_(Kokkos::view_alloc(space, "kkm::scale"), d_) {
@@ -52,7 +53,7 @@ class LloydRun {
     start_labels(resume);
   }
 
-  Result<T, mem> operator()() {
+  Result<C, mem> operator()() {
     // Pipelined epochs: one rank (no allreduce between the sums and the update), the plain mean (its
     // device update is the host's own arithmetic) and the fused kernel (the same kernel restores the
     // labels of a discarded epoch exactly).
@@ -96,16 +97,16 @@ class LloydRun {
   Metric const& metric_;
   Communicator const& comm_;
   DataSummary const& s_;
-  HostMatrix<T> centroids_;
+  HostMatrix<C> centroids_;
   int run_index_;
-  Kokkos::View<T const*, mem> w_;
+  Kokkos::View<C const*, mem> w_;
   std::int64_t n_;
   int d_, k_;
   AssignPlan plan_;
   std::unique_ptr<RowStream<ExecSpace, T>> stream_;  // the rows streamed from host memory, or none
   Kokkos::View<double*, mem> scale_;
   AssignWorkspace<ExecSpace, T> ws_;
-  Result<T, mem> res_;
+  Result<C, mem> res_;
   int first_epoch_ = 1;
 
   /// The assignment's plan within the device memory; with rows in host memory (host_rows, their
@@ -179,7 +180,7 @@ class LloydRun {
       if (ahead && e.empty > 0 && p_.empty != EmptyPolicy::keep) ahead = discard_ahead(queue, slot);
       auto const far = relocate_to_farthest(e, queue.centroids(slot));
       int relocated = static_cast<int>(far.size());
-      std::vector<T> next = update(e, far);
+      std::vector<C> next = update(e, far);
       if (e.empty > 0 && p_.empty == EmptyPolicy::split) relocated = split_largest(next, e.counts, k_, d_);
       double const shift = centroid_shift(next);
       // The epoch queued ahead stands when the device's centroids are the host's, bit for bit.
@@ -235,15 +236,15 @@ class LloydRun {
   /// EmptyPolicy::farthest, before the update: each empty cluster takes a farthest row (its sums
   /// moved in e.buf and e.counts); returns the rows taken, for the median update.
   template <class CView>
-  std::vector<std::pair<int, std::vector<T>>> relocate_to_farthest(EpochSums& e, CView const& c_d) {
+  std::vector<std::pair<int, std::vector<C>>> relocate_to_farthest(EpochSums& e, CView const& c_d) {
     if (e.empty == 0 || p_.empty != EmptyPolicy::farthest) return {};
     return relocate_farthest(space_, x_, c_d, res_.labels, metric_, w_, s_, comm_, k_, e.counts, e.buf);
   }
 
   /// New centroids by the metric's update rule, from the same integers on every rank; a cluster
   /// without rows keeps its centroid.
-  std::vector<T> update(EpochSums const& e, std::vector<std::pair<int, std::vector<T>>> const& far) {
-    std::vector<T> next(std::size_t(k_) * d_);
+  std::vector<C> update(EpochSums const& e, std::vector<std::pair<int, std::vector<C>>> const& far) {
+    std::vector<C> next(std::size_t(k_) * d_);
     for (int c = 0; c < k_; ++c)
       for (int j = 0; j < d_; ++j) next[std::size_t(c) * d_ + j] = centroids_(c, j);
     if constexpr (Metric::update == Update::median) {
@@ -260,7 +261,7 @@ class LloydRun {
   }
 
   /// Σ over centroids of their squared shift.
-  double centroid_shift(std::vector<T> const& next) const {
+  double centroid_shift(std::vector<C> const& next) const {
     double shift = 0;
     for (int c = 0; c < k_; ++c)
       for (int j = 0; j < d_; ++j) {
@@ -272,7 +273,7 @@ class LloydRun {
 
   /// The new centroids become the run's; under EmptyPolicy::drop empty clusters are removed (k
   /// shrinks) and the labels renumbered.
-  void commit(Queue& queue, std::vector<T> const& next, EpochSums const& e) {
+  void commit(Queue& queue, std::vector<C> const& next, EpochSums const& e) {
     if (e.empty == 0 || p_.empty != EmptyPolicy::drop) {
       for (int c = 0; c < k_; ++c)
         for (int j = 0; j < d_; ++j) centroids_(c, j) = next[std::size_t(c) * d_ + j];
@@ -282,7 +283,7 @@ class LloydRun {
     int kk = 0;
     for (int c = 0; c < k_; ++c)
       if (e.counts[c] > 0) remap[c] = kk++;
-    HostMatrix<T> kept("kkm::centroids", kk, d_);
+    HostMatrix<C> kept("kkm::centroids", kk, d_);
     for (int c = 0; c < k_; ++c)
       if (remap[c] >= 0)
         for (int j = 0; j < d_; ++j) kept(remap[c], j) = next[std::size_t(c) * d_ + j];
@@ -336,12 +337,12 @@ class LloydRun {
 /// One Lloyd run from given initial centroids. host_rows: x's rows at their host address, to stream
 /// them (DataIn::host), or nullptr: the kernels read x.
 template <class ExecSpace, class T, class Metric>
-Result<T, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
+Result<compute_t<T>, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
                                                      Parameters const& p, Metric const& metric,
                                                      Communicator const& comm, DataSummary const& s,
-                                                     HostMatrix<T> centroids, int run_index = 0,
+                                                     HostMatrix<compute_t<T>> centroids, int run_index = 0,
                                                      Checkpoint const* resume = nullptr,
-                                                     Kokkos::View<T const*, typename ExecSpace::memory_space> w = {},
+                                                     Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w = {},
                                                      T const* host_rows = nullptr) {
   return LloydRun<ExecSpace, T, Metric>(space, x, p, metric, comm, s, centroids, run_index, resume, w, host_rows)();
 }

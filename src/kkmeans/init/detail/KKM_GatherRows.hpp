@@ -21,11 +21,11 @@ template <class Mem, class T>
 struct GatherOwned {
   Kokkos::View<T const**, Kokkos::LayoutRight, Mem> x;
   Kokkos::View<std::int64_t const*, Mem> rows;  // global indices
-  Kokkos::View<T**, Kokkos::LayoutRight, Mem> out;
+  Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, Mem> out;  // (16-bit rows: widened)
   std::int64_t offset;
   KOKKOS_INLINE_FUNCTION void operator()(int r, int j) const {
     std::int64_t const local = rows(r) - offset;
-    out(r, j) = (local >= 0 && local < std::int64_t(x.extent(0))) ? x(local, j) : T(0);
+    out(r, j) = (local >= 0 && local < std::int64_t(x.extent(0))) ? compute_t<T>(x(local, j)) : compute_t<T>(0);
   }
 };
 
@@ -35,7 +35,7 @@ template <class ExecSpace, class T>
 void gather_rows_into(ExecSpace const& space,
                       Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                       std::vector<std::int64_t> const& rows, std::int64_t row_offset, Communicator const& comm,
-                      Kokkos::View<T**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out) {
+                      Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out) {
   using mem = typename ExecSpace::memory_space;
   int const m = rows.size();
   int const d = x.extent(1);
@@ -52,19 +52,21 @@ void gather_rows_into(ExecSpace const& space,
     for (int j = 0; j < d; ++j) buf[std::size_t(r) * d + j] = static_cast<double>(h(r, j));
   comm.allreduce_sum(buf.data(), buf.size());
   for (int r = 0; r < m; ++r)
-    for (int j = 0; j < d; ++j) h(r, j) = static_cast<T>(buf[std::size_t(r) * d + j]);
+    for (int j = 0; j < d; ++j) h(r, j) = static_cast<compute_t<T>>(buf[std::size_t(r) * d + j]);
   Kokkos::deep_copy(space, mine, h);
 }
 
-/// The rows with the given global indices, on every rank (rows.size() × d on the host).
+/// The rows with the given global indices, on every rank (rows.size() × d on the host, in the
+/// compute type).
 template <class ExecSpace, class T>
-HostMatrix<T> gather_rows(ExecSpace const& space,
-                          Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
-                          std::vector<std::int64_t> const& rows, std::int64_t row_offset, Communicator const& comm) {
-  Kokkos::View<T**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out(
+HostMatrix<compute_t<T>> gather_rows(ExecSpace const& space,
+                                     Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
+                                     std::vector<std::int64_t> const& rows, std::int64_t row_offset,
+                                     Communicator const& comm) {
+  Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gathered_rows"), rows.size(), x.extent(1));
   gather_rows_into(space, x, rows, row_offset, comm, out);
-  HostMatrix<T> h("kkm::gathered_rows", rows.size(), x.extent(1));
+  HostMatrix<compute_t<T>> h("kkm::gathered_rows", rows.size(), x.extent(1));
   Kokkos::deep_copy(space, h, out);
   space.fence();
   return h;

@@ -76,24 +76,32 @@ struct PotentialsReducer {
 template <class ExecSpace, class T, class Metric>
 struct TrialPass {
   using mem = typename ExecSpace::memory_space;
-  using R = typename distance_result<Metric, T>::type;
+  using C = compute_t<T>;  // T: the rows'; C: the trials' and the weights'
+  using R = typename distance_result<Metric, C>::type;
   static constexpr bool squared = is_squared_euclidean<Metric>::value;
+  /// Trials are rows of x where they are this rank's, unless rows are 16-bit (always gathered).
+  static constexpr bool trials_in_place = !is_16_bit_v<T>;
 
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;     // IN  n × d rows
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> cand;  // IN  trials gathered from other ranks (race_width × d)
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> cand_t;  // IN  hosts, squared metrics: d × race_width, zero past m
+  Kokkos::View<C const**, Kokkos::LayoutRight, mem> cand;  // IN  trials gathered from other ranks (race_width × d)
+  Kokkos::View<C const**, Kokkos::LayoutRight, mem> cand_t;  // IN  hosts, squared metrics: d × race_width, zero past m
   std::int64_t own_row[race_width] = {};  // IN  trial t is row own_row[t] of x, or (−1) row t of cand
   Kokkos::View<R**, Kokkos::LayoutRight, mem> dist;      // OUT (trials × n) metric distances
   Kokkos::View<double const*, mem> D;                    // IN  current k-means++ weights
-  Kokkos::View<T const*, mem> w;                         // IN  sample weights (empty: all 1)
+  Kokkos::View<C const*, mem> w;                         // IN  sample weights (empty: all 1)
   Metric metric;
   int d = 0, m = 0, column0 = 0;
   double scale = 1;          // fixed-point scale of the potentials
   bool potentials = true;    // false: distances only (the first centre: D is not made yet)
-  PruneState<mem, T> prune;  // IN  pruning's state (off: empty; never with potentials false)
+  PruneState<mem, C> prune;  // IN  pruning's state (off: empty; never with potentials false)
 
   /// Trial t (< m) as a vector of d values.
-  KOKKOS_INLINE_FUNCTION T const* trial(int t) const { return own_row[t] >= 0 ? &x(own_row[t], 0) : &cand(t, 0); }
+  KOKKOS_INLINE_FUNCTION C const* trial(int t) const {
+    if constexpr (trials_in_place) {
+      if (own_row[t] >= 0) return &x(own_row[t], 0);
+    }
+    return &cand(t, 0);
+  }
 
   /// Row i's distances to the m trials are known: store them, add their potentials.
   KOKKOS_INLINE_FUNCTION void finish_row(std::int64_t i, R const* v, TrialPotentials& p) const {
@@ -120,26 +128,27 @@ struct TrialPass {
 template <class ExecSpace, class T, class Metric>
 struct RowTrials : TrialPass<ExecSpace, T, Metric> {
   using base = TrialPass<ExecSpace, T, Metric>;
+  using typename base::C;
   using typename base::R;
 
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, TrialPotentials& p) const {
     if (!this->needed(i)) return this->skip_row(i, p);
     R v[race_width];
     if constexpr (base::squared) {
-      T acc[race_width] = {};
+      C acc[race_width] = {};
       for (int j = 0; j < this->d; ++j) {
-        T const xj = this->x(i, j);
-        T const* cj = &this->cand_t(j, 0);
+        C const xj = static_cast<C>(this->x(i, j));
+        C const* cj = &this->cand_t(j, 0);
         KKM_SIMD_LANES
         for (int t = 0; t < race_width; ++t) {
-          T const diff = xj - cj[t];
+          C const diff = xj - cj[t];
           acc[t] += diff * diff;
         }
       }
       for (int t = 0; t < race_width; ++t) v[t] = static_cast<R>(acc[t]);
     } else {
       VectorRef<T> const xi{&this->x(i, 0), this->d};
-      for (int t = 0; t < this->m; ++t) v[t] = this->metric(xi, VectorRef<T>{this->trial(t), this->d});
+      for (int t = 0; t < this->m; ++t) v[t] = this->metric(xi, VectorRef<C>{this->trial(t), this->d});
     }
     this->finish_row(i, v, p);
   }
@@ -157,6 +166,7 @@ struct RowTrials : TrialPass<ExecSpace, T, Metric> {
 template <class ExecSpace, class T, class Metric, int Team, int Lanes>
 struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
   using base = TrialPass<ExecSpace, T, Metric>;
+  using typename base::C;
   using typename base::R;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
   static constexpr int team_size = Team;
@@ -172,7 +182,7 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
     T v[Lanes];
   };
   struct alignas(16) Trials {  // column j's value in each trial: read as one or two vector loads
-    T v[race_width];
+    C v[race_width];
   };
 
   static std::size_t scratch_bytes() {
@@ -219,7 +229,7 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
       if (r < rows && c < this->d)
         v[q] = *reinterpret_cast<Pack const*>(&this->x(i0 + row_offset(listed, r), c));
       else
-        for (int l = 0; l < Lanes; ++l) v[q].v[l] = T(0);
+        for (int l = 0; l < Lanes; ++l) v[q].v[l] = T{};
     }
   }
 
@@ -233,7 +243,7 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
     int* listed = static_cast<int*>(s.get_shmem_aligned((rows_per_team + 1) * sizeof(int), 16));
     int const rows = list_rows(team, i0, n - i0 < rows_per_team ? int(n - i0) : rows_per_team, listed, result);
     if (rows == 0) return;
-    T a[rows_per_thread][race_width] = {};
+    C a[rows_per_thread][race_width] = {};
     Pack v[loads];
     for (int j0 = 0; j0 < this->d; j0 += block_cols) {
       load_rows(v, me, i0, listed, rows, j0);
@@ -244,7 +254,7 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
       }
       for (int e = me; e < block_cols * race_width; e += Team) {
         int const t = e % race_width, j = j0 + e / race_width;
-        ct[e / race_width].v[t] = t < this->m && j < this->d ? this->trial(t)[j] : T(0);
+        ct[e / race_width].v[t] = t < this->m && j < this->d ? this->trial(t)[j] : C(0);
       }
       team.team_barrier();
       int const block_packs = this->d - j0 >= block_cols ? packs : (this->d - j0 + Lanes - 1) / Lanes;
@@ -256,7 +266,7 @@ struct TiledTrials : TrialPass<ExecSpace, T, Metric> {
           for (int l = 0; l < Lanes; ++l) {
             Trials const c = ct[p * Lanes + l];
             for (int t = 0; t < race_width; ++t) {
-              T const diff = xp.v[l] - c.v[t];
+              C const diff = static_cast<C>(xp.v[l]) - c.v[t];
               a[rr][t] += diff * diff;
             }
           }

@@ -36,16 +36,17 @@ template <class ExecSpace, class T, class Metric, bool Accumulate>
 struct AssignBase {
   using mem = typename ExecSpace::memory_space;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
-  using scalar_type = T;
+  using scalar_type = T;     // the rows'
+  using C = compute_t<T>;    // the centroids', the weights' and the distances'
   static constexpr bool accumulate = Accumulate;
   static constexpr bool host = is_host_space<ExecSpace>();
 
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;  // IN  local rows
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> c;  // IN  k × d centroids
+  Kokkos::View<C const**, Kokkos::LayoutRight, mem> c;  // IN  k × d centroids
   Kokkos::View<double const*, mem> scale;               // IN  fixed-point scale per column
   Kokkos::View<fixed_t*, mem> acc;                      // OUT accumulator (Accumulate only)
   Kokkos::View<int*, mem> labels;                       // IN previous labels / OUT new labels
-  Kokkos::View<T const*, mem> w;                        // IN  sample weights (empty: all 1)
+  Kokkos::View<C const*, mem> w;                        // IN  sample weights (empty: all 1)
   double wscale = 1;                                    // IN  fixed-point scale of weights
   Metric metric;
   int k = 0, d = 0;
@@ -93,7 +94,7 @@ struct AssignBase {
   }
 
   /// Row i is done: its label, its contribution to the sums, counts and changed count, its distance.
-  KOKKOS_INLINE_FUNCTION void finish(member const& t, Targets const& to, std::int64_t i, int best, T bestd,
+  KOKKOS_INLINE_FUNCTION void finish(member const& t, Targets const& to, std::int64_t i, int best, C bestd,
                                      double& ls) const {
     Kokkos::single(Kokkos::PerThread(t), [&]() {
       double const wi = row_weight(w, i);

@@ -26,10 +26,10 @@ double run_small_d(AssignRun<Accumulate, ExecSpace, T, Metric>& run) {
   if (!kernel.c_in_scratch) {
     auto& ws = run.ws;
     if (ws.cpad.extent(0) != std::size_t(run.k) * D)
-      ws.cpad = Kokkos::View<T*, mem>(Kokkos::view_alloc(run.space, Kokkos::WithoutInitializing, "kkm::cpad"),
-                                      std::size_t(run.k) * D);
+      ws.cpad = Kokkos::View<compute_t<T>*, mem>(
+          Kokkos::view_alloc(run.space, Kokkos::WithoutInitializing, "kkm::cpad"), std::size_t(run.k) * D);
     Kokkos::parallel_for("kkm::pad_centroids", Kokkos::RangePolicy<ExecSpace>(run.space, 0, run.k * D),
-                         PadCentroids<T, mem>{run.c, ws.cpad, run.d, D});
+                         PadCentroids<compute_t<T>, mem>{run.c, ws.cpad, run.d, D});
     kernel.cpad = ws.cpad;
   }
   return run.over_batches(kernel);
@@ -43,7 +43,7 @@ double run_fused(AssignRun<Accumulate, ExecSpace, T, Metric>& run) {
     case FusedVariant::host_transposed: {
       // Hosts, squared-Euclidean metrics: the centroids transposed to d × k for the kernel.
       FusedKernel<ExecSpace, T, Metric, Accumulate> kernel;
-      Kokkos::View<T*, mem> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"), std::size_t(run.k) * run.d);
+      Kokkos::View<compute_t<T>*, mem> t(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::ct"), std::size_t(run.k) * run.d);
       for (int q = 0; q < run.k; ++q)
         for (int j = 0; j < run.d; ++j) t(std::size_t(j) * run.k + q) = run.c(q, j);
       kernel.ct = t;
@@ -64,16 +64,17 @@ double run_fused(AssignRun<Accumulate, ExecSpace, T, Metric>& run) {
 template <bool Accumulate, class ExecSpace, class T, class Metric>
 double assign_rows(ExecSpace const& space,
                    Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
-                   Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
+                   Kokkos::View<compute_t<T> const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
                    Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
                    Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
                    Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric, GemmKind gemm_kind,
                    std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
-                   Kokkos::View<T const*, typename ExecSpace::memory_space> weights = {}, double wscale = 1) {
+                   Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> weights = {},
+                   double wscale = 1) {
   if (x.extent(0) == 0) return 0.0;
   AssignRun<Accumulate, ExecSpace, T, Metric> run(space, x, c, scale, acc, labels, metric, gemm_kind != GemmKind::none,
                                                   batch, ws, weights, wscale);
-  if constexpr (is_squared_euclidean<Metric>::value) {
+  if constexpr (is_squared_euclidean<Metric>::value && !is_16_bit_v<T>) {  // (16-bit rows: fused paths only)
     if (gemm_kind != GemmKind::none) return GemmPath<Accumulate, ExecSpace, T, Metric>(run, gemm_kind)();
   }
   return run_fused(run);

@@ -22,17 +22,20 @@ namespace kkm::detail {
 template <bool Accumulate, class ExecSpace, class T, class Metric>
 struct AssignRun {
   using mem = typename ExecSpace::memory_space;
+  using C = compute_t<T>;  // T: the rows'; C: the centroids', the weights' and the distances'
   using Matrix = Kokkos::View<T const**, Kokkos::LayoutRight, mem>;
+  using CMatrix = Kokkos::View<C const**, Kokkos::LayoutRight, mem>;
   static constexpr bool host = is_host_space<ExecSpace>();
 
   ExecSpace const& space;
-  Matrix x, c;
+  Matrix x;
+  CMatrix c;
   Kokkos::View<double const*, mem> scale;
   Kokkos::View<fixed_t*, mem> acc;
   Kokkos::View<int*, mem> labels;
   Metric const& metric;
   AssignWorkspace<ExecSpace, T>& ws;
-  Kokkos::View<T const*, mem> weights;
+  Kokkos::View<C const*, mem> weights;
   double wscale;
   std::int64_t n;
   int d, k;
@@ -58,9 +61,9 @@ struct AssignRun {
   std::size_t launch = 0;
   double single = 0;
 
-  AssignRun(ExecSpace const& space_, Matrix x_, Matrix c_, Kokkos::View<double const*, mem> scale_,
+  AssignRun(ExecSpace const& space_, Matrix x_, CMatrix c_, Kokkos::View<double const*, mem> scale_,
             Kokkos::View<fixed_t*, mem> acc_, Kokkos::View<int*, mem> labels_, Metric const& metric_, bool gemm_,
-            std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws_, Kokkos::View<T const*, mem> weights_, double wscale_)
+            std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws_, Kokkos::View<C const*, mem> weights_, double wscale_)
       : space(space_), x(x_), c(c_), scale(scale_), acc(acc_), labels(labels_), metric(metric_), ws(ws_),
         weights(weights_), wscale(wscale_), n(x_.extent(0)), d(x_.extent(1)), k(c_.extent(0)), gemm(gemm_) {
     teams_target = host ? 8 * space.concurrency() : std::max(1, 2 * space.concurrency() / team);
@@ -94,7 +97,7 @@ struct AssignRun {
     kernel.sums_here = sums_here;
     kernel.acc_in_scratch = Accumulate && (sums_here ? whole_fits : (std::size_t(k) + 1) * sizeof(fixed_t) + 8 <= smax / 2);
     std::size_t const acc_bytes = kernel.acc_scratch_len() * sizeof(fixed_t) + 16;
-    std::size_t const c_bytes = std::size_t(k) * kernel.centroid_width() * sizeof(T) + 16;
+    std::size_t const c_bytes = std::size_t(k) * kernel.centroid_width() * sizeof(C) + 16;
     kernel.c_in_scratch = !host && !gemm && acc_bytes + c_bytes <= smax;
   }
 

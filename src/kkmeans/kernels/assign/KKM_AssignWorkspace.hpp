@@ -39,42 +39,43 @@ inline double launch_total(double const* slots, std::size_t launches) {
 template <class ExecSpace, class T>
 struct AssignWorkspace {
   using mem = typename ExecSpace::memory_space;
+  using C = compute_t<T>;  // T: the rows'; the buffers hold centroids, products and prepared rows in C
 
   // --- GEMM paths -------------------------------------------------------------------------------
   /// The batch's product, batch × kp entries (kp: k rounded up to 8).
-  Kokkos::View<T*, mem> dot;
+  Kokkos::View<C*, mem> dot;
   /// Fused checked: the batch's candidate lists in place of the product.
-  Kokkos::View<CandidateList<T>*, mem> lists;
+  Kokkos::View<CandidateList<C>*, mem> lists;
   /// The product's layout (product_offset): blocks of 256 rows where one cuBLAS call makes them
   /// (CUDA: a warp's threads, one per row, read 128 contiguous bytes per centroid and a team streams
   /// through its block), else 0 (a host thread reads its row contiguously; elsewhere each block
   /// would be a product of its own). Either works on any backend.
   std::int64_t block_rows = cublas_space<ExecSpace>() ? 256 : 0;
-  Kokkos::View<T*, mem> cnorm;                                 // ‖c‖² (checked: ‖c − μ‖²), kp entries
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> gemm_centroids;  // kp × d: zero rows past k (checked: shifted by μ)
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> split_centroids;  // 3xTF32: kp × 3d hi/lo split centroids
+  Kokkos::View<C*, mem> cnorm;                                 // ‖c‖² (checked: ‖c − μ‖²), kp entries
+  Kokkos::View<C**, Kokkos::LayoutRight, mem> gemm_centroids;  // kp × d: zero rows past k (checked: shifted by μ)
+  Kokkos::View<C**, Kokkos::LayoutRight, mem> split_centroids;  // 3xTF32: kp × 3d hi/lo split centroids
   /// The rows as the product reads them: 3xTF32 split (× 3d) or checked shifted (× d), for one batch
   /// or (split_once) all rows, with the checked path's ‖x − μ‖.
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> prepared_rows;
-  Kokkos::View<T*, mem> xnorm;
+  Kokkos::View<C**, Kokkos::LayoutRight, mem> prepared_rows;
+  Kokkos::View<C*, mem> xnorm;
   bool split_once = false;           // set by the caller: prepare all rows once (it checked that they fit)
   T const* prepared_of = nullptr;    // the rows prepared_rows holds (split_once), nullptr: none yet
   /// μ (d): the checked product's shift and the origin of the inertia from the cluster sums; set by
   /// the caller to the global column means (else zero).
-  Kokkos::View<T*, mem> shift;
+  Kokkos::View<C*, mem> shift;
   /// Σ w‖x − μ‖² (ShiftedSquareSum) of the rows at x2_of (x2_rows of them, weights at x2_w), made
   /// once per fit (the rows, weights and μ never change within one).
   double x2 = 0;
   T const* x2_of = nullptr;
-  T const* x2_w = nullptr;
+  C const* x2_w = nullptr;
   std::int64_t x2_rows = -1;
   /// Checked fit epochs: the batch's rows the product leaves open, and their count.
-  Kokkos::View<PendingRow<T>*, mem> pending;
+  Kokkos::View<PendingRow<C>*, mem> pending;
   Kokkos::View<fixed_t*, mem> open_n;  // [0] queued, [1] taken by the second launch
   int open_queue = 256;  // entries of a team's queue of open rows (more go straight to the list)
 
   // --- fused paths ------------------------------------------------------------------------------
-  Kokkos::View<T*, mem> cpad;  // small-d kernel: k × D padded centroids (where they miss scratch)
+  Kokkos::View<C*, mem> cpad;  // small-d kernel: k × D padded centroids (where they miss scratch)
 
   // --- cluster sums -----------------------------------------------------------------------------
   /// Column sums in label order (sorted_column_sums): its buffers, and when to use it: 1 always, 0
@@ -105,9 +106,9 @@ struct AssignWorkspace {
 
   /// μ := `mean` (the global column means), for the GEMM paths.
   void set_shift(ExecSpace const& space, std::vector<double> const& mean) {
-    shift = Kokkos::View<T*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::shift"), mean.size());
+    shift = Kokkos::View<C*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::shift"), mean.size());
     auto h = Kokkos::create_mirror_view(shift);
-    for (std::size_t j = 0; j < mean.size(); ++j) h(j) = static_cast<T>(mean[j]);
+    for (std::size_t j = 0; j < mean.size(); ++j) h(j) = static_cast<C>(mean[j]);
     Kokkos::deep_copy(space, shift, h);
   }
 
@@ -122,9 +123,9 @@ struct AssignWorkspace {
   std::size_t bytes() const {
     return (dot.span() + cnorm.span() + gemm_centroids.span() + cpad.span() + prepared_rows.span() +
             split_centroids.span() + xnorm.span() + shift.span()) *
-               sizeof(T) +
-           partial.span() * sizeof(double) + sorted.bytes() + pending.span() * sizeof(PendingRow<T>) +
-           lists.span() * sizeof(CandidateList<T>) +
+               sizeof(C) +
+           partial.span() * sizeof(double) + sorted.bytes() + pending.span() * sizeof(PendingRow<C>) +
+           lists.span() * sizeof(CandidateList<C>) +
            open_n.span() * sizeof(fixed_t);
   }
 };

@@ -4,6 +4,7 @@
 /// itself), and the sum of squared distances recovered from those sums (the GEMM paths' fit epochs,
 /// whose product gives no row's exact distance).
 #include <kkmeans/core/KKM_Atomic.hpp>
+#include <kkmeans/core/KKM_Half.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/core/KKM_Scratch.hpp>
 
@@ -22,9 +23,9 @@ template <class ExecSpace, class T>
 struct ColumnBlockSums {
   using mem = typename ExecSpace::memory_space;
   using member = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;
+  Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;  // T: the rows'
   Kokkos::View<int const*, mem> labels;
-  Kokkos::View<T const*, mem> w;
+  Kokkos::View<compute_t<T> const*, mem> w;
   Kokkos::View<double const*, mem> scale;
   Kokkos::View<fixed_t*, mem> acc;
   int k = 0, d = 0, cb = 1, blocks = 1;

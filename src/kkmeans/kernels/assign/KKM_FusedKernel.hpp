@@ -28,28 +28,29 @@ struct FusedKernel : AssignBase<ExecSpace, T, Metric, Accumulate> {
   using base = AssignBase<ExecSpace, T, Metric, Accumulate>;
   using typename base::member;
   using typename base::mem;
+  using C = compute_t<T>;
   static constexpr bool gemm = false;
   static constexpr int rows_per_thread = 1;
 
   /// Hosts, squared-Euclidean metrics: the d × k transposed centroids (empty: the metric in place).
-  Kokkos::View<T const*, mem> ct;
+  Kokkos::View<C const*, mem> ct;
 
   KOKKOS_INLINE_FUNCTION int centroid_width() const { return this->d; }
   std::size_t scratch_bytes() const {
     std::size_t b = this->accumulator_scratch_bytes();
-    if (this->c_in_scratch) b += static_cast<std::size_t>(this->k) * this->d * sizeof(T) + 16;
+    if (this->c_in_scratch) b += static_cast<std::size_t>(this->k) * this->d * sizeof(C) + 16;
     return b + 16;
   }
 
   /// Hosts, squared-Euclidean metrics: the same sums in the same order as the metric's
   /// (Σ_j (x_j − c_j)², j ascending), over the transposed centroids `ct`, so that the innermost
   /// loop runs over centroids and vectorises.
-  KOKKOS_INLINE_FUNCTION void nearest_transposed(std::int64_t i, int& best, T& bestd) const {
+  KOKKOS_INLINE_FUNCTION void nearest_transposed(std::int64_t i, int& best, C& bestd) const {
     int const k = this->k, d = this->d;
     constexpr int QB = 64;
-    T acc_[QB];
+    C acc_[QB];
     best = 0;
-    bestd = T(0);
+    bestd = C(0);
     for (int q0 = 0; q0 < k; q0 += QB) {
       int const qn = k - q0 < QB ? k - q0 : QB;
       transposed_block(&this->x(i, 0), ct.data() + q0, std::size_t(k), qn, d, acc_);
@@ -62,16 +63,16 @@ struct FusedKernel : AssignBase<ExecSpace, T, Metric, Accumulate> {
   }
 
   /// The nearest centroid of row i by the metric over centroids `cs` (k × d).
-  KOKKOS_INLINE_FUNCTION void nearest(std::int64_t i, T const* cs, int& best, T& bestd) const {
+  KOKKOS_INLINE_FUNCTION void nearest(std::int64_t i, C const* cs, int& best, C& bestd) const {
     if constexpr (is_host_space<ExecSpace>() && is_squared_euclidean<Metric>::value) {
       if (ct.extent(0) > 0) return nearest_transposed(i, best, bestd);
     }
     int const k = this->k, d = this->d;
     best = 0;
     VectorRef<T> const xi{&this->x(i, 0), d};
-    bestd = static_cast<T>(this->metric(xi, VectorRef<T>{cs, d}));
+    bestd = static_cast<C>(this->metric(xi, VectorRef<C>{cs, d}));
     for (int j = 1; j < k; ++j) {
-      T const dj = static_cast<T>(this->metric(xi, VectorRef<T>{cs + std::size_t(j) * d, d}));
+      C const dj = static_cast<C>(this->metric(xi, VectorRef<C>{cs + std::size_t(j) * d, d}));
       if (dj < bestd) {
         bestd = dj;
         best = j;
@@ -80,10 +81,10 @@ struct FusedKernel : AssignBase<ExecSpace, T, Metric, Accumulate> {
   }
 
   KOKKOS_FUNCTION void operator()(member const& t, double& inertia) const {
-    T const* cs = this->c.data();
+    C const* cs = this->c.data();
     if (this->c_in_scratch) {
-      T const* const cg = cs;
-      cs = stage_centroids<T>(t, this->scratch_level, this->k, this->d, [&](int e) { return cg[e]; });
+      C const* const cg = cs;
+      cs = stage_centroids<C>(t, this->scratch_level, this->k, this->d, [&](int e) { return cg[e]; });
     }
     auto const to = this->team_accumulator(t);
     t.team_barrier();
@@ -93,7 +94,7 @@ struct FusedKernel : AssignBase<ExecSpace, T, Metric, Accumulate> {
         Kokkos::TeamThreadRange(t, i1 - i0),
         [&](std::int64_t s, double& ls) {
           int best = 0;
-          T bestd = 0;
+          C bestd = 0;
           nearest(i0 + s, cs, best, bestd);
           this->finish(t, to, i0 + s, best, bestd, ls);
         },

@@ -17,12 +17,13 @@
 
 namespace kkm::detail {
 
-/// acc[q] = Σ_j (x[j] − ct[j·k + q])² for q < qn: ct points at the block's first centroid.
-template <class T>
-KOKKOS_INLINE_FUNCTION void transposed_block_baseline(T const* x, T const* ct, std::size_t k, int qn, int d, T* acc) {
+/// acc[q] = Σ_j (x[j] − ct[j·k + q])² for q < qn: ct points at the block's first centroid; x's values
+/// (16-bit rows too) are read as T.
+template <class X, class T>
+KOKKOS_INLINE_FUNCTION void transposed_block_baseline(X const* x, T const* ct, std::size_t k, int qn, int d, T* acc) {
   for (int q = 0; q < qn; ++q) acc[q] = T(0);
   for (int j = 0; j < d; ++j) {
-    T const xj = x[j];
+    T const xj = static_cast<T>(x[j]);
     T const* cj = ct + std::size_t(j) * k;
     for (int q = 0; q < qn; ++q) {
       T const t = xj - cj[q];
@@ -34,8 +35,8 @@ KOKKOS_INLINE_FUNCTION void transposed_block_baseline(T const* x, T const* ct, s
 #ifdef KKM_HOST_AVX2
 /// The same loop built for AVX2: the baseline inlined here (its target is a subset of this one's)
 /// and vectorised again with 8 lanes.
-template <class T>
-__attribute__((target("avx2"))) void transposed_block_avx2(T const* x, T const* ct, std::size_t k, int qn, int d,
+template <class X, class T>
+__attribute__((target("avx2"))) void transposed_block_avx2(X const* x, T const* ct, std::size_t k, int qn, int d,
                                                            T* acc) {
   transposed_block_baseline(x, ct, k, qn, d, acc);
 }
@@ -46,8 +47,8 @@ inline bool host_has_avx2() {
 }
 #endif
 
-template <class T>
-KOKKOS_INLINE_FUNCTION void transposed_block(T const* x, T const* ct, std::size_t k, int qn, int d, T* acc) {
+template <class X, class T>
+KOKKOS_INLINE_FUNCTION void transposed_block(X const* x, T const* ct, std::size_t k, int qn, int d, T* acc) {
 #ifdef KKM_HOST_AVX2
   if (host_has_avx2()) return transposed_block_avx2(x, ct, k, qn, d, acc);
 #endif

@@ -47,6 +47,7 @@ struct SmallDKernel : AssignBase<ExecSpace, T, Metric, Accumulate> {
   using base = AssignBase<ExecSpace, T, Metric, Accumulate>;
   using typename base::member;
   using typename base::mem;
+  using C = compute_t<T>;  // T: the rows'; registers, centroids and distances in C
   static constexpr bool gemm = false;
   static constexpr int width = D;
   /// Rows per thread on a device: each centroid read from scratch serves R rows (R independent
@@ -54,36 +55,36 @@ struct SmallDKernel : AssignBase<ExecSpace, T, Metric, Accumulate> {
   static constexpr int rows_per_thread = !is_host_space<ExecSpace>() ? (D == 4 ? 4 : D == 8 ? 2 : 1) : 1;
 
   /// The k × D padded centroids in global memory, where they do not fit the team's scratch.
-  Kokkos::View<T const*, mem> cpad;
+  Kokkos::View<C const*, mem> cpad;
 
   KOKKOS_INLINE_FUNCTION int centroid_width() const { return D; }
   std::size_t scratch_bytes() const {
     std::size_t b = this->accumulator_scratch_bytes();
-    if (this->c_in_scratch) b += static_cast<std::size_t>(this->k) * D * sizeof(T) + 16;
+    if (this->c_in_scratch) b += static_cast<std::size_t>(this->k) * D * sizeof(C) + 16;
     return b + 16;
   }
 
   /// The nearest centroid of each of R rows, the metric over D columns (rows zero-padded in
   /// registers, centroids `cs` zero-padded to D columns, read 16 bytes at a time).
   template <int R>
-  KOKKOS_INLINE_FUNCTION void nearest_rows(std::int64_t const* rows, T const* cs, int* best, T* bestd) const {
+  KOKKOS_INLINE_FUNCTION void nearest_rows(std::int64_t const* rows, C const* cs, int* best, C* bestd) const {
     int const k = this->k, d = this->d;
-    T xr[R][D];
+    C xr[R][D];
     for (int r = 0; r < R; ++r) {
       best[r] = 0;
-      bestd[r] = T(0);
-      for (int j = 0; j < D; ++j) xr[r][j] = j < d ? this->x(rows[r], j) : T(0);
+      bestd[r] = C(0);
+      for (int j = 0; j < D; ++j) xr[r][j] = j < d ? static_cast<C>(this->x(rows[r], j)) : C(0);
     }
-    constexpr int per = 16 / sizeof(T);
-    auto const* cc = reinterpret_cast<Chunk16<T> const*>(cs);
+    constexpr int per = 16 / sizeof(C);
+    auto const* cc = reinterpret_cast<Chunk16<C> const*>(cs);
     for (int q = 0; q < k; ++q) {
-      T cr[D];
+      C cr[D];
       for (int m = 0; m < D / per; ++m) {
-        Chunk16<T> const v = cc[std::size_t(q) * (D / per) + m];
+        Chunk16<C> const v = cc[std::size_t(q) * (D / per) + m];
         for (int e = 0; e < per; ++e) cr[m * per + e] = v.v[e];
       }
       for (int r = 0; r < R; ++r) {
-        T const dq = static_cast<T>(this->metric(FixedVectorRef<T, D>{xr[r]}, FixedVectorRef<T, D>{cr}));
+        C const dq = static_cast<C>(this->metric(FixedVectorRef<C, D>{xr[r]}, FixedVectorRef<C, D>{cr}));
         if (q == 0 || dq < bestd[r]) {
           bestd[r] = dq;
           best[r] = q;
@@ -93,11 +94,11 @@ struct SmallDKernel : AssignBase<ExecSpace, T, Metric, Accumulate> {
   }
 
   KOKKOS_FUNCTION void operator()(member const& t, double& inertia) const {
-    T const* cs = cpad.data();
+    C const* cs = cpad.data();
     if (this->c_in_scratch) {  // zero-padded here, from the k × d centroids (no padded copy in global memory)
       auto const c = this->c;
       int const d = this->d;
-      cs = stage_centroids<T>(t, this->scratch_level, this->k, D, [&](int e) { return padded_centroid<T>(c, e, d, D); });
+      cs = stage_centroids<C>(t, this->scratch_level, this->k, D, [&](int e) { return padded_centroid<C>(c, e, d, D); });
     }
     auto const to = this->team_accumulator(t);
     t.team_barrier();
@@ -115,7 +116,7 @@ struct SmallDKernel : AssignBase<ExecSpace, T, Metric, Accumulate> {
             rows[r] = i < i1 ? i : i0 + s;  // past the end: a valid row, computed and dropped
           }
           int best[R];
-          T bestd[R];
+          C bestd[R];
           nearest_rows<R>(rows, cs, best, bestd);
           for (int r = 0; r < R; ++r)
             if (i0 + s + r * slots < i1) this->finish(t, to, rows[r], best[r], bestd[r], ls);
