@@ -162,7 +162,7 @@ void validate(FitOptions const& o) {
     for (auto const& s : checkpoint_signals()) signals.push_back(s.first);
     one_of("checkpoint signal", o.checkpoint_signal, signals);
   }
-  one_of("precision", o.precision, {"float", "double"});
+  one_of("precision", o.precision, precision_names);
   one_of("assign path", o.assign, selectable_names<AssignPath>());
   one_of("empty-cluster policy", o.empty, selectable_names<EmptyPolicy>());
   one_of("mode", o.mode, selectable_names<Mode>());

@@ -133,9 +133,11 @@ DataIn place_rows(io::DatasetRef const& ref, DataIn asked, Placement<T> const& p
   if (why.empty()) throw UserError("another rank's slice does not fit where it would live (its error names why)");
   throw UserError(fmt::format("this rank's {} rows × {} columns of '{}' as {} {}{}: run on more ranks/GPUs (mpirun -np "
                               "P splits the rows){}, or fit a subset with --rows",
-                              pl.count, pl.cols, ref.str(), sizeof(T) == 4 ? "float32" : "float64", why,
+                              pl.count, pl.cols, ref.str(), scalar_name<T>(), why,
                               where == DataIn::device && !device_is_host ? "; --data-in host streams them from host memory" : "",
-                              sizeof(T) == 8 ? ", use --precision float" : ""));
+                              std::is_same_v<T, double>  ? ", use --precision float"
+                              : std::is_same_v<T, float> ? ", use --precision half (16-bit rows)"
+                                                         : ""));
 }
 
 /// This rank's rows of `ref`, where place_rows puts them. Returns the rank's first global row in
@@ -259,7 +261,8 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
     });
   });
   std::int64_t const n_local = slice.rows();
-  Kokkos::View<T const*, Kokkos::DefaultExecutionSpace::memory_space> weights;
+  using C = compute_t<T>;  // the weights', centroids' and results' type
+  Kokkos::View<C const*, Kokkos::DefaultExecutionSpace::memory_space> weights;
   if (!o.weights.empty()) {
     auto const wref = parse_ref(o.weights);
     auto const winfo = on_every_rank(comm, [&] { return io::inspect(wref, true); });
@@ -267,9 +270,9 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
                 "weights '" + wref.str() + "' are " + std::to_string(winfo.rows) + " × " + std::to_string(winfo.cols) +
                     "; one weight per row of '" + ref.str() + "' (" + std::to_string(file_rows) + ") is needed");
     io::DatasetInfo one = winfo;
-    auto wh = io::read_rows<T>(wref, one, row0, n_local, comm);
-    Kokkos::View<T*, Kokkos::DefaultExecutionSpace::memory_space> wd("kkm::weights", wh.size());
-    Kokkos::deep_copy(wd, Kokkos::View<T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(wh.data(), wh.size()));
+    auto wh = io::read_rows<C>(wref, one, row0, n_local, comm);
+    Kokkos::View<C*, Kokkos::DefaultExecutionSpace::memory_space> wd("kkm::weights", wh.size());
+    Kokkos::deep_copy(wd, Kokkos::View<C*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(wh.data(), wh.size()));
     weights = wd;
   }
   double const t_read = t.seconds();

@@ -18,6 +18,11 @@ inline std::vector<std::string> metric_choices() {
   return std::vector<std::string>(metric_names.begin(), metric_names.end());
 }
 
+/// The values of --precision: what the rows are stored in on the device. 16-bit rows (half,
+/// bfloat16) take half the memory and half the bytes of each pass; they are computed in float32, as
+/// are their centroids. (App.hpp's with_precision maps each to its type.)
+inline std::vector<std::string> const precision_names = {"float", "double", "half", "bfloat16"};
+
 /// Options of `kkmeans fit`; the same names (with underscores) are the keys of a TOML deck.
 struct FitOptions {
   std::string input;                 ///< FILE.h5:/DATASET (required)
@@ -35,7 +40,7 @@ struct FitOptions {
   std::string data_in = to_string(DataIn::automatic);  ///< where the rows live: one of selectable_names<DataIn>()
   std::string host_memory = "auto";  ///< most host bytes the rows may take when streamed from there, or "auto"
   std::uint64_t seed = 0;
-  std::string precision = "float";   ///< float | double
+  std::string precision = "float";   ///< one of precision_names (App.hpp)
   std::string assign = to_string(AssignPath::automatic);  ///< one of selectable_names<AssignPath>()
   int iou_column = -1;               ///< column of box width for metric iou; -1: 2 if d ≥ 4 else 0
   std::string empty = to_string(EmptyPolicy::drop);  ///< empty-cluster policy, one of selectable_names<EmptyPolicy>()

@@ -39,7 +39,7 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
   auto const cit = model.attributes.find("iou_column");
   int const iou_column = cit != model.attributes.end() ? static_cast<int>(cit->second.i) : 0;
 
-  detail::check_centroid_values<T>(
+  detail::check_centroid_values<compute_t<T>>(
       model.k, static_cast<int>(model.d), [&](std::int64_t q, int j) { return model.centroids[q * model.d + j]; },
       "model '" + o.model + "': centroid");
   std::int64_t row0 = 0;
@@ -47,9 +47,9 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
   // --device-memory, so no least work to hold a budget against.
   auto const slice = read_slice<T>(ref, info, comm, row0, parse_name<DataIn>("data-in", o.data_in), 0, 0,
                                    [](std::int64_t, bool) { return std::size_t(0); });
-  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> c("kkm::model", model.k, model.d);
+  Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> c("kkm::model", model.k, model.d);
   for (std::int64_t q = 0; q < model.k; ++q)
-    for (std::int64_t j = 0; j < model.d; ++j) c(q, j) = static_cast<T>(model.centroids[q * model.d + j]);
+    for (std::int64_t j = 0; j < model.d; ++j) c(q, j) = static_cast<compute_t<T>>(model.centroids[q * model.d + j]);
   std::vector<double> dist;
   auto labels = with_metric(metric, iou_column, [&](auto m) {
     auto label_and_measure = [&](auto const& x) {
@@ -78,7 +78,7 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
 }  // namespace
 
 int run_predict(PredictOptions const& o, Communicator const& comm) {
-  return o.precision == "double" ? predict_as<double>(o, comm) : predict_as<float>(o, comm);
+  return with_precision(o.precision, [&](auto rows) { return predict_as<decltype(rows)>(o, comm); });
 }
 
 int run_info(std::string const& what) {

@@ -162,7 +162,10 @@ int main(int argc, char* argv[]) {
                   "with the rows in host memory: the most they may take there, as --device-memory; auto: what the "
                   "host has free");
   fit->add_option("--seed", fo.seed, "seed of every random choice")->check(seed_check());
-  fit->add_option("--precision", fo.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
+  fit->add_option("--precision", fo.precision,
+                  "the rows on the device: float (float32), double, half (IEEE float16) or bfloat16; 16-bit rows "
+                  "take half the memory and bytes, are computed in float32 and give float32 centroids")
+      ->check(CLI::IsMember(precision_names));
   fit->add_option("--assign", fo.assign,
                   choice_help<kkm::AssignPath>(
                       {{kkm::AssignPath::gemm_checked,
@@ -212,7 +215,8 @@ int main(int argc, char* argv[]) {
   predict->add_option("--output,-o", po.output, "HDF5 file for /labels (and /distances)")->required();
   predict->add_option("--metric", po.metric, "refuse a model fitted with another metric");
   predict->add_flag("--distances", po.distances, "also write each row's distance to its centroid");
-  predict->add_option("--precision", po.precision, "float | double")->check(CLI::IsMember({"float", "double"}));
+  predict->add_option("--precision", po.precision, "float | double | half | bfloat16, as for fit")
+      ->check(CLI::IsMember(precision_names));
   predict->add_option("--data-in", po.data_in,
                       "device | host (streamed to the device in chunks) | file (CPU builds: mapped from their file) | "
                       "auto: the device if the rows fit it, else host (GPU builds) or file (CPU builds)")
@@ -268,7 +272,7 @@ int main(int argc, char* argv[]) {
         if (o->count() > 0) on_cli.push_back(o->get_name());
       if (!deck.empty()) apply_deck(deck, fo, on_cli);
       validate(fo);
-      code = fo.precision == "double" ? run_fit<double>(fo, comm) : run_fit<float>(fo, comm);
+      code = with_precision(fo.precision, [&](auto rows) { return run_fit<decltype(rows)>(fo, comm); });
     } else if (*predict) {
       code = run_predict(po, comm);
     } else if (*gen) {

@@ -389,6 +389,42 @@ def integer_chunked_input_and_float64(d):
 
 
 @test
+def sixteen_bit_rows(d):
+    # --precision half / bfloat16: 16-bit rows, read as stored from a float16 dataset or rounded to
+    # nearest (ties to even, as numpy rounds) from any other type; the fit equals the float fit of the
+    # same 16-bit values widened, bit for bit, on 1 and 3 ranks, and predict gives its labels. A value
+    # beyond float16's range stops the read with one line.
+    path = f"{d}/h.h5"
+    x = np.random.default_rng(5).normal(0, 3, size=(3001, 6)).astype(np.float32) + np.arange(6, dtype=np.float32)
+    u = x.view(np.uint32)
+    bf = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+    with h5py.File(path, "w") as f:
+        f["f32"], f["f16"], f["wide16"], f["widebf"] = x, x.astype(np.float16), x.astype(np.float16).astype(np.float32), bf
+        f["big"] = np.vstack([x[:10], [[7e4] * 6]])
+    base = ["fit", "--k", "5", "--seed", "4", "--quiet"]
+    runs = {"half": ("f32", "half", 1), "stored": ("f16", "half", 1), "ranks3": ("f16", "half", 3),
+            "float": ("wide16", "float", 1), "bf": ("f32", "bfloat16", 1), "bfwide": ("widebf", "float", 1)}
+    for name, (ds, precision, ranks) in runs.items():
+        run(base + ["--input", f"{path}:/{ds}", "--precision", precision, "--output", f"{d}/{name}.h5", "--report",
+                    f"{d}/{name}.json"], np_=ranks, check=0)
+    for a, b in [("half", "float"), ("stored", "float"), ("ranks3", "float"), ("bf", "bfwide")]:
+        with h5py.File(f"{d}/{a}.h5") as fa, h5py.File(f"{d}/{b}.h5") as fb:
+            assert fa["centroids"].dtype == np.float32, a
+            assert (fa["labels"][:] == fb["labels"][:]).all() and (fa["centroids"][:] == fb["centroids"][:]).all(), a
+            assert a == "ranks3" or fa.attrs["inertia"] == fb.attrs["inertia"], a  # (a sum over ranks: last bits)
+    r = json.load(open(f"{d}/half.json"))
+    assert r["precision"] == "half" and r["memory"]["data_bytes"] == 3001 * 6 * 2, r
+    run(["predict", "--model", f"{d}/stored.h5", "--input", f"{path}:/f16", "--precision", "half", "--output",
+         f"{d}/p.h5", "--quiet"], np_=2, check=0)
+    with h5py.File(f"{d}/p.h5") as fp, h5py.File(f"{d}/stored.h5") as fs:
+        assert (fp["labels"][:] == fs["labels"][:]).all()
+    assert "float16" in run(["info", f"{path}:/f16"], check=0).stdout
+    out = f"{d}/big_out.h5"
+    expect_error(base + ["--input", f"{path}:/big", "--precision", "half", "--output", out], 1,
+                 ["7", "row 10", "float16's range", "--precision float"], outputs=[out])
+
+
+@test
 def single_row_and_identical_rows(d):
     path = f"{d}/one.h5"
     with h5py.File(path, "w") as f:

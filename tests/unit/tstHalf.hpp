@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace kkm_test {
@@ -156,7 +157,7 @@ TEST(TEST_CATEGORY, half_fit_equals_float_fit_weighted_minibatch_and_empty_polic
 TEST(TEST_CATEGORY, half_fit_streamed_from_host_equals_in_place) {
   auto const x = blobs<double>(5000, 8, 12, 1.5, 65);
   auto const [h, f] = narrowed<kkm::float16>(x);
-  auto p = half_params(12, kkm::Init::kmeans_parallel);
+  auto p = half_params(12, kkm::Init::random);
   auto const a = kkm::fit(space{}, to_device<space>(h), p, kkm::SquaredEuclidean{});
   Kokkos::View<kkm::float16**, Kokkos::LayoutRight, kkm::detail::staging_space_t<space>> rows("rows", h.n, h.d);
   for (std::int64_t i = 0; i < h.n; ++i)
@@ -168,6 +169,23 @@ TEST(TEST_CATEGORY, half_fit_streamed_from_host_equals_in_place) {
   EXPECT_LT(b.stream_chunk_rows * 3, x.n) << "the stream should take several chunks";
   EXPECT_EQ(b.bytes_streamed_per_epoch, std::size_t(x.n) * x.d * 2);
   expect_same_fit(a, b);
+}
+
+TEST(TEST_CATEGORY, half_rows_refuse_the_gemm_paths) {
+  auto const x = blobs<double>(400, 40, 3, 1.0, 67);
+  auto const [h, f] = narrowed<kkm::bfloat16>(x);
+  auto p = half_params(3, kkm::Init::random);
+  p.assign = kkm::AssignPath::fused;  // asked for by name: runs
+  EXPECT_EQ(kkm::fit(space{}, to_device<space>(h), p, kkm::SquaredEuclidean{}).path, "fused");
+  for (auto path : {kkm::AssignPath::gemm, kkm::AssignPath::gemm_checked, kkm::AssignPath::fused_checked}) {
+    p.assign = path;
+    try {
+      kkm::fit(space{}, to_device<space>(h), p, kkm::SquaredEuclidean{});
+      ADD_FAILURE() << "a GEMM path took 16-bit rows";
+    } catch (kkm::UserError const& e) {
+      EXPECT_NE(std::string(e.what()).find("needs float or double rows"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(TEST_CATEGORY, half_predict_and_transform_equal_float) {

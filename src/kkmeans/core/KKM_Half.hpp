@@ -110,6 +110,17 @@ struct compute_type<bfloat16> {
 template <class T>
 using compute_t = typename compute_type<std::remove_const_t<T>>::type;
 
+/// A data scalar's name, as the application's --precision and its messages use it.
+template <class T>
+constexpr char const* scalar_name() {
+  if constexpr (std::is_same_v<T, float16>)
+    return "float16";
+  else if constexpr (std::is_same_v<T, bfloat16>)
+    return "bfloat16";
+  else
+    return sizeof(T) == 4 ? "float32" : "float64";
+}
+
 /// The largest finite value of a data scalar.
 template <class T>
 constexpr double largest_finite() {

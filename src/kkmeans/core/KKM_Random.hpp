@@ -19,10 +19,14 @@ KOKKOS_INLINE_FUNCTION std::uint64_t mix64(std::uint64_t z) {
   return z ^ (z >> 31);
 }
 
-/// The bits of a float or double, as an integer (for hashing values exactly).
+/// The bits of a float, double or 16-bit value, as an integer (for hashing values exactly).
 template <class T>
 KOKKOS_INLINE_FUNCTION std::uint64_t value_bits(T v) {
-  if constexpr (sizeof(T) == 4) {
+  if constexpr (sizeof(T) == 2) {
+    std::uint16_t u;
+    memcpy(&u, &v, 2);
+    return u;
+  } else if constexpr (sizeof(T) == 4) {
     std::uint32_t u;
     memcpy(&u, &v, 4);
     return u;

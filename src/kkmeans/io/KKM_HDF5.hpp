@@ -6,6 +6,7 @@
 /// handle is owned by an RAII object and every return code is checked: a failure is a
 /// kkm::UserError naming the file and dataset.
 #include <kkmeans/KKM_Config.hpp>
+#include <kkmeans/core/KKM_Half.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>
 
@@ -57,7 +58,10 @@ class RowReader {
   ~RowReader();
   RowReader(RowReader const&) = delete;
   RowReader& operator=(RowReader const&) = delete;
-  /// Rows [row0, row0 + n) converted to T (float or double), row-major, into out (n × cols).
+  /// Rows [row0, row0 + n) converted to T, row-major, into out (n × cols). T: float or double
+  /// (converted by HDF5), or float16 / bfloat16: read as stored where the file holds that format,
+  /// else each value rounded to nearest (ties to even) from its double value; a finite value beyond
+  /// T's range is an error naming it.
   template <class T>
   void read(std::int64_t row0, std::int64_t n, T* out);
   void finish();
@@ -71,7 +75,7 @@ class RowReader {
 /// (--data-in file): the system reads their pages as they are touched and keeps what fits in its
 /// page cache, so the rows may be larger than memory. Needs a contiguous dataset, not in external
 /// files, stored as T's native type at an address aligned to it; throws UserError naming what stands
-/// in the way (and how to rewrite the file). T: float or double.
+/// in the way (and how to rewrite the file). T: float, double, float16 or bfloat16.
 template <class T>
 class MappedRows {
  public:

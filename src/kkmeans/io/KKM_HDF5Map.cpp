@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,8 @@ std::int64_t mappable_offset(DatasetRef const& ref) {
   KKM_REQUIRE(H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS, cannot + "it is not stored contiguously" + rewrite);
   KKM_REQUIRE(H5Pget_external_count(dcpl.get()) == 0, cannot + "its values are in external raw files" + rewrite);
   KKM_REQUIRE(H5Tequal(type.get(), detail::native<T>()) > 0,
-              cannot + "its values are not stored as this machine's " + (sizeof(T) == 4 ? "float32" : "float64") +
-                  ", the fit's precision" + (sizeof(T) == 4 ? " (--precision double for float64 data)" : "") +
+              cannot + "its values are not stored as this machine's " + scalar_name<T>() + ", the fit's precision" +
+                  (std::is_same_v<T, float> ? " (--precision double for float64 data)" : "") +
                   "; convert it, or use --data-in host/device");
   detail::require_complete_storage(dataset.get(), ref);
   haddr_t const offset = H5Dget_offset(dataset.get());
@@ -134,5 +135,9 @@ template class MappedRows<float>;
 template class MappedRows<double>;
 template std::string why_not_mappable<float>(DatasetRef const&);
 template std::string why_not_mappable<double>(DatasetRef const&);
+template class MappedRows<float16>;
+template class MappedRows<bfloat16>;
+template std::string why_not_mappable<float16>(DatasetRef const&);
+template std::string why_not_mappable<bfloat16>(DatasetRef const&);
 
 }  // namespace kkm::io

@@ -6,6 +6,8 @@
 
 #include <hdf5.h>
 
+#include <cmath>
+#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <string>
@@ -16,6 +18,7 @@ namespace kkm::io {
 
 using detail::check;
 using detail::H;
+using detail::is_float_16;
 using detail::native;
 using detail::open_dataset;
 using detail::open_file;
@@ -48,7 +51,7 @@ std::string type_name(hid_t type) {
   switch (cls) {
     case H5T_INTEGER:
       return std::string(H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(8 * size);
-    case H5T_FLOAT: return "float" + std::to_string(8 * size);
+    case H5T_FLOAT: return is_float_16(type, 8) ? "bfloat16" : "float" + std::to_string(8 * size);
     case H5T_STRING: return "string";
     case H5T_COMPOUND: return "compound";
     case H5T_ENUM: return "enum";
@@ -62,7 +65,7 @@ std::string type_name(hid_t type) {
 }
 
 /// Accepts only the standard layouts of integers (1, 2, 4, 8 bytes, every bit used) and IEEE
-/// floats (32 or 64 bit, either byte order). HDF5 can describe others (a corrupt header too) and
+/// floats (16, 32 or 64 bit, or bfloat16; either byte order). HDF5 can describe others (a corrupt header too) and
 /// its own conversion of some of them crashes (SIGBUS in H5T__conv_i_f, found by fuzzing).
 void require_standard_numeric(hid_t type, std::string const& what) {
   H5T_class_t const cls = H5Tget_class(type);
@@ -79,9 +82,10 @@ void require_standard_numeric(hid_t type, std::string const& what) {
     // One call per type: the H5T_IEEE_* macros do not expand to plain values in every HDF5 build
     // (a braced list of them failed to compile with the serial HDF5 of the CUDA build).
     bool const ok = H5Tequal(type, H5T_IEEE_F32LE) > 0 || H5Tequal(type, H5T_IEEE_F32BE) > 0 ||
-                    H5Tequal(type, H5T_IEEE_F64LE) > 0 || H5Tequal(type, H5T_IEEE_F64BE) > 0;
+                    H5Tequal(type, H5T_IEEE_F64LE) > 0 || H5Tequal(type, H5T_IEEE_F64BE) > 0 ||
+                    is_float_16(type, 5) || is_float_16(type, 8);
     KKM_REQUIRE(ok, what + " has a non-standard floating-point type (" + std::to_string(size) +
-                        " bytes); IEEE 32- or 64-bit floats are needed");
+                        " bytes); IEEE 16-, 32- or 64-bit floats or bfloat16 are needed");
     return;
   }
   throw UserError(what + " is not numeric");
@@ -206,6 +210,49 @@ struct RowReader::Impl {
 
   template <class T>
   void read(std::int64_t row0, std::int64_t n, T* out) {
+    if constexpr (is_16_bit_v<T>) {
+      if (!stored_as<T>()) return read_rounded(row0, n, out);
+    }
+    read_as(native<T>(), row0, n, out);
+  }
+
+  /// Whether the file holds T's own 16-bit format (read as it is: no conversion).
+  template <class T>
+  bool stored_as() const {
+    if (!dataset.ok()) return false;
+    H type(H5Dget_type(dataset.get()), H5Tclose);
+    return type.ok() && is_float_16(type.get(), std::is_same_v<T, bfloat16> ? 8 : 5);
+  }
+
+  /// 16-bit rows from another type: read as double, each value rounded once to the nearest T (ties
+  /// to even); a finite value beyond T's range stops the read, naming it.
+  template <class T>
+  void read_rounded(std::int64_t row0, std::int64_t n, T* out) {
+    std::vector<double> wide(std::size_t(n) * std::size_t(info.cols));
+    read_as(H5T_NATIVE_DOUBLE, row0, n, wide.data());
+    if (!error.empty()) return;
+    constexpr bool half = std::is_same_v<T, float16>;
+    for (std::size_t e = 0; e < wide.size(); ++e) {
+      T const v = half ? T{to_float16(wide[e]).bits} : T{to_bfloat16(wide[e]).bits};
+      if (std::isfinite(wide[e]) && !std::isfinite(float(v))) {
+        error = value_beyond_range(wide[e], row0 + std::int64_t(e / std::size_t(info.cols)),
+                                 std::int64_t(e % std::size_t(info.cols)), half);
+        return;
+      }
+      out[e] = v;
+    }
+  }
+
+  std::string value_beyond_range(double v, std::int64_t row, std::int64_t col, bool half) const {
+    char value[32];
+    std::snprintf(value, sizeof value, "%.9g", v);
+    return std::string("value ") + value + " in row " + std::to_string(row) + ", column " + std::to_string(col) +
+           " of '" + ref.str() + "' is beyond " + (half ? "float16's range (±65504): use --precision float or bfloat16"
+                                                        : "bfloat16's range (±3.39e38): use --precision double");
+  }
+
+  /// Rows [row0, row0 + n) into `out` as memory type `mem_type`.
+  void read_as(hid_t mem_type, std::int64_t row0, std::int64_t n, void* out) {
     if (!error.empty()) {
       if (!collective) return;
       n = 0;  // keep taking part in the collective reads of the other ranks
@@ -221,8 +268,8 @@ struct RowReader::Impl {
         H5Sselect_none(mspace.get());
       }
       if (n > 0 || collective) {
-        T dummy;
-        check(H5Dread(dataset.get(), native<T>(), mspace.get(), fspace.get(), xfer.get(), n > 0 ? out : &dummy),
+        double dummy = 0;  // (room for one value of any memory type)
+        check(H5Dread(dataset.get(), mem_type, mspace.get(), fspace.get(), xfer.get(), n > 0 ? out : &dummy),
               "cannot read rows " + std::to_string(row0) + ".." + std::to_string(row0 + n) + " of '" + ref.str() +
                   "' (truncated or corrupt file?)");
       }
@@ -242,6 +289,8 @@ void RowReader::read(std::int64_t row0, std::int64_t n, T* out) {
 }
 template void RowReader::read<float>(std::int64_t, std::int64_t, float*);
 template void RowReader::read<double>(std::int64_t, std::int64_t, double*);
+template void RowReader::read<float16>(std::int64_t, std::int64_t, float16*);
+template void RowReader::read<bfloat16>(std::int64_t, std::int64_t, bfloat16*);
 
 void RowReader::finish() {
   std::string const& e = impl_->error;
@@ -291,6 +340,10 @@ template std::vector<float> read_rows<float>(DatasetRef const&, DatasetInfo cons
                                              Communicator const&);
 template std::vector<double> read_rows<double>(DatasetRef const&, DatasetInfo const&, std::int64_t, std::int64_t,
                                                Communicator const&);
+template std::vector<float16> read_rows<float16>(DatasetRef const&, DatasetInfo const&, std::int64_t, std::int64_t,
+                                                 Communicator const&);
+template std::vector<bfloat16> read_rows<bfloat16>(DatasetRef const&, DatasetInfo const&, std::int64_t, std::int64_t,
+                                                   Communicator const&);
 
 Checkpoint read_checkpoint(std::string const& path, std::int64_t row0, std::int64_t count, Communicator const& comm,
                            Attributes& attrs) {

@@ -22,7 +22,8 @@ namespace kkm::io {
 /// Rows [row0, row0 + count) of `ref` (converted to T by HDF5 where the file holds another type) in
 /// a View in memory space `Mem` (default: ExecSpace's; the host memory a device streams from, too),
 /// copied there on `space`. Collective over comm as RowReader. block_bytes: the size of each staging
-/// buffer; 0: none where the host can write the View itself, else 128 MiB.
+/// buffer; 0: none where the host can write the View itself, else 128 MiB (16-bit rows: always
+/// blocks of 32 MiB, whose values a conversion from another type reads as double first).
 template <class ExecSpace, class T, class Mem = typename ExecSpace::memory_space>
 Kokkos::View<T**, Kokkos::LayoutRight, Mem> read_to_space(ExecSpace const& space, DatasetRef const& ref,
                                                            DatasetInfo const& info, std::int64_t row0,
@@ -32,6 +33,7 @@ Kokkos::View<T**, Kokkos::LayoutRight, Mem> read_to_space(ExecSpace const& space
   Kokkos::View<T**, Kokkos::LayoutRight, mem> x(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::data"), count,
                                                 info.cols);
   constexpr bool host_writable = Kokkos::SpaceAccessibility<Kokkos::HostSpace, mem>::accessible;
+  if (block_bytes == 0 && is_16_bit_v<T>) block_bytes = std::size_t(32) << 20;
   if (block_bytes == 0 && !host_writable) block_bytes = std::size_t(128) << 20;
   RowReader reader(ref, info, comm);
   if (block_bytes == 0) {

@@ -107,7 +107,7 @@ std::size_t stream_work_bytes(StreamPlan const& s, int d, int k) {
 /// nearest candidate's distance and index, a label and a flag; random rows and given centroids none.
 template <class T, class Metric>
 std::size_t init_row_bytes(Init init, int k, int trials) {
-  using R = typename distance_result<Metric, T>::type;
+  using R = typename distance_result<Metric, compute_t<T>>::type;
   if (init == Init::kmeanspp) return sizeof(double) + std::size_t(kmeanspp_trial_count(k, trials)) * sizeof(R);
   if (init == Init::kmeans_parallel) return 2 * sizeof(double) + 3 * sizeof(int);
   return 0;
@@ -120,7 +120,7 @@ template <class ExecSpace, class T, class Metric>
 std::size_t init_bytes(Parameters const& p, Init init, std::int64_t n_local, int d, bool streamed) {
   std::size_t bytes = static_cast<std::size_t>(n_local) * init_row_bytes<T, Metric>(init, p.k, p.kmeanspp_trials);
   if (init == Init::kmeanspp && is_squared_euclidean<Metric>::value && pruning_pays<ExecSpace>(n_local, d))
-    bytes += static_cast<std::size_t>(n_local) * (sizeof(int) + sizeof(T));  // each row's nearest centre and reach
+    bytes += static_cast<std::size_t>(n_local) * (sizeof(int) + sizeof(compute_t<T>));  // each row's nearest centre and reach
   if (streamed && init == Init::kmeans_parallel) {
     StreamPlan least;
     least.chunk = std::min(n_local, least_chunk_rows);

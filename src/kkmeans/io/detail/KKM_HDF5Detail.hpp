@@ -2,8 +2,9 @@
 /// \file KKM_HDF5Detail.hpp
 /// \brief What the HDF5 reading (KKM_HDF5Read.cpp) and writing (KKM_HDF5Write.cpp) code shares: an
 /// owner of HDF5 identifiers, the return-code check, silencing HDF5's error printing, and the native
-/// memory type of float, double and int. Internal to kkmeans' HDF5 sources: it includes <hdf5.h>.
+/// memory type of float, double, int and the 16-bit floats. Internal to kkmeans' HDF5 sources: it includes <hdf5.h>.
 #include <kkmeans/core/KKM_Error.hpp>
+#include <kkmeans/core/KKM_Half.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 
 #include <hdf5.h>
@@ -68,6 +69,42 @@ template <>
 inline hid_t native<double>() { return H5T_NATIVE_DOUBLE; }
 template <>
 inline hid_t native<int>() { return H5T_NATIVE_INT; }
+
+/// A 16-bit IEEE-layout float type (HDF5 before 1.14.4 predefines none), built as h5py builds its
+/// float16: sign bit 15, then the exponent, then the fraction.
+inline hid_t float_type_16(int exponent_bits) {
+  int const fraction_bits = 15 - exponent_bits;
+  hid_t const t = H5Tcopy(H5T_IEEE_F32LE);
+  H5Tset_fields(t, 15, std::size_t(fraction_bits), std::size_t(exponent_bits), 0, std::size_t(fraction_bits));
+  H5Tset_size(t, 2);
+  H5Tset_precision(t, 16);
+  H5Tset_ebias(t, (std::size_t(1) << (exponent_bits - 1)) - 1);
+  return t;
+}
+/// (Built once and kept for the program's life, as HDF5's own predefined types are.)
+template <>
+inline hid_t native<kkm::float16>() {
+  static hid_t const t = float_type_16(5);
+  return t;
+}
+template <>
+inline hid_t native<kkm::bfloat16>() {
+  static hid_t const t = float_type_16(8);
+  return t;
+}
+
+/// Whether a float type of the file is IEEE binary16 (5 exponent bits) or bfloat16 (8), in either
+/// byte order.
+inline bool is_float_16(hid_t type, int exponent_bits) {
+  if (H5Tget_class(type) != H5T_FLOAT || H5Tget_size(type) != 2 || H5Tget_precision(type) != 16 ||
+      H5Tget_offset(type) != 0)
+    return false;
+  std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+  H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize);
+  std::size_t const fraction = std::size_t(15 - exponent_bits);
+  return spos == 15 && epos == fraction && esize == std::size_t(exponent_bits) && mpos == 0 && msize == fraction &&
+         H5Tget_ebias(type) == (std::size_t(1) << (exponent_bits - 1)) - 1;
+}
 
 /// Opens an HDF5 file (flags: H5F_ACC_RDONLY, …), naming in its UserError what is wrong: missing, a
 /// folder, not HDF5, locked by a writer, unreadable.

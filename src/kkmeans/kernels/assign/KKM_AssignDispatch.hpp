@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace kkm::detail {
 
@@ -61,10 +62,16 @@ FusedVariant fused_variant(int d) {
   return D == 4 ? FusedVariant::small_d4 : D == 8 ? FusedVariant::small_d8 : D == 16 ? FusedVariant::small_d16 : FusedVariant::generic;
 }
 
-/// The GemmKind a fit runs, from the requested path and the metric's traits.
+/// The GemmKind a fit runs, from the requested path, the rows' type and the metric's traits.
+/// 16-bit rows run the fused kernels (in float arithmetic): no GEMM path takes them yet.
 template <class ExecSpace, class T, class Metric>
 GemmKind gemm_kind_for(AssignPath requested, int d, int k) {
-  if constexpr (is_squared_euclidean<Metric>::value) {
+  if constexpr (is_16_bit_v<T>) {
+    KKM_REQUIRE(requested == AssignPath::automatic || requested == AssignPath::fused,
+                std::string("--assign ") + to_string(requested) + " needs float or double rows; " + scalar_name<T>() +
+                    " rows run the fused kernel (--assign fused or auto)");
+    return GemmKind::none;
+  } else if constexpr (is_squared_euclidean<Metric>::value) {
     KKM_REQUIRE(requested != AssignPath::gemm_tf32x3 || (tf32x3_available<ExecSpace, T>()),
                 "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
     // auto: on a GPU with d ≥ 32 and k ≥ 64, the checked GEMM path (the fused kernel's labels, from
@@ -155,7 +162,7 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
 template <class T>
 std::size_t plan_work_bytes(AssignPlan const& plan, std::int64_t n_local, int d, int k) {
   std::size_t const kk = static_cast<std::size_t>(k), dd = static_cast<std::size_t>(d);
-  std::size_t bytes = (kk * dd + kk + 1) * sizeof(fixed_t) + kk * (dd + 2) * sizeof(T);
+  std::size_t bytes = (kk * dd + kk + 1) * sizeof(fixed_t) + kk * (dd + 2) * sizeof(compute_t<T>);
   if (plan.gemm == GemmKind::none) return bytes;
   std::size_t const rows = static_cast<std::size_t>(plan.batch > 0 ? plan.batch : n_local);
   bytes += rows * gemm_row_bytes<T>(plan.gemm, d, k);
