@@ -6,8 +6,9 @@
 #      small shapes with every edge (d = 4 … 256, partial tiles, several row blocks per block), then
 #      N = 1e7, d = 128, k = 1024 and N = 1e6, d = 256, k = 20000;
 #   2. the CUDA build with the warp-group kernel on (-DKKMEANS_ENABLE_WGMMA=ON) and its unit suite;
-#   3. bench.py on W2 with fused-checked and gemm-checked beside flash-kmeans (results file in
-#      $OUT/results), and W3 at N = 2e5 with both paths (a shorter run of the same shape);
+#   3. bench.py on W2 with fused-checked, gemm-checked and 16-bit rows (--precision half: the fused
+#      kernel for now) beside flash-kmeans (results file in $OUT/results), and W3 at N = 2e5 with both
+#      paths (a shorter run of the same shape);
 #   4. compute-sanitizer memcheck and racecheck of the warp-group kernel (both consumer shapes).
 # Needs the folder of scripts/carry-deps.sh, with its copy of ../shared/peers. About 8 minutes on an
 # H200.
@@ -37,6 +38,7 @@ say "unit suite: exit $? ($(grep -E 'PASSED|FAILED' "$OUT/unit.txt" | tail -1))"
 grep -E '^\[  FAILED' "$OUT/unit.txt" | tee -a "$OUT/summary.txt"
 python3 scripts/bench/bench.py --kkmeans "$K" --workload W2 --iters 5 --out "$DATA" --flash "$CARRY/peers" \
   --variant "fused-checked=--assign fused-checked" --variant "gemm-checked=--assign gemm-checked" \
+  --variant "half=--precision half" \
   --skip torch scikit faiss --results "$OUT/results" --machine "$MACHINE" 2>&1 | tee -a "$OUT/summary.txt"
 python3 scripts/bench/bench.py --kkmeans "$K" --workload W3 --n 200000 --iters 3 --out "$DATA" \
   --variant "fused-checked=--assign fused-checked" --variant "gemm-checked=--assign gemm-checked" \
