@@ -83,7 +83,7 @@ struct TrialPass {
   static constexpr bool trials_in_place = !is_16_bit_v<T>;
 
   Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;     // IN  n × d rows
-  Kokkos::View<C const**, Kokkos::LayoutRight, mem> cand;  // IN  trials gathered from other ranks (race_width × d)
+  Kokkos::View<C const**, Kokkos::LayoutRight, mem> cand;  // IN  trials gathered (other ranks', 16-bit rows') (race_width × d)
   Kokkos::View<C const**, Kokkos::LayoutRight, mem> cand_t;  // IN  hosts, squared metrics: d × race_width, zero past m
   std::int64_t own_row[race_width] = {};  // IN  trial t is row own_row[t] of x, or (−1) row t of cand
   Kokkos::View<R**, Kokkos::LayoutRight, mem> dist;      // OUT (trials × n) metric distances
