@@ -4,8 +4,9 @@
 /// of the problem and the backend: the GEMM paths for squared-Euclidean metrics, the small-d kernel
 /// for metrics that zero columns leave unchanged, the generic fused kernel for everything else.
 ///
-///   trait squared_euclidean    → GEMM paths allowed (automatic: checked GEMM on devices, d ≥ 32,
-///                                k ≥ 64; fused checked on request), host fast path over transposed
+///   trait squared_euclidean    → GEMM paths allowed (automatic on devices, d ≥ 32, k ≥ 64: fused
+///                                checked where Hopper's warp-group kernel takes d, else checked
+///                                GEMM), host fast path over transposed
 ///                                centroids, fit inertia from the cluster sums on the GEMM paths
 ///   trait zero_padding_neutral → small-d kernel for d ≤ 16 (else only where d is 4, 8 or 16)
 ///   neither                    → generic fused kernel
@@ -15,6 +16,7 @@
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/KKM_Tf32.hpp>
+#include <kkmeans/kernels/assign/tpls/KKM_FusedTf32.hpp>
 #include <kkmeans/metrics/detail/KKM_MetricTraits.hpp>
 
 #include <algorithm>
@@ -74,17 +76,18 @@ GemmKind gemm_kind_for(AssignPath requested, int d, int k) {
   } else if constexpr (is_squared_euclidean<Metric>::value) {
     KKM_REQUIRE(requested != AssignPath::gemm_tf32x3 || (tf32x3_available<ExecSpace, T>()),
                 "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
-    // auto: on a GPU with d ≥ 32 and k ≥ 64, the checked GEMM path (the fused kernel's labels, from
-    // a tensor-core product where there is one); else the fused kernel. The fused checked path runs
-    // on request only: on an H100 its epochs matched the checked GEMM's at d = 128, k = 1024 and
-    // were slower at d = 256, k = 20000 (docs/PERFORMANCE.md).
-    bool const checked = requested == AssignPath::gemm_checked ||
-                         (requested == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64);
-    return requested == AssignPath::gemm_tf32x3     ? GemmKind::tf32x3
-           : requested == AssignPath::gemm          ? GemmKind::fp32
-           : requested == AssignPath::fused_checked ? GemmKind::fused_checked
-           : checked                                ? GemmKind::checked
-                                                    : GemmKind::none;
+    // auto: on a GPU with d ≥ 32 and k ≥ 64, a checked path (the fused kernel's labels, from a
+    // tensor-core product where there is one): the fused checked path where Hopper's warp-group
+    // kernel takes the rows, else the checked GEMM; below that the fused kernel. (The fused
+    // checked path's mma.sync kernel matched the checked GEMM at d = 128, k = 1024 on an H100 and
+    // was slower at d = 256, k = 20000; the warp-group kernel beats it: docs/PERFORMANCE.md.)
+    bool const large = requested == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64;
+    bool const fused = requested == AssignPath::fused_checked || (large && fused_wgmma_available<ExecSpace, T>(d));
+    return requested == AssignPath::gemm_tf32x3 ? GemmKind::tf32x3
+           : requested == AssignPath::gemm      ? GemmKind::fp32
+           : fused                              ? GemmKind::fused_checked
+           : large || requested == AssignPath::gemm_checked ? GemmKind::checked
+                                                            : GemmKind::none;
   } else {
     KKM_REQUIRE(requested != AssignPath::gemm && requested != AssignPath::gemm_tf32x3 &&
                     requested != AssignPath::gemm_checked && requested != AssignPath::fused_checked,

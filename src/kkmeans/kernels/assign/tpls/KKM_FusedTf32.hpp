@@ -20,6 +20,9 @@
 #include <cuda_runtime.h>
 #define KKM_HAVE_FUSED_TF32 1
 #endif
+#ifdef KKM_HAVE_FUSED_WGMMA
+#include <kkmeans/kernels/assign/tpls/KKM_FusedWgmma.hpp>
+#endif
 
 #include <cstdint>
 #include <stdexcept>
@@ -335,6 +338,17 @@ template <class ExecSpace, class T>
 bool fused_tf32_available(int d) {
 #ifdef KKM_HAVE_FUSED_TF32
   if constexpr (fused_tf32_space<ExecSpace, T>()) return fused_tf32_runs(d);
+#endif
+  (void)d;
+  return false;
+}
+
+/// Whether the fused checked path runs Hopper's warp-group kernel (KKM_FusedWgmma.hpp) for rows of
+/// d columns on ExecSpace: the build has it, the device is a 9.0 one, and d suits it.
+template <class ExecSpace, class T>
+bool fused_wgmma_available(int d) {
+#if defined(KKM_HAVE_FUSED_TF32) && defined(KKM_HAVE_FUSED_WGMMA)
+  if constexpr (fused_tf32_space<ExecSpace, T>()) return fused_wgmma_device() && fused_wgmma_takes(d);
 #endif
   (void)d;
   return false;
