@@ -121,6 +121,24 @@ TEST(TEST_CATEGORY, fused_checked_equals_fused_over_many_row_blocks) {
   }
 }
 
+// auto takes the fused checked path exactly where Hopper's warp-group kernel runs (large d and k on
+// a GPU), else the checked GEMM there, and the fused kernel at small d or k and on hosts.
+TEST(TEST_CATEGORY, auto_picks_fused_checked_where_the_warp_group_kernel_runs) {
+  using kkm::AssignPath;
+  using kkm::detail::gemm_kind_for;
+  using Sq = kkm::SquaredEuclidean;
+  bool const device = !kkm::detail::is_host_space<space>();
+  for (int d : {4, 16, 32, 128, 200, 256, 300, 512}) {
+    bool const wgmma = kkm::detail::fused_wgmma_available<space, float>(d);
+    EXPECT_TRUE(!wgmma || (device && d % 4 == 0 && d <= 256)) << "d " << d;
+    GemmKind const expected = !device || d < 32 ? GemmKind::none : wgmma ? GemmKind::fused_checked : GemmKind::checked;
+    EXPECT_EQ(int(gemm_kind_for<space, float, Sq>(AssignPath::automatic, d, 1024)), int(expected)) << "d " << d;
+    EXPECT_EQ(int(gemm_kind_for<space, float, Sq>(AssignPath::automatic, d, 63)), int(GemmKind::none)) << "d " << d;
+    EXPECT_EQ(int(gemm_kind_for<space, float, Sq>(AssignPath::gemm_checked, d, 1024)), int(GemmKind::checked));
+    EXPECT_EQ(int(gemm_kind_for<space, float, Sq>(AssignPath::fused_checked, d, 1024)), int(GemmKind::fused_checked));
+  }
+}
+
 // The bound is wide where data sit far from the origin and are not shifted: many rows have more
 // candidates than a list holds (each then measured against every centroid).
 TEST(TEST_CATEGORY, fused_checked_lists_too_short_far_from_origin) {
