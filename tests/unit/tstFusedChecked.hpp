@@ -131,7 +131,9 @@ TEST(TEST_CATEGORY, auto_picks_fused_checked_where_the_warp_group_kernel_runs) {
   for (int d : {4, 16, 32, 128, 200, 256, 300, 512}) {
     bool const wgmma = kkm::detail::fused_wgmma_available<space, float>(d);
     EXPECT_TRUE(!wgmma || (device && d % 4 == 0 && d <= 256)) << "d " << d;
-    GemmKind const expected = !device || d < 32 ? GemmKind::none : wgmma ? GemmKind::fused_checked : GemmKind::checked;
+    GemmKind const expected = !device || d < 32                                      ? GemmKind::none
+                              : wgmma && d <= kkm::detail::fused_auto_max_d ? GemmKind::fused_checked
+                                                                             : GemmKind::checked;
     EXPECT_EQ(int(gemm_kind_for<space, float, Sq>(AssignPath::automatic, d, 1024)), int(expected)) << "d " << d;
     EXPECT_EQ(int(gemm_kind_for<space, float, Sq>(AssignPath::automatic, d, 63)), int(GemmKind::none)) << "d " << d;
     EXPECT_EQ(int(gemm_kind_for<space, float, Sq>(AssignPath::gemm_checked, d, 1024)), int(GemmKind::checked));

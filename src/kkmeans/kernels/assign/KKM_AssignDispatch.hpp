@@ -5,8 +5,8 @@
 /// for metrics that zero columns leave unchanged, the generic fused kernel for everything else.
 ///
 ///   trait squared_euclidean    → GEMM paths allowed (automatic on devices, d ≥ 32, k ≥ 64: fused
-///                                checked where Hopper's warp-group kernel takes d, else checked
-///                                GEMM), host fast path over transposed
+///                                checked where Hopper's warp-group kernel takes d ≤ 128, else
+///                                checked GEMM), host fast path over transposed
 ///                                centroids, fit inertia from the cluster sums on the GEMM paths
 ///   trait zero_padding_neutral → small-d kernel for d ≤ 16 (else only where d is 4, 8 or 16)
 ///   neither                    → generic fused kernel
@@ -64,6 +64,10 @@ FusedVariant fused_variant(int d) {
   return D == 4 ? FusedVariant::small_d4 : D == 8 ? FusedVariant::small_d8 : D == 16 ? FusedVariant::small_d16 : FusedVariant::generic;
 }
 
+/// The widest rows `auto` gives the fused checked path (where the warp-group kernel runs): its
+/// measured crossover with the checked GEMM.
+inline constexpr int fused_auto_max_d = 128;
+
 /// The GemmKind a fit runs, from the requested path, the rows' type and the metric's traits.
 /// 16-bit rows run the fused kernels (in float arithmetic): no GEMM path takes them yet.
 template <class ExecSpace, class T, class Metric>
@@ -78,11 +82,13 @@ GemmKind gemm_kind_for(AssignPath requested, int d, int k) {
                 "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
     // auto: on a GPU with d ≥ 32 and k ≥ 64, a checked path (the fused kernel's labels, from a
     // tensor-core product where there is one): the fused checked path where Hopper's warp-group
-    // kernel takes the rows, else the checked GEMM; below that the fused kernel. (The fused
-    // checked path's mma.sync kernel matched the checked GEMM at d = 128, k = 1024 on an H100 and
-    // was slower at d = 256, k = 20000; the warp-group kernel beats it: docs/PERFORMANCE.md.)
+    // kernel takes the rows with its four consumer groups (d ≤ 128), else the checked GEMM; below
+    // that the fused kernel. On an H100 at N = 1e7, d = 128, k = 1024 the fused checked epoch took
+    // 29.1 ms against the checked GEMM's 38.8; at d = 256, k = 20000 (two groups) it was no faster,
+    // as the mma.sync kernel was not at either shape (docs/PERFORMANCE.md).
     bool const large = requested == AssignPath::automatic && !is_host_space<ExecSpace>() && d >= 32 && k >= 64;
-    bool const fused = requested == AssignPath::fused_checked || (large && fused_wgmma_available<ExecSpace, T>(d));
+    bool const fused = requested == AssignPath::fused_checked ||
+                       (large && d <= fused_auto_max_d && fused_wgmma_available<ExecSpace, T>(d));
     return requested == AssignPath::gemm_tf32x3 ? GemmKind::tf32x3
            : requested == AssignPath::gemm      ? GemmKind::fp32
            : fused                              ? GemmKind::fused_checked
