@@ -61,14 +61,6 @@ struct EpochEnd {
   }
 };
 
-/// acc += part, entry by entry (integer sums: in any order the same).
-template <class Mem>
-struct AddSums {
-  Kokkos::View<fixed_t*, Mem> acc;
-  Kokkos::View<fixed_t const*, Mem> part;
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const { acc(i) += part(i); }
-};
-
 /// The device side of one Lloyd run's epochs. Buffers are sized for the initial k, allocated once;
 /// k only shrinks (set_k).
 template <class ExecSpace, class T, class Metric>

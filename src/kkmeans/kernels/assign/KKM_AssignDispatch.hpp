@@ -68,15 +68,16 @@ FusedVariant fused_variant(int d) {
 /// measured crossover with the checked GEMM.
 inline constexpr int fused_auto_max_d = 128;
 
-/// The GemmKind a fit runs, from the requested path, the rows' type and the metric's traits.
-/// 16-bit rows run the fused kernels (in float arithmetic): no GEMM path takes them yet.
+/// The most 16-bit rows a GEMM path widens to float at once (KKM_WidenedRows.hpp): 2¹⁸ rows of
+/// d = 128 take 128 MiB as float.
+inline constexpr std::int64_t widened_chunk_rows = std::int64_t(1) << 18;
+
+/// The GemmKind a fit runs, from the requested path and the metric's traits. 16-bit rows take the
+/// float paths (the GEMM paths widen them chunk by chunk).
 template <class ExecSpace, class T, class Metric>
 GemmKind gemm_kind_for(AssignPath requested, int d, int k) {
   if constexpr (is_16_bit_v<T>) {
-    KKM_REQUIRE(requested == AssignPath::automatic || requested == AssignPath::fused,
-                std::string("--assign ") + to_string(requested) + " needs float or double rows; " + scalar_name<T>() +
-                    " rows run the fused kernel (--assign fused or auto)");
-    return GemmKind::none;
+    return gemm_kind_for<ExecSpace, compute_t<T>, Metric>(requested, d, k);
   } else if constexpr (is_squared_euclidean<Metric>::value) {
     KKM_REQUIRE(requested != AssignPath::gemm_tf32x3 || (tf32x3_available<ExecSpace, T>()),
                 "the 3xTF32 GEMM path (gemm-tf32x3) needs the CUDA build and float32 precision");
@@ -114,17 +115,20 @@ struct AssignPlan {
 };
 
 /// Device bytes the GEMM path `g` keeps per row prepared for its product (3xTF32: split into
-/// 3d; checked: shifted, with its norm); 0 for the others.
+/// 3d; checked: shifted, with its norm; 16-bit rows: also widened); 0 for the fused kernels.
 template <class T>
 std::size_t prepared_row_bytes(GemmKind g, int d) {
-  return (g == GemmKind::tf32x3 ? 3 * std::size_t(d) : is_checked(g) ? std::size_t(d) + 1 : 0) * sizeof(T);
+  if (g == GemmKind::none) return 0;
+  std::size_t const widened = is_16_bit_v<T> ? std::size_t(d) : 0;
+  return (widened + (g == GemmKind::tf32x3 ? 3 * std::size_t(d) : is_checked(g) ? std::size_t(d) + 1 : 0)) *
+         sizeof(compute_t<T>);
 }
 
 /// Device bytes the GEMM path `g` writes per row of a batch as its product: the k values, or
 /// (fused_checked) the row's candidate list.
 template <class T>
 std::size_t product_row_bytes(GemmKind g, int k) {
-  return g == GemmKind::fused_checked ? sizeof(CandidateList<T>) : std::size_t(k) * sizeof(T);
+  return g == GemmKind::fused_checked ? sizeof(CandidateList<compute_t<T>>) : std::size_t(k) * sizeof(compute_t<T>);
 }
 
 /// Device bytes the GEMM path `g` takes per row of a batch: its product, the row prepared for it
@@ -144,7 +148,7 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
   bool const gemm = plan.gemm != GemmKind::none;
   std::size_t const free_b = gemm ? free_bytes() : 0;
   std::size_t const prep = prepared_row_bytes<T>(plan.gemm, d);
-  plan.split_once = prep > 0 && std::size_t(n_local) * prep <= free_b / 4;
+  plan.split_once = prep > 0 && !is_16_bit_v<T> && std::size_t(n_local) * prep <= free_b / 4;
   if (p.batch_size > 0) {
     plan.batch = p.batch_size;
   } else if (gemm) {
@@ -160,6 +164,9 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
     plan.batch = std::max<std::int64_t>(1024, static_cast<std::int64_t>(budget / per_row));
   } else {
     plan.batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
+  }
+  if constexpr (is_16_bit_v<T>) {  // the chunks widened at once (the row buffers count them: prepared_row_bytes)
+    if (gemm) plan.batch = std::min<std::int64_t>(plan.batch > 0 ? plan.batch : n_local, widened_chunk_rows);
   }
   if (plan.batch > n_local) plan.batch = 0;
   return plan;

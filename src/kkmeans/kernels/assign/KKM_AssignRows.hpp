@@ -8,6 +8,7 @@
 #include <kkmeans/kernels/assign/KKM_FusedKernel.hpp>
 #include <kkmeans/kernels/assign/KKM_GemmPath.hpp>
 #include <kkmeans/kernels/assign/KKM_SmallDKernel.hpp>
+#include <kkmeans/kernels/assign/KKM_WidenedRows.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -59,22 +60,24 @@ double run_fused(AssignRun<Accumulate, ExecSpace, T, Metric>& run) {
 
 /// Runs the assignment over local rows [0, n) and returns the local sum of distances. With
 /// Accumulate, acc (zeroed by the caller) receives sums, counts and the changed count. gemm_kind
-/// other than none runs a GEMM path for squared-Euclidean metrics (the fused kernels otherwise);
-/// rows go in launches of `batch` rows (≤ 0: one launch).
+/// other than none runs a GEMM path for squared-Euclidean metrics (the fused kernels otherwise;
+/// 16-bit rows widened chunk by chunk for it); rows go in launches of `batch` rows (≤ 0: one
+/// launch). (Its default arguments are in its declaration, KKM_WidenedRows.hpp.)
 template <bool Accumulate, class ExecSpace, class T, class Metric>
-double assign_rows(ExecSpace const& space,
-                   Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
-                   Kokkos::View<compute_t<T> const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
+double assign_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, DeviceMatrix<ExecSpace, compute_t<T>> c,
                    Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
                    Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
-                   Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric, GemmKind gemm_kind,
-                   std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
-                   Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> weights = {},
-                   double wscale = 1) {
+                   Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric,
+                   GemmKind gemm_kind, std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
+                   Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> weights, double wscale) {
   if (x.extent(0) == 0) return 0.0;
+  if constexpr (is_squared_euclidean<Metric>::value && is_16_bit_v<T>) {
+    if (gemm_kind != GemmKind::none)
+      return assign_widened<Accumulate>(space, x, c, scale, acc, labels, metric, gemm_kind, batch, ws, weights, wscale);
+  }
   AssignRun<Accumulate, ExecSpace, T, Metric> run(space, x, c, scale, acc, labels, metric, gemm_kind != GemmKind::none,
                                                   batch, ws, weights, wscale);
-  if constexpr (is_squared_euclidean<Metric>::value && !is_16_bit_v<T>) {  // (16-bit rows: fused paths only)
+  if constexpr (is_squared_euclidean<Metric>::value && !is_16_bit_v<T>) {
     if (gemm_kind != GemmKind::none) return GemmPath<Accumulate, ExecSpace, T, Metric>(run, gemm_kind)();
   }
   return run_fused(run);

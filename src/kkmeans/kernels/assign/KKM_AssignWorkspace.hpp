@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace kkm::detail {
@@ -74,6 +75,11 @@ struct AssignWorkspace {
   Kokkos::View<fixed_t*, mem> open_n;  // [0] queued, [1] taken by the second launch
   int open_queue = 256;  // entries of a team's queue of open rows (more go straight to the list)
 
+  // --- 16-bit rows on the GEMM paths (KKM_WidenedRows.hpp) ---------------------------------------
+  Kokkos::View<C**, Kokkos::LayoutRight, mem> widened;  // a chunk of the rows as C
+  Kokkos::View<fixed_t*, mem> chunk_acc;                 // fit epochs: the chunk's own sums
+  std::shared_ptr<AssignWorkspace<ExecSpace, C>> wide;   // the C path's workspace for the chunks
+
   // --- fused paths ------------------------------------------------------------------------------
   Kokkos::View<C*, mem> cpad;  // small-d kernel: k × D padded centroids (where they miss scratch)
 
@@ -121,7 +127,8 @@ struct AssignWorkspace {
 
   /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
   std::size_t bytes() const {
-    return (dot.span() + cnorm.span() + gemm_centroids.span() + cpad.span() + prepared_rows.span() +
+    return (wide ? wide->bytes() : 0) + widened.span() * sizeof(C) + chunk_acc.span() * sizeof(fixed_t) +
+           (dot.span() + cnorm.span() + gemm_centroids.span() + cpad.span() + prepared_rows.span() +
             split_centroids.span() + xnorm.span() + shift.span()) *
                sizeof(C) +
            partial.span() * sizeof(double) + sorted.bytes() + pending.span() * sizeof(PendingRow<C>) +

@@ -82,6 +82,14 @@ struct ColumnBlockSums {
   }
 };
 
+/// acc += part, entry by entry (integer sums: in any order the same).
+template <class Mem>
+struct AddSums {
+  Kokkos::View<fixed_t*, Mem> acc;
+  Kokkos::View<fixed_t const*, Mem> part;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const { acc(i) += part(i); }
+};
+
 /// Σ_i w_i ‖x_i − μ‖² in double (w empty: all 1), the first term of InertiaFromSums.
 template <class T, class Mem>
 struct ShiftedSquareSum {

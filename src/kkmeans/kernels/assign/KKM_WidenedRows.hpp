@@ -1,0 +1,106 @@
+#pragma once
+/// \file KKM_WidenedRows.hpp
+/// \brief 16-bit rows on the GEMM paths: chunk by chunk, the rows are widened to float in one
+/// device buffer and the float path assigns the chunk. Widening is exact, so the labels are those
+/// of the float path on the same values (the checked paths': exact); the rows stay 16-bit in
+/// memory, and only a chunk of at most widened_chunk_rows is ever float.
+#include <kkmeans/core/KKM_Backend.hpp>
+#include <kkmeans/core/KKM_FixedPoint.hpp>
+#include <kkmeans/kernels/assign/KKM_AssignDispatch.hpp>
+#include <kkmeans/kernels/assign/KKM_AssignWorkspace.hpp>
+#include <kkmeans/kernels/assign/KKM_ClusterSums.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+namespace kkm::detail {
+
+/// out(i, :) = x(r0 + i, :) in the compute type.
+template <class T, class Mem>
+struct WidenRows {
+  Kokkos::View<T const**, Kokkos::LayoutRight, Mem> x;
+  Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, Mem> out;
+  std::int64_t r0;
+  int d;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t e) const {
+    std::int64_t const i = e / d;
+    int const j = static_cast<int>(e - i * d);
+    out(i, j) = static_cast<compute_t<T>>(x(r0 + i, j));
+  }
+};
+
+template <bool Accumulate, class ExecSpace, class T, class Metric>
+double assign_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, DeviceMatrix<ExecSpace, compute_t<T>> c,
+                   Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
+                   Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
+                   Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric,
+                   GemmKind gemm_kind, std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
+                   Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> weights = {},
+                   double wscale = 1);
+
+/// The float path's workspace for the chunks, with the caller's settings (μ, the sums' method); it
+/// forgets the rows it prepared, as the buffer holds other rows each chunk.
+template <class ExecSpace, class T>
+AssignWorkspace<ExecSpace, compute_t<T>>& chunk_workspace(AssignWorkspace<ExecSpace, T>& ws) {
+  if (!ws.wide) ws.wide = std::make_shared<AssignWorkspace<ExecSpace, compute_t<T>>>();
+  auto& w = *ws.wide;
+  w.shift = ws.shift;
+  w.sorted_sums = ws.sorted_sums;
+  w.sorted_lanes = ws.sorted_lanes;
+  w.open_queue = ws.open_queue;
+  w.block_rows = ws.block_rows;
+  w.split_once = false;
+  w.defer_total = w.caller_copies = false;
+  w.forget_rows();
+  return w;
+}
+
+/// assign_rows for 16-bit rows on a GEMM path: each chunk widened, then assigned by the float path.
+/// Fit epochs: a GEMM path takes the distances from the cluster sums, so each chunk sums into an
+/// accumulator of its own, added to acc after (integers: the same sums).
+template <bool Accumulate, class ExecSpace, class T, class Metric>
+double assign_widened(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, DeviceMatrix<ExecSpace, compute_t<T>> c,
+                      Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
+                      Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
+                      Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric,
+                      GemmKind gemm_kind, std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
+                      Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> weights, double wscale) {
+  using mem = typename ExecSpace::memory_space;
+  using C = compute_t<T>;
+  using Range = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  std::int64_t const chunk = std::min({n, batch > 0 ? batch : n, widened_chunk_rows});
+  if (ws.widened.extent(0) < std::size_t(chunk) || ws.widened.extent(1) != std::size_t(d))
+    ws.widened = Kokkos::View<C**, Kokkos::LayoutRight, mem>(
+        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::widened_rows"), chunk, d);
+  Kokkos::View<fixed_t*, mem> sums = acc;
+  if constexpr (Accumulate) {
+    if (ws.chunk_acc.extent(0) < acc.extent(0))
+      ws.chunk_acc = Kokkos::View<fixed_t*, mem>(
+          Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::chunk_sums"), acc.extent(0));
+    sums = Kokkos::subview(ws.chunk_acc, std::make_pair(std::size_t(0), acc.extent(0)));
+  }
+  double local = 0;
+  for (std::int64_t r0 = 0; r0 < n; r0 += chunk) {
+    std::int64_t const r1 = std::min(n, r0 + chunk);
+    auto const rows = Kokkos::subview(ws.widened, std::make_pair(std::int64_t(0), r1 - r0), Kokkos::ALL());
+    Kokkos::parallel_for("kkm::widen_rows", Range(space, 0, (r1 - r0) * d), WidenRows<T, mem>{x, rows, r0, d});
+    if constexpr (Accumulate) zero_fill(space, sums);
+    auto const r = std::make_pair(r0, r1);
+    local += assign_rows<Accumulate>(space, DeviceMatrix<ExecSpace, C>(rows), c, scale, sums,
+                                     Kokkos::subview(labels, r), metric, gemm_kind, 0, chunk_workspace(ws),
+                                     chunk_weights(weights, r), wscale);
+    if constexpr (Accumulate)
+      Kokkos::parallel_for("kkm::add_chunk_sums", Range(space, 0, std::int64_t(acc.extent(0))), AddSums<mem>{acc, sums});
+  }
+  ws.deferred = 0;  // (the distances are summed here, not left in the caller's slots)
+  return local;
+}
+
+}  // namespace kkm::detail
