@@ -71,6 +71,16 @@ Kokkos::View<T**, Kokkos::LayoutRight, typename Space::memory_space> to_device(M
   return dv;
 }
 
+/// Sample weights (or none: an empty vector) in a View of the given space.
+template <class Space, class T>
+Kokkos::View<T const*, typename Space::memory_space> to_device_weights(std::vector<T> const& w) {
+  Kokkos::View<T*, typename Space::memory_space> d("weights", w.size());
+  auto h = Kokkos::create_mirror_view(d);
+  for (std::size_t i = 0; i < w.size(); ++i) h(i) = w[i];
+  Kokkos::deep_copy(d, h);
+  return d;
+}
+
 template <class V>
 std::vector<int> labels_to_host(V const& labels) {
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), labels);

@@ -58,32 +58,16 @@ TEST(TEST_CATEGORY, bfloat16_rounds_to_nearest_even) {
   }
 }
 
-template <class H>
-H narrow(double v) {
-  if constexpr (std::is_same_v<H, kkm::float16>)
-    return kkm::to_float16(v);
-  else
-    return kkm::to_bfloat16(v);
-}
-
 /// x rounded to H, and those values widened back to float.
 template <class H>
 std::pair<Matrix<H>, Matrix<float>> narrowed(Matrix<double> const& x) {
   Matrix<H> h{x.n, x.d, std::vector<H>(x.v.size())};
   Matrix<float> f{x.n, x.d, std::vector<float>(x.v.size())};
   for (std::size_t i = 0; i < x.v.size(); ++i) {
-    h.v[i] = narrow<H>(x.v[i]);
+    h.v[i] = kkm::round_to<H>(x.v[i]);
     f.v[i] = h.v[i];
   }
   return {h, f};
-}
-
-Kokkos::View<float const*, mem> device_weights(std::vector<float> const& w) {
-  Kokkos::View<float*, mem> d("w", w.size());
-  auto h = Kokkos::create_mirror_view(d);
-  for (std::size_t i = 0; i < w.size(); ++i) h(i) = w[i];
-  Kokkos::deep_copy(d, h);
-  return d;
 }
 
 /// The same centroids, labels and epochs; the same inertia (GEMM paths, whose inertia comes from
@@ -107,7 +91,7 @@ template <class H, class Metric>
 void expect_half_fit_equals_float_fit(kkm::Parameters const& p, Matrix<double> const& x, Metric const& metric,
                                       std::vector<float> const& w = {}) {
   auto const [h, f] = narrowed<H>(x);
-  auto const wd = device_weights(w);
+  auto const wd = to_device_weights<space>(w);
   auto const a = kkm::fit(space{}, to_device<space>(h), wd, p, metric);
   auto const b = kkm::fit(space{}, to_device<space>(f), wd, p, metric);
   static_assert(std::is_same_v<decltype(a), decltype(b)>, "16-bit rows give float centroids");

@@ -31,21 +31,12 @@ Kokkos::View<T**, Kokkos::LayoutRight, kkm::detail::staging_space_t<space>> to_h
   return h;
 }
 
-template <class T>
-Kokkos::View<T const*, mem> weights_on_device(std::vector<T> const& w) {
-  Kokkos::View<T*, mem> wd("w", w.size());
-  auto wh = Kokkos::create_mirror_view(wd);
-  for (std::size_t i = 0; i < w.size(); ++i) wh(i) = w[i];
-  Kokkos::deep_copy(wd, wh);
-  return wd;
-}
-
 /// Fits in place and streamed within `budget` bytes; expects the same results and that the stream
 /// took several chunks.
 template <class T, class Metric>
 void expect_streaming_changes_nothing(kkm::Parameters p, Matrix<T> const& x, Metric const& metric,
                                       std::size_t budget, std::vector<T> const& w = {}) {
-  auto const wd = weights_on_device(w);
+  auto const wd = to_device_weights<space>(w);
   p.data_in = kkm::DataIn::device;
   auto const a = kkm::fit(space{}, to_device<space>(x), wd, p, metric);
   p.data_in = kkm::DataIn::host;
@@ -130,7 +121,7 @@ TEST(TEST_CATEGORY, stream_data_summary_equals_in_place) {
   auto x = blobs<double>(3000, 7, 4, 3.0, 28);
   std::vector<double> w(x.n);
   for (std::int64_t i = 0; i < x.n; ++i) w[i] = 1.0 + double(i % 3);
-  auto const wd = weights_on_device(w);
+  auto const wd = to_device_weights<space>(w);
   kkm::Communicator const comm;
   auto summary_of = [&](Matrix<double> const& m, bool streamed) {
     if (!streamed) return kkm::detail::summarize(space{}, to_device<space>(m), wd, comm);

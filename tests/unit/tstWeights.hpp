@@ -10,13 +10,6 @@ using namespace kkm_test;
 using space = TEST_EXECSPACE;
 using mem = space::memory_space;
 
-Kokkos::View<float const*, mem> weights_view(std::vector<float> const& w) {
-  Kokkos::View<float*, mem> d("w", w.size());
-  Kokkos::View<float const*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(w.data(), w.size());
-  Kokkos::deep_copy(d, h);
-  return d;
-}
-
 template <class Metric>
 void weight_equals_copies(Metric const& metric) {
   auto x = blobs<float>(300, 3, 4, 1.5, 41);
@@ -35,7 +28,7 @@ void weight_equals_copies(Metric const& metric) {
   for (int q = 0; q < 4; ++q)
     for (int j = 0; j < 3; ++j) p.initial_centroids.push_back(x(q, j));
   p.max_epochs = 20;
-  auto a = kkm::fit(space{}, to_device<space>(x), weights_view(w), p, metric);
+  auto a = kkm::fit(space{}, to_device<space>(x), to_device_weights<space>(w), p, metric);
   auto b = kkm::fit(space{}, to_device<space>(dup), p, metric);
   EXPECT_EQ(centroids_vector(a), centroids_vector(b));
   EXPECT_EQ(a.epochs, b.epochs);
@@ -56,7 +49,7 @@ std::string fit_error(std::vector<float> const& w, std::int64_t n = 50) {
   kkm::Parameters p;
   p.k = 2;
   try {
-    kkm::fit(space{}, to_device<space>(x), weights_view(w), p, kkm::SquaredEuclidean{});
+    kkm::fit(space{}, to_device<space>(x), to_device_weights<space>(w), p, kkm::SquaredEuclidean{});
   } catch (kkm::UserError const& e) {
     return e.what();
   }
@@ -80,7 +73,7 @@ TEST(TEST_CATEGORY, weights_kmeanspp_first_centre_follows_weight) {
   kkm::Communicator comm;
   auto xd = to_device<space>(x);
   kkm::detail::DeviceMatrix<space, float> cx = xd;
-  auto wd = weights_view(w);
+  auto wd = to_device_weights<space>(w);
   auto s = kkm::detail::summarize(space{}, cx, wd, comm);
   for (std::uint64_t seed = 0; seed < 5; ++seed) {
     auto c = kkm::detail::init_kmeanspp(space{}, cx, kkm::SquaredEuclidean{}, 3, 0, seed, s, comm, wd);
@@ -100,7 +93,7 @@ TEST(TEST_CATEGORY, weights_all_equal_give_the_unweighted_fit) {
       p.k = 6;
       p.init = init;
       p.seed = 3;
-      auto a = kkm::fit(space{}, to_device<space>(x), weights_view(w), p, kkm::SquaredEuclidean{});
+      auto a = kkm::fit(space{}, to_device<space>(x), to_device_weights<space>(w), p, kkm::SquaredEuclidean{});
       auto b = kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{});
       EXPECT_EQ(centroids_vector(a), centroids_vector(b)) << "weight " << value << ", init " << kkm::to_string(init);
       EXPECT_EQ(labels_to_host(a.labels), labels_to_host(b.labels));

@@ -87,6 +87,14 @@ struct bfloat16 {
 inline float16 to_float16(double v) { return float16{detail::round_to_16_bits<5, 10>(v)}; }
 /// v rounded to the nearest bfloat16 (ties to even).
 inline bfloat16 to_bfloat16(double v) { return bfloat16{detail::round_to_16_bits<8, 7>(v)}; }
+/// v rounded to the nearest 16-bit value of type T (float16 or bfloat16), as above.
+template <class T>
+T round_to(double v) {
+  if constexpr (std::is_same_v<T, float16>)
+    return to_float16(v);
+  else
+    return to_bfloat16(v);
+}
 
 /// The scalars rows may be stored in: float, double, float16, bfloat16.
 template <class T>

@@ -188,6 +188,7 @@ struct RowReader::Impl {
   Communicator const& comm;
   bool collective = false;
   H xfer, file, dataset;
+  int stored_16 = 0;  // the file's 16-bit float format, by its exponent bits (5: float16, 8: bfloat16), or 0
   std::string error;
 
   Impl(DatasetRef const& r, DatasetInfo const& i, Communicator const& c) : ref(r), info(i), comm(c) {
@@ -203,6 +204,8 @@ struct RowReader::Impl {
     try {
       file = open_file(ref.file, H5F_ACC_RDONLY, fapl.get());
       dataset = open_dataset(file.get(), ref);
+      H type(H5Dget_type(dataset.get()), H5Tclose);
+      stored_16 = !type.ok() ? 0 : is_float_16(type.get(), 5) ? 5 : is_float_16(type.get(), 8) ? 8 : 0;
     } catch (std::exception const& e) {
       error = e.what();
     }
@@ -210,18 +213,10 @@ struct RowReader::Impl {
 
   template <class T>
   void read(std::int64_t row0, std::int64_t n, T* out) {
-    if constexpr (is_16_bit_v<T>) {
-      if (!stored_as<T>()) return read_rounded(row0, n, out);
+    if constexpr (is_16_bit_v<T>) {  // (the file's own 16-bit format is read as it is: no conversion)
+      if (stored_16 != (std::is_same_v<T, bfloat16> ? 8 : 5)) return read_rounded(row0, n, out);
     }
     read_as(native<T>(), row0, n, out);
-  }
-
-  /// Whether the file holds T's own 16-bit format (read as it is: no conversion).
-  template <class T>
-  bool stored_as() const {
-    if (!dataset.ok()) return false;
-    H type(H5Dget_type(dataset.get()), H5Tclose);
-    return type.ok() && is_float_16(type.get(), std::is_same_v<T, bfloat16> ? 8 : 5);
   }
 
   /// 16-bit rows from another type: read as double, each value rounded once to the nearest T (ties
@@ -231,24 +226,26 @@ struct RowReader::Impl {
     std::vector<double> wide(std::size_t(n) * std::size_t(info.cols));
     read_as(H5T_NATIVE_DOUBLE, row0, n, wide.data());
     if (!error.empty()) return;
-    constexpr bool half = std::is_same_v<T, float16>;
     for (std::size_t e = 0; e < wide.size(); ++e) {
-      T const v = half ? T{to_float16(wide[e]).bits} : T{to_bfloat16(wide[e]).bits};
+      T const v = round_to<T>(wide[e]);
       if (std::isfinite(wide[e]) && !std::isfinite(float(v))) {
-        error = value_beyond_range(wide[e], row0 + std::int64_t(e / std::size_t(info.cols)),
-                                 std::int64_t(e % std::size_t(info.cols)), half);
+        error = value_beyond_range<T>(wide[e], row0 + std::int64_t(e / std::size_t(info.cols)),
+                                      std::int64_t(e % std::size_t(info.cols)));
         return;
       }
       out[e] = v;
     }
   }
 
-  std::string value_beyond_range(double v, std::int64_t row, std::int64_t col, bool half) const {
-    char value[32];
-    std::snprintf(value, sizeof value, "%.9g", v);
-    return std::string("value ") + value + " in row " + std::to_string(row) + ", column " + std::to_string(col) +
-           " of '" + ref.str() + "' is beyond " + (half ? "float16's range (±65504): use --precision float or bfloat16"
-                                                        : "bfloat16's range (±3.39e38): use --precision double");
+  template <class T>
+  std::string value_beyond_range(double v, std::int64_t row, std::int64_t col) const {
+    char text[96];
+    std::snprintf(text, sizeof text, "value %.9g in row %lld, column %lld", v, static_cast<long long>(row),
+                  static_cast<long long>(col));
+    char range[48];
+    std::snprintf(range, sizeof range, "%s's range (±%.6g)", scalar_name<T>(), largest_finite<T>());
+    return std::string(text) + " of '" + ref.str() + "' is beyond " + range + ": use --precision " +
+           (std::is_same_v<T, float16> ? "float or bfloat16" : "double");
   }
 
   /// Rows [row0, row0 + n) into `out` as memory type `mem_type`.

@@ -62,18 +62,22 @@ double run_fused(AssignRun<Accumulate, ExecSpace, T, Metric>& run) {
 /// Accumulate, acc (zeroed by the caller) receives sums, counts and the changed count. gemm_kind
 /// other than none runs a GEMM path for squared-Euclidean metrics (the fused kernels otherwise;
 /// 16-bit rows widened chunk by chunk for it); rows go in launches of `batch` rows (≤ 0: one
-/// launch). (Its default arguments are in its declaration, KKM_WidenedRows.hpp.)
+/// launch).
 template <bool Accumulate, class ExecSpace, class T, class Metric>
 double assign_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, DeviceMatrix<ExecSpace, compute_t<T>> c,
                    Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
                    Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
                    Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric,
                    GemmKind gemm_kind, std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
-                   Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> weights, double wscale) {
+                   Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> weights = {},
+                   double wscale = 1) {
   if (x.extent(0) == 0) return 0.0;
   if constexpr (is_squared_euclidean<Metric>::value && is_16_bit_v<T>) {
     if (gemm_kind != GemmKind::none)
-      return assign_widened<Accumulate>(space, x, c, scale, acc, labels, metric, gemm_kind, batch, ws, weights, wscale);
+      return assign_widened<Accumulate>(space, x, acc, batch, ws, [&](auto rows, auto sums, auto r, auto& wide) {
+        return assign_rows<Accumulate>(space, rows, c, scale, sums, Kokkos::subview(labels, r), metric, gemm_kind, 0,
+                                       wide, chunk_weights(weights, r), wscale);
+      });
   }
   AssignRun<Accumulate, ExecSpace, T, Metric> run(space, x, c, scale, acc, labels, metric, gemm_kind != GemmKind::none,
                                                   batch, ws, weights, wscale);

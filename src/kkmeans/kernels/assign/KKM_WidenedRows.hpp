@@ -34,15 +34,6 @@ struct WidenRows {
   }
 };
 
-template <bool Accumulate, class ExecSpace, class T, class Metric>
-double assign_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, DeviceMatrix<ExecSpace, compute_t<T>> c,
-                   Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
-                   Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
-                   Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric,
-                   GemmKind gemm_kind, std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
-                   Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> weights = {},
-                   double wscale = 1);
-
 /// The float path's workspace for the chunks, with the caller's settings (μ, the sums' method); it
 /// forgets the rows it prepared, as the buffer holds other rows each chunk.
 template <class ExecSpace, class T>
@@ -60,16 +51,14 @@ AssignWorkspace<ExecSpace, compute_t<T>>& chunk_workspace(AssignWorkspace<ExecSp
   return w;
 }
 
-/// assign_rows for 16-bit rows on a GEMM path: each chunk widened, then assigned by the float path.
-/// Fit epochs: a GEMM path takes the distances from the cluster sums, so each chunk sums into an
-/// accumulator of its own, added to acc after (integers: the same sums).
-template <bool Accumulate, class ExecSpace, class T, class Metric>
-double assign_widened(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, DeviceMatrix<ExecSpace, compute_t<T>> c,
-                      Kokkos::View<double const*, typename ExecSpace::memory_space> scale,
-                      Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc,
-                      Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric,
-                      GemmKind gemm_kind, std::int64_t batch, AssignWorkspace<ExecSpace, T>& ws,
-                      Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> weights, double wscale) {
+/// assign_rows for 16-bit rows on a GEMM path: each chunk of rows [r0, r1) widened, then assigned
+/// by assign_chunk(rows, sums, r, workspace) — assign_rows on the float path — which returns its
+/// sum of distances. Fit epochs: a GEMM path takes the distances from the cluster sums, so each
+/// chunk sums into an accumulator of its own, added to acc after (integers: the same sums).
+template <bool Accumulate, class ExecSpace, class T, class AssignChunk>
+double assign_widened(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
+                      Kokkos::View<fixed_t*, typename ExecSpace::memory_space> acc, std::int64_t batch,
+                      AssignWorkspace<ExecSpace, T>& ws, AssignChunk&& assign_chunk) {
   using mem = typename ExecSpace::memory_space;
   using C = compute_t<T>;
   using Range = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
@@ -92,10 +81,7 @@ double assign_widened(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, Devi
     auto const rows = Kokkos::subview(ws.widened, std::make_pair(std::int64_t(0), r1 - r0), Kokkos::ALL());
     Kokkos::parallel_for("kkm::widen_rows", Range(space, 0, (r1 - r0) * d), WidenRows<T, mem>{x, rows, r0, d});
     if constexpr (Accumulate) zero_fill(space, sums);
-    auto const r = std::make_pair(r0, r1);
-    local += assign_rows<Accumulate>(space, DeviceMatrix<ExecSpace, C>(rows), c, scale, sums,
-                                     Kokkos::subview(labels, r), metric, gemm_kind, 0, chunk_workspace(ws),
-                                     chunk_weights(weights, r), wscale);
+    local += assign_chunk(DeviceMatrix<ExecSpace, C>(rows), sums, std::make_pair(r0, r1), chunk_workspace(ws));
     if constexpr (Accumulate)
       Kokkos::parallel_for("kkm::add_chunk_sums", Range(space, 0, std::int64_t(acc.extent(0))), AddSums<mem>{acc, sums});
   }
