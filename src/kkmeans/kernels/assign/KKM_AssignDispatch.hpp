@@ -68,9 +68,12 @@ FusedVariant fused_variant(int d) {
 /// measured crossover with the checked GEMM.
 inline constexpr int fused_auto_max_d = 128;
 
-/// The most 16-bit rows a GEMM path widens to float at once (KKM_WidenedRows.hpp): 2¹⁸ rows of
-/// d = 128 take 128 MiB as float.
-inline constexpr std::int64_t widened_chunk_rows = std::int64_t(1) << 18;
+/// The most 16-bit rows of d columns a GEMM path widens to float at once where its caller sets no
+/// batch (KKM_WidenedRows.hpp): 1 GiB of them as float (d = 128: 2²¹ rows). A fit's chunks are its
+/// plan's batches, sized by its memory budget as every GEMM path's.
+inline std::int64_t widened_chunk_rows(int d) {
+  return std::max<std::int64_t>(1024, (std::int64_t(1) << 30) / (std::int64_t(std::max(d, 1)) * 4));
+}
 
 /// The GemmKind a fit runs, from the requested path and the metric's traits. 16-bit rows take the
 /// float paths (the GEMM paths widen them chunk by chunk).
@@ -166,7 +169,7 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
     plan.batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
   }
   if constexpr (is_16_bit_v<T>) {  // the chunks widened at once (the row buffers count them: prepared_row_bytes)
-    if (gemm) plan.batch = std::min<std::int64_t>(plan.batch > 0 ? plan.batch : n_local, widened_chunk_rows);
+    if (gemm && p.batch_size <= 0) plan.batch = std::min<std::int64_t>(plan.batch > 0 ? plan.batch : n_local, widened_chunk_rows(d));
   }
   if (plan.batch > n_local) plan.batch = 0;
   return plan;

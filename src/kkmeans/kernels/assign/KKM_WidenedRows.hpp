@@ -3,7 +3,7 @@
 /// \brief 16-bit rows on the GEMM paths: chunk by chunk, the rows are widened to float in one
 /// device buffer and the float path assigns the chunk. Widening is exact, so the labels are those
 /// of the float path on the same values (the checked paths': exact); the rows stay 16-bit in
-/// memory, and only a chunk of at most widened_chunk_rows is ever float.
+/// memory, and only a chunk (a fit's batch; else widened_chunk_rows) is ever float.
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignDispatch.hpp>
@@ -64,7 +64,7 @@ double assign_widened(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
   using Range = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
-  std::int64_t const chunk = std::min({n, batch > 0 ? batch : n, widened_chunk_rows});
+  std::int64_t const chunk = std::min(n, batch > 0 ? batch : widened_chunk_rows(d));
   if (ws.widened.extent(0) < std::size_t(chunk) || ws.widened.extent(1) != std::size_t(d))
     ws.widened = Kokkos::View<C**, Kokkos::LayoutRight, mem>(
         Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::widened_rows"), chunk, d);
