@@ -161,24 +161,37 @@ TEST(TEST_CATEGORY, half_fit_streamed_from_host_equals_in_place) {
 }
 
 TEST(TEST_CATEGORY, half_rows_on_the_checked_paths_give_the_float_labels) {
-  // The checked paths widen 16-bit rows chunk by chunk (batches of 700 rows: several chunks) and
-  // keep their exact labels: the float fit's, with every init and with weights.
+  // The checked paths widen 16-bit rows to float — all of them once per fit where the plan finds
+  // room, else chunk by chunk (a 2 MB budget; batches of 700 rows: several chunks) — and keep their
+  // exact labels: the float fit's, with every init and with weights.
   auto const x = blobs<double>(3000, 40, 12, 1.0, 67);
   std::vector<float> w(x.n);
   for (std::int64_t i = 0; i < x.n; ++i) w[i] = 0.5f + float(i % 3);
-  for (auto path : {kkm::AssignPath::gemm_checked, kkm::AssignPath::fused_checked}) {
-    for (auto init : {kkm::Init::kmeanspp, kkm::Init::kmeans_parallel}) {
-      auto p = half_params(70, init);
-      p.assign = path;
-      p.batch_size = 700;
-      p.max_epochs = 8;
-      expect_half_fit_equals_float_fit<kkm::float16>(p, x, kkm::SquaredEuclidean{});
-      expect_half_fit_equals_float_fit<kkm::bfloat16>(p, x, kkm::SquaredEuclidean{}, w);
+  for (std::size_t budget : {std::size_t(0), std::size_t(2) << 20}) {
+    for (auto path : {kkm::AssignPath::gemm_checked, kkm::AssignPath::fused_checked}) {
+      for (auto init : {kkm::Init::kmeanspp, kkm::Init::kmeans_parallel}) {
+        auto p = half_params(70, init);
+        p.assign = path;
+        p.batch_size = 700;
+        p.max_epochs = 8;
+        p.device_memory = budget;
+        expect_half_fit_equals_float_fit<kkm::float16>(p, x, kkm::SquaredEuclidean{});
+        expect_half_fit_equals_float_fit<kkm::bfloat16>(p, x, kkm::SquaredEuclidean{}, w);
+      }
     }
   }
   auto p = half_params(12, kkm::Init::random);
-  p.assign = kkm::AssignPath::gemm;  // not exact, but it runs on 16-bit rows too
+  p.assign = kkm::AssignPath::gemm_checked;
+  p.batch_size = 700;
   auto const [h, f] = narrowed<kkm::float16>(x);
+  std::size_t const widened = std::size_t(x.n) * x.d * sizeof(float);
+  EXPECT_GE(kkm::fit(space{}, to_device<space>(h), p, kkm::SquaredEuclidean{}).workspace_bytes, widened)
+      << "with room, all rows are widened once";
+  p.device_memory = std::size_t(2) << 20;
+  EXPECT_LT(kkm::fit(space{}, to_device<space>(h), p, kkm::SquaredEuclidean{}).workspace_bytes, widened)
+      << "in a tight budget, a chunk at a time";
+  p.device_memory = 0;
+  p.assign = kkm::AssignPath::gemm;  // not exact, but it runs on 16-bit rows too
   EXPECT_EQ(kkm::fit(space{}, to_device<space>(h), p, kkm::SquaredEuclidean{}).path, "gemm");
 }
 

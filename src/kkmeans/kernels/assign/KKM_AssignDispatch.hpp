@@ -112,8 +112,8 @@ struct AssignPlan {
   GemmKind gemm = GemmKind::none;
   std::int64_t batch = 0;
   /// 3xTF32, checked: the prepared rows (hi/lo split, n_local × 3d; shifted with norms,
-  /// n_local × (d + 1)) fit a quarter of the free memory, so they are made once per fit instead of
-  /// once per batch and epoch (the rows never change).
+  /// n_local × (d + 1); 16-bit rows: also widened, n_local × d) fit a quarter of the free memory, so
+  /// they are made once per fit instead of once per batch and epoch (the rows never change).
   bool split_once = false;
 };
 
@@ -151,7 +151,7 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
   bool const gemm = plan.gemm != GemmKind::none;
   std::size_t const free_b = gemm ? free_bytes() : 0;
   std::size_t const prep = prepared_row_bytes<T>(plan.gemm, d);
-  plan.split_once = prep > 0 && !is_16_bit_v<T> && std::size_t(n_local) * prep <= free_b / 4;
+  plan.split_once = prep > 0 && std::size_t(n_local) * prep <= free_b / 4;
   if (p.batch_size > 0) {
     plan.batch = p.batch_size;
   } else if (gemm) {
@@ -169,7 +169,7 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
     plan.batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
   }
   if constexpr (is_16_bit_v<T>) {  // the chunks widened at once (the row buffers count them: prepared_row_bytes)
-    if (gemm && p.batch_size <= 0) plan.batch = std::min<std::int64_t>(plan.batch > 0 ? plan.batch : n_local, widened_chunk_rows(d));
+    if (gemm && !plan.split_once && p.batch_size <= 0) plan.batch = std::min<std::int64_t>(plan.batch > 0 ? plan.batch : n_local, widened_chunk_rows(d));
   }
   if (plan.batch > n_local) plan.batch = 0;
   return plan;

@@ -74,8 +74,8 @@ double assign_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, DeviceM
   if (x.extent(0) == 0) return 0.0;
   if constexpr (is_squared_euclidean<Metric>::value && is_16_bit_v<T>) {
     if (gemm_kind != GemmKind::none)
-      return assign_widened<Accumulate>(space, x, acc, batch, ws, [&](auto rows, auto sums, auto r, auto& wide) {
-        return assign_rows<Accumulate>(space, rows, c, scale, sums, Kokkos::subview(labels, r), metric, gemm_kind, 0,
+      return assign_widened<Accumulate>(space, x, acc, batch, ws, [&](auto rows, auto sums, auto r, auto& wide, auto b) {
+        return assign_rows<Accumulate>(space, rows, c, scale, sums, Kokkos::subview(labels, r), metric, gemm_kind, b,
                                        wide, chunk_weights(weights, r), wscale);
       });
   }

@@ -76,7 +76,8 @@ struct AssignWorkspace {
   int open_queue = 256;  // entries of a team's queue of open rows (more go straight to the list)
 
   // --- 16-bit rows on the GEMM paths (KKM_WidenedRows.hpp) ---------------------------------------
-  Kokkos::View<C**, Kokkos::LayoutRight, mem> widened;  // a chunk of the rows as C
+  Kokkos::View<C**, Kokkos::LayoutRight, mem> widened;  // a chunk of the rows as C (split_once: all rows)
+  T const* widened_of = nullptr;                         // split_once: the rows `widened` holds
   Kokkos::View<fixed_t*, mem> chunk_acc;                 // fit epochs: the chunk's own sums
   std::shared_ptr<AssignWorkspace<ExecSpace, C>> wide;   // the C path's workspace for the chunks
 
@@ -123,6 +124,7 @@ struct AssignWorkspace {
   void forget_rows() {
     prepared_of = nullptr;
     x2_of = nullptr;
+    widened_of = nullptr;
   }
 
   /// Bytes held now (the buffers only grow within a fit, so after the final assignment: the peak).
