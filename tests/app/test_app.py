@@ -3,6 +3,7 @@
 
     /usr/bin/python3 tests/app/test_app.py KKMEANS_BINARY [MPIEXEC]
     KKMEANS_APP_TESTS=name,name ... runs only those tests.
+    KKMEANS_APP_SHARD=i/n runs every n-th test from the i-th (ctest runs the shards side by side).
 
 Each bad input must end with exactly one line on stderr naming the problem, the documented exit
 status (2 usage, 1 data/runtime), no core dump, and no output file left behind.
@@ -392,8 +393,9 @@ def integer_chunked_input_and_float64(d):
 def sixteen_bit_rows(d):
     # --precision half / bfloat16: 16-bit rows, read as stored from a float16 dataset or rounded to
     # nearest (ties to even, as numpy rounds) from any other type; the fit equals the float fit of the
-    # same 16-bit values widened, bit for bit, on 1 and 3 ranks, and predict gives its labels. A value
-    # beyond float16's range stops the read with one line.
+    # same 16-bit values widened, bit for bit, on 1 and 3 ranks, and predict gives its labels; a float16
+    # dataset read as float gives those widened values. A value beyond float16's range stops the read
+    # with one line.
     path = f"{d}/h.h5"
     x = np.random.default_rng(5).normal(0, 3, size=(3001, 6)).astype(np.float32) + np.arange(6, dtype=np.float32)
     u = x.view(np.uint32)
@@ -403,11 +405,12 @@ def sixteen_bit_rows(d):
         f["big"] = np.vstack([x[:10], [[7e4] * 6]])
     base = ["fit", "--k", "5", "--seed", "4", "--quiet"]
     runs = {"half": ("f32", "half", 1), "stored": ("f16", "half", 1), "ranks3": ("f16", "half", 3),
-            "float": ("wide16", "float", 1), "bf": ("f32", "bfloat16", 1), "bfwide": ("widebf", "float", 1)}
+            "float": ("wide16", "float", 1), "bf": ("f32", "bfloat16", 1), "bfwide": ("widebf", "float", 1),
+            "f16_as_float": ("f16", "float", 1)}
     for name, (ds, precision, ranks) in runs.items():
         run(base + ["--input", f"{path}:/{ds}", "--precision", precision, "--output", f"{d}/{name}.h5", "--report",
                     f"{d}/{name}.json"], np_=ranks, check=0)
-    for a, b in [("half", "float"), ("stored", "float"), ("ranks3", "float"), ("bf", "bfwide")]:
+    for a, b in [("half", "float"), ("stored", "float"), ("ranks3", "float"), ("bf", "bfwide"), ("f16_as_float", "float")]:
         with h5py.File(f"{d}/{a}.h5") as fa, h5py.File(f"{d}/{b}.h5") as fb:
             assert fa["centroids"].dtype == np.float32, a
             assert (fa["labels"][:] == fb["labels"][:]).all() and (fa["centroids"][:] == fb["centroids"][:]).all(), a
@@ -1206,15 +1209,17 @@ def main():
     if "--table" in sys.argv:
         table = sys.argv[sys.argv.index("--table") + 1]
     only = os.environ.get("KKMEANS_APP_TESTS")  # e.g. "bad_inputs,sample_weights": run just these
+    shard, shards = (int(v) for v in os.environ.get("KKMEANS_APP_SHARD", "0/1").split("/"))
     passed = failed = 0
-    for t in TESTS:
-        if only and t.__name__ not in only.split(","):
+    for index, t in enumerate(TESTS):
+        if (only and t.__name__ not in only.split(",")) or index % shards != shard:
             continue
         d = tempfile.mkdtemp(prefix=f"kkm-{t.__name__}-")
+        start = time.monotonic()
         try:
             t(d)
             passed += 1
-            print(f"PASS {t.__name__}", flush=True)
+            print(f"PASS {t.__name__} ({time.monotonic() - start:.1f} s)", flush=True)
         except Exception:
             failed += 1
             print(f"FAIL {t.__name__}\n{traceback.format_exc()}", flush=True)
