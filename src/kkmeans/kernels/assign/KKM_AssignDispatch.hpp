@@ -76,7 +76,7 @@ inline std::int64_t widened_chunk_rows(int d) {
 }
 
 /// The GemmKind a fit runs, from the requested path and the metric's traits. 16-bit rows take the
-/// float paths (the GEMM paths widen them chunk by chunk).
+/// float paths (the GEMM paths run on them widened: KKM_WidenedRows.hpp).
 template <class ExecSpace, class T, class Metric>
 GemmKind gemm_kind_for(AssignPath requested, int d, int k) {
   if constexpr (is_16_bit_v<T>) {
@@ -169,7 +169,8 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
     plan.batch = 0;  // the fused kernel keeps no per-batch buffer: one launch over all local rows
   }
   if constexpr (is_16_bit_v<T>) {  // the chunks widened at once (the row buffers count them: prepared_row_bytes)
-    if (gemm && !plan.split_once && p.batch_size <= 0) plan.batch = std::min<std::int64_t>(plan.batch > 0 ? plan.batch : n_local, widened_chunk_rows(d));
+    if (gemm && !plan.split_once && p.batch_size <= 0)
+      plan.batch = std::min<std::int64_t>(plan.batch > 0 ? plan.batch : n_local, widened_chunk_rows(d));
   }
   if (plan.batch > n_local) plan.batch = 0;
   return plan;

@@ -67,7 +67,8 @@ void widen_all_once(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, Assign
   if (ws.widened.extent(0) != std::size_t(n) || ws.widened.extent(1) != std::size_t(d))
     ws.widened = Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, mem>(
         Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::widened_rows"), n, d);
-  Kokkos::parallel_for("kkm::widen_rows", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n * d),
+  Kokkos::parallel_for("kkm::widen_rows",
+                       Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n * d),
                        WidenRows<T, mem>{x, ws.widened, 0, d});
   ws.widened_of = x.data();
   if (ws.wide) ws.wide->forget_rows();  // (what it prepared came from the buffer's earlier rows)
