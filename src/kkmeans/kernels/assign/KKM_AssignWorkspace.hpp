@@ -14,9 +14,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace kkm::detail {
+
+/// (Re)allocates v as rows × cols (at least rows when !exact); true if it did.
+template <class V, class ExecSpace>
+bool ensure_matrix(ExecSpace const& space, V& v, std::size_t rows, std::size_t cols, char const* label, bool exact = true) {
+  if ((exact ? v.extent(0) != rows : v.extent(0) < rows) || v.extent(1) != cols) {
+    v = V(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string(label)), rows, cols);
+    return true;
+  }
+  return false;
+}
 
 /// The rows of one launch (batch) of assign_rows over n rows in batches of `batch` (≤ 0: all in one).
 inline std::int64_t batch_rows(std::int64_t n, std::int64_t batch) { return std::min<std::int64_t>(batch > 0 ? batch : n, n); }

@@ -48,16 +48,6 @@ struct LargestEntry {
   KOKKOS_INLINE_FUNCTION void operator()(int q, T& m) const { m = v(q) > m ? v(q) : m; }
 };
 
-/// (Re)allocates v as rows × cols (at least rows when !exact); true if it did.
-template <class V, class ExecSpace>
-bool ensure_matrix(ExecSpace const& space, V& v, std::size_t rows, std::size_t cols, char const* label, bool exact = true) {
-  if ((exact ? v.extent(0) != rows : v.extent(0) < rows) || v.extent(1) != cols) {
-    v = V(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string(label)), rows, cols);
-    return true;
-  }
-  return false;
-}
-
 template <bool Accumulate, class ExecSpace, class T, class Metric>
 class GemmPath {
  public:

@@ -62,11 +62,8 @@ void widen_all_once(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, Assign
   using mem = typename ExecSpace::memory_space;
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
-  if (ws.widened_of == x.data() && ws.widened.extent(0) == std::size_t(n) && ws.widened.extent(1) == std::size_t(d))
-    return;
-  if (ws.widened.extent(0) != std::size_t(n) || ws.widened.extent(1) != std::size_t(d))
-    ws.widened = Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, mem>(
-        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::widened_rows"), n, d);
+  bool const fresh = ensure_matrix(space, ws.widened, std::size_t(n), std::size_t(d), "kkm::widened_rows");
+  if (!fresh && ws.widened_of == x.data()) return;
   Kokkos::parallel_for("kkm::widen_rows",
                        Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n * d),
                        WidenRows<T, mem>{x, ws.widened, 0, d});
@@ -97,9 +94,7 @@ double assign_widened(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
                         widened_workspace(ws), batch);
   }
   std::int64_t const chunk = std::min(n, batch > 0 ? batch : widened_chunk_rows(d));
-  if (ws.widened.extent(0) < std::size_t(chunk) || ws.widened.extent(1) != std::size_t(d))
-    ws.widened = Kokkos::View<C**, Kokkos::LayoutRight, mem>(
-        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::widened_rows"), chunk, d);
+  ensure_matrix(space, ws.widened, std::size_t(chunk), std::size_t(d), "kkm::widened_rows", false);
   ws.widened_of = nullptr;
   Kokkos::View<fixed_t*, mem> sums = acc;
   if constexpr (Accumulate) {
