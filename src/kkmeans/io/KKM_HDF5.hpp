@@ -64,6 +64,11 @@ class RowReader {
   /// T's range is an error naming it.
   template <class T>
   void read(std::int64_t row0, std::int64_t n, T* out);
+  /// Rows [row0, row0 + n) as the file stores them (DatasetInfo::type, in this machine's byte
+  /// order), for a caller that converts them itself: n × cols values of stored_bytes() each.
+  void read_stored(std::int64_t row0, std::int64_t n, void* out);
+  /// Bytes of one value as the file stores it.
+  std::size_t stored_bytes() const;
   void finish();
 
  private:

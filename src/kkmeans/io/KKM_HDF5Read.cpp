@@ -189,6 +189,7 @@ struct RowReader::Impl {
   bool collective = false;
   H xfer, file, dataset;
   int stored_16 = 0;  // the file's 16-bit float format, by its exponent bits (5: float16, 8: bfloat16), or 0
+  H stored_native;    // the file's type in this machine's byte order (read_stored)
   std::string error;
   /// The values of a block read in another type than the rows' (converted here), kept from block to
   /// block: a fresh buffer per block would fault in every page of it again.
@@ -216,6 +217,8 @@ struct RowReader::Impl {
       dataset = open_dataset(file.get(), ref);
       H type(H5Dget_type(dataset.get()), H5Tclose);
       stored_16 = !type.ok() ? 0 : is_float_16(type.get(), 5) ? 5 : is_float_16(type.get(), 8) ? 8 : 0;
+      // (HDF5 finds no native type for 16-bit floats before 1.14.4: those are built as h5py builds them)
+      if (type.ok() && stored_16 == 0) stored_native = H(H5Tget_native_type(type.get(), H5T_DIR_ASCEND), H5Tclose);
     } catch (std::exception const& e) {
       error = e.what();
     }
@@ -313,6 +316,20 @@ template void RowReader::read<float>(std::int64_t, std::int64_t, float*);
 template void RowReader::read<double>(std::int64_t, std::int64_t, double*);
 template void RowReader::read<float16>(std::int64_t, std::int64_t, float16*);
 template void RowReader::read<bfloat16>(std::int64_t, std::int64_t, bfloat16*);
+
+void RowReader::read_stored(std::int64_t row0, std::int64_t n, void* out) {
+  Impl& r = *impl_;
+  hid_t const type = r.stored_16 == 5   ? native<float16>()
+                     : r.stored_16 == 8 ? native<bfloat16>()
+                     : r.stored_native.ok() ? r.stored_native.get()
+                                            : H5T_NATIVE_DOUBLE;  // (no dataset: read_as reads nothing)
+  r.read_as(type, row0, n, out);
+}
+
+std::size_t RowReader::stored_bytes() const {
+  Impl const& r = *impl_;
+  return r.stored_16 != 0 ? 2 : r.stored_native.ok() ? H5Tget_size(r.stored_native.get()) : sizeof(double);
+}
 
 void RowReader::finish() {
   std::string const& e = impl_->error;

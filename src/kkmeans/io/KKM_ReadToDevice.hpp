@@ -5,7 +5,10 @@
 /// Host memory: one read into the View itself (no staging vector, no second copy). Device memory:
 /// blocks of rows are read into two pinned host buffers in turn, each copied to the device
 /// asynchronously while the next block is read, so reading and copying overlap and the pageable
-/// staging copy of a plain deep_copy disappears.
+/// staging copy of a plain deep_copy disappears. Values stored as another type than the rows' are
+/// read as stored and converted by the device's kernels (HDF5's conversion runs on one host core,
+/// some types value by value), with C++'s conversion, which is HDF5's: round to nearest, ±inf past
+/// float's range.
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>
@@ -15,51 +18,136 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <type_traits>
 #include <utility>
 
 namespace kkm::io {
+namespace detail {
 
-/// Rows [row0, row0 + count) of `ref` (converted to T by HDF5 where the file holds another type) in
-/// a View in memory space `Mem` (default: ExecSpace's; the host memory a device streams from, too),
-/// copied there on `space`. Collective over comm as RowReader. block_bytes: the size of each staging
-/// buffer; 0: none where the host can write the View itself, else 128 MiB (16-bit rows: always
-/// blocks of 32 MiB, whose values a conversion from another type reads as double first).
+/// Calls f(S{}) with S the C++ type of a dataset's stored type (DatasetInfo::type) and returns
+/// true; false for a type it does not know.
+template <class F>
+bool with_stored_type(std::string const& type, F&& f) {
+  if (type == "int8") f(std::int8_t{});
+  else if (type == "uint8") f(std::uint8_t{});
+  else if (type == "int16") f(std::int16_t{});
+  else if (type == "uint16") f(std::uint16_t{});
+  else if (type == "int32") f(std::int32_t{});
+  else if (type == "uint32") f(std::uint32_t{});
+  else if (type == "int64") f(std::int64_t{});
+  else if (type == "uint64") f(std::uint64_t{});
+  else if (type == "float16") f(float16{});
+  else if (type == "bfloat16") f(bfloat16{});
+  else if (type == "float32") f(float{});
+  else if (type == "float64") f(double{});
+  else return false;
+  return true;
+}
+
+/// out[i] = values[i] converted from S to T (16-bit floats through float, which holds them exactly).
+template <class S, class T>
+struct ConvertValues {
+  S const* values;
+  T* out;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
+    if constexpr (is_16_bit_v<S>)
+      out[i] = static_cast<T>(static_cast<float>(values[i]));
+    else
+      out[i] = static_cast<T>(values[i]);
+  }
+};
+
+/// Rows [row0, row0 + count) of the reader's dataset, stored as S, into x (count × cols of T), in
+/// blocks of `block` rows: each read as stored into one of two host buffers, copied to the kernels'
+/// memory while the next is read, and converted there.
+template <class S, class ExecSpace, class T, class Mem>
+void read_converted(ExecSpace const& space, RowReader& reader, Kokkos::View<T**, Kokkos::LayoutRight, Mem> const& x,
+                    std::int64_t row0, std::int64_t count, std::int64_t block, std::int64_t blocks) {
+  std::int64_t const cols = x.extent(1);
+  std::size_t const values = std::size_t(std::min(block, count)) * std::size_t(cols);
+  using Staging = Kokkos::View<S*, kkm::detail::staging_space_t<ExecSpace>>;
+  Staging buf[2] = {Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_stored0"), values),
+                    Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_stored1"), values)};
+  // (one buffer in the kernels' memory: its copies and conversions are ordered on `space`)
+  Kokkos::View<S*, Mem> stored(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::stored_rows"), values);
+  kkm::detail::StreamMarks<ExecSpace> copied;
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    std::int64_t const r0 = std::min(count, b * block), n = std::min(count - r0, block);
+    int const s = b % 2;
+    if (b >= 2) copied.wait(space, s);  // the copy out of this buffer two blocks ago is done
+    reader.read_stored(row0 + r0, n, buf[s].data());
+    if (n == 0) continue;
+    std::size_t const m = std::size_t(n) * std::size_t(cols);
+    auto const part = std::make_pair(std::size_t(0), m);
+    Kokkos::deep_copy(space, Kokkos::subview(stored, part), Kokkos::subview(buf[s], part));
+    copied.record(space, s);
+    Kokkos::parallel_for("kkm::convert_rows", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, m),
+                         ConvertValues<S, T>{stored.data(), x.data() + std::size_t(r0) * std::size_t(cols)});
+  }
+}
+
+/// Rows [row0, row0 + count) of the reader's dataset as T into x, in blocks of `block` rows: each
+/// read into one of two host buffers, copied to x's memory while the next is read.
+template <class ExecSpace, class T, class Mem>
+void read_in_blocks(ExecSpace const& space, RowReader& reader, Kokkos::View<T**, Kokkos::LayoutRight, Mem> const& x,
+                    std::int64_t row0, std::int64_t count, std::int64_t block, std::int64_t blocks) {
+  using Staging = Kokkos::View<T**, Kokkos::LayoutRight, kkm::detail::staging_space_t<ExecSpace>>;
+  std::int64_t const rows = std::min(block, count), cols = x.extent(1);
+  Staging buf[2] = {Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_staging0"), rows, cols),
+                    Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_staging1"), rows, cols)};
+  kkm::detail::StreamMarks<ExecSpace> copied;
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    std::int64_t const r0 = std::min(count, b * block), n = std::min(count - r0, block);
+    int const s = b % 2;
+    if (b >= 2) copied.wait(space, s);  // the copy out of this buffer two blocks ago is done
+    reader.read(row0 + r0, n, buf[s].data());
+    if (n == 0) continue;
+    Kokkos::deep_copy(space, Kokkos::subview(x, std::make_pair(r0, r0 + n), Kokkos::ALL()),
+                      Kokkos::subview(buf[s], std::make_pair(std::int64_t(0), n), Kokkos::ALL()));
+    copied.record(space, s);
+  }
+}
+
+}  // namespace detail
+
+/// Rows [row0, row0 + count) of `ref` in a View in memory space `Mem` (default: ExecSpace's; the
+/// host memory a device streams from, too), copied there on `space`. Collective over comm as
+/// RowReader. block_bytes: the size of each staging buffer; 0: none where the host can write the
+/// View itself (HDF5 converts other stored types), else 128 MiB (16-bit rows: always blocks of
+/// 32 MiB, which the reader rounds from other types). With staging buffers, other stored types are
+/// converted by the kernels.
 template <class ExecSpace, class T, class Mem = typename ExecSpace::memory_space>
 Kokkos::View<T**, Kokkos::LayoutRight, Mem> read_to_space(ExecSpace const& space, DatasetRef const& ref,
                                                            DatasetInfo const& info, std::int64_t row0,
                                                            std::int64_t count, Communicator const& comm,
                                                            std::size_t block_bytes = 0) {
-  using mem = Mem;
-  Kokkos::View<T**, Kokkos::LayoutRight, mem> x(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::data"), count,
+  Kokkos::View<T**, Kokkos::LayoutRight, Mem> x(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::data"), count,
                                                 info.cols);
-  constexpr bool host_writable = Kokkos::SpaceAccessibility<Kokkos::HostSpace, mem>::accessible;
+  constexpr bool host_writable = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Mem>::accessible;
   if (block_bytes == 0 && is_16_bit_v<T>) block_bytes = std::size_t(32) << 20;
   if (block_bytes == 0 && !host_writable) block_bytes = std::size_t(128) << 20;
   RowReader reader(ref, info, comm);
   if (block_bytes == 0) {
     reader.read(row0, count, x.data());
-  } else {
-    std::int64_t const cols = std::max<std::int64_t>(1, info.cols);
-    std::int64_t const block = std::max<std::int64_t>(1, static_cast<std::int64_t>(block_bytes / (cols * sizeof(T))));
-    // Every rank reads as many blocks as the rank with the most (collective reads).
-    std::int64_t blocks = (count + block - 1) / block;
-    comm.allreduce_max(&blocks, 1);
-    using Staging = Kokkos::View<T**, Kokkos::LayoutRight, detail::staging_space_t<ExecSpace>>;
-    Staging buf[2] = {Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_staging0"), std::min(block, count), info.cols),
-                      Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_staging1"), std::min(block, count), info.cols)};
-    detail::StreamMarks<ExecSpace> copied;
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      std::int64_t const r0 = std::min(count, b * block), n = std::min(count - r0, block);
-      int const s = b % 2;
-      if (b >= 2) copied.wait(space, s);  // the copy out of this buffer two blocks ago is done
-      reader.read(row0 + r0, n, buf[s].data());
-      if (n == 0) continue;
-      Kokkos::deep_copy(space, Kokkos::subview(x, std::make_pair(r0, r0 + n), Kokkos::ALL()),
-                        Kokkos::subview(buf[s], std::make_pair(std::int64_t(0), n), Kokkos::ALL()));
-      copied.record(space, s);
-    }
-    space.fence();
+    reader.finish();
+    return x;
   }
+  bool const convert = !is_16_bit_v<T> && info.type != scalar_name<T>();
+  std::size_t const value_bytes = std::max(sizeof(T), convert ? reader.stored_bytes() : sizeof(T));
+  std::int64_t const cols = std::max<std::int64_t>(1, info.cols);
+  std::int64_t const block = std::max<std::int64_t>(1, static_cast<std::int64_t>(block_bytes / (cols * value_bytes)));
+  // Every rank reads as many blocks as the rank with the most (collective reads).
+  std::int64_t blocks = (count + block - 1) / block;
+  comm.allreduce_max(&blocks, 1);
+  bool converted = false;
+  if constexpr (!is_16_bit_v<T>)
+    if (convert)
+      converted = detail::with_stored_type(info.type, [&](auto s) {
+        detail::read_converted<decltype(s)>(space, reader, x, row0, count, block, blocks);
+      });
+  if (!converted) detail::read_in_blocks(space, reader, x, row0, count, block, blocks);
+  space.fence();
   reader.finish();
   return x;
 }
