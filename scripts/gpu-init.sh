@@ -22,6 +22,22 @@ DATA=$(mktemp -d)
 python3 scripts/bench/tts.py --kkmeans "$K" --workload W1 W2 --repeat 1 --out "$DATA" --results "$OUT/results" \
   --machine "$MACHINE" 2>&1 | tee -a "$OUT/summary.txt"
 say "tts done"
+# Reading stored types other than the rows' (converted by the kernels): W2 as float64 and as float16,
+# read as float32, the read phase of a one-epoch fit from its report.
+python3 -c "import h5py,sys; s=h5py.File(sys.argv[1])['points']; o=h5py.File(sys.argv[2],'w'); \
+d=o.create_dataset('points',s.shape,'float64'); h=o.create_dataset('half',s.shape,'float16'); \
+[(d.__setitem__(slice(i,i+1000000), s[i:i+1000000]), h.__setitem__(slice(i,i+1000000), s[i:i+1000000])) \
+for i in range(0,s.shape[0],1000000)]" "$DATA/W2.h5" "$DATA/W2x.h5"
+for set in points half; do
+  cat "$DATA/W2x.h5" >/dev/null
+  "$K" fit --input "$DATA/W2x.h5:/$set" --k 1024 --init random --max-epochs 1 --quiet --output "$DATA/e.h5" \
+    --overwrite --report "$DATA/read.json" &&
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); t=r['seconds']['read']; \
+print(f'read W2 stored as {sys.argv[2]} into float32: {t:.2f} s, {1.28e9*int(sys.argv[3])/t/1e9:.2f} GB/s of the file')" \
+      "$DATA/read.json" "$([[ $set == points ]] && echo float64 || echo float16)" "$([[ $set == points ]] && echo 8 || echo 2)" |
+    tee -a "$OUT/summary.txt"
+done
+rm -f "$DATA/W2x.h5"
 g++ -O2 -shared -fPIC -o "$DATA/events.so" scripts/bench/kokkos_events.cpp
 events() {  # NAME FIT-ARGUMENTS...: one epoch of a fit, its events table in $OUT/events-NAME.txt
   local name=$1
