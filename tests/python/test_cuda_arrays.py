@@ -31,6 +31,18 @@ def test_cuda_tensors_are_fitted_in_place_and_labels_come_back_on_the_gpu():
     np.testing.assert_array_equal(c.cluster_centers_, d.cluster_centers_)
 
 
+def test_float16_tensors_fit_in_place_as_the_numpy_half_fit():
+    rng = np.random.default_rng(2)
+    x = (rng.uniform(-10, 10, (8, 64))[np.arange(20000) % 8] + rng.normal(0, 1, (20000, 64))).astype(np.float16)
+    xt = torch.from_numpy(x).cuda()
+    w = torch.rand(20000, device="cuda", dtype=torch.float32) + 0.5
+    a = KMeans(8, precision="half").fit(xt, sample_weight=w)
+    b = KMeans(8, precision="half").fit(x, sample_weight=w.cpu().numpy())
+    assert a._rows_address == xt.data_ptr()
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.labels_.cpu().numpy(), b.labels_)
+
+
 def test_wrong_dtype_or_layout_is_a_type_error_naming_the_remedy():
     xt = torch.zeros((100, 4), dtype=torch.float64, device="cuda")
     with pytest.raises(TypeError, match="C-contiguous CUDA array of float32"):

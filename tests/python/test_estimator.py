@@ -155,6 +155,44 @@ def test_rows_of_the_working_dtype_are_used_in_place():
         np.testing.assert_array_equal(other, before)
 
 
+def test_half_rows_fit_as_their_values_in_float():
+    """precision "half" keeps the rows as float16 (float16 arrays in place on host backends, others
+    rounded once); centroids, labels, inertia, predict and transform are those of the float fit of the
+    same float16 values, with weights and with every metric's update rule."""
+    x = blobs(2000, 6, 5, seed=3, dtype=np.float64)
+    h = x.astype(np.float16)
+    f = h.astype(np.float32)
+    w = np.random.default_rng(4).uniform(0.5, 2.0, len(x))
+    for metric in ("sqeuclidean", "cosine", "manhattan"):
+        a = KMeans(5, metric=metric, precision="half", random_state=3).fit(h, sample_weight=w)
+        b = KMeans(5, metric=metric, random_state=3).fit(f, sample_weight=w)
+        assert a.cluster_centers_.dtype == np.float32
+        np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+        np.testing.assert_array_equal(a.labels_, b.labels_)
+        assert a.inertia_ == b.inertia_
+        np.testing.assert_array_equal(a.predict(x), b.predict(f))  # (x rounded to float16 first)
+        np.testing.assert_array_equal(a.transform(h), b.transform(f))
+        assert a.transform(h).dtype == np.float32
+        assert a.score(h) == b.score(f)
+    c = KMeans(5, precision="half", random_state=3).fit(x)  # float64 rounded once to float16
+    np.testing.assert_array_equal(c.cluster_centers_, KMeans(5, random_state=3).fit(f).cluster_centers_)
+    if kkmeans._kkmeans.host_rows_in_place:
+        assert KMeans(5, precision="half").fit(h)._rows_address == h.ctypes.data
+
+
+def test_half_rows_beyond_float16s_range_are_refused_by_name():
+    x = blobs(100, 3, 2, dtype=np.float64)
+    x[7, 2] = 70000.0
+    with pytest.raises(ValueError, match=r"X: value 70000 in row 7, column 2 is beyond float16's range \(±65504\): "
+                                         r"use precision 'float'"):
+        KMeans(2, precision="half").fit(x)
+    x[7, 2] = 65519.0  # rounds to 65504: in range
+    KMeans(2, precision="half").fit(x)
+    km = KMeans(2, precision="half").fit(blobs(100, 3, 2))
+    with pytest.raises(ValueError, match="beyond float16's range"):
+        km.predict(np.full((4, 3), -1e6))
+
+
 # --- errors ------------------------------------------------------------------------------------------
 
 
@@ -165,7 +203,7 @@ def test_rows_of_the_working_dtype_are_used_in_place():
     ({"init": "k-means++"}, ValueError, "unknown init 'k-means++' (use one of: auto, kmeans++, kmeans||, random)"),
     ({"mode": "online"}, ValueError, "unknown mode 'online' (use one of: lloyd, minibatch, seed)"),
     ({"assign": "tensor"}, ValueError, "unknown assign path 'tensor'"),
-    ({"precision": "half"}, ValueError, "unknown precision 'half' (use one of: float, double)"),
+    ({"precision": "bfloat16"}, ValueError, "unknown precision 'bfloat16' (use one of: float, double, half)"),
     ({"batch_size": 0}, ValueError, "batch size must be a positive integer or auto, got '0'"),
     ({"n_clusters": 0}, ValueError, "n_clusters must be at least 1, got 0"),
     ({"n_clusters": 2.5}, TypeError, "n_clusters must be an integer, got 2.5"),

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _kkmeans
 
-_DTYPES = {"float": np.float32, "double": np.float64}
+_DTYPES = {"float": np.float32, "double": np.float64, "half": np.float16}
 
 
 def choice(what, value, allowed):
@@ -34,7 +34,32 @@ def integer(name, value, minimum, maximum=INT_MAX):
 
 
 def working_dtype(precision):
+    """The rows' dtype of a precision."""
     return _DTYPES[choice("precision", precision, list(_DTYPES))]
+
+
+def compute_dtype(precision):
+    """The dtype of the centroids and weights of a precision: float32 for 16-bit rows."""
+    return np.float32 if working_dtype(precision) == np.float16 else working_dtype(precision)
+
+
+def narrowed(x, dtype, what="X"):
+    """x itself, or for float16 rows a numpy x of another numeric dtype rounded once to float16 (ties to
+    even); a finite value beyond float16's range (±65504) is a ValueError naming it."""
+    if np.dtype(dtype) != np.float16 or is_cuda_array(x):
+        return x
+    a = np.asarray(x)
+    if a.dtype == np.float16 or a.dtype.kind not in "fiu":
+        return x
+    with np.errstate(over="ignore"):
+        h = a.astype(np.float16)
+    beyond = np.isinf(h) & np.isfinite(a)
+    if beyond.any():
+        at = np.argwhere(beyond)[0]
+        where = f"row {at[0]}, column {at[1]}" if a.ndim == 2 else f"element {at[0]}"
+        raise ValueError(f"{what}: value {a[tuple(at)]:.9g} in {where} is beyond float16's range (±65504): use "
+                         "precision 'float'")
+    return h
 
 
 def metric_object(metric):

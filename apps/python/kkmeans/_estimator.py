@@ -32,7 +32,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     empty : "drop", "split", "farthest" or "keep", default "drop" (empty clusters are dropped:
         cluster_centers_ may have fewer than n_clusters rows)
     mode : "lloyd", "minibatch" or "seed" (the per-batch update of the PyTorch snippet), default "lloyd"
-    precision : "float" or "double", the working precision, default "float"
+    precision : "float", "double" or "half", the rows' precision, default "float". "half": the rows are
+        kept as float16 (half the memory; float16 arrays used in place, others rounded once to float16,
+        a value beyond ±65504 an error), centroids, weights and distances float32; the labels are
+        exact for the float16 values
     assign : "auto", "fused", "gemm", "gemm-checked", "fused-checked" or "gemm-tf32x3", default "auto"
     iou_column : int or None, the width column of boxes for metric "iou" (None: 2 when there are at
         least 4 columns, else 0)
@@ -51,7 +54,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     stayed in the Lloyd epochs: "device" or "host").
 
     Inputs: C-contiguous numpy arrays of the working precision's dtype are used in place (float32 for
-    "float", float64 for "double"); other arrays are converted once. With a CUDA build, CUDA arrays
+    "float", float64 for "double", float16 for "half"); other arrays are converted once. With a CUDA build, CUDA arrays
     (PyTorch, CuPy: __cuda_array_interface__) stay on the GPU, and labels come back as such arrays.
     """
 
@@ -97,6 +100,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         out = 0 if labels_out is None else _checks.device_rows(labels_out, np.int32, "labels")[0][1]
         res = metric.fit(rows, weights, init, options, handle, out)
         self.cluster_centers_ = res["centroids"]
+        self._precision = self.precision  # (the rows' dtype of predict and transform)
         self.labels_ = labels_out if labels_out is not None else res["labels"]
         self.inertia_ = float(res["inertia"])
         self.n_iter_ = int(res["epochs"])
@@ -115,6 +119,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         dtype = _checks.working_dtype(self.precision)
         metric = _checks.metric_object(self.metric)
         options = self._options(dtype)
+        wtype = _checks.compute_dtype(self.precision)
         if _checks.is_cuda_array(X):
             rows, _ = _checks.device_rows(X, dtype)
             n, d = rows[2], rows[3]
@@ -122,7 +127,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             labels_out = _checks.empty_like_device(X, n, np.int32)
         else:
             # Under MPI a rank may hold no rows; the library checks that the ranks have some together.
-            rows = _validate_data(self, X, dtype=dtype, order="C", reset=True,
+            rows = _validate_data(self, _checks.narrowed(X, dtype), dtype=dtype, order="C", reset=True,
                                   ensure_min_samples=0 if self.comm is not None else 1)
             (n, d), labels_out = rows.shape, None
         options["iou_column"] = self._iou_column(d)
@@ -131,13 +136,13 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         weights = None
         if sample_weight is not None:
             if _checks.is_cuda_array(sample_weight):
-                weights, _ = _checks.device_rows(sample_weight, dtype, "sample_weight")
+                weights, _ = _checks.device_rows(sample_weight, wtype, "sample_weight")
             elif n == 0:  # a rank without rows (scikit-learn's check wants one)
-                weights = np.asarray(sample_weight, dtype=dtype).reshape(-1)
+                weights = np.asarray(sample_weight, dtype=wtype).reshape(-1)
                 if weights.shape != (0,):
                     raise ValueError(f"sample_weight.shape == {weights.shape}, expected (0,)!")
             else:
-                weights = np.ascontiguousarray(_check_sample_weight(sample_weight, np.empty((n, 0)), dtype=dtype))
+                weights = np.ascontiguousarray(_check_sample_weight(sample_weight, np.empty((n, 0)), dtype=wtype))
         return metric, rows, weights, self._initial_centroids(d), options, labels_out
 
     def _options(self, dtype):
@@ -185,18 +190,21 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def _rows(self, X):
         """X checked against the fit and converted to its dtype (in place when it has it already)."""
         check_is_fitted(self)
-        dtype = self.cluster_centers_.dtype
+        dtype = _checks.working_dtype(self._fit_precision())
         if _checks.is_cuda_array(X):
             rows, _ = _checks.device_rows(X, dtype)
             if rows[3] != self.n_features_in_:
                 raise ValueError(f"X has {rows[3]} features, but KMeans is expecting {self.n_features_in_} features "
                                  "as input")
             return rows
-        return _validate_data(self, X, dtype=dtype, order="C", reset=False)
+        return _validate_data(self, _checks.narrowed(X, dtype), dtype=dtype, order="C", reset=False)
+
+    def _fit_precision(self):
+        """The precision of the fit (of a model from before it was kept: its centroids' dtype's)."""
+        return getattr(self, "_precision", "float" if self.cluster_centers_.dtype == np.float32 else "double")
 
     def _use_options(self):
-        return {"precision": "float" if self.cluster_centers_.dtype == np.float32 else "double",
-                "iou_column": self._iou_column(self.n_features_in_)}
+        return {"precision": self._fit_precision(), "iou_column": self._iou_column(self.n_features_in_)}
 
     def predict(self, X):
         """The index of each row's nearest centroid (ties: the lowest index)."""
@@ -220,6 +228,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if isinstance(rows, tuple):
             return _checks.as_device_like(X, out)
         dtype = X.dtype if isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64) else np.float64
+        if self._fit_precision() == "half":
+            dtype = np.float32  # (the distances of float16 rows to float32 centroids)
         return out.astype(dtype, copy=False)
 
     def score(self, X, y=None, sample_weight=None):

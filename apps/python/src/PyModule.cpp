@@ -16,6 +16,19 @@
 namespace kkm::python {
 namespace {
 
+/// Whether o is a C-contiguous numpy array of T (numpy's float16, which pybind11 has no type for, by
+/// its kind and size).
+template <class T>
+bool is_array_of(py::object const& o) {
+  if constexpr (is_16_bit_v<T>) {
+    if (!py::isinstance<py::array>(o)) return false;
+    auto const a = py::reinterpret_borrow<py::array>(o);
+    return a.dtype().kind() == 'f' && a.dtype().itemsize() == 2 && (a.flags() & py::array::c_style) != 0;
+  } else {
+    return py::isinstance<py::array_t<T, py::array::c_style>>(o);
+  }
+}
+
 /// Rows handed over by Python: None (no weights), a C-contiguous numpy array of exactly T (used in
 /// place), or ("device", pointer, n, d) for a CUDA array of T.
 template <class T>
@@ -34,11 +47,10 @@ Rows<T> rows_from(py::object const& o) {
     r.on_device = true;
     return r;
   }
-  if (!py::isinstance<py::array_t<T, py::array::c_style>>(o))
-    throw py::type_error(std::string("kkmeans: expected a C-contiguous array of ") + (sizeof(T) == 4 ? "float32" : "float64"));
-  auto const a = py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(o);
+  if (!is_array_of<T>(o)) throw py::type_error(std::string("kkmeans: expected a C-contiguous array of ") + scalar_name<T>());
+  auto const a = py::reinterpret_borrow<py::array>(o);
   if (a.ndim() != 1 && a.ndim() != 2) throw py::value_error("kkmeans: expected a 1-D or 2-D array");
-  r.data = a.data();
+  r.data = static_cast<T const*>(a.data());
   r.n = a.shape(0);
   r.d = a.ndim() == 2 ? a.shape(1) : 1;
   r.owner = a;
@@ -51,17 +63,18 @@ auto in_precision(Metric const& m, py::dict const& options, F&& f) {
   auto const precision = options["precision"].cast<std::string>();
   if (precision == "float") return f(m.f32);
   if (precision == "double") return f(m.f64);
-  throw UserError(unknown_choice("precision", precision, {"float", "double"}));
+  if (precision == "half") return f(m.f16);
+  throw UserError(unknown_choice("precision", precision, {"float", "double", "half"}));
 }
 
-/// Centroids for predict/transform in the ops' precision.
+/// Centroids for predict/transform in the ops' precision (float for 16-bit rows).
 template <class T>
 py::array_t<T> centroids_as(py::object const& c) {
   return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(c);
 }
 
 void bind_metric_type(py::module_& m) {
-  py::class_<Metric>(m, "Metric", "A kkmeans metric: its kernels, in float32 and float64")
+  py::class_<Metric>(m, "Metric", "A kkmeans metric: its kernels, for float32, float64 and float16 rows")
       .def_readonly("name", &Metric::name)
       .def("__repr__", [](Metric const& self) { return "<kkmeans metric '" + self.name + "'>"; })
       .def(
@@ -70,7 +83,7 @@ void bind_metric_type(py::module_& m) {
              py::object const& comm, std::intptr_t labels_out) {
             return in_precision(self, o, [&](auto const& ops) {
               using T = typename std::decay_t<decltype(ops)>::value_type;
-              return ops.fit(rows_from<T>(x), rows_from<T>(w), init, o, comm, labels_out);
+              return ops.fit(rows_from<T>(x), rows_from<compute_t<T>>(w), init, o, comm, labels_out);
             });
           },
           py::arg("x"), py::arg("weights"), py::arg("init"), py::arg("options"), py::arg("comm") = py::none(),
@@ -81,7 +94,7 @@ void bind_metric_type(py::module_& m) {
              bool with_distances) {
             return in_precision(self, o, [&](auto const& ops) {
               using T = typename std::decay_t<decltype(ops)>::value_type;
-              return ops.predict(rows_from<T>(x), centroids_as<T>(c), o, labels_out, with_distances);
+              return ops.predict(rows_from<T>(x), centroids_as<compute_t<T>>(c), o, labels_out, with_distances);
             });
           },
           py::arg("x"), py::arg("centroids"), py::arg("options"), py::arg("labels_out") = 0,
@@ -91,7 +104,7 @@ void bind_metric_type(py::module_& m) {
           [](Metric const& self, py::object const& x, py::object const& c, py::dict const& o) {
             return in_precision(self, o, [&](auto const& ops) -> py::object {
               using T = typename std::decay_t<decltype(ops)>::value_type;
-              return ops.transform(rows_from<T>(x), centroids_as<T>(c), o);
+              return ops.transform(rows_from<T>(x), centroids_as<compute_t<T>>(c), o);
             });
           },
           py::arg("x"), py::arg("centroids"), py::arg("options"));
@@ -113,7 +126,8 @@ PYBIND11_MODULE(_kkmeans, m) {
   kp::bind_metric_type(m);
   pybind11::dict metrics;
   for (char const* name : kkm::metric_names)
-    metrics[name] = kp::Metric{name, kp::builtin_ops<float>(name), kp::builtin_ops<double>(name)};
+    metrics[name] = kp::Metric{name, kp::builtin_ops<float>(name), kp::builtin_ops<double>(name),
+                               kp::builtin_ops<kkm::float16>(name)};
   m.attr("metrics") = metrics;
   m.attr("__version__") = kkm::version();
   m.attr("device") = Kokkos::DefaultExecutionSpace::name();
@@ -133,5 +147,5 @@ PYBIND11_MODULE(_kkmeans, m) {
                                pybind11::arg("data_in") = kp::array_data_in_names(),
                                pybind11::arg("metric") = std::vector<std::string>(kkm::metric_names.begin(),
                                                                              kkm::metric_names.end()),
-                               pybind11::arg("precision") = std::vector<std::string>{"float", "double"});
+                               pybind11::arg("precision") = std::vector<std::string>{"float", "double", "half"});
 }

@@ -170,7 +170,7 @@ class KMeansParallel {
   KMeansParallel(ExecSpace const& space, Rows x, Metric const& metric, std::uint64_t seed, DataSummary const& s,
                  Communicator const& comm, Kokkos::View<C const*, mem> w, Parameters const& p, int k,
                  T const* host_rows = nullptr)
-      : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), p_(p), seed_(seed), n_(x.extent(0)),
+      : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), p_(rounds_parameters(p, x.extent(1), k)), seed_(seed), n_(x.extent(0)),
         d_(x.extent(1)), D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_D"), n_),
         nearest_d_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest_d"), n_),
         nearest_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest"), n_),
@@ -181,7 +181,7 @@ class KMeansParallel {
     std::size_t const per_row = init_row_bytes<T, Metric>(Init::kmeans_parallel, k, 0) * std::size_t(n_);
     std::size_t const have = work_memory<ExecSpace, T>(p.device_memory, n_, d_, true);
     stream_have_ = have > per_row ? have - per_row : 0;
-    StreamPlan const sp = plan_stream<ExecSpace, T, Metric>(p, n_, d_, 2 * k, stream_have_);
+    StreamPlan const sp = plan_stream<ExecSpace, T, Metric>(p_, n_, d_, 2 * k, stream_have_);
     stream_ = std::make_unique<RowStream<ExecSpace, T>>(space_, host_rows, n_, d_, sp.chunk);
   }
 
@@ -256,6 +256,16 @@ class KMeansParallel {
     rows_.insert(rows_.end(), block_rows.begin(), block_rows.end());
   }
 
+  /// The rounds' parameters: the fit's, but where `auto` would pick the fused checked path the rounds
+  /// take the checked GEMM (the same labels). Measured on an H100 at W2's shape (N = 10⁷, d = 128,
+  /// blocks of about 2k = 2048 new candidates): 0.6 s a round fused and checked, 3.5 s for the init,
+  /// against 0.77 s for the whole init with the checked GEMM (docs/PERFORMANCE.md).
+  static Parameters rounds_parameters(Parameters p, int d, int k) {
+    if (p.assign == AssignPath::automatic && gemm_kind_for<ExecSpace, T, Metric>(p.assign, d, 2 * k) == GemmKind::fused_checked)
+      p.assign = AssignPath::gemm_checked;
+    return p;
+  }
+
   void prepare_shift(AssignPlan const& plan) {
     if (plan.gemm != GemmKind::none && ws_.shift.extent(0) == 0) ws_.set_shift(space_, s_.mean);
   }
@@ -280,7 +290,7 @@ class KMeansParallel {
   Communicator const& comm_;
   DataSummary const& s_;
   Kokkos::View<C const*, mem> w_;
-  Parameters const& p_;
+  Parameters const p_;  // (rounds_parameters)
   std::uint64_t seed_;
   std::int64_t n_;
   int d_;

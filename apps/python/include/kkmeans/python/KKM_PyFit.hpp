@@ -175,9 +175,10 @@ inline Communicator communicator_from(py::object const& handle) {
 #endif
 }
 
-/// kkm::fit on the rows, with everything Python reads back.
-template <class T, class Metric>
-py::dict fit_rows(Metric const& metric, Rows<T> const& x, Rows<T> const& w, py::object const& init_centroids,
+/// kkm::fit on the rows, with everything Python reads back (centroids in C: T, or float for 16-bit
+/// rows).
+template <class T, class Metric, class C = compute_t<T>>
+py::dict fit_rows(Metric const& metric, Rows<T> const& x, Rows<C> const& w, py::object const& init_centroids,
                   py::dict const& options, py::object const& comm_handle, std::intptr_t labels_out) {
   ensure_kokkos();
   Parameters p = parameters_from(options);
@@ -194,7 +195,7 @@ py::dict fit_rows(Metric const& metric, Rows<T> const& x, Rows<T> const& w, py::
       py::gil_scoped_release const free_python;
       return fit(Exec{}, rows, weights, p, metric, comm);
     }();
-    out["centroids"] = centroids_to_python<T>(res.centroids);
+    out["centroids"] = centroids_to_python<C>(res.centroids);
     out["labels"] = labels_to_python(res.labels, labels_out);
     out["inertia"] = res.inertia;
     out["epochs"] = res.epochs;
@@ -226,8 +227,8 @@ Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> host_centroids(py::arr
 
 /// Labels of the rows (nearest centroid; ties to the lowest index) and, if asked, each row's
 /// distance to its centroid and their sum (for score).
-template <class T, class Metric>
-py::dict predict_rows(Metric const& metric, Rows<T> const& x, py::array_t<T> const& centroids, std::intptr_t labels_out,
+template <class T, class Metric, class C = compute_t<T>>
+py::dict predict_rows(Metric const& metric, Rows<T> const& x, py::array_t<C> const& centroids, std::intptr_t labels_out,
                       bool with_distances) {
   ensure_kokkos();
   auto const c = host_centroids(centroids);
@@ -255,8 +256,8 @@ py::dict predict_rows(Metric const& metric, Rows<T> const& x, py::array_t<T> con
 }
 
 /// The n × k distances of the rows to every centroid, in the metric's own terms.
-template <class T, class Metric>
-py::array_t<T> transform_rows(Metric const& metric, Rows<T> const& x, py::array_t<T> const& centroids) {
+template <class T, class Metric, class C = compute_t<T>>
+py::array_t<C> transform_rows(Metric const& metric, Rows<T> const& x, py::array_t<C> const& centroids) {
   ensure_kokkos();
   auto const c = host_centroids(centroids);
   Parameters p;  // the n × k distances live on the device anyway: the rows go there too
@@ -266,8 +267,8 @@ py::array_t<T> transform_rows(Metric const& metric, Rows<T> const& x, py::array_
       py::gil_scoped_release const free_python;
       return transform(Exec{}, rows, c, metric);
     }();
-    py::array_t<T> out({static_cast<py::ssize_t>(dist.extent(0)), static_cast<py::ssize_t>(dist.extent(1))});
-    Kokkos::deep_copy(Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+    py::array_t<C> out({static_cast<py::ssize_t>(dist.extent(0)), static_cast<py::ssize_t>(dist.extent(1))});
+    Kokkos::deep_copy(Kokkos::View<C**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
                           out.mutable_data(), dist.extent(0), dist.extent(1)),
                       dist);
     return out;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# k-means‖'s rounds and the fused checked path by k, on a GPU machine (offline, through the device
+# tool): W2's data (N = 1e7, d = 128, 1024 blobs), the init of `--init kmeans||` with the rounds on
+# each checked path (auto: the checked GEMM), and 10 Lloyd epochs of `--assign fused-checked` and
+# `gemm-checked` from random rows at k = 1000, 1024, 2000 and 2048 (median epoch, from the report).
+# Needs the folder of scripts/carry-deps.sh. About 5 minutes on an H100.
+#   bash scripts/gpu-kpar.sh [ARCH]     (logs in ${OUT:-out/gpu-kpar})
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-kpar "$@"
+say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
+{ bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" &&
+  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans -- \
+    -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF; } >"$OUT/build.log" 2>&1 ||
+  { tail -n 60 "$OUT/build.log"; exit 1; }
+say "built"
+DATA=$(mktemp -d)
+"$K" generate -o "$DATA/W2.h5:/points" --n 10000000 --d 128 --k 1024 --spread 1.0 --box 10 --seed 11 --quiet
+say "generated"
+fit() {  # NAME ARGS...: one fit's init seconds, median epoch and inertia
+  local name=$1
+  shift
+  "$K" fit --input "$DATA/W2.h5:/points" --quiet --output "$DATA/o.h5" --overwrite --report "$DATA/r.json" "$@" &&
+    python3 -c "import json,sys,statistics as st; r=json.load(open(sys.argv[1])); h=r.get('history',[]); \
+e=[x['seconds'] for x in h][1:] or [0]; print(f\"{sys.argv[2]:34s} init {r['seconds']['init']:7.3f} s  epoch {1e3*st.median(e):8.2f} ms  \
+inertia {r['inertia']:.9g}  path {r.get('assign_path', r.get('path'))}\")" "$DATA/r.json" "$name" | tee -a "$OUT/summary.txt"
+}
+for a in auto gemm-checked fused-checked; do fit "kmeans|| rounds $a" --k 1024 --init 'kmeans||' --max-epochs 1 --assign "$a"; done
+for k in 1024 1000 2048 2000; do
+  for a in fused-checked gemm-checked; do fit "k $k $a" --k "$k" --init random --max-epochs 10 --tol 0 --assign "$a"; done
+done
+rm -rf "$DATA"
+say "done: $OUT"
