@@ -21,6 +21,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -71,16 +72,20 @@ struct KparSum {
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, fixed_t& a) const { a += to_fixed(D(i), scale); }
 };
 
-/// Flags row i when its draw falls under min(1, ℓ · D(i) / ψ).
+/// Picks row i when its draw falls under min(1, ℓ · D(i) / ψ): its global index goes to the next free
+/// slot of `picked` (in no particular order; past the last slot it is only counted).
 template <class Mem>
 struct KparSelect {
   Kokkos::View<double*, Mem> D;
-  Kokkos::View<int*, Mem> flag;
+  Kokkos::View<std::int64_t*, Mem> picked;
+  Kokkos::View<int*, Mem> count;  // one value: rows picked so far
   std::uint64_t seed, stream;
   std::int64_t offset;
   double factor;  // ℓ / ψ
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
-    flag(i) = uniform01(seed, stream, std::uint64_t(offset + i)) <= D(i) * factor ? 1 : 0;
+    if (!(uniform01(seed, stream, std::uint64_t(offset + i)) <= D(i) * factor)) return;
+    int const slot = detail::atomic_fetch_add(&count(0), 1);
+    if (slot < static_cast<int>(picked.extent(0))) picked(slot) = offset + i;
   }
 };
 
@@ -96,45 +101,32 @@ struct KparWeigh {
   }
 };
 
-/// Counts the flagged rows (the first pass of their compaction).
-template <class Mem>
-struct KparCountFlags {
-  Kokkos::View<int const*, Mem> flag;
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, std::int64_t& count) const { count += flag(i) != 0; }
-};
-
-/// Writes the flagged rows' global indices in ascending order (an exclusive scan of the flags).
-template <class Mem>
-struct KparCompactFlags {
-  Kokkos::View<int const*, Mem> flag;
-  Kokkos::View<std::int64_t*, Mem> picked;
-  std::int64_t offset;
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, std::int64_t& position, bool final) const {
-    if (flag(i) == 0) return;
-    if (final) picked(position) = offset + i;
-    ++position;
-  }
-};
-
-/// This rank's flagged rows as global indices in ascending order, compacted where the flags are:
-/// only those rows (a round flags about ℓ of them over all ranks) cross to the host, not a flag per row.
+/// This rank's rows a round picks (KparSelect), as global indices in ascending order: one launch,
+/// and only the picked rows (about ℓ over all ranks) cross to the host. `picked` grows, and the
+/// round's draws run again, where it was too short (the draws are the same: a function of the row).
 template <class ExecSpace>
-std::vector<std::int64_t> kpar_local_flagged_rows(ExecSpace const& space,
-                                                  Kokkos::View<int const*, typename ExecSpace::memory_space> flag,
-                                                  std::int64_t offset) {
+std::vector<std::int64_t> kpar_local_picked_rows(ExecSpace const& space, KparSelect<typename ExecSpace::memory_space>& select,
+                                                 std::int64_t n) {
   using mem = typename ExecSpace::memory_space;
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
-  std::int64_t const n = flag.extent(0);
-  std::int64_t count = 0;
-  if (n > 0) Kokkos::parallel_reduce("kkm::kpar_count_flags", policy(space, 0, n), KparCountFlags<mem>{flag}, count);
+  if (n == 0) return {};
+  int count = 0;
+  for (;;) {
+    Kokkos::deep_copy(space, select.count, 0);
+    Kokkos::parallel_for("kkm::kpar_select", policy(space, 0, n), select);
+    Kokkos::deep_copy(space, Kokkos::View<int, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(&count),
+                      Kokkos::subview(select.count, 0));
+    space.fence();
+    if (count <= static_cast<int>(select.picked.extent(0))) break;
+    select.picked = Kokkos::View<std::int64_t*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_picked"),
+                                                     2 * std::size_t(count));
+  }
   std::vector<std::int64_t> rows(static_cast<std::size_t>(count));
   if (count == 0) return rows;
-  Kokkos::View<std::int64_t*, mem> picked(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_picked"),
-                                          count);
-  Kokkos::parallel_scan("kkm::kpar_compact_flags", policy(space, 0, n), KparCompactFlags<mem>{flag, picked, offset});
   Kokkos::deep_copy(space, Kokkos::View<std::int64_t*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(rows.data(), rows.size()),
-                    picked);
+                    Kokkos::subview(select.picked, std::make_pair(0, count)));
   space.fence();
+  std::sort(rows.begin(), rows.end());
   return rows;
 }
 
@@ -190,7 +182,10 @@ class KMeansParallel {
   std::vector<std::int64_t> oversample(int k, int rounds, double oversampling) {
     rows_.clear();
     add_candidates({first_center_row(space_, w_, n_, seed_, s_, comm_)});
-    Kokkos::View<int*, mem> flag(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_flag"), n_);
+    // (room for twice the rows a round picks on all ranks together, expected: it grows if short)
+    KparSelect<mem> select{D_, Kokkos::View<std::int64_t*, mem>(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_picked"),
+                                                                std::size_t(2 * oversampling * k) + 1024),
+                           Kokkos::View<int*, mem>("kkm::kpar_count", 1), seed_, 0, s_.row_offset, 0.0};
     for (int round = 0; round < rounds; ++round) {
       double max_d = 0;
       if (n_ > 0) Kokkos::parallel_reduce("kkm::kpar_max_D", policy(space_, 0, n_), KparMax<mem>{D_}, Kokkos::Max<double>(max_d));
@@ -200,11 +195,9 @@ class KMeansParallel {
       fixed_t psi = 0;
       if (n_ > 0) Kokkos::parallel_reduce("kkm::kpar_psi", policy(space_, 0, n_), KparSum<mem>{D_, scale}, psi);
       comm_.allreduce_sum(&psi, 1);
-      Kokkos::parallel_for("kkm::kpar_select", policy(space_, 0, n_),
-                           KparSelect<mem>{D_, flag, seed_, stream_kmeans_parallel + std::uint64_t(round), s_.row_offset,
-                                           oversampling * k / from_fixed(psi, scale)});
-      std::vector<std::int64_t> const picked =
-          kpar_flagged_rows(kpar_local_flagged_rows<ExecSpace>(space_, flag, s_.row_offset), comm_);
+      select.stream = stream_kmeans_parallel + std::uint64_t(round);
+      select.factor = oversampling * k / from_fixed(psi, scale);
+      std::vector<std::int64_t> const picked = kpar_flagged_rows(kpar_local_picked_rows(space_, select, n_), comm_);
       if (!picked.empty()) add_candidates(picked);
     }
     return rows_;
