@@ -3,7 +3,8 @@
 # tool): W2's data (N = 1e7, d = 128, 1024 blobs), the init of `--init kmeans||` with the rounds on
 # each checked path (auto: the checked GEMM), and 10 Lloyd epochs of `--assign fused-checked` and
 # `gemm-checked` from random rows at k = 1000, 1024, 2000 and 2048 (median epoch, from the report);
-# W1's default init, three times.
+# 10 epochs of each checked path where about 8 centroids share each of 128 blobs; W1's default init,
+# three times.
 # Needs the folder of scripts/carry-deps.sh. About 5 minutes on an H100.
 #   bash scripts/gpu-kpar.sh [ARCH]     (logs in ${OUT:-out/gpu-kpar})
 set -uo pipefail
@@ -35,5 +36,8 @@ done
 for k in 1024 1000 2048 2000; do
   for a in fused-checked gemm-checked; do fit "k $k $a" --k "$k" --init random --max-epochs 10 --tol 0 --assign "$a"; done
 done
+# Many centroids near each other: W2's shape with 128 blobs, k = 1024 (about 8 centroids a blob)
+"$K" generate -o "$DATA/W2.h5:/points" --n 10000000 --d 128 --k 128 --spread 1.0 --box 10 --seed 11 --quiet --overwrite
+for a in fused-checked gemm-checked; do fit "128 blobs, k 1024 $a" --k 1024 --init random --max-epochs 10 --tol 0 --assign "$a"; done
 rm -rf "$DATA"
 say "done: $OUT"
