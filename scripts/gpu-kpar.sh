@@ -26,7 +26,7 @@ fit() {  # NAME ARGS...: one fit's init seconds, median epoch and inertia
 e=[x['seconds'] for x in h][1:] or [0]; print(f\"{sys.argv[2]:34s} init {r['seconds']['init']:7.3f} s  epoch {1e3*st.median(e):8.2f} ms  \
 inertia {r['inertia']:.9g}  path {r.get('assign_path', r.get('path'))}\")" "$DATA/r.json" "$name" | tee -a "$OUT/summary.txt"
 }
-for a in auto fused-checked; do fit "kmeans|| rounds $a" --k 1024 --init 'kmeans||' --max-epochs 1 --assign "$a"; done
+fit "kmeans|| rounds auto" --k 1024 --init 'kmeans||' --max-epochs 1
 "$K" generate -o "$DATA/W1.h5:/points" --n 1000000 --d 4 --k 200 --spread 1.0 --box 10 --seed 11 --quiet
 for i in 1 2; do
   "$K" fit --input "$DATA/W1.h5:/points" --k 200 --quiet --output "$DATA/o.h5" --overwrite --report "$DATA/r.json" &&
@@ -36,6 +36,7 @@ done
 for k in 1024 1000; do
   for a in fused-checked gemm-checked; do fit "k $k $a" --k "$k" --init random --max-epochs 10 --tol 0 --assign "$a"; done
 done
+fit "kmeans|| rounds fused-checked" --k 1024 --init 'kmeans||' --max-epochs 1 --assign fused-checked
 # Many centroids near each other: W2's shape with 128 blobs, k = 1024 (about 8 centroids a blob)
 "$K" generate -o "$DATA/W2.h5:/points" --n 10000000 --d 128 --k 128 --spread 1.0 --box 10 --seed 11 --quiet --overwrite
 for a in fused-checked gemm-checked; do fit "128 blobs, k 1024 $a" --k 1024 --init random --max-epochs 10 --tol 0 --assign "$a"; done
