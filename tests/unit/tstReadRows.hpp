@@ -70,7 +70,11 @@ template <class T, class S>
 void expect_kernels_convert_as_hdf5(std::string const& name, hid_t type, std::vector<S> values) {
   using Space = TEST_EXECSPACE;
   int const d = 3;
-  while (values.size() % d != 0 || values.size() < 300) values.push_back(values[values.size() % 7]);
+  std::size_t const given = values.size();
+  while (values.size() % d != 0 || values.size() < 300) {
+    S const v = values[values.size() % given];  // (a copy: push_back may move the vector)
+    values.push_back(v);
+  }
   std::string const path = write_stored(name + "_" + Space::name(), type, values, d);
   kkm::Communicator comm;
   auto const ref = kkm::io::parse_dataset_ref(path + ":/points");
