@@ -21,7 +21,6 @@
 
 #include <Kokkos_Core.hpp>
 
-#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -72,20 +71,16 @@ struct KparSum {
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, fixed_t& a) const { a += to_fixed(D(i), scale); }
 };
 
-/// Picks row i when its draw falls under min(1, ℓ · D(i) / ψ): its global index goes to the next free
-/// slot of `picked` (in no particular order; past the last slot it is only counted).
+/// Flags row i when its draw falls under min(1, ℓ · D(i) / ψ).
 template <class Mem>
 struct KparSelect {
   Kokkos::View<double*, Mem> D;
-  Kokkos::View<std::int64_t*, Mem> picked;
-  Kokkos::View<int*, Mem> count;  // one value: rows picked so far
+  Kokkos::View<int*, Mem> flag;
   std::uint64_t seed, stream;
   std::int64_t offset;
   double factor;  // ℓ / ψ
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i) const {
-    if (!(uniform01(seed, stream, std::uint64_t(offset + i)) <= D(i) * factor)) return;
-    int const slot = detail::atomic_fetch_add(&count(0), 1);
-    if (slot < static_cast<int>(picked.extent(0))) picked(slot) = offset + i;
+    flag(i) = uniform01(seed, stream, std::uint64_t(offset + i)) <= D(i) * factor ? 1 : 0;
   }
 };
 
@@ -101,32 +96,45 @@ struct KparWeigh {
   }
 };
 
-/// This rank's rows a round picks (KparSelect), as global indices in ascending order: one launch,
-/// and only the picked rows (about ℓ over all ranks) cross to the host. `picked` grows, and the
-/// round's draws run again, where it was too short (the draws are the same: a function of the row).
+/// Counts the flagged rows (the first pass of their compaction).
+template <class Mem>
+struct KparCountFlags {
+  Kokkos::View<int const*, Mem> flag;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, std::int64_t& count) const { count += flag(i) != 0; }
+};
+
+/// Writes the flagged rows' global indices in ascending order (an exclusive scan of the flags).
+template <class Mem>
+struct KparCompactFlags {
+  Kokkos::View<int const*, Mem> flag;
+  Kokkos::View<std::int64_t*, Mem> picked;
+  std::int64_t offset;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t i, std::int64_t& position, bool final) const {
+    if (flag(i) == 0) return;
+    if (final) picked(position) = offset + i;
+    ++position;
+  }
+};
+
+/// This rank's flagged rows as global indices in ascending order, compacted where the flags are:
+/// only those rows (a round flags about ℓ of them over all ranks) cross to the host, not a flag per row.
 template <class ExecSpace>
-std::vector<std::int64_t> kpar_local_picked_rows(ExecSpace const& space, KparSelect<typename ExecSpace::memory_space>& select,
-                                                 std::int64_t n) {
+std::vector<std::int64_t> kpar_local_flagged_rows(ExecSpace const& space,
+                                                  Kokkos::View<int const*, typename ExecSpace::memory_space> flag,
+                                                  std::int64_t offset) {
   using mem = typename ExecSpace::memory_space;
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
-  if (n == 0) return {};
-  int count = 0;
-  for (;;) {
-    Kokkos::deep_copy(space, select.count, 0);
-    Kokkos::parallel_for("kkm::kpar_select", policy(space, 0, n), select);
-    Kokkos::deep_copy(space, Kokkos::View<int, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(&count),
-                      Kokkos::subview(select.count, 0));
-    space.fence();
-    if (count <= static_cast<int>(select.picked.extent(0))) break;
-    select.picked = Kokkos::View<std::int64_t*, mem>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_picked"),
-                                                     2 * std::size_t(count));
-  }
+  std::int64_t const n = flag.extent(0);
+  std::int64_t count = 0;
+  if (n > 0) Kokkos::parallel_reduce("kkm::kpar_count_flags", policy(space, 0, n), KparCountFlags<mem>{flag}, count);
   std::vector<std::int64_t> rows(static_cast<std::size_t>(count));
   if (count == 0) return rows;
+  Kokkos::View<std::int64_t*, mem> picked(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_picked"),
+                                          count);
+  Kokkos::parallel_scan("kkm::kpar_compact_flags", policy(space, 0, n), KparCompactFlags<mem>{flag, picked, offset});
   Kokkos::deep_copy(space, Kokkos::View<std::int64_t*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(rows.data(), rows.size()),
-                    Kokkos::subview(select.picked, std::make_pair(0, count)));
+                    picked);
   space.fence();
-  std::sort(rows.begin(), rows.end());
   return rows;
 }
 
@@ -162,7 +170,8 @@ class KMeansParallel {
   KMeansParallel(ExecSpace const& space, Rows x, Metric const& metric, std::uint64_t seed, DataSummary const& s,
                  Communicator const& comm, Kokkos::View<C const*, mem> w, Parameters const& p, int k,
                  T const* host_rows = nullptr)
-      : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), p_(rounds_parameters(p, x.extent(1), k)), seed_(seed), n_(x.extent(0)),
+      : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), p_(rounds_parameters(p, x.extent(1), k)),
+        seed_(seed), n_(x.extent(0)),
         d_(x.extent(1)), D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_D"), n_),
         nearest_d_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest_d"), n_),
         nearest_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest"), n_),
@@ -182,10 +191,7 @@ class KMeansParallel {
   std::vector<std::int64_t> oversample(int k, int rounds, double oversampling) {
     rows_.clear();
     add_candidates({first_center_row(space_, w_, n_, seed_, s_, comm_)});
-    // (room for twice the rows a round picks on all ranks together, expected: it grows if short)
-    KparSelect<mem> select{D_, Kokkos::View<std::int64_t*, mem>(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_picked"),
-                                                                std::size_t(2 * oversampling * k) + 1024),
-                           Kokkos::View<int*, mem>("kkm::kpar_count", 1), seed_, 0, s_.row_offset, 0.0};
+    Kokkos::View<int*, mem> flag(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_flag"), n_);
     for (int round = 0; round < rounds; ++round) {
       double max_d = 0;
       if (n_ > 0) Kokkos::parallel_reduce("kkm::kpar_max_D", policy(space_, 0, n_), KparMax<mem>{D_}, Kokkos::Max<double>(max_d));
@@ -195,9 +201,11 @@ class KMeansParallel {
       fixed_t psi = 0;
       if (n_ > 0) Kokkos::parallel_reduce("kkm::kpar_psi", policy(space_, 0, n_), KparSum<mem>{D_, scale}, psi);
       comm_.allreduce_sum(&psi, 1);
-      select.stream = stream_kmeans_parallel + std::uint64_t(round);
-      select.factor = oversampling * k / from_fixed(psi, scale);
-      std::vector<std::int64_t> const picked = kpar_flagged_rows(kpar_local_picked_rows(space_, select, n_), comm_);
+      Kokkos::parallel_for("kkm::kpar_select", policy(space_, 0, n_),
+                           KparSelect<mem>{D_, flag, seed_, stream_kmeans_parallel + std::uint64_t(round), s_.row_offset,
+                                           oversampling * k / from_fixed(psi, scale)});
+      std::vector<std::int64_t> const picked =
+          kpar_flagged_rows(kpar_local_flagged_rows<ExecSpace>(space_, flag, s_.row_offset), comm_);
       if (!picked.empty()) add_candidates(picked);
     }
     return rows_;
@@ -250,9 +258,11 @@ class KMeansParallel {
   }
 
   /// The rounds' parameters: the fit's, but where `auto` would pick the fused checked path the rounds
-  /// take the checked GEMM (the same labels). Measured on an H100 at W2's shape (N = 10⁷, d = 128,
-  /// blocks of about 2k = 2048 new candidates): 0.6 s a round fused and checked, 3.5 s for the init,
-  /// against 0.77 s for the whole init with the checked GEMM (docs/PERFORMANCE.md).
+  /// take the checked GEMM (the same labels). On an H100 at W2's shape (N = 10⁷, d = 128, about
+  /// 2k = 2048 candidates a round) the init took 3.46 s with the fused checked rounds, 0.77 s with the
+  /// checked GEMM (docs/PERFORMANCE.md). The likely cause, not yet measured: a round's candidates
+  /// crowd into the blobs earlier rounds left far from every candidate, so many rows have more
+  /// near-equal candidates than the fused path's lists keep and are measured against all of them.
   static Parameters rounds_parameters(Parameters p, int d, int k) {
     if (p.assign == AssignPath::automatic && gemm_kind_for<ExecSpace, T, Metric>(p.assign, d, 2 * k) == GemmKind::fused_checked)
       p.assign = AssignPath::gemm_checked;
