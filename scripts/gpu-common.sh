@@ -15,6 +15,8 @@ BUILD=build-cuda-$ARCH
 K=$BUILD/apps/kkmeans/kkmeans
 MACHINE=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -q H200 && echo h200 || echo h100)
 t0=$(date +%s)
+# (the device's copy of the tree may carry a stale .git: results files are named by KKMEANS_COMMIT)
+[[ -n ${KKMEANS_COMMIT:-} ]] || echo "note: KKMEANS_COMMIT is not set; results are labelled with this copy's git HEAD, $(git log -1 --format=%h 2>/dev/null || echo none), which may be stale" >&2
 say() { echo "$* ($(($(date +%s) - t0)) s)" | tee -a "$OUT/summary.txt"; }
 
 # The default (Kokkos 3.4) CUDA build: the application, plus the Python module and its example metric
