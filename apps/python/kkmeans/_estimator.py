@@ -54,8 +54,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     stayed in the Lloyd epochs: "device" or "host").
 
     Inputs: C-contiguous numpy arrays of the working precision's dtype are used in place (float32 for
-    "float", float64 for "double", float16 for "half"); other arrays are converted once. With a CUDA build, CUDA arrays
-    (PyTorch, CuPy: __cuda_array_interface__) stay on the GPU, and labels come back as such arrays.
+    "float", float64 for "double", float16 for "half"); other arrays are converted once. With a CUDA
+    build, CUDA arrays (PyTorch, CuPy: __cuda_array_interface__) stay on the GPU, and labels come back
+    as such arrays.
     """
 
     def __init__(self, n_clusters=8, *, metric="sqeuclidean", init="auto", n_init=1, max_iter=300, tol=1e-4,
