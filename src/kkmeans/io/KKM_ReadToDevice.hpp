@@ -58,55 +58,64 @@ struct ConvertValues {
   }
 };
 
+/// The two-buffer pipeline of a blocked read of `count` rows of `cols` values of U: for each block
+/// of up to `block` rows, read(r0, n, buffer) fills one of two host buffers and land(r0, n, buffer)
+/// queues its copy (and any work on it) on `space`; a buffer is refilled only once the copy out of
+/// it two blocks ago has landed. Every rank runs `blocks` steps (collective reads: n may be 0).
+template <class U, class ExecSpace, class Read, class Land>
+void staged_blocks(ExecSpace const& space, std::int64_t count, std::int64_t cols, std::int64_t block,
+                   std::int64_t blocks, Read&& read, Land&& land) {
+  using Staging = Kokkos::View<U*, kkm::detail::staging_space_t<ExecSpace>>;
+  std::size_t const values = std::size_t(std::min(block, count)) * std::size_t(cols);
+  Staging buf[2] = {Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_staging0"), values),
+                    Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_staging1"), values)};
+  kkm::detail::StreamMarks<ExecSpace> copied;
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    std::int64_t const r0 = std::min(count, b * block), n = std::min(count - r0, block);
+    int const s = b % 2;
+    if (b >= 2) copied.wait(space, s);  // the copy out of this buffer two blocks ago is done
+    read(r0, n, buf[s].data());
+    if (n == 0) continue;
+    land(r0, n, buf[s]);
+    copied.record(space, s);
+  }
+}
+
 /// Rows [row0, row0 + count) of the reader's dataset, stored as S, into x (count × cols of T), in
-/// blocks of `block` rows: each read as stored into one of two host buffers, copied to the kernels'
-/// memory while the next is read, and converted there.
+/// blocks of `block` rows: each read as stored, copied to the kernels' memory while the next is
+/// read, and converted there.
 template <class S, class ExecSpace, class T, class Mem>
 void read_converted(ExecSpace const& space, RowReader& reader, Kokkos::View<T**, Kokkos::LayoutRight, Mem> const& x,
                     std::int64_t row0, std::int64_t count, std::int64_t block, std::int64_t blocks) {
   std::int64_t const cols = x.extent(1);
-  std::size_t const values = std::size_t(std::min(block, count)) * std::size_t(cols);
-  using Staging = Kokkos::View<S*, kkm::detail::staging_space_t<ExecSpace>>;
-  Staging buf[2] = {Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_stored0"), values),
-                    Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_stored1"), values)};
   // (one buffer in the kernels' memory: its copies and conversions are ordered on `space`)
-  Kokkos::View<S*, Mem> stored(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::stored_rows"), values);
-  kkm::detail::StreamMarks<ExecSpace> copied;
-  for (std::int64_t b = 0; b < blocks; ++b) {
-    std::int64_t const r0 = std::min(count, b * block), n = std::min(count - r0, block);
-    int const s = b % 2;
-    if (b >= 2) copied.wait(space, s);  // the copy out of this buffer two blocks ago is done
-    reader.read_stored(row0 + r0, n, buf[s].data());
-    if (n == 0) continue;
-    std::size_t const m = std::size_t(n) * std::size_t(cols);
-    auto const part = std::make_pair(std::size_t(0), m);
-    Kokkos::deep_copy(space, Kokkos::subview(stored, part), Kokkos::subview(buf[s], part));
-    copied.record(space, s);
-    Kokkos::parallel_for("kkm::convert_rows", Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, m),
-                         ConvertValues<S, T>{stored.data(), x.data() + std::size_t(r0) * std::size_t(cols)});
-  }
+  Kokkos::View<S*, Mem> stored(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::stored_rows"),
+                               std::size_t(std::min(block, count)) * std::size_t(cols));
+  staged_blocks<S>(
+      space, count, cols, block, blocks, [&](std::int64_t r0, std::int64_t n, S* buf) { reader.read_stored(row0 + r0, n, buf); },
+      [&](std::int64_t r0, std::int64_t n, auto const& buf) {
+        auto const part = std::make_pair(std::size_t(0), std::size_t(n) * std::size_t(cols));
+        Kokkos::deep_copy(space, Kokkos::subview(stored, part), Kokkos::subview(buf, part));
+        Kokkos::parallel_for("kkm::convert_rows",
+                             Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, part.second),
+                             ConvertValues<S, T>{stored.data(), x.data() + std::size_t(r0) * std::size_t(cols)});
+      });
 }
 
 /// Rows [row0, row0 + count) of the reader's dataset as T into x, in blocks of `block` rows: each
-/// read into one of two host buffers, copied to x's memory while the next is read.
+/// read into a host buffer, copied to x's memory while the next is read.
 template <class ExecSpace, class T, class Mem>
 void read_in_blocks(ExecSpace const& space, RowReader& reader, Kokkos::View<T**, Kokkos::LayoutRight, Mem> const& x,
                     std::int64_t row0, std::int64_t count, std::int64_t block, std::int64_t blocks) {
-  using Staging = Kokkos::View<T**, Kokkos::LayoutRight, kkm::detail::staging_space_t<ExecSpace>>;
-  std::int64_t const rows = std::min(block, count), cols = x.extent(1);
-  Staging buf[2] = {Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_staging0"), rows, cols),
-                    Staging(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::read_staging1"), rows, cols)};
-  kkm::detail::StreamMarks<ExecSpace> copied;
-  for (std::int64_t b = 0; b < blocks; ++b) {
-    std::int64_t const r0 = std::min(count, b * block), n = std::min(count - r0, block);
-    int const s = b % 2;
-    if (b >= 2) copied.wait(space, s);  // the copy out of this buffer two blocks ago is done
-    reader.read(row0 + r0, n, buf[s].data());
-    if (n == 0) continue;
-    Kokkos::deep_copy(space, Kokkos::subview(x, std::make_pair(r0, r0 + n), Kokkos::ALL()),
-                      Kokkos::subview(buf[s], std::make_pair(std::int64_t(0), n), Kokkos::ALL()));
-    copied.record(space, s);
-  }
+  std::int64_t const cols = x.extent(1);
+  staged_blocks<T>(
+      space, count, cols, block, blocks, [&](std::int64_t r0, std::int64_t n, T* buf) { reader.read(row0 + r0, n, buf); },
+      [&](std::int64_t r0, std::int64_t n, auto const& buf) {
+        auto const part = std::make_pair(std::size_t(0), std::size_t(n) * std::size_t(cols));
+        auto const rows = Kokkos::subview(x, std::make_pair(r0, r0 + n), Kokkos::ALL());
+        Kokkos::deep_copy(space, Kokkos::View<T*, Mem, Kokkos::MemoryUnmanaged>(rows.data(), part.second),
+                          Kokkos::subview(buf, part));
+      });
 }
 
 }  // namespace detail
