@@ -5,7 +5,8 @@
 # and `gemm-checked` from random rows at k = 1000 and 1024 (median epoch, from the report);
 # 10 epochs of each checked path where about 8 centroids share each of 128 blobs; W1's default init,
 # twice.
-# Needs the folder of scripts/carry-deps.sh. About 5 minutes on an H100.
+# Needs the folder of scripts/carry-deps.sh. About 5 minutes on an H100; KPAR_PART=crowded runs only
+# the crowded-centroid fits (about 1 minute after another script's build).
 #   bash scripts/gpu-kpar.sh [ARCH]     (logs in ${OUT:-out/gpu-kpar})
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-kpar "$@"
@@ -16,8 +17,6 @@ say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)
   { tail -n 60 "$OUT/build.log"; exit 1; }
 say "built"
 DATA=$(mktemp -d)
-"$K" generate -o "$DATA/W2.h5:/points" --n 10000000 --d 128 --k 1024 --spread 1.0 --box 10 --seed 11 --quiet
-say "generated"
 fit() {  # NAME ARGS...: one fit's init seconds, median epoch and inertia
   local name=$1
   shift
@@ -26,6 +25,9 @@ fit() {  # NAME ARGS...: one fit's init seconds, median epoch and inertia
 e=[x['seconds'] for x in h][1:] or [0]; print(f\"{sys.argv[2]:34s} init {r['seconds']['init']:7.3f} s  epoch {1e3*st.median(e):8.2f} ms  \
 inertia {r['inertia']:.9g}  path {r.get('assign_path', r.get('path'))}\")" "$DATA/r.json" "$name" | tee -a "$OUT/summary.txt"
 }
+[[ ${KPAR_PART:-all} == crowded ]] || {
+"$K" generate -o "$DATA/W2.h5:/points" --n 10000000 --d 128 --k 1024 --spread 1.0 --box 10 --seed 11 --quiet
+say "generated"
 fit "kmeans|| rounds auto" --k 1024 --init 'kmeans||' --max-epochs 1
 "$K" generate -o "$DATA/W1.h5:/points" --n 1000000 --d 4 --k 200 --spread 1.0 --box 10 --seed 11 --quiet
 for i in 1 2; do
@@ -37,6 +39,7 @@ for k in 1024 1000; do
   for a in fused-checked gemm-checked; do fit "k $k $a" --k "$k" --init random --max-epochs 10 --tol 0 --assign "$a"; done
 done
 fit "kmeans|| rounds fused-checked" --k 1024 --init 'kmeans||' --max-epochs 1 --assign fused-checked
+}
 # Many centroids near each other: W2's shape with 128 blobs, k = 1024 (about 8 centroids a blob)
 "$K" generate -o "$DATA/W2.h5:/points" --n 10000000 --d 128 --k 128 --spread 1.0 --box 10 --seed 11 --quiet --overwrite
 for a in fused-checked gemm-checked; do fit "128 blobs, k 1024 $a" --k 1024 --init random --max-epochs 10 --tol 0 --assign "$a"; done
