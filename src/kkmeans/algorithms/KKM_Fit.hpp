@@ -273,3 +273,6 @@ auto fit(Kokkos::View<T**, P...> const& data, Parameters const& params, Metric c
 }
 
 }  // namespace kkm
+
+// (after kkm::fit: its built-in instances are compiled once, in the library)
+#include <kkmeans/algorithms/KKM_FitInstances.hpp>
