@@ -45,18 +45,23 @@ inline std::size_t free_host_memory() {
 }
 
 /// This rank's rows: in the device's memory, or (DataIn::host) in host memory the device reads
-/// across its link and the Lloyd epochs stream from (page-locked on CUDA), or (DataIn::file, host
-/// backends) mapped from their file, which the library reads in place as it reads device rows.
+/// across its link and the Lloyd epochs stream from (page-locked on CUDA), or (DataIn::file) mapped
+/// from their file: on host backends read in place by the library as device rows; on devices
+/// streamed from the mapping, which the device never reads in place.
 template <class T>
 struct Slice {
   using space = Kokkos::DefaultExecutionSpace;
-  Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space> device;  // also the mapped rows
-  Kokkos::View<T**, Kokkos::LayoutRight, detail::staging_space_t<space>> host;
+  static constexpr bool device_is_host = detail::is_host_space<space>();
+  Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space> device;  // also the mapped rows on host backends
+  Kokkos::View<T**, Kokkos::LayoutRight, detail::staging_space_t<space>> host;  // also the mapped rows on devices
   std::shared_ptr<io::MappedRows<T>> mapped;
   DataIn where = DataIn::device;
-  std::int64_t rows() const { return where == DataIn::host ? host.extent(0) : device.extent(0); }
-  /// Where the library is told the rows are: mapped rows are read in place, as device rows.
-  DataIn library_data_in() const { return where == DataIn::file ? DataIn::device : where; }
+  /// Whether the rows are passed as host rows, which the library streams.
+  bool streamed() const { return where == DataIn::host || (where == DataIn::file && !device_is_host); }
+  std::int64_t rows() const { return streamed() ? host.extent(0) : device.extent(0); }
+  /// Where the library is told the rows are: on host backends mapped rows are read in place, as
+  /// device rows.
+  DataIn library_data_in() const { return where == DataIn::file && device_is_host ? DataIn::device : where; }
 };
 
 /// What a slice of `count` rows × `cols` of T needs where it would live, and why it does not fit.
@@ -99,11 +104,9 @@ struct Placement {
 template <class T>
 DataIn place_rows(io::DatasetRef const& ref, DataIn asked, Placement<T> const& pl, Communicator const& comm) {
   constexpr bool device_is_host = detail::is_host_space<Kokkos::DefaultExecutionSpace>();
-  KKM_REQUIRE(asked != DataIn::file || device_is_host,
-              "--data-in file maps the rows for host backends, and this is a GPU build: --data-in host streams "
-              "them from host memory");
-  // (The fit counts its rows against --device-memory as resident; mapped rows are paged by the system.)
-  KKM_REQUIRE(asked != DataIn::file || pl.device_budget == 0,
+  // (On host backends the fit counts its rows against --device-memory as resident; mapped rows are
+  // paged by the system. On devices they are streamed, within --device-memory.)
+  KKM_REQUIRE(asked != DataIn::file || pl.device_budget == 0 || !device_is_host,
               "--data-in file leaves the rows to the system's page cache, which --device-memory does not bound: "
               "leave --device-memory out");
   std::string why;
@@ -114,11 +117,15 @@ DataIn place_rows(io::DatasetRef const& ref, DataIn asked, Placement<T> const& p
     if ((why = io::why_not_mappable<T>(ref)).empty()) why = pl.device_short(true);
   } else if (!(why = pl.device_short(false)).empty() && asked == DataIn::automatic && !device_is_host) {
     std::string const host_why = pl.host_short();
+    std::string const map_why = host_why.empty() ? std::string() : io::why_not_mappable<T>(ref);
     if (host_why.empty()) {
       where = DataIn::host;
       why.clear();
+    } else if (map_why.empty()) {  // larger than host memory: streamed from the file
+      where = DataIn::file;
+      why = pl.device_short(true);
     } else {
-      why += "; in host memory they " + host_why;
+      why += "; in host memory they " + host_why + "; " + map_why;
     }
   } else if (!why.empty() && asked == DataIn::automatic && pl.device_budget == 0) {  // host backends: map them
     std::string const map_why = io::why_not_mappable<T>(ref);
@@ -158,8 +165,12 @@ Slice<T> read_slice(io::DatasetRef const& ref, io::DatasetInfo const& info, Comm
   } else if (slice.where == DataIn::file) {
     slice.mapped = on_every_rank(comm, [&] { return std::make_shared<io::MappedRows<T>>(ref, info, row0, count); });
     stop_on_bus_error();
-    using Mapped = Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space, Kokkos::MemoryUnmanaged>;
-    slice.device = Mapped(const_cast<T*>(slice.mapped->rows()), count, info.cols);
+    T* const rows = const_cast<T*>(slice.mapped->rows());
+    if constexpr (Slice<T>::device_is_host)
+      slice.device = Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space, Kokkos::MemoryUnmanaged>(rows, count, info.cols);
+    else  // (not page-locked: DataIn::file tells the library so, and it only streams them)
+      slice.host = Kokkos::View<T**, Kokkos::LayoutRight, detail::staging_space_t<space>, Kokkos::MemoryUnmanaged>(
+          rows, count, info.cols);
   } else {
     slice.device = io::read_to_space<space, T>(space(), ref, info, row0, count, comm);
   }
@@ -339,7 +350,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
     };
   }
   Progress progress(comm.rank() == 0 && !o.quiet, o.max_epochs, o.n_init);
-  if (slice.where == DataIn::host) progress.streaming(double(n_local) * double(info.cols) * sizeof(T));
+  if (slice.streamed()) progress.streaming(double(n_local) * double(info.cols) * sizeof(T));
   bool const any_mapped = comm.any(slice.mapped != nullptr);
   p.on_epoch = [&progress, &slice, &comm, &ref, any_mapped](int run, EpochStats const& e) {
     progress.epoch(run, e);
@@ -352,8 +363,8 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   t.reset();
   std::size_t const free_before_fit = free_memory();
   auto res = with_metric(o.metric, iou_column, [&](auto metric) {
-    return slice.where == DataIn::host ? fit(space{}, slice.host, weights, p, metric, comm)
-                                       : fit(space{}, slice.device, weights, p, metric, comm);
+    return slice.streamed() ? fit(space{}, slice.host, weights, p, metric, comm)
+                            : fit(space{}, slice.device, weights, p, metric, comm);
   });
   progress.done();
   if (slice.where == DataIn::file) res.data_in = to_string(DataIn::file);

@@ -55,13 +55,13 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
     auto label_and_measure = [&](auto const& x) {
       auto l = predict(space{}, x, c, m, nullptr, 0, slice.library_data_in());
       if (o.distances) {
-        auto dd = assigned_distances(space{}, x, c, l, m);
+        auto dd = assigned_distances(space{}, x, c, l, m, slice.library_data_in());
         auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dd);
         dist.assign(h.data(), h.data() + h.extent(0));
       }
       return l;
     };
-    return slice.where == DataIn::host ? label_and_measure(slice.host) : label_and_measure(slice.device);
+    return slice.streamed() ? label_and_measure(slice.host) : label_and_measure(slice.device);
   });
   auto lh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), labels);
   std::vector<int> local(lh.data(), lh.data() + lh.extent(0));

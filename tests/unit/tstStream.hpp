@@ -3,7 +3,9 @@
 // assignment copy them chunk by chunk into two device buffers. The same centroids, labels, epochs
 // and per-epoch counts as the rows read in place, bit for bit, for every kind of metric, with
 // weights, whatever the chunk size; a budget too small for two chunks of the least rows is refused
-// before any work, naming the least that would do.
+// before any work, naming the least that would do. With data_in = file the engine never reads the
+// rows where they lie (its kernels get no address for them: a read would fault), and what would is
+// refused by name.
 #include <KKM_TestHelpers.hpp>
 
 #include <gtest/gtest.h>
@@ -35,15 +37,16 @@ Kokkos::View<T**, Kokkos::LayoutRight, kkm::detail::staging_space_t<space>> to_h
 /// took several chunks.
 template <class T, class Metric>
 void expect_streaming_changes_nothing(kkm::Parameters p, Matrix<T> const& x, Metric const& metric,
-                                      std::size_t budget, std::vector<T> const& w = {}) {
+                                      std::size_t budget, std::vector<T> const& w = {},
+                                      kkm::DataIn streamed = kkm::DataIn::host) {
   auto const wd = to_device_weights<space>(w);
   p.data_in = kkm::DataIn::device;
   auto const a = kkm::fit(space{}, to_device<space>(x), wd, p, metric);
-  p.data_in = kkm::DataIn::host;
+  p.data_in = streamed;
   p.device_memory = budget;
   auto const b = kkm::fit(space{}, to_host_rows(x), wd, p, metric);
   EXPECT_EQ(a.data_in, "device");
-  EXPECT_EQ(b.data_in, "host");
+  EXPECT_EQ(b.data_in, kkm::to_string(streamed));
   EXPECT_GT(b.stream_chunk_rows, 0);
   EXPECT_LT(b.stream_chunk_rows * 3, x.n) << "the stream should take several chunks";
   EXPECT_EQ(b.bytes_streamed_per_epoch, std::size_t(x.n) * x.d * sizeof(T));
@@ -69,18 +72,27 @@ kkm::Parameters stream_params(int k) {
   return p;
 }
 
+constexpr kkm::DataIn streamed_modes[] = {kkm::DataIn::host, kkm::DataIn::file};
+
 TEST(TEST_CATEGORY, stream_squared_euclidean_equals_in_place) {
   auto const x = blobs<float>(5000, 8, 12, 1.5, 21);
   // 60 KiB: 20 KB of labels, chunks of a few hundred rows.
-  expect_streaming_changes_nothing(stream_params(12), x, kkm::SquaredEuclidean{}, 60 << 10);
+  for (auto mode : streamed_modes)
+    expect_streaming_changes_nothing(stream_params(12), x, kkm::SquaredEuclidean{}, 60 << 10, {}, mode);
 }
 
 TEST(TEST_CATEGORY, stream_weighted_cosine_and_median_equal_in_place) {
   auto const x = blobs<double>(3000, 5, 7, 2.0, 22);
   std::vector<double> w(x.n);
   for (std::int64_t i = 0; i < x.n; ++i) w[i] = 0.5 + double(i % 5);
-  expect_streaming_changes_nothing(stream_params(7), x, kkm::Cosine{}, 60 << 10, w);
+  for (auto mode : streamed_modes) expect_streaming_changes_nothing(stream_params(7), x, kkm::Cosine{}, 60 << 10, w, mode);
   expect_streaming_changes_nothing(stream_params(7), x, kkm::Manhattan{}, 60 << 10, w);
+  auto const boxes = uniform<double>(3000, 4, 0.1, 6.0, 29);
+  auto given = stream_params(7);  // given centroids, and IoU's boxes
+  given.init = kkm::Init::given;
+  for (std::int64_t q = 0; q < 7; ++q)
+    for (int j = 0; j < boxes.d; ++j) given.initial_centroids.push_back(boxes(q * 400, j));
+  expect_streaming_changes_nothing(given, boxes, kkm::IoU{2}, 60 << 10, w, kkm::DataIn::file);
 }
 
 TEST(TEST_CATEGORY, stream_generic_kernel_batches_and_empty_policies_equal_in_place) {
@@ -89,30 +101,68 @@ TEST(TEST_CATEGORY, stream_generic_kernel_batches_and_empty_policies_equal_in_pl
   p.batch_size = 100;
   for (auto empty : {kkm::EmptyPolicy::drop, kkm::EmptyPolicy::split, kkm::EmptyPolicy::farthest}) {
     p.empty = empty;
-    expect_streaming_changes_nothing(p, x, kkm::Euclidean{}, 200 << 10);
+    for (auto mode : streamed_modes)
+      if (mode == kkm::DataIn::host || empty != kkm::EmptyPolicy::farthest)
+        expect_streaming_changes_nothing(p, x, kkm::Euclidean{}, 200 << 10, {}, mode);
   }
 }
 
 TEST(TEST_CATEGORY, stream_checked_gemm_equals_in_place) {
   auto const x = blobs<float>(4000, 40, 70, 1.0, 24);
   auto p = stream_params(70);
-  p.assign = kkm::AssignPath::gemm_checked;
   p.max_epochs = 8;
-  expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 680 << 10);  // chunks of ≈ 800 rows
-  p.assign = kkm::AssignPath::fused_checked;
-  expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 400 << 10);
+  for (auto mode : streamed_modes) {
+    p.assign = kkm::AssignPath::gemm_checked;
+    expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 680 << 10, {}, mode);  // chunks of ≈ 800 rows
+    p.assign = kkm::AssignPath::fused_checked;
+    expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 400 << 10, {}, mode);
+  }
 }
 
 TEST(TEST_CATEGORY, stream_kmeans_parallel_equals_in_place) {
   // k-means‖ streams its rounds' passes too: the same candidates, so the same fit.
   auto const x = blobs<float>(6000, 40, 30, 1.0, 27);
-  auto p = stream_params(64);
-  p.init = kkm::Init::kmeans_parallel;
-  p.max_epochs = 6;
-  // 600 KiB of the data's 938: on GPUs the streamed rounds' work buffers need about 550 KiB.
-  expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 600 << 10);
-  p.assign = kkm::AssignPath::gemm_checked;
-  expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 600 << 10);
+  for (auto mode : streamed_modes) {
+    auto p = stream_params(64);
+    p.init = kkm::Init::kmeans_parallel;
+    p.max_epochs = 6;
+    // 600 KiB of the data's 938: on GPUs the streamed rounds' work buffers need about 550 KiB.
+    expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 600 << 10, {}, mode);
+    p.assign = kkm::AssignPath::gemm_checked;
+    p.n_init = 2;
+    expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 600 << 10, {}, mode);
+  }
+}
+
+TEST(TEST_CATEGORY, stream_from_file_refuses_what_reads_rows_in_place) {
+  auto const x = blobs<float>(2000, 6, 5, 1.0, 30);
+  auto const rows = to_host_rows(x);
+  auto refused = [&](kkm::Parameters p, auto const& metric, char const* what) {
+    p.data_in = kkm::DataIn::file;
+    try {
+      (void)kkm::fit(space{}, rows, p, metric);
+      ADD_FAILURE() << what << " was not refused";
+    } catch (kkm::UserError const& e) {
+      std::string const m = e.what();
+      EXPECT_NE(m.find("data_in = file"), std::string::npos) << m;
+      EXPECT_NE(m.find(what), std::string::npos) << m;
+    }
+  };
+  auto p = stream_params(5);
+  refused(p, kkm::Manhattan{}, "median update");
+  p.init = kkm::Init::kmeanspp;
+  refused(p, kkm::SquaredEuclidean{}, "k-means++");
+  p.init = kkm::Init::random;
+  p.empty = kkm::EmptyPolicy::farthest;
+  refused(p, kkm::SquaredEuclidean{}, "farthest");
+  p.empty = kkm::EmptyPolicy::drop;
+  p.mode = kkm::Mode::minibatch;
+  refused(p, kkm::SquaredEuclidean{}, "mini-batch");
+  auto tiny = stream_params(5);  // k-means‖ finds 3 distinct rows for k = 5
+  tiny.init = kkm::Init::kmeans_parallel;
+  Matrix<float> three{6, 2, {0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2}};
+  tiny.data_in = kkm::DataIn::file;
+  EXPECT_THROW((void)kkm::fit(space{}, to_host_rows(three), tiny, kkm::SquaredEuclidean{}), kkm::UserError);
 }
 
 TEST(TEST_CATEGORY, stream_data_summary_equals_in_place) {
@@ -151,11 +201,23 @@ TEST(TEST_CATEGORY, stream_predict_equals_in_place) {
   auto const fitted = kkm::fit(space{}, to_device<space>(x), stream_params(9), kkm::Manhattan{});
   double in_place = 0, streamed = 0;
   auto const a = kkm::predict(space{}, to_device<space>(x), fitted.centroids, kkm::Manhattan{}, &in_place);
-  auto const b = kkm::predict(space{}, to_host_rows(x), fitted.centroids, kkm::Manhattan{}, &streamed, 0,
-                              kkm::DataIn::host, 40 << 10);  // chunks of ≈ 400 rows
-  EXPECT_EQ(labels_to_host(a), labels_to_host(b));
-  EXPECT_EQ(labels_to_host(a), labels_to_host(fitted.labels));
-  EXPECT_NEAR(in_place, streamed, 1e-9 * in_place);
+  for (auto mode : streamed_modes) {
+    auto const b = kkm::predict(space{}, to_host_rows(x), fitted.centroids, kkm::Manhattan{}, &streamed, 0, mode,
+                                40 << 10);  // chunks of ≈ 400 rows
+    EXPECT_EQ(labels_to_host(a), labels_to_host(b));
+    EXPECT_EQ(labels_to_host(a), labels_to_host(fitted.labels));
+    EXPECT_NEAR(in_place, streamed, 1e-9 * in_place);
+  }
+  // The distances to the labels' centroids, streamed the same way.
+  auto const da = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace{}, kkm::assigned_distances(space{}, to_device<space>(x), fitted.centroids, a, kkm::Manhattan{}));
+  for (auto mode : streamed_modes) {
+    auto const db = Kokkos::create_mirror_view_and_copy(
+        Kokkos::HostSpace{},
+        kkm::assigned_distances(space{}, to_host_rows(x), fitted.centroids, a, kkm::Manhattan{}, mode, 40 << 10));
+    ASSERT_EQ(da.extent(0), db.extent(0));
+    for (std::size_t i = 0; i < da.extent(0); ++i) ASSERT_EQ(da(i), db(i)) << "row " << i;
+  }
 }
 
 TEST(TEST_CATEGORY, stream_budget_too_small_is_refused_naming_the_least) {

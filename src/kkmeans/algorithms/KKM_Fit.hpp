@@ -124,7 +124,7 @@ HostMatrix<compute_t<V>> initial_centroids(ExecSpace const& space, DeviceMatrix<
     for (int c = 0; c < params.k; ++c)
       for (int j = 0; j < d; ++j) c0(c, j) = static_cast<C>(params.initial_centroids[std::size_t(c) * d + j]);
   } else if (init == Init::random) {
-    c0 = init_random(space, x, params.k, seed, summary, comm);
+    c0 = init_random(space, x, params.k, seed, summary, comm, params.data_in == DataIn::file ? host_rows : nullptr);
   } else if (init == Init::kmeans_parallel) {
     c0 = init_kmeans_parallel(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights, 5, 2.0,
                               params, host_rows);
@@ -132,6 +132,20 @@ HostMatrix<compute_t<V>> initial_centroids(ExecSpace const& space, DeviceMatrix<
     c0 = init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights);
   }
   return c0;
+}
+
+/// DataIn::file: refuses, by name, what would read every row where it lies.
+template <class ExecSpace, class Metric>
+void require_streamed_features(Parameters const& p) {
+  auto const why = [](char const* what) {
+    return std::string("data_in = file streams the rows and never reads them where they lie; ") + what;
+  };
+  KKM_REQUIRE(init_for<ExecSpace>(p.init) != Init::kmeanspp,
+              why("k-means++ (init kmeans++, the default on CPUs) reads them there: use init kmeans|| or random"));
+  KKM_REQUIRE(Metric::update != Update::median, why("the median update reads them there: use a metric with a mean update"));
+  KKM_REQUIRE(p.mode == Mode::lloyd, why("the mini-batch modes draw them there: use mode lloyd"));
+  KKM_REQUIRE(p.empty != EmptyPolicy::farthest,
+              why("the farthest empty-cluster policy measures them there: use drop, split or keep"));
 }
 
 /// The data summary of this rank's rows x; host_rows (their host address): streamed through the
@@ -162,6 +176,7 @@ Result<compute_t<V>, typename ExecSpace::memory_space> fit_rows(
   int const d = x.extent(1);
   check_parameters_agree(params, d, comm);
   on_every_rank(comm, [&] { require_streamable(params.data_in, streamable); });
+  if (params.data_in == DataIn::file) require_streamed_features<ExecSpace, Metric>(params);
   KKM_REQUIRE(d >= 1, "data has no columns (d = 0)");
   check_metric_dimensions(metric, d);
   if (params.init == Init::given) {
@@ -202,6 +217,7 @@ Result<compute_t<V>, typename ExecSpace::memory_space> fit_rows(
     Result<C, typename ExecSpace::memory_space> run;
     if (params.mode == Mode::lloyd) {
       run = lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights, host_rows);
+      if (params.data_in == DataIn::file) run.data_in = to_string(DataIn::file);
     } else if constexpr (Metric::update != Update::median) {
       run = minibatch_run(space, x, params, metric, comm, summary, c0, r, weights);
       run.data_in = to_string(host_rows ? DataIn::host : DataIn::device);  // (its draws read them in place)
@@ -253,8 +269,12 @@ Result<compute_t<T>, typename ExecSpace::memory_space> fit(
                 "kkm::fit: data must be accessible from the execution space");
   constexpr bool host_readable = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Mem>::accessible;
   bool const streamed = detail::streams_rows<ExecSpace, Mem>(params.data_in);
-  return detail::fit_rows(space, detail::device_rows<ExecSpace>(data), streamed ? data.data() : nullptr, host_readable,
-                          weights, params, metric, comm);
+  // Rows the device may not read where they lie (DataIn::file) reach the engine through the stream
+  // and host copies only: its kernels get no address for them, so a read in place would fault.
+  auto const x = params.data_in == DataIn::file && host_readable
+                     ? detail::DeviceMatrix<ExecSpace, V>(nullptr, data.extent(0), data.extent(1))
+                     : detail::device_rows<ExecSpace>(data);
+  return detail::fit_rows(space, x, streamed ? data.data() : nullptr, host_readable, weights, params, metric, comm);
 }
 
 /// Fits without sample weights (every row weighs 1).

@@ -91,19 +91,34 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
 }
 
 /// Distance of each row of `data` to the centroid its label names (e.g. the labels from predict).
+/// Rows in host memory are streamed as predict streams them (data_in, device_memory as there).
 template <class ExecSpace, class T, class... P, class Metric>
 Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances(
     ExecSpace const& space, Kokkos::View<T**, P...> const& data,
     Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
-    Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric) {
+    Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric,
+    DataIn data_in = DataIn::automatic, std::size_t device_memory = 0) {
   using V = std::remove_const_t<T>;
+  using mem = typename ExecSpace::memory_space;
+  using DataMem = typename Kokkos::View<T**, P...>::memory_space;
   detail::check_metric<Metric, compute_t<V>>();
+  std::int64_t const n = data.extent(0);
   int const d = data.extent(1);
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model's d differs from the data's");
-  Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c("kkm::centroids",
-                                                                                        centroids.extent(0), d);
+  detail::require_streamable(data_in, Kokkos::SpaceAccessibility<Kokkos::HostSpace, DataMem>::accessible);
+  Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
   Kokkos::deep_copy(space, c, centroids);
-  return detail::assigned_distances_impl(space, detail::device_rows<ExecSpace>(data), c, labels, metric);
+  if (!detail::streams_rows<ExecSpace, DataMem>(data_in))
+    return detail::assigned_distances_impl(space, detail::device_rows<ExecSpace>(data), c, labels, metric);
+  Kokkos::View<double*, mem> out(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"), n);
+  detail::RowStream<ExecSpace, V> stream(
+      space, data.data(), n, d, detail::fused_chunk_rows<ExecSpace, V, Metric>(device_memory, n, d, int(c.extent(0))));
+  stream.for_each_chunk([&](detail::DeviceMatrix<ExecSpace, V> rows, std::int64_t r0, std::int64_t r1) {
+    auto const part = std::make_pair(r0, r1);
+    Kokkos::deep_copy(space, Kokkos::subview(out, part),
+                      detail::assigned_distances_impl(space, rows, c, Kokkos::subview(labels, part), metric));
+  });
+  return out;
 }
 
 /// Distances of every row of `data` to every centroid (n × k): scikit-learn's transform. This is

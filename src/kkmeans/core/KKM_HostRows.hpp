@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <future>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -50,12 +51,13 @@ DeviceMatrix<ExecSpace, typename View::non_const_value_type> device_rows(View co
   }
 }
 
-/// Whether a fit or predict over rows in memory space Mem streams them (DataIn::host, or automatic
-/// where they lie in host memory across a link); never where the host cannot read them.
+/// Whether a fit or predict over rows in memory space Mem streams them (DataIn::host or file, or
+/// automatic where they lie in host memory across a link); never where the host cannot read them.
 template <class ExecSpace, class Mem>
 bool streams_rows(DataIn data_in) {
   if constexpr (!Kokkos::SpaceAccessibility<Kokkos::HostSpace, Mem>::accessible) return false;
-  return data_in == DataIn::host || (data_in == DataIn::automatic && rows_on_host<ExecSpace, Mem>());
+  return data_in == DataIn::host || data_in == DataIn::file ||
+         (data_in == DataIn::automatic && rows_on_host<ExecSpace, Mem>());
 }
 
 /// While alive, host memory [p, p + bytes) is page-locked and mapped for ExecSpace's device (CUDA:
@@ -97,15 +99,19 @@ class PinnedRegistration {
   void* p_ = nullptr;
 };
 
-/// Refuses DataIn::host for rows the host cannot read (host_readable false: the device's own memory).
+/// Refuses DataIn::host and file for rows the host cannot read (host_readable false: the device's own
+/// memory).
 inline void require_streamable(DataIn data_in, bool host_readable) {
-  KKM_REQUIRE(data_in != DataIn::host || host_readable,
-              "data_in = host needs rows in host memory; these are in the device's own memory");
+  KKM_REQUIRE((data_in != DataIn::host && data_in != DataIn::file) || host_readable,
+              "data_in = " + std::string(data_in == DataIn::file ? "file" : "host") +
+                  " needs rows in host memory; these are in the device's own memory");
 }
 
 /// Copies from host to ExecSpace's memory on a queue of their own (CUDA: a stream besides the
 /// kernels'), so that a copy runs while kernels work on earlier data; wait() returns when every copy
-/// queued so far has landed. On host spaces a copy is done when copy() returns.
+/// queued so far has landed. On host spaces a copy is done when copy() returns. (CUDA copies from
+/// pageable memory, such as a mapped file, return only once the driver has staged them: they are
+/// issued from a thread of their own, so that the caller goes on to launch its kernels.)
 template <class ExecSpace>
 class HostToDevice {
  public:
@@ -120,6 +126,7 @@ class HostToDevice {
   HostToDevice& operator=(HostToDevice const&) = delete;
   ~HostToDevice() {
 #if defined(KOKKOS_ENABLE_CUDA)
+    if (staging_.valid()) staging_.wait();
     if (stream_ != nullptr) {
       cudaStreamSynchronize(stream_);
       cudaStreamDestroy(stream_);
@@ -132,8 +139,21 @@ class HostToDevice {
     if (bytes == 0) return;
 #if defined(KOKKOS_ENABLE_CUDA)
     if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
-      if (cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_) != cudaSuccess)
+      land_staged();
+      cudaPointerAttributes a{};
+      bool const pageable = cudaPointerGetAttributes(&a, src) != cudaSuccess || a.type == cudaMemoryTypeUnregistered;
+      (void)cudaGetLastError();
+      auto const issue = [=, s = stream_] { return cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s); };
+      if (pageable) {
+        int device = 0;
+        cudaGetDevice(&device);  // (a new thread starts on device 0; the stream is on this one)
+        staging_ = std::async(std::launch::async, [=] {
+          cudaError_t const e = cudaSetDevice(device);
+          return e == cudaSuccess ? issue() : e;
+        });
+      } else if (issue() != cudaSuccess) {
         throw std::runtime_error("cudaMemcpyAsync of " + std::to_string(bytes) + " bytes to the device failed");
+      }
     } else
 #endif
     {
@@ -145,6 +165,7 @@ class HostToDevice {
   /// Returns when every copy queued so far has landed.
   void wait() {
 #if defined(KOKKOS_ENABLE_CUDA)
+    land_staged();
     if (stream_ != nullptr && cudaStreamSynchronize(stream_) != cudaSuccess)
       throw std::runtime_error("a copy to the device failed");
 #endif
@@ -153,6 +174,12 @@ class HostToDevice {
  private:
 #if defined(KOKKOS_ENABLE_CUDA)
   cudaStream_t stream_ = nullptr;
+  std::future<cudaError_t> staging_;  // a copy from pageable memory being issued, or none
+
+  void land_staged() {
+    if (staging_.valid() && staging_.get() != cudaSuccess)
+      throw std::runtime_error("a copy from pageable host memory to the device failed");
+  }
 #endif
 };
 

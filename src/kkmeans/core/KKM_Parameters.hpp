@@ -82,9 +82,13 @@ enum class DataIn {
   /// memory, within Parameters::device_memory. On host backends the same chunks go through the same
   /// buffers (what tests use); the results are those of DataIn::device bit for bit.
   host,
-  /// The application's: the rows mapped read-only from their file, read by the system as the
-  /// kernels touch them (host backends; data larger than memory). The library reads them in place,
-  /// as DataIn::device rows.
+  /// Rows in host memory the device may not read in place, such as a file mapped read-only (data
+  /// larger than the host's memory, paged in by the system): streamed as with DataIn::host, but
+  /// never read by a kernel where they are. The rows an initialisation or a policy picks are copied
+  /// on the host; what would read every row in place is refused by name (k-means++ and its CPU
+  /// default, the median update, the mini-batch modes, the `farthest` policy). The results are
+  /// those of DataIn::device bit for bit. (The application on host backends maps the rows and
+  /// passes them as device rows instead: there every feature reads them in place.)
   file,
 };
 
@@ -157,9 +161,9 @@ struct Parameters {
     KKM_REQUIRE(batch_size >= 0, "batch size must be positive (or 0 for auto), got " + std::to_string(batch_size));
     KKM_REQUIRE(pipeline == Pipeline::automatic || pipeline == Pipeline::on || pipeline == Pipeline::off,
                 "pipeline must be automatic, on or off, got " + std::to_string(static_cast<int>(pipeline)));
-    KKM_REQUIRE(data_in == DataIn::automatic || data_in == DataIn::device || data_in == DataIn::host,
-                "data_in must be automatic, device or host (file is the application's: it passes mapped rows "
-                "as device rows), got " + std::to_string(static_cast<int>(data_in)));
+    KKM_REQUIRE(data_in == DataIn::automatic || data_in == DataIn::device || data_in == DataIn::host ||
+                    data_in == DataIn::file,
+                "data_in must be automatic, device, host or file, got " + std::to_string(static_cast<int>(data_in)));
     KKM_REQUIRE(checkpoint_every >= 0, "checkpoint interval must be ≥ 0, got " + std::to_string(checkpoint_every));
     KKM_REQUIRE(mode == Mode::lloyd || (checkpoint_every == 0 && !resume_from),
                 "checkpoints and resume are for Lloyd mode");

@@ -29,11 +29,13 @@ constexpr std::uint64_t stream_random_init = 0x52414e444f4dull;   // "RANDOM"
 constexpr std::uint64_t stream_first_center = 0x4649525354ull;    // "FIRST"
 constexpr std::uint64_t stream_kmeanspp = 0x4b4d50500000ull;      // "KMPP" + step/trial
 
-/// k distinct rows drawn uniformly (Floyd's algorithm on counter-based draws).
+/// k distinct rows drawn uniformly (Floyd's algorithm on counter-based draws); host_rows as
+/// gather_rows_into's.
 template <class ExecSpace, class T>
 HostMatrix<compute_t<T>> init_random(ExecSpace const& space,
                           Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x, int k,
-                          std::uint64_t seed, DataSummary const& s, Communicator const& comm) {
+                          std::uint64_t seed, DataSummary const& s, Communicator const& comm,
+                          T const* host_rows = nullptr) {
   std::vector<std::int64_t> picked;
   std::unordered_set<std::int64_t> seen;
   std::int64_t const N = s.n_total;
@@ -43,7 +45,7 @@ HostMatrix<compute_t<T>> init_random(ExecSpace const& space,
     seen.insert(v);
     picked.push_back(v);
   }
-  return gather_rows(space, x, picked, s.row_offset, comm);
+  return gather_rows(space, x, picked, s.row_offset, comm, host_rows);
 }
 
 

@@ -15,6 +15,7 @@
 #include <kkmeans/algorithms/detail/KKM_Memory.hpp>
 #include <kkmeans/algorithms/detail/KKM_RowStream.hpp>
 #include <kkmeans/core/KKM_Atomic.hpp>
+#include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_KMeansPP.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignRows.hpp>
@@ -23,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -176,7 +178,7 @@ class KMeansParallel {
         nearest_d_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest_d"), n_),
         nearest_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest"), n_),
         labels_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_labels"), n_),
-        zero_scale_("kkm::kpar_scale", d_) {
+        zero_scale_("kkm::kpar_scale", d_), unaddressable_(p.data_in == DataIn::file ? host_rows : nullptr) {
     if (!host_rows) return;
     // The chunks fit beside the rounds' per-row buffers; a round's block has about 2k candidates.
     std::size_t const per_row = init_row_bytes<T, Metric>(Init::kmeans_parallel, k, 0) * std::size_t(n_);
@@ -216,7 +218,7 @@ class KMeansParallel {
   std::pair<Kokkos::View<C**, Kokkos::LayoutRight, mem>, Kokkos::View<C*, mem>> weighted_candidates() {
     int const m = rows_.size();
     Kokkos::View<C**, Kokkos::LayoutRight, mem> cand(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_candidates"), m, d_);
-    gather_rows_into(space_, x_, rows_, s_.row_offset, comm_, cand);
+    gather_rows_into(space_, x_, rows_, s_.row_offset, comm_, cand, unaddressable_);
     Kokkos::View<fixed_t*, mem> cw("kkm::kpar_candidate_weights", m);
     Kokkos::parallel_for("kkm::kpar_weigh", policy(space_, 0, n_), KparWeigh<mem, C>{nearest_, w_, cw, s_.weight_scale});
     auto cwh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cw);
@@ -236,7 +238,7 @@ class KMeansParallel {
     int const base = rows_.size();
     int const m = block_rows.size();
     Kokkos::View<C**, Kokkos::LayoutRight, mem> block(Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, "kkm::kpar_block"), m, d_);
-    gather_rows_into(space_, x_, block_rows, s_.row_offset, comm_, block);
+    gather_rows_into(space_, x_, block_rows, s_.row_offset, comm_, block, unaddressable_);
     if (n_ > 0 && stream_) {
       std::int64_t const chunk = stream_->chunk_rows();
       std::size_t const spare = stream_have_ > stream_->bytes() ? stream_have_ - stream_->bytes() : 0;
@@ -304,6 +306,7 @@ class KMeansParallel {
   AssignWorkspace<ExecSpace, T> ws_;
   std::unique_ptr<RowStream<ExecSpace, T>> stream_;  // the rows streamed from host memory, or none
   std::size_t stream_have_ = 0;                     // device bytes the stream and the rounds' batches may take
+  T const* unaddressable_;  // host_rows where the device may not read them in place (DataIn::file), else nullptr
 };
 
 /// k-means‖ with `rounds` rounds of oversampling · k expected candidates, reduced to k by weighted
@@ -320,7 +323,13 @@ HostMatrix<compute_t<T>> init_kmeans_parallel(ExecSpace const& space,
   using mem = typename ExecSpace::memory_space;
   KMeansParallel<ExecSpace, T, Metric> kpar(space, x, metric, seed, s, comm, w, p, k, host_rows);
   int const m = kpar.oversample(k, rounds, oversampling).size();
-  if (m < k) return init_kmeanspp(space, x, metric, k, trials, seed, s, comm, w);  // tiny or degenerate data
+  if (m < k) {  // tiny or degenerate data
+    KKM_REQUIRE(p.data_in != DataIn::file, "k-means‖ found " + std::to_string(m) + " distinct candidate rows for k = " +
+                                               std::to_string(k) + " (fewer distinct rows than k?), and its k-means++ "
+                                               "fallback would read the rows in place, which data_in = file never does: "
+                                               "use init random");
+    return init_kmeanspp(space, x, metric, k, trials, seed, s, comm, w);
+  }
   auto const [cand, weights] = kpar.weighted_candidates();
   // Recluster the weighted candidates to k centres: the same on every rank, so one process each.
   Communicator self;

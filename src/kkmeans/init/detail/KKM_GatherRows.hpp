@@ -29,20 +29,49 @@ struct GatherOwned {
   }
 };
 
+/// The rows a rank owns of `rows` (global indices) copied on the host from host_rows (n × d, the
+/// rank's rows at their host address), widened to the compute type; zeros for the others'.
+template <class T>
+HostMatrix<compute_t<T>> gather_on_host(T const* host_rows, std::int64_t n, int d, std::vector<std::int64_t> const& rows,
+                                        std::int64_t row_offset) {
+  HostMatrix<compute_t<T>> h("kkm::gathered_rows", rows.size(), d);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::int64_t const local = rows[r] - row_offset;
+    if (local < 0 || local >= n) continue;
+    for (int j = 0; j < d; ++j) h(r, j) = compute_t<T>(host_rows[std::size_t(local) * d + j]);
+  }
+  return h;
+}
+
 /// out(r, :) = global row rows[r] for r < rows.size(); out has at least rows.size() rows, and rows
-/// past them are left as they are. On return `out` holds the same values on every rank.
+/// past them are left as they are. On return `out` holds the same values on every rank. host_rows:
+/// x's rows at their host address where the device may not read them in place (DataIn::file), else
+/// nullptr: a kernel reads x.
 template <class ExecSpace, class T>
 void gather_rows_into(ExecSpace const& space,
                       Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                       std::vector<std::int64_t> const& rows, std::int64_t row_offset, Communicator const& comm,
-                      Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out) {
+                      Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out,
+                      T const* host_rows = nullptr) {
   using mem = typename ExecSpace::memory_space;
   int const m = rows.size();
   int const d = x.extent(1);
   if (m == 0) return;
+  auto const mine = Kokkos::subview(out, Kokkos::make_pair(0, m), Kokkos::ALL());
+  if (host_rows) {
+    auto h = gather_on_host(host_rows, x.extent(0), d, rows, row_offset);
+    if (comm.is_distributed()) {
+      std::vector<double> buf(std::size_t(m) * d);
+      for (std::size_t e = 0; e < buf.size(); ++e) buf[e] = static_cast<double>(h.data()[e]);
+      comm.allreduce_sum(buf.data(), buf.size());
+      for (std::size_t e = 0; e < buf.size(); ++e) h.data()[e] = static_cast<compute_t<T>>(buf[e]);
+    }
+    Kokkos::deep_copy(space, mine, h);
+    space.fence();  // (h is freed on return)
+    return;
+  }
   Kokkos::View<std::int64_t*, mem> rows_d(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gather_rows"), m);
   Kokkos::deep_copy(space, rows_d, Kokkos::View<std::int64_t const*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(rows.data(), m));
-  auto const mine = Kokkos::subview(out, Kokkos::make_pair(0, m), Kokkos::ALL());
   Kokkos::parallel_for("kkm::gather_rows", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {m, d}),
                        GatherOwned<mem, T>{x, rows_d, mine, row_offset});
   if (!comm.is_distributed()) return;
@@ -57,15 +86,15 @@ void gather_rows_into(ExecSpace const& space,
 }
 
 /// The rows with the given global indices, on every rank (rows.size() × d on the host, in the
-/// compute type).
+/// compute type); host_rows as gather_rows_into's.
 template <class ExecSpace, class T>
 HostMatrix<compute_t<T>> gather_rows(ExecSpace const& space,
                                      Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                                      std::vector<std::int64_t> const& rows, std::int64_t row_offset,
-                                     Communicator const& comm) {
+                                     Communicator const& comm, T const* host_rows = nullptr) {
   Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gathered_rows"), rows.size(), x.extent(1));
-  gather_rows_into(space, x, rows, row_offset, comm, out);
+  gather_rows_into(space, x, rows, row_offset, comm, out, host_rows);
   HostMatrix<compute_t<T>> h("kkm::gathered_rows", rows.size(), x.extent(1));
   Kokkos::deep_copy(space, h, out);
   space.fence();
