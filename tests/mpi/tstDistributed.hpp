@@ -44,9 +44,19 @@ void check_distributed(Metric const& metric, kkm::Parameters const& p, Matrix<fl
     wl = Kokkos::subview(to_device<space>(wm, r0, count), Kokkos::ALL(), 0);
     wall = Kokkos::subview(to_device<space>(wm), Kokkos::ALL(), 0);
   }
-  auto dist = kkm::fit(space{}, local, wl, p, metric, comm);
-  // Reference: every rank fits the whole data alone.
-  auto whole = kkm::fit(space{}, to_device<space>(x), wall, p, metric, kkm::Communicator{});
+  auto dist = [&] {
+    if (p.data_in != kkm::DataIn::file) return kkm::fit(space{}, local, wl, p, metric, comm);
+    // Streamed from host memory the device is never given an address for (as from a mapped file).
+    Kokkos::View<float**, Kokkos::LayoutRight, kkm::detail::staging_space_t<space>> rows("rows", count, x.d);
+    for (std::int64_t i = 0; i < count; ++i)
+      for (int j = 0; j < x.d; ++j) rows(i, j) = x(r0 + i, j);
+    return kkm::fit(space{}, rows, wl, p, metric, comm);
+  }();
+  // Reference: every rank fits the whole data alone, in place.
+  auto in_place = p;
+  in_place.data_in = kkm::DataIn::device;
+  in_place.device_memory = 0;
+  auto whole = kkm::fit(space{}, to_device<space>(x), wall, in_place, metric, kkm::Communicator{});
 
   EXPECT_EQ(dist.n_rows, x.n);
   EXPECT_EQ(dist.k_final, whole.k_final);
@@ -102,6 +112,23 @@ TEST(TEST_CATEGORY, distributed_random_init_restarts) {
   p.n_init = 3;
   p.init = kkm::Init::random;
   check_distributed(kkm::Euclidean{}, p, blobs<float>(997, 2, 6, 1.0, 32));
+}
+
+TEST(TEST_CATEGORY, distributed_streamed_from_file) {
+  // data_in = file: the rows an initialisation picks are gathered on the host and summed over ranks.
+  kkm::Parameters p;
+  p.k = 8;
+  p.seed = 13;
+  p.data_in = kkm::DataIn::file;
+  p.device_memory = 64 << 10;
+  auto x = blobs<float>(1501, 3, 8, 1.0, 40);
+  std::vector<float> w(x.n);
+  for (std::int64_t i = 0; i < x.n; ++i) w[i] = float(1 + i % 3);
+  p.init = kkm::Init::kmeans_parallel;
+  check_distributed(kkm::SquaredEuclidean{}, p, x, w);
+  p.init = kkm::Init::random;
+  p.n_init = 2;
+  check_distributed(kkm::Cosine{}, p, x);
 }
 
 TEST(TEST_CATEGORY, distributed_kmeans_parallel) {

@@ -158,11 +158,16 @@ TEST(TEST_CATEGORY, stream_from_file_refuses_what_reads_rows_in_place) {
   p.empty = kkm::EmptyPolicy::drop;
   p.mode = kkm::Mode::minibatch;
   refused(p, kkm::SquaredEuclidean{}, "mini-batch");
-  auto tiny = stream_params(5);  // k-means‖ finds 3 distinct rows for k = 5
-  tiny.init = kkm::Init::kmeans_parallel;
-  Matrix<float> three{6, 2, {0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2}};
-  tiny.data_in = kkm::DataIn::file;
-  EXPECT_THROW((void)kkm::fit(space{}, to_host_rows(three), tiny, kkm::SquaredEuclidean{}), kkm::UserError);
+  auto same = stream_params(3);  // k-means‖ finds one candidate (every row the same) for k = 3
+  same.init = kkm::Init::kmeans_parallel;
+  same.data_in = kkm::DataIn::file;
+  Matrix<float> const ten{10, 2, std::vector<float>(20, 1.5f)};
+  try {
+    (void)kkm::fit(space{}, to_host_rows(ten), same, kkm::SquaredEuclidean{});
+    ADD_FAILURE() << "k-means‖'s fallback was not refused";
+  } catch (kkm::UserError const& e) {
+    EXPECT_NE(std::string(e.what()).find("found 1 distinct candidate rows for k = 3"), std::string::npos) << e.what();
+  }
 }
 
 TEST(TEST_CATEGORY, stream_data_summary_equals_in_place) {
