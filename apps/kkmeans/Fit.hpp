@@ -166,11 +166,12 @@ Slice<T> read_slice(io::DatasetRef const& ref, io::DatasetInfo const& info, Comm
     slice.mapped = on_every_rank(comm, [&] { return std::make_shared<io::MappedRows<T>>(ref, info, row0, count); });
     stop_on_bus_error();
     T* const rows = const_cast<T*>(slice.mapped->rows());
+    using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
     if constexpr (Slice<T>::device_is_host)
-      slice.device = Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space, Kokkos::MemoryUnmanaged>(rows, count, info.cols);
+      slice.device = Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space, Unmanaged>(rows, count, info.cols);
     else  // (not page-locked: DataIn::file tells the library so, and it only streams them)
-      slice.host = Kokkos::View<T**, Kokkos::LayoutRight, detail::staging_space_t<space>, Kokkos::MemoryUnmanaged>(
-          rows, count, info.cols);
+      slice.host =
+          Kokkos::View<T**, Kokkos::LayoutRight, detail::staging_space_t<space>, Unmanaged>(rows, count, info.cols);
   } else {
     slice.device = io::read_to_space<space, T>(space(), ref, info, row0, count, comm);
   }
