@@ -3,9 +3,8 @@
 # build of the application, its end-to-end tests of --data-in file and host (results against the rows
 # on the device, on 1–3 ranks, checkpoints, predict, a file changed under the fit), then
 # scripts/bench/out_of_core.py at W2's shape (device, host and file modes, the pinned-copy bound,
-# flash-kmeans' kmeans_largeN where the peers are carried), and 10 epochs of both checked paths where
-# about 8 centroids share each of 128 blobs (KPAR_PART=crowded of scripts/gpu-kpar.sh).
-# Needs the folder of scripts/carry-deps.sh. About 8 minutes on an H100.
+# flash-kmeans' kmeans_largeN where the peers are carried). Needs the folder of scripts/carry-deps.sh.
+# About 8 minutes on an H100 (the build alone about 4.5).
 #   bash scripts/gpu-file.sh [ARCH]     (logs and results in ${OUT:-out/gpu-file})
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-file "$@"
@@ -22,6 +21,4 @@ flash=()
 [[ -d $CARRY/peers ]] && flash=(--flash "$CARRY/peers")
 python3 scripts/bench/out_of_core.py --kkmeans "$K" --device-memory 2500M "${flash[@]}" --out "$(mktemp -d)" \
   --results "$OUT/results" 2>&1 | tee -a "$OUT/summary.txt"
-say "out of core done"
-KPAR_PART=crowded OUT=$OUT/kpar bash scripts/gpu-kpar.sh "$ARCH"
 say "done: $OUT"
