@@ -32,3 +32,20 @@ build_default() {
     bash scripts/build.sh --cuda "$ARCH" --no-bootstrap "${targets[@]}" -- \
       -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" "${py[@]}" >>"$log" 2>&1
 }
+
+# The default CUDA build without the Python module, of the given targets, with any further CMake
+# options after --; the log in $OUT/build.log, whose tail is printed where the build fails (which
+# ends the script).   build_targets TARGET... [-- CMAKE-ARGS...]
+build_targets() {
+  local targets=() extra=()
+  while (($#)) && [[ $1 != -- ]]; do
+    targets+=(--target "$1")
+    shift
+  done
+  [[ ${1:-} == -- ]] && shift && extra=("$@")
+  { bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" &&
+    bash scripts/build.sh --cuda "$ARCH" --no-bootstrap "${targets[@]}" -- \
+      -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF "${extra[@]}"; } \
+    >"$OUT/build.log" 2>&1 || { tail -n 60 "$OUT/build.log"; exit 1; }
+  say "built"
+}

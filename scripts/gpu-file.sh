@@ -9,11 +9,7 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-file "$@"
 say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
-{ bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" &&
-  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans -- \
-    -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF; } >"$OUT/build.log" 2>&1 ||
-  { tail -n 60 "$OUT/build.log"; exit 1; }
-say "built"
+build_targets kkmeans
 KKMEANS_APP_TESTS=map_rows_from_the_file,stream_from_host_memory python3 tests/app/test_app.py "$K" 2>&1 |
   tail -n 30 | tee -a "$OUT/summary.txt"
 say "app tests done"

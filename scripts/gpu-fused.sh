@@ -28,11 +28,7 @@ for shape in "300 4 5 2 300" "1000 32 200 2 1000" "5000 64 1000 2 2000" "20000 1
   timeout 150 "$KB" $shape both 2>&1 | tee -a "$OUT/summary.txt"
 done
 say "kernel bench done"
-{ bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" &&
-  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans --target kkmeans_unit_Cuda -- \
-    -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF -DKKMEANS_ENABLE_WGMMA=ON; } \
-  >"$OUT/build.log" 2>&1 || { tail -n 60 "$OUT/build.log"; exit 1; }
-say "built"
+build_targets kkmeans kkmeans_unit_Cuda -- -DKKMEANS_ENABLE_WGMMA=ON
 timeout 300 "$BUILD/tests/kkmeans_unit_Cuda" >"$OUT/unit.txt" 2>&1
 say "unit suite: exit $? ($(grep -E 'PASSED|FAILED' "$OUT/unit.txt" | tail -1))"
 grep -E '^\[  FAILED' "$OUT/unit.txt" | tee -a "$OUT/summary.txt"

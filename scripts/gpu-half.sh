@@ -8,11 +8,7 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-half "$@"
 say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
-{ bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" &&
-  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans --target kkmeans_unit_Cuda -- \
-    -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF; } \
-  >"$OUT/build.log" 2>&1 || { tail -n 60 "$OUT/build.log"; exit 1; }
-say "built"
+build_targets kkmeans kkmeans_unit_Cuda
 timeout 300 "$BUILD/tests/kkmeans_unit_Cuda" --gtest_filter='*half*:*float16*' >"$OUT/unit.txt" 2>&1
 say "16-bit unit tests: exit $? ($(grep -E 'PASSED|FAILED' "$OUT/unit.txt" | tail -1))"
 DATA=$(mktemp -d)

@@ -9,11 +9,7 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-init "$@"
 say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
-{ bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" &&
-  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans --target kkmeans_trial_bench -- \
-    -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF; } >"$OUT/build.log" 2>&1 ||
-  { tail -n 60 "$OUT/build.log"; exit 1; }
-say "built"
+build_targets kkmeans kkmeans_trial_bench
 for shape in "10000000 128 64" "1000000 4 64"; do
   # shellcheck disable=SC2086
   "$BUILD/apps/kkmeans_trial_bench" $shape 2>&1 | tee -a "$OUT/summary.txt"

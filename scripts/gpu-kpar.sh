@@ -11,11 +11,7 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-kpar "$@"
 say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
-{ bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" &&
-  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --target kkmeans -- \
-    -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF; } >"$OUT/build.log" 2>&1 ||
-  { tail -n 60 "$OUT/build.log"; exit 1; }
-say "built"
+build_targets kkmeans
 DATA=$(mktemp -d)
 fit() {  # NAME ARGS...: one fit's init seconds, median epoch and inertia
   local name=$1
