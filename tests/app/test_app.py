@@ -51,6 +51,11 @@ def run(args, np_=1, check=None):
     return p
 
 
+def gpu_build():
+    """Whether the application runs on a GPU (its default execution space is CUDA's)."""
+    return "default space: Cuda" in run(["info"], check=0).stdout
+
+
 def blobs(path, n=2000, d=2, k=4, seed=0):
     run(["generate", "-o", f"{path}:/points", "--n", str(n), "--d", str(d), "--k", str(k), "--seed", str(seed),
          "--quiet"], check=0)
@@ -229,7 +234,7 @@ def stream_from_host_memory(d):
     run(base + ["--output", f"{d}/device.h5", "--data-in", "device"], check=0)
     run(base + ["--output", f"{d}/random.h5", "--init", "random"], check=0)
     # (GPU builds' default init, k-means‖, keeps 24 bytes a row on the device beside the chunks)
-    budget = "260K" if "default space: Cuda" in run(["info"]).stdout else "200K"
+    budget = "260K" if gpu_build() else "200K"
     for name, extra, np_ in (("host", ["--device-memory", budget], 1), ("host3", ["--device-memory", "100K"], 3),
                              ("chunks", ["--device-memory", "48K", "--init", "random"], 1)):
         run(base + extra + ["--data-in", "host", "--output", f"{d}/{name}.h5", "--report", f"{d}/{name}.json"],
@@ -290,7 +295,7 @@ def map_rows_from_the_file(d):
     blobs(data, n=6000, d=8, k=5)
     base = ["fit", "--input", f"{data}:/points", "--k", "7", "--seed", "3", "--quiet"]
     out = f"{d}/o.h5"
-    gpu = "default space: Cuda" in run(["info"]).stdout
+    gpu = gpu_build()
     run(base + ["--data-in", "file", "--output", f"{d}/f.h5", "--report", f"{d}/f.json"], check=0)
     run(base + ["--output", f"{d}/device.h5", "--data-in", "device"], check=0)
     run(base + ["--data-in", "file", "--output", f"{d}/f3.h5"], np_=3, check=0)

@@ -124,7 +124,7 @@ HostMatrix<compute_t<V>> initial_centroids(ExecSpace const& space, DeviceMatrix<
     for (int c = 0; c < params.k; ++c)
       for (int j = 0; j < d; ++j) c0(c, j) = static_cast<C>(params.initial_centroids[std::size_t(c) * d + j]);
   } else if (init == Init::random) {
-    c0 = init_random(space, x, params.k, seed, summary, comm, params.data_in == DataIn::file ? host_rows : nullptr);
+    c0 = init_random(space, x, params.k, seed, summary, comm, rows_gathered_on_host(params.data_in, host_rows));
   } else if (init == Init::kmeans_parallel) {
     c0 = init_kmeans_parallel(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights, 5, 2.0,
                               params, host_rows);

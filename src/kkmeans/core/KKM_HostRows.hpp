@@ -99,6 +99,14 @@ class PinnedRegistration {
   void* p_ = nullptr;
 };
 
+/// Rows at their host address host_rows where the device may not read them in place (DataIn::file):
+/// the rows an initialisation or a policy picks from them are gathered on the host. Else nullptr: a
+/// kernel reads them.
+template <class T>
+T const* rows_gathered_on_host(DataIn data_in, T const* host_rows) {
+  return data_in == DataIn::file ? host_rows : nullptr;
+}
+
 /// Refuses DataIn::host and file for rows the host cannot read (host_readable false: the device's own
 /// memory).
 inline void require_streamable(DataIn data_in, bool host_readable) {

@@ -178,7 +178,7 @@ class KMeansParallel {
         nearest_d_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest_d"), n_),
         nearest_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_nearest"), n_),
         labels_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_labels"), n_),
-        zero_scale_("kkm::kpar_scale", d_), unaddressable_(p.data_in == DataIn::file ? host_rows : nullptr) {
+        zero_scale_("kkm::kpar_scale", d_), unaddressable_(rows_gathered_on_host(p.data_in, host_rows)) {
     if (!host_rows) return;
     // The chunks fit beside the rounds' per-row buffers; a round's block has about 2k candidates.
     std::size_t const per_row = init_row_bytes<T, Metric>(Init::kmeans_parallel, k, 0) * std::size_t(n_);

@@ -32,8 +32,8 @@ struct GatherOwned {
 /// The rows a rank owns of `rows` (global indices) copied on the host from host_rows (n × d, the
 /// rank's rows at their host address), widened to the compute type; zeros for the others'.
 template <class T>
-HostMatrix<compute_t<T>> gather_on_host(T const* host_rows, std::int64_t n, int d, std::vector<std::int64_t> const& rows,
-                                        std::int64_t row_offset) {
+HostMatrix<compute_t<T>> gather_on_host(T const* host_rows, std::int64_t n, int d,
+                                        std::vector<std::int64_t> const& rows, std::int64_t row_offset) {
   HostMatrix<compute_t<T>> h("kkm::gathered_rows", rows.size(), d);
   for (std::size_t r = 0; r < rows.size(); ++r) {
     std::int64_t const local = rows[r] - row_offset;
@@ -41,6 +41,20 @@ HostMatrix<compute_t<T>> gather_on_host(T const* host_rows, std::int64_t n, int 
     for (int j = 0; j < d; ++j) h(r, j) = compute_t<T>(host_rows[std::size_t(local) * d + j]);
   }
   return h;
+}
+
+/// h summed over the ranks, through double (each row has one owner and zeros elsewhere: exact);
+/// nothing on one rank.
+template <class C>
+void sum_over_ranks(HostMatrix<C> const& h, Communicator const& comm) {
+  if (!comm.is_distributed()) return;
+  std::size_t const m = h.extent(0), d = h.extent(1);
+  std::vector<double> buf(m * d);
+  for (std::size_t r = 0; r < m; ++r)
+    for (std::size_t j = 0; j < d; ++j) buf[r * d + j] = static_cast<double>(h(r, j));
+  comm.allreduce_sum(buf.data(), buf.size());
+  for (std::size_t r = 0; r < m; ++r)
+    for (std::size_t j = 0; j < d; ++j) h(r, j) = static_cast<C>(buf[r * d + j]);
 }
 
 /// out(r, :) = global row rows[r] for r < rows.size(); out has at least rows.size() rows, and rows
@@ -58,31 +72,22 @@ void gather_rows_into(ExecSpace const& space,
   int const d = x.extent(1);
   if (m == 0) return;
   auto const mine = Kokkos::subview(out, Kokkos::make_pair(0, m), Kokkos::ALL());
+  HostMatrix<compute_t<T>> h;
   if (host_rows) {
-    auto h = gather_on_host(host_rows, x.extent(0), d, rows, row_offset);
-    if (comm.is_distributed()) {
-      std::vector<double> buf(std::size_t(m) * d);
-      for (std::size_t e = 0; e < buf.size(); ++e) buf[e] = static_cast<double>(h.data()[e]);
-      comm.allreduce_sum(buf.data(), buf.size());
-      for (std::size_t e = 0; e < buf.size(); ++e) h.data()[e] = static_cast<compute_t<T>>(buf[e]);
-    }
-    Kokkos::deep_copy(space, mine, h);
-    space.fence();  // (h is freed on return)
-    return;
+    h = gather_on_host(host_rows, x.extent(0), d, rows, row_offset);
+  } else {
+    using HostIndices = Kokkos::View<std::int64_t const*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
+    Kokkos::View<std::int64_t*, mem> rows_d(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gather_rows"),
+                                            m);
+    Kokkos::deep_copy(space, rows_d, HostIndices(rows.data(), m));
+    Kokkos::parallel_for("kkm::gather_rows", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {m, d}),
+                         GatherOwned<mem, T>{x, rows_d, mine, row_offset});
+    if (!comm.is_distributed()) return;
+    h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), mine);
   }
-  Kokkos::View<std::int64_t*, mem> rows_d(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gather_rows"), m);
-  Kokkos::deep_copy(space, rows_d, Kokkos::View<std::int64_t const*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(rows.data(), m));
-  Kokkos::parallel_for("kkm::gather_rows", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {m, d}),
-                       GatherOwned<mem, T>{x, rows_d, mine, row_offset});
-  if (!comm.is_distributed()) return;
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), mine);
-  std::vector<double> buf(std::size_t(m) * d);
-  for (int r = 0; r < m; ++r)
-    for (int j = 0; j < d; ++j) buf[std::size_t(r) * d + j] = static_cast<double>(h(r, j));
-  comm.allreduce_sum(buf.data(), buf.size());
-  for (int r = 0; r < m; ++r)
-    for (int j = 0; j < d; ++j) h(r, j) = static_cast<compute_t<T>>(buf[std::size_t(r) * d + j]);
+  sum_over_ranks(h, comm);
   Kokkos::deep_copy(space, mine, h);
+  space.fence();  // (h is freed on return)
 }
 
 /// The rows with the given global indices, on every rank (rows.size() × d on the host, in the
