@@ -13,6 +13,12 @@ same run (PyTorch: 1 GiB page-locked, copied 10 times; skipped without torch). E
 --epochs epochs from the same random rows (--tol 0, --no-stop-on-no-change); ms per epoch is the
 median over the epochs after the first. --flash DIR: a copy of ../shared/peers (flash_peer.py beside
 flash-kmeans/) runs `flash_peer.py --large` as the peer.
+
+A cold file: the file's pages are dropped from the page cache (posix_fadvise DONTNEED), then read
+once in 64 MiB blocks: the disk's sequential read rate. Then two one-epoch fits in file mode, the file
+cached and then dropped: their difference is the time kkmeans' first pass (the data summary's) takes
+to bring the rows from the disk, reported as a rate beside the disk's. Where dropping does not take
+(a file system in memory), it says so.
 """
 import argparse
 import json
@@ -21,6 +27,7 @@ import re
 import statistics
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -48,6 +55,45 @@ def pinned_bandwidth(gib=1, repeats=10):
         torch.cuda.synchronize()
         best = max(best, src.numel() * 4 / (start.elapsed_time(end) * 1e-3) / 1e9)
     return best
+
+
+def drop_from_page_cache(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def read_rate(path):
+    """GB/s of one sequential read of the whole file in 64 MiB blocks."""
+    t0, size = time.perf_counter(), 0
+    with open(path, "rb", buffering=0) as f:
+        while block := f.read(1 << 26):
+            size += len(block)
+    return size / (time.perf_counter() - t0) / 1e9
+
+
+def cold_file(a, data, init, extra):
+    """Lines on reading the rows from the disk: the disk's rate, and kkmeans' first pass's."""
+    drop_from_page_cache(data)
+    disk = read_rate(data)
+    warm = read_rate(data)
+    lines = [f"cold file: one sequential read {disk:.2f} GB/s, from the page cache {warm:.2f} GB/s"]
+    if disk > 0.5 * warm:
+        return lines + ["cold file: dropping the file's pages did not take here (a file system in memory?)"], None
+    secs = []
+    for cold in (False, True):
+        if cold:
+            drop_from_page_cache(data)
+        _, r, cmd = fit(a.kkmeans, data, init, a.k, 1, a.out, "file", extra)
+        secs.append(r["seconds"]["fit"])
+    size = os.path.getsize(data)
+    rate = size / (secs[1] - secs[0]) / 1e9 if secs[1] > secs[0] else float("inf")
+    lines.append(f"cold file: a one-epoch fit {secs[1]:.2f} s against {secs[0]:.2f} s cached; the rows came "
+                 f"from the disk at {rate:.2f} GB/s ({rate / disk:.2f}× the disk's sequential rate)")
+    return lines, results.record("out-of-core", a.n, a.d, a.k, "kkmeans", "cold_file_GBps", rate, cmd,
+                                 variant="data-in file, first pass from the disk", disk_GBps=disk)
 
 
 def fit(binary, data, init, k, epochs, out, where, extra=()):
@@ -114,6 +160,9 @@ def main():
                                    variant=f"data-in {where}", identical_to_device=same))
         if where == "host":
             ms_host = ms
+    cold_lines, cold_rec = cold_file(a, data, init, extra)
+    lines += cold_lines
+    recs += [cold_rec] if cold_rec else []
     if a.flash:
         cmd = [sys.executable, os.path.join(a.flash, "flash_peer.py"), f"{data}:/points", f"{init}:/init",
                str(a.epochs), "--large"]

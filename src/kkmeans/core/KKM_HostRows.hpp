@@ -3,13 +3,16 @@
 /// \brief Rows that stay in host memory while a device works on them: the address the device reads
 /// them at, and copies of them to the device on a queue of their own, overlapped with the kernels.
 #include <kkmeans/core/KKM_Backend.hpp>
+#include <kkmeans/core/KKM_ParallelCopy.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
 
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <future>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -117,9 +120,13 @@ inline void require_streamable(DataIn data_in, bool host_readable) {
 
 /// Copies from host to ExecSpace's memory on a queue of their own (CUDA: a stream besides the
 /// kernels'), so that a copy runs while kernels work on earlier data; wait() returns when every copy
-/// queued so far has landed. On host spaces a copy is done when copy() returns. (CUDA copies from
-/// pageable memory, such as a mapped file, return only once the driver has staged them: they are
-/// issued from a thread of their own, so that the caller goes on to launch its kernels.)
+/// queued so far has landed. On host spaces a copy is done when copy() returns.
+///
+/// CUDA copies from pageable memory (rows mapped from their file) go through page-locked staging
+/// slots: several threads fill a slot from the source (ParallelCopy) while the link empties the one
+/// filled before, all issued from a thread of their own so that the caller goes on to launch its
+/// kernels. (Handed pageable memory itself, the driver stages it with one thread at a fraction of
+/// the link's rate.)
 template <class ExecSpace>
 class HostToDevice {
  public:
@@ -139,6 +146,9 @@ class HostToDevice {
       cudaStreamSynchronize(stream_);
       cudaStreamDestroy(stream_);
     }
+    for (auto& e : slot_free_)
+      if (e != nullptr) cudaEventDestroy(e);
+    if (slots_ != nullptr) cudaFreeHost(slots_);
 #endif
   }
 
@@ -151,15 +161,15 @@ class HostToDevice {
       cudaPointerAttributes a{};
       bool const pageable = cudaPointerGetAttributes(&a, src) != cudaSuccess || a.type == cudaMemoryTypeUnregistered;
       (void)cudaGetLastError();
-      auto const issue = [=, s = stream_] { return cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s); };
       if (pageable) {
+        make_slots();
         int device = 0;
         cudaGetDevice(&device);  // (a new thread starts on device 0; the stream is on this one)
         staging_ = std::async(std::launch::async, [=] {
           cudaError_t const e = cudaSetDevice(device);
-          return e == cudaSuccess ? issue() : e;
+          return e == cudaSuccess ? stage(static_cast<char*>(dst), static_cast<char const*>(src), bytes) : e;
         });
-      } else if (issue() != cudaSuccess) {
+      } else if (cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_) != cudaSuccess) {
         throw std::runtime_error("cudaMemcpyAsync of " + std::to_string(bytes) + " bytes to the device failed");
       }
     } else
@@ -181,8 +191,47 @@ class HostToDevice {
 
  private:
 #if defined(KOKKOS_ENABLE_CUDA)
+  // Three slots of 32 MiB: one filled by the threads, one crossing the link, one spare (the link
+  // takes about 0.6 ms a slot, the threads about as long).
+  static constexpr std::size_t slot_bytes = std::size_t(32) << 20;
+  static constexpr int slot_count = 3;
   cudaStream_t stream_ = nullptr;
   std::future<cudaError_t> staging_;  // a copy from pageable memory being issued, or none
+  char* slots_ = nullptr;             // slot_count × slot_bytes of page-locked memory, made on first use
+  cudaEvent_t slot_free_[slot_count] = {};  // recorded after each slot's copy to the device
+  int next_slot_ = 0;
+  std::unique_ptr<ParallelCopy> fill_;
+
+  void make_slots() {
+    if (slots_ != nullptr) return;
+    if (cudaHostAlloc(reinterpret_cast<void**>(&slots_), slot_count * slot_bytes, cudaHostAllocPortable) != cudaSuccess) {
+      slots_ = nullptr;
+      (void)cudaGetLastError();
+      throw std::runtime_error("cannot allocate " + std::to_string(slot_count * slot_bytes >> 20) +
+                               " MiB of page-locked staging memory");
+    }
+    for (auto& e : slot_free_)
+      if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess)
+        throw std::runtime_error("cudaEventCreate failed");
+    fill_ = std::make_unique<ParallelCopy>(ParallelCopy::default_threads());
+  }
+
+  // Pageable [src, src + bytes) to dst, a slot at a time: a slot is refilled once its previous
+  // copy to the device has landed.
+  cudaError_t stage(char* dst, char const* src, std::size_t bytes) {
+    for (std::size_t off = 0; off < bytes; off += slot_bytes) {
+      std::size_t const n = std::min(slot_bytes, bytes - off);
+      int const s = next_slot_;
+      next_slot_ = (s + 1) % slot_count;
+      char* const slot = slots_ + s * slot_bytes;
+      cudaError_t e = cudaEventSynchronize(slot_free_[s]);
+      if (e != cudaSuccess) return e;
+      (*fill_)(slot, src + off, n);
+      if ((e = cudaMemcpyAsync(dst + off, slot, n, cudaMemcpyHostToDevice, stream_)) != cudaSuccess) return e;
+      if ((e = cudaEventRecord(slot_free_[s], stream_)) != cudaSuccess) return e;
+    }
+    return cudaSuccess;
+  }
 
   void land_staged() {
     if (staging_.valid() && staging_.get() != cudaSuccess)

@@ -1,0 +1,68 @@
+#include <kkmeans/core/KKM_ParallelCopy.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace kkm::detail {
+
+ParallelCopy::ParallelCopy(int threads) {
+  for (int part = 1; part < std::max(1, threads); ++part) workers_.emplace_back([this, part] { work(part); });
+}
+
+ParallelCopy::~ParallelCopy() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  start_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+int ParallelCopy::default_threads() {
+  int const host = int(std::thread::hardware_concurrency());
+  return std::clamp(host / 2, 1, 8);
+}
+
+void ParallelCopy::operator()(void* dst, void const* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    dst_ = static_cast<char*>(dst);
+    src_ = static_cast<char const*>(src);
+    bytes_ = bytes;
+    running_ = int(workers_.size());
+    ++generation_;
+  }
+  start_.notify_all();
+  copy_part(0);
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_.wait(lock, [this] { return running_ == 0; });
+}
+
+// Part p of threads(): its share of the bytes, the boundaries on 4 KiB (one page each thread alone
+// faults in).
+void ParallelCopy::copy_part(int part) const {
+  std::size_t const pages = (bytes_ + 4095) / 4096, n = std::size_t(threads());
+  std::size_t const begin = std::min(bytes_, pages * part / n * 4096);
+  std::size_t const end = std::min(bytes_, pages * (part + 1) / n * 4096);
+  if (end > begin) std::memcpy(dst_ + begin, src_ + begin, end - begin);
+}
+
+void ParallelCopy::work(int part) {
+  std::uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    copy_part(part);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--running_ == 0) done_.notify_one();
+    }
+  }
+}
+
+}  // namespace kkm::detail

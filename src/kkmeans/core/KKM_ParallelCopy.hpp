@@ -1,0 +1,48 @@
+#pragma once
+/// \file KKM_ParallelCopy.hpp
+/// \brief memcpy by several threads at once, for copies whose source one thread reads slowly: rows
+/// mapped from a file (each page found in the page cache or read from the disk on first touch) into
+/// page-locked buffers that the device then copies from at the link's rate.
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kkm::detail {
+
+class ParallelCopy {
+ public:
+  /// `threads` ≥ 1 threads copy, the caller's among them.
+  explicit ParallelCopy(int threads);
+  ~ParallelCopy();
+  ParallelCopy(ParallelCopy const&) = delete;
+  ParallelCopy& operator=(ParallelCopy const&) = delete;
+
+  /// Copies `bytes` bytes from `src` to `dst` (not overlapping), each thread a contiguous part;
+  /// returns when all of them are copied. One caller at a time.
+  void operator()(void* dst, void const* src, std::size_t bytes);
+
+  int threads() const { return int(workers_.size()) + 1; }
+
+  /// The threads a staged copy to a device uses by default: half the host's (the other half run
+  /// the ranks' own threads), at least 1, at most 8 (more do not copy faster from the page cache).
+  static int default_threads();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable start_, done_;
+  std::vector<std::thread> workers_;
+  char* dst_ = nullptr;
+  char const* src_ = nullptr;
+  std::size_t bytes_ = 0;
+  std::uint64_t generation_ = 0;  // one more for each copy, so that a worker starts each once
+  int running_ = 0;               // workers not yet done with this copy
+  bool stop_ = false;
+
+  void copy_part(int part) const;
+  void work(int part);
+};
+
+}  // namespace kkm::detail

@@ -1,0 +1,56 @@
+// ParallelCopy, the several-thread memcpy that fills the page-locked slots of a CUDA copy from rows
+// mapped from their file: every byte lands, nothing outside the destination is written, and a copier
+// serves copy after copy of every size (the parts' page boundaries, sizes under a page per thread).
+#include <kkmeans/core/KKM_ParallelCopy.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+std::vector<unsigned char> pattern(std::size_t bytes, unsigned seed) {
+  std::vector<unsigned char> v(bytes);
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : v) b = static_cast<unsigned char>((x = x * 1664525u + 1013904223u) >> 24);
+  return v;
+}
+
+TEST(TEST_CATEGORY, parallel_copy_lands_every_byte_and_no_other) {
+  std::size_t const guard = 64;
+  for (int threads : {1, 2, 3, 8}) {
+    kkm::detail::ParallelCopy copy(threads);
+    EXPECT_EQ(copy.threads(), threads);
+    unsigned seed = 0;
+    for (std::size_t bytes : {std::size_t(0), std::size_t(1), std::size_t(4095), std::size_t(4096), std::size_t(4097),
+                              std::size_t(3 * 4096 + 7), std::size_t(8 * 4096), std::size_t(10'000'019)}) {
+      auto const src = pattern(bytes, ++seed);
+      std::vector<unsigned char> dst(bytes + 2 * guard, 0xA5);
+      copy(dst.data() + guard, src.data(), bytes);
+      for (std::size_t i = 0; i < guard; ++i) {
+        ASSERT_EQ(dst[i], 0xA5) << "written before the destination, threads " << threads << ", bytes " << bytes;
+        ASSERT_EQ(dst[guard + bytes + i], 0xA5) << "written after the destination, threads " << threads;
+      }
+      ASSERT_TRUE(std::equal(src.begin(), src.end(), dst.begin() + guard)) << "threads " << threads << ", bytes " << bytes;
+    }
+  }
+}
+
+TEST(TEST_CATEGORY, parallel_copy_serves_many_copies_and_ends_idle) {
+  kkm::detail::ParallelCopy copy(4);
+  auto const src = pattern(1 << 16, 7);
+  std::vector<unsigned char> dst(src.size());
+  for (int i = 0; i < 2000; ++i) {  // each copy's workers start once: a lost or repeated start hangs or races here
+    std::size_t const bytes = 1 + std::size_t(i * 37) % src.size();
+    copy(dst.data(), src.data() + (src.size() - bytes), bytes);
+    ASSERT_TRUE(std::equal(dst.begin(), dst.begin() + bytes, src.end() - bytes)) << "copy " << i;
+  }
+  kkm::detail::ParallelCopy unused(3);  // destroyed without a copy: its workers stop
+  EXPECT_GE(kkm::detail::ParallelCopy::default_threads(), 1);
+  EXPECT_LE(kkm::detail::ParallelCopy::default_threads(), 8);
+}
+
+}  // namespace
