@@ -43,6 +43,19 @@ def test_float16_tensors_fit_in_place_as_the_numpy_half_fit():
     np.testing.assert_array_equal(a.labels_.cpu().numpy(), b.labels_)
 
 
+def test_bfloat16_tensors_fit_in_place_as_the_numpy_bfloat16_fit():
+    rng = np.random.default_rng(3)
+    x = (rng.uniform(-10, 10, (8, 64))[np.arange(20000) % 8] + rng.normal(0, 1, (20000, 64))).astype(np.float32)
+    xt = torch.from_numpy(x).cuda().to(torch.bfloat16)
+    a = KMeans(8, precision="bfloat16").fit(xt)
+    b = KMeans(8, precision="bfloat16").fit(xt.float().cpu().numpy())  # the same values, rounded again: unchanged
+    assert a._rows_address == xt.data_ptr()
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.labels_.cpu().numpy(), b.labels_)
+    with pytest.raises(TypeError, match="C-contiguous CUDA array of float32 \\(got bfloat16\\)"):
+        KMeans(2).fit(xt)
+
+
 def test_wrong_dtype_or_layout_is_a_type_error_naming_the_remedy():
     xt = torch.zeros((100, 4), dtype=torch.float64, device="cuda")
     with pytest.raises(TypeError, match="C-contiguous CUDA array of float32"):

@@ -193,6 +193,79 @@ def test_half_rows_beyond_float16s_range_are_refused_by_name():
         km.predict(np.full((4, 3), -1e6))
 
 
+def bfloat16_reference(v):
+    """v (a float64) rounded to bfloat16 by exact rational arithmetic: the nearest of the two bfloat16
+    values around it, ties to the even bit pattern; as float64 (every bfloat16 value is one)."""
+    from fractions import Fraction
+
+    if v == 0:
+        return v
+    m, e = np.frexp(abs(v))  # |v| = m · 2^e, 0.5 ≤ m < 1
+    e = max(int(e), -125)  # below bfloat16's (float32's) least normal exponent: its subnormal spacing
+    step = Fraction(2) ** (e - 8)  # 8 significant bits
+    q, r = divmod(Fraction(abs(v)), step)
+    q += 1 if r > step / 2 or (r == step / 2 and q % 2 == 1) else 0
+    return float(q * step) * (1 if v > 0 else -1)
+
+
+def test_bfloat16_rows_are_rounded_once_to_nearest_even():
+    """float64 values rounded once (not through float32's nearest: near bfloat16's ties that double
+    rounding moves), float32 and integers, subnormals and signs, against exact arithmetic."""
+    from kkmeans import _checks
+
+    tie = 1 + 2.0**-8  # 1 + half a bfloat16 step: a tie, to even (1.0)
+    vals = [tie, tie + 2.0**-40, tie - 2.0**-40, -(tie + 2.0**-40), 1 + 3 * 2.0**-8, 3.0e38, 1e-40, -1e-42, 2.0**-140,
+            0.1, -7.3, 65504.0, 123456789.0]
+    vals += list(np.random.default_rng(7).normal(0, 1e3, 400))
+    x = np.array(vals, dtype=np.float64)
+    bits = _checks.narrowed(x, np.uint16)
+    got = (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    want = np.array([bfloat16_reference(v) for v in vals])
+    np.testing.assert_array_equal(got, want)
+    assert got[1] == 1 + 2.0**-7  # above the tie: up (through float32's nearest it would be the tie, then 1.0)
+    f = x.astype(np.float32)
+    np.testing.assert_array_equal(_checks.narrowed(f, np.uint16),
+                                  _checks.narrowed(f.astype(np.float64), np.uint16))
+    np.testing.assert_array_equal(_checks.narrowed(np.array([3, -200, 257]), np.uint16), [0x4040, 0xC348, 0x4380])
+
+
+def test_bfloat16_rows_fit_as_their_values_in_float():
+    """precision "bfloat16": the fit, predict, transform and score of the float32 fit of the same
+    bfloat16 values, with weights, for each metric's update rule."""
+    x = blobs(2000, 6, 5, seed=5, dtype=np.float64)
+    from kkmeans import _checks
+
+    f = (_checks.narrowed(x, np.uint16).astype(np.uint32) << 16).view(np.float32)
+    w = np.random.default_rng(6).uniform(0.5, 2.0, len(x))
+    for metric in ("sqeuclidean", "cosine", "manhattan"):
+        a = KMeans(5, metric=metric, precision="bfloat16", random_state=3).fit(x, sample_weight=w)
+        b = KMeans(5, metric=metric, random_state=3).fit(f, sample_weight=w)
+        assert a.cluster_centers_.dtype == np.float32
+        np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+        np.testing.assert_array_equal(a.labels_, b.labels_)
+        assert a.inertia_ == b.inertia_
+        np.testing.assert_array_equal(a.predict(x), b.predict(f))
+        np.testing.assert_array_equal(a.transform(x), b.transform(f))
+        assert a.transform(x).dtype == np.float32
+        assert a.score(x) == b.score(f)
+    # The caller's uint16 array is integers, rounded like any other numbers, not taken for bits.
+    u = np.arange(1, 401, dtype=np.uint16).reshape(200, 2)
+    c = KMeans(3, precision="bfloat16", random_state=1).fit(u)
+    d = KMeans(3, random_state=1).fit((_checks.narrowed(u, np.uint16).astype(np.uint32) << 16).view(np.float32))
+    np.testing.assert_array_equal(c.cluster_centers_, d.cluster_centers_)
+
+
+def test_bfloat16_rows_beyond_range_or_not_finite_are_refused_by_name():
+    x = blobs(100, 3, 2, dtype=np.float64)
+    x[4, 1] = -3.4e38
+    with pytest.raises(ValueError, match=r"X: value -3.4e\+38 in row 4, column 1 is beyond bfloat16's range "
+                                         r"\(±3.39e38\): use precision 'float'"):
+        KMeans(2, precision="bfloat16").fit(x)
+    x[4, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        KMeans(2, precision="bfloat16").fit(x)
+
+
 # --- errors ------------------------------------------------------------------------------------------
 
 
@@ -203,7 +276,7 @@ def test_half_rows_beyond_float16s_range_are_refused_by_name():
     ({"init": "k-means++"}, ValueError, "unknown init 'k-means++' (use one of: auto, kmeans++, kmeans||, random)"),
     ({"mode": "online"}, ValueError, "unknown mode 'online' (use one of: lloyd, minibatch, seed)"),
     ({"assign": "tensor"}, ValueError, "unknown assign path 'tensor'"),
-    ({"precision": "bfloat16"}, ValueError, "unknown precision 'bfloat16' (use one of: float, double, half)"),
+    ({"precision": "float8"}, ValueError, "unknown precision 'float8' (use one of: float, double, half, bfloat16)"),
     ({"batch_size": 0}, ValueError, "batch size must be a positive integer or auto, got '0'"),
     ({"n_clusters": 0}, ValueError, "n_clusters must be at least 1, got 0"),
     ({"n_clusters": 2.5}, TypeError, "n_clusters must be an integer, got 2.5"),

@@ -9,7 +9,9 @@ import numpy as np
 
 from . import _kkmeans
 
-_DTYPES = {"float": np.float32, "double": np.float64, "half": np.float16}
+# bfloat16 rows travel as their bits in uint16 (numpy has no bfloat16): never a caller's own uint16
+# array, which is integers to be rounded (narrowed below).
+_DTYPES = {"float": np.float32, "double": np.float64, "half": np.float16, "bfloat16": np.uint16}
 
 
 def choice(what, value, allowed):
@@ -40,25 +42,53 @@ def working_dtype(precision):
 
 def compute_dtype(precision):
     """The dtype of the centroids and weights of a precision: float32 for 16-bit rows."""
-    return np.float32 if working_dtype(precision) == np.float16 else working_dtype(precision)
+    return np.float32 if np.dtype(working_dtype(precision)).itemsize == 2 else working_dtype(precision)
+
+
+def dtype_name(dtype):
+    """The name of a working dtype as users know it (bfloat16 for its bits)."""
+    return "bfloat16" if np.dtype(dtype) == np.uint16 else np.dtype(dtype).name
+
+
+def bfloat16_bits(a):
+    """The bits of float64 values rounded once to bfloat16, to nearest with ties to even. (Through
+    float32 rounded to odd: float32's 16 more mantissa bits keep the one rounding exact.)"""
+    t = a.astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        t = np.where(np.abs(t) > np.abs(a), np.nextafter(t, np.float32(0)), t)  # toward zero
+        u = t.view(np.uint32) | (t != a).astype(np.uint32)  # inexact: the last bit set (odd)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
 
 
 def narrowed(x, dtype, what="X"):
-    """x itself, or for float16 rows a numpy x of another numeric dtype rounded once to float16 (ties to
-    even); a finite value beyond float16's range (±65504) is a ValueError naming it."""
-    if np.dtype(dtype) != np.float16 or is_cuda_array(x):
+    """x itself, or for 16-bit rows a numpy x of another dtype rounded once to them (ties to even):
+    float16 values, or bfloat16's bits (ml_dtypes' bfloat16 arrays are their bits already); a finite
+    value beyond the type's range is a ValueError naming it."""
+    dtype = np.dtype(dtype)
+    if dtype.itemsize != 2 or is_cuda_array(x):
         return x
     a = np.asarray(x)
-    if a.dtype == np.float16 or a.dtype.kind not in "fiu":
-        return x
-    with np.errstate(over="ignore"):
-        h = a.astype(np.float16)
-    beyond = np.isinf(h) & np.isfinite(a)
+    if dtype == np.float16:
+        if a.dtype == np.float16 or a.dtype.kind not in "fiu":
+            return x
+        with np.errstate(over="ignore"):
+            h = a.astype(np.float16)
+        beyond, largest = np.isinf(h), "±65504"
+    else:
+        if a.dtype.name == "bfloat16":
+            return a.view(np.uint16)
+        from sklearn.utils import assert_all_finite
+
+        a = np.asarray(a, dtype=np.float64)  # (the bits cannot say NaN to the checks that follow)
+        assert_all_finite(a, input_name=what)
+        h = bfloat16_bits(a)
+        beyond, largest = (h & 0x7FFF) == 0x7F80, "±3.39e38"
+    beyond &= np.isfinite(a)
     if beyond.any():
         at = np.argwhere(beyond)[0]
         where = f"row {at[0]}, column {at[1]}" if a.ndim == 2 else f"element {at[0]}"
-        raise ValueError(f"{what}: value {a[tuple(at)]:.9g} in {where} is beyond float16's range (±65504): use "
-                         "precision 'float'")
+        raise ValueError(f"{what}: value {a[tuple(at)]:.9g} in {where} is beyond {dtype_name(dtype)}'s range "
+                         f"({largest}): use precision 'float'")
     return h
 
 
@@ -119,8 +149,24 @@ def comm_handle(comm):
 # --- CUDA arrays (PyTorch, CuPy, anything with __cuda_array_interface__) ----------------------------
 
 
+def _torch_cuda_bfloat16(x):
+    """Whether x is a PyTorch bfloat16 tensor on a GPU (whose __cuda_array_interface__ raises)."""
+    return type(x).__module__.split(".")[0] == "torch" and getattr(x, "is_cuda", False) and \
+        str(getattr(x, "dtype", "")) == "torch.bfloat16"
+
+
 def is_cuda_array(x):
-    return hasattr(x, "__cuda_array_interface__")
+    return _torch_cuda_bfloat16(x) or hasattr(x, "__cuda_array_interface__")
+
+
+def _cuda_array_layout(x):
+    """(pointer, shape, dtype name, C-contiguous) of a CUDA array."""
+    if _torch_cuda_bfloat16(x):
+        return x.data_ptr(), tuple(x.shape), "bfloat16", x.is_contiguous()
+    cai = x.__cuda_array_interface__
+    shape, got = tuple(cai["shape"]), np.dtype(cai["typestr"])
+    c_strides = (shape[1] * got.itemsize, got.itemsize) if len(shape) == 2 else (got.itemsize,)
+    return int(cai["data"][0]), shape, got.name, cai.get("strides") in (None, c_strides)
 
 
 def device_rows(x, dtype, what="X"):
@@ -128,20 +174,16 @@ def device_rows(x, dtype, what="X"):
     if _kkmeans.host_rows_in_place:
         raise TypeError(f"{what} is a CUDA array but this kkmeans module was built for {_kkmeans.device}: "
                         "pass a numpy array")
-    cai = x.__cuda_array_interface__
-    shape = tuple(cai["shape"])
+    pointer, shape, got, contiguous = _cuda_array_layout(x)
     if len(shape) not in (1, 2):
         raise ValueError(f"{what} must be 1-D or 2-D, got shape {shape}")
-    want = np.dtype(dtype)
-    got = np.dtype(cai["typestr"])
-    itemsize = got.itemsize
-    c_strides = (shape[1] * itemsize, itemsize) if len(shape) == 2 else (itemsize,)
-    if got != want or (cai.get("strides") not in (None, c_strides)):
-        raise TypeError(f"{what} must be a C-contiguous CUDA array of {want.name} (got {got.name}"
-                        f"{'' if cai.get('strides') in (None, c_strides) else ', strided'}): convert it on the GPU "
-                        f"first, e.g. x.to(torch.{want.name}).contiguous()")
+    want = dtype_name(dtype)
+    if got != want or not contiguous:
+        raise TypeError(f"{what} must be a C-contiguous CUDA array of {want} (got {got}"
+                        f"{'' if contiguous else ', strided'}): convert it on the GPU "
+                        f"first, e.g. x.to(torch.{want}).contiguous()")
     d = shape[1] if len(shape) == 2 else 1
-    return ("device", int(cai["data"][0]), int(shape[0]), int(d)), shape
+    return ("device", pointer, int(shape[0]), int(d)), shape
 
 
 def empty_like_device(x, n, dtype):

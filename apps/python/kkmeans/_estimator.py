@@ -32,10 +32,12 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     empty : "drop", "split", "farthest" or "keep", default "drop" (empty clusters are dropped:
         cluster_centers_ may have fewer than n_clusters rows)
     mode : "lloyd", "minibatch" or "seed" (the per-batch update of the PyTorch snippet), default "lloyd"
-    precision : "float", "double" or "half", the rows' precision, default "float". "half": the rows are
-        kept as float16 (half the memory; float16 arrays used in place, others rounded once to float16,
-        a value beyond ±65504 an error), centroids, weights and distances float32; the labels are
-        exact for the float16 values
+    precision : "float", "double", "half" or "bfloat16", the rows' precision, default "float". "half":
+        the rows are kept as float16 (half the memory; float16 arrays used in place, others rounded once
+        to float16, a value beyond ±65504 an error), centroids, weights and distances float32; the labels
+        are exact for the float16 values. "bfloat16" the same with bfloat16 rows (float32's range, 8
+        bits of mantissa; numpy arrays rounded once, PyTorch's bfloat16 tensors and ml_dtypes' arrays
+        used as they are)
     assign : "auto", "fused", "gemm", "gemm-checked", "fused-checked" or "gemm-tf32x3", default "auto"
     iou_column : int or None, the width column of boxes for metric "iou" (None: 2 when there are at
         least 4 columns, else 0)
@@ -55,8 +57,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Inputs: C-contiguous numpy arrays of the working precision's dtype are used in place (float32 for
     "float", float64 for "double", float16 for "half"); other arrays are converted once. With a CUDA
-    build, CUDA arrays (PyTorch, CuPy: __cuda_array_interface__) stay on the GPU, and labels come back
-    as such arrays.
+    build, CUDA arrays (PyTorch, CuPy: __cuda_array_interface__; PyTorch's bfloat16 tensors) stay on
+    the GPU, and labels come back as such arrays.
     """
 
     def __init__(self, n_clusters=8, *, metric="sqeuclidean", init="auto", n_init=1, max_iter=300, tol=1e-4,
@@ -229,8 +231,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if isinstance(rows, tuple):
             return _checks.as_device_like(X, out)
         dtype = X.dtype if isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64) else np.float64
-        if self._fit_precision() == "half":
-            dtype = np.float32  # (the distances of float16 rows to float32 centroids)
+        if self._fit_precision() in ("half", "bfloat16"):
+            dtype = np.float32  # (the distances of 16-bit rows to float32 centroids)
         return out.astype(dtype, copy=False)
 
     def score(self, X, y=None, sample_weight=None):

@@ -1,7 +1,8 @@
 #pragma once
 // The built-in metrics (kkm::metric_names) as Python's Metric objects: each call picks the metric
 // type by name, so one instantiation per precision serves all five. The precisions compile in
-// separate files (PyBuiltinFloat.cpp, PyBuiltinDouble.cpp, PyBuiltinHalf.cpp), in parallel.
+// separate files (PyBuiltinFloat.cpp, PyBuiltinDouble.cpp, PyBuiltinHalf.cpp, PyBuiltinBfloat16.cpp), in
+// parallel.
 #include <kkmeans/metrics/KKM_MetricByName.hpp>
 #include <kkmeans/python/KKM_PyMetric.hpp>
 
@@ -32,5 +33,6 @@ MetricOps<T> builtin_ops(std::string const& name) {
 extern template MetricOps<float> builtin_ops<float>(std::string const&);
 extern template MetricOps<double> builtin_ops<double>(std::string const&);
 extern template MetricOps<float16> builtin_ops<float16>(std::string const&);
+extern template MetricOps<bfloat16> builtin_ops<bfloat16>(std::string const&);
 
 }  // namespace kkm::python

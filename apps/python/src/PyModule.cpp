@@ -12,18 +12,22 @@
 #include <Kokkos_Core.hpp>
 
 #include <string>
+#include <type_traits>
+#include <vector>
 
 namespace kkm::python {
 namespace {
 
-/// Whether o is a C-contiguous numpy array of T (numpy's float16, which pybind11 has no type for, by
-/// its kind and size).
+/// Whether o is a C-contiguous numpy array of T: for the 16-bit types, which pybind11 has no type for,
+/// by kind and size — numpy's float16, and for bfloat16 the unsigned 16-bit integers the estimator
+/// hands over as its bits (numpy has no bfloat16).
 template <class T>
 bool is_array_of(py::object const& o) {
   if constexpr (is_16_bit_v<T>) {
     if (!py::isinstance<py::array>(o)) return false;
     auto const a = py::reinterpret_borrow<py::array>(o);
-    return a.dtype().kind() == 'f' && a.dtype().itemsize() == 2 && (a.flags() & py::array::c_style) != 0;
+    char const kind = std::is_same_v<T, bfloat16> ? 'u' : 'f';
+    return a.dtype().kind() == kind && a.dtype().itemsize() == 2 && (a.flags() & py::array::c_style) != 0;
   } else {
     return py::isinstance<py::array_t<T, py::array::c_style>>(o);
   }
@@ -57,6 +61,8 @@ Rows<T> rows_from(py::object const& o) {
   return r;
 }
 
+std::vector<std::string> const precisions{"float", "double", "half", "bfloat16"};
+
 /// Calls f(ops) with the metric's operations in the precision the options name.
 template <class F>
 auto in_precision(Metric const& m, py::dict const& options, F&& f) {
@@ -64,7 +70,8 @@ auto in_precision(Metric const& m, py::dict const& options, F&& f) {
   if (precision == "float") return f(m.f32);
   if (precision == "double") return f(m.f64);
   if (precision == "half") return f(m.f16);
-  throw UserError(unknown_choice("precision", precision, {"float", "double", "half"}));
+  if (precision == "bfloat16") return f(m.bf16);
+  throw UserError(unknown_choice("precision", precision, precisions));
 }
 
 /// Centroids for predict/transform in the ops' precision (float for 16-bit rows).
@@ -74,7 +81,7 @@ py::array_t<T> centroids_as(py::object const& c) {
 }
 
 void bind_metric_type(py::module_& m) {
-  py::class_<Metric>(m, "Metric", "A kkmeans metric: its kernels, for float32, float64 and float16 rows")
+  py::class_<Metric>(m, "Metric", "A kkmeans metric: its kernels, for float32, float64, float16 and bfloat16 rows")
       .def_readonly("name", &Metric::name)
       .def("__repr__", [](Metric const& self) { return "<kkmeans metric '" + self.name + "'>"; })
       .def(
@@ -127,7 +134,7 @@ PYBIND11_MODULE(_kkmeans, m) {
   pybind11::dict metrics;
   for (char const* name : kkm::metric_names)
     metrics[name] = kp::Metric{name, kp::builtin_ops<float>(name), kp::builtin_ops<double>(name),
-                               kp::builtin_ops<kkm::float16>(name)};
+                               kp::builtin_ops<kkm::float16>(name), kp::builtin_ops<kkm::bfloat16>(name)};
   m.attr("metrics") = metrics;
   m.attr("__version__") = kkm::version();
   m.attr("device") = Kokkos::DefaultExecutionSpace::name();
@@ -147,5 +154,5 @@ PYBIND11_MODULE(_kkmeans, m) {
                                pybind11::arg("data_in") = kp::array_data_in_names(),
                                pybind11::arg("metric") = std::vector<std::string>(kkm::metric_names.begin(),
                                                                              kkm::metric_names.end()),
-                               pybind11::arg("precision") = std::vector<std::string>{"float", "double", "half"});
+                               pybind11::arg("precision") = kp::precisions);
 }

@@ -1,8 +1,8 @@
 #pragma once
 /// \file KKM_PyMetric.hpp
 /// \brief A metric as Python sees it: a `kkmeans._kkmeans.Metric` object whose fit, predict and
-/// transform run the library's kernels with that metric, in float32, float64 or float16 (16-bit rows;
-/// centroids and weights float32) by the rows' dtype.
+/// transform run the library's kernels with that metric, in float32, float64, float16 or bfloat16
+/// (16-bit rows; centroids and weights float32) by the precision the options name.
 /// The built-in metrics are such objects; a C++ metric of your own becomes one with
 ///
 /// \code
@@ -46,6 +46,7 @@ struct Metric {
   MetricOps<float> f32;
   MetricOps<double> f64;
   MetricOps<float16> f16;
+  MetricOps<bfloat16> bf16;
 };
 
 /// MetricOps of the metric make(options) returns, in precision T.
@@ -70,7 +71,8 @@ template <class MetricType>
 void export_metric(py::module_& m, char const* name) {
   py::module_::import("kkmeans._kkmeans");  // registers the Metric type this object is
   auto make = [](py::dict const&) { return MetricType{}; };
-  m.attr(name) = Metric{name, metric_ops<float>(make), metric_ops<double>(make), metric_ops<float16>(make)};
+  m.attr(name) = Metric{name, metric_ops<float>(make), metric_ops<double>(make), metric_ops<float16>(make),
+                       metric_ops<bfloat16>(make)};
 }
 
 }  // namespace kkm::python
