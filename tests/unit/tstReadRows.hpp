@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -61,6 +62,62 @@ std::string write_stored(std::string const& name, hid_t type, std::vector<S> con
   H5Sclose(space);
   H5Fclose(f);
   return path;
+}
+
+/// The same n × d floats stored contiguously (read_to_space maps them and copies with several
+/// threads) and in chunks (HDF5 reads them): equal rows, in one copy and block by block, for each
+/// 16-bit and 32-bit type; nothing is mapped where a dataset is chunked or stored as another type.
+template <class T>
+void expect_mapped_rows_equal_hdf5s(int chunk_rows) {
+  using Space = TEST_EXECSPACE;
+  std::int64_t const n = 1500;
+  int const d = 5;
+  std::vector<T> v(std::size_t(n) * d);
+  for (std::size_t e = 0; e < v.size(); ++e) {
+    double const x = 0.25 * double(e % 7919) - 99.5;
+    if constexpr (std::is_same_v<T, float>)
+      v[e] = float(x);
+    else
+      v[e] = kkm::round_to<T>(x);
+  }
+  std::string paths[2];
+  for (int chunked = 0; chunked < 2; ++chunked) {
+    paths[chunked] = (std::filesystem::temp_directory_path() /
+                      ("kkm_mapped_" + std::to_string(chunked) + std::string(kkm::scalar_name<T>()) + Space::name() + ".h5"))
+                         .string();
+    hid_t const f = H5Fcreate(paths[chunked].c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t const dims[2] = {hsize_t(n), hsize_t(d)}, chunk[2] = {hsize_t(chunk_rows), hsize_t(d)};
+    hid_t const space = H5Screate_simple(2, dims, nullptr), props = H5Pcreate(H5P_DATASET_CREATE);
+    if (chunked) H5Pset_chunk(props, 2, chunk);
+    hid_t const set = H5Dcreate2(f, "/points", kkm::io::detail::native<T>(), space, H5P_DEFAULT, props, H5P_DEFAULT);
+    H5Dwrite(set, kkm::io::detail::native<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+    H5Dclose(set), H5Pclose(props), H5Sclose(space), H5Fclose(f);
+  }
+  kkm::Communicator comm;
+  std::int64_t const row0 = 17, count = n - 40;
+  for (int chunked = 0; chunked < 2; ++chunked) {
+    auto const ref = kkm::io::parse_dataset_ref(paths[chunked] + ":/points");
+    auto const info = kkm::io::inspect(ref);
+    EXPECT_EQ(kkm::io::detail::map_if_stored_as<T>(ref, info, row0, count, comm) != nullptr, !chunked);
+    EXPECT_EQ(kkm::io::detail::map_if_stored_as<T>(ref, info, n - 5, 10, comm), nullptr);  // past the end
+    for (std::size_t block : {std::size_t(0), std::size_t(d * sizeof(T) * 64), std::size_t(d * sizeof(T) * 999)}) {
+      auto const got = Kokkos::create_mirror_view_and_copy(
+          Kokkos::HostSpace(), kkm::io::read_to_space<Space, T>(Space{}, ref, info, row0, count, comm, block));
+      for (std::int64_t i = 0; i < count; ++i)
+        for (int j = 0; j < d; ++j)
+          ASSERT_EQ(float(got(i, j)), float(v[std::size_t(row0 + i) * d + j]))
+              << kkm::scalar_name<T>() << (chunked ? " chunked" : " contiguous") << " row " << i << " block " << block;
+    }
+  }
+  auto const ref = kkm::io::parse_dataset_ref(paths[0] + ":/points");
+  EXPECT_EQ(kkm::io::detail::map_if_stored_as<double>(ref, kkm::io::inspect(ref), 0, n, comm), nullptr);  // stored as T
+  for (auto const& p : paths) std::filesystem::remove(p);
+}
+
+TEST(TEST_CATEGORY, read_to_space_maps_contiguous_rows_with_hdf5s_values) {
+  expect_mapped_rows_equal_hdf5s<float>(100);
+  expect_mapped_rows_equal_hdf5s<kkm::float16>(333);
+  expect_mapped_rows_equal_hdf5s<kkm::bfloat16>(64);
 }
 
 /// Values of another stored type read through staging buffers are converted by the kernels, as HDF5
