@@ -150,7 +150,11 @@ def main():
     lines, recs = [], []
     extra = ["--device-memory", a.device_memory] if a.device_memory else []
     ms_dev, r_dev, cmd_dev = fit(a.kkmeans, data, init, a.k, a.epochs, a.out, "device")
-    lines.append(f"kkmeans, rows on the device ({r_dev['assign_path']}): {ms_dev:.2f} ms/epoch")
+    read_s = r_dev["seconds"]["read"]
+    lines.append(f"kkmeans, rows on the device ({r_dev['assign_path']}): {ms_dev:.2f} ms/epoch; read "
+                 f"{read_s:.2f} s ({os.path.getsize(data) / read_s / 1e9:.1f} GB/s of the file)")
+    recs.append(results.record("out-of-core", a.n, a.d, a.k, "kkmeans", "read_seconds", read_s, cmd_dev,
+                               variant="data-in device"))
     recs.append(results.record("out-of-core", a.n, a.d, a.k, "kkmeans", "ms_per_epoch", ms_dev, cmd_dev,
                                variant="data-in device"))
     bound = None
