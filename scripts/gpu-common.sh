@@ -35,8 +35,15 @@ build_default() {
 
 # The default CUDA build without the Python module, of the given targets, with any further CMake
 # options after --; the log in $OUT/build.log, whose tail is printed where the build fails (which
-# ends the script).   build_targets TARGET... [-- CMAKE-ARGS...]
+# ends the script). With KKMEANS_PREBUILT=1 and the application $K carried (built on another
+# machine with the same options: `bash scripts/build.sh --cuda ARCH --target kkmeans --
+# -DKKMEANS_ENABLE_PYTHON=OFF`, then carry build-cuda-ARCH/apps/kkmeans/kkmeans), nothing is built.
+#   build_targets TARGET... [-- CMAKE-ARGS...]
 build_targets() {
+  if [[ -n ${KKMEANS_PREBUILT:-} && -x $K ]]; then
+    say "prebuilt: $K"
+    return
+  fi
   local targets=() extra=()
   while (($#)) && [[ $1 != -- ]]; do
     targets+=(--target "$1")

@@ -29,27 +29,31 @@ EOF
 # float rows of the same values)
 COMPARE=${COMPARE:-W1-auto:W1-auto-base gemm-checked:gemm-checked-base float-w2h:half-auto}
 configs=$(if [[ -n "${CONFIGS:-}" ]]; then cat "$CONFIGS"; else default_configs; fi)
-bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" >"$OUT/build.log" 2>&1 ||
-  { tail -n 60 "$OUT/build.log"; exit 1; }
-PREFIX=$(bash scripts/bootstrap.sh --print-prefix --cuda "$ARCH")
 BASE=${BASE:-}
 BASE_K=""
-if [[ -n "$BASE" ]]; then  # the base tree builds beside this one
-  BASE_DIR=$(mktemp -d)
-  tar -xf "$CARRY/base-$BASE.tar" -C "$BASE_DIR"
-  BASE_K=$BASE_DIR/build/apps/kkmeans/kkmeans
-  (cd "$BASE_DIR" && Kokkos_ROOT=$PREFIX KokkosKernels_ROOT=$PREFIX \
-    bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --build-dir "$BASE_DIR/build" --target kkmeans -- \
-    -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" >"$OUT/build-base.log" 2>&1) &
+if [[ -z "$BASE" && -z "${UNIT:-}" ]]; then
+  build_targets kkmeans  # (KKMEANS_PREBUILT=1: the carried application)
+else
+  bash scripts/bootstrap.sh --no-apt --source "$CARRY/kokkos-src" --cuda "$ARCH" --jobs "$(nproc)" >"$OUT/build.log" 2>&1 ||
+    { tail -n 60 "$OUT/build.log"; exit 1; }
+  PREFIX=$(bash scripts/bootstrap.sh --print-prefix --cuda "$ARCH")
+  if [[ -n "$BASE" ]]; then  # the base tree builds beside this one
+    BASE_DIR=$(mktemp -d)
+    tar -xf "$CARRY/base-$BASE.tar" -C "$BASE_DIR"
+    BASE_K=$BASE_DIR/build/apps/kkmeans/kkmeans
+    (cd "$BASE_DIR" && Kokkos_ROOT=$PREFIX KokkosKernels_ROOT=$PREFIX \
+      bash scripts/build.sh --cuda "$ARCH" --no-bootstrap --build-dir "$BASE_DIR/build" --target kkmeans -- \
+      -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" >"$OUT/build-base.log" 2>&1) &
+  fi
+  targets=(--target kkmeans)
+  [[ -n "${UNIT:-}" ]] && targets+=(--target kkmeans_unit_Cuda)
+  bash scripts/build.sh --cuda "$ARCH" --no-bootstrap "${targets[@]}" -- \
+    -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF >>"$OUT/build.log" 2>&1 ||
+    { tail -n 60 "$OUT/build.log"; exit 1; }
+  wait
+  [[ -z "$BASE" || -x "$BASE_K" ]] || { tail -n 60 "$OUT/build-base.log"; exit 1; }
+  say "built"
 fi
-targets=(--target kkmeans)
-[[ -n "${UNIT:-}" ]] && targets+=(--target kkmeans_unit_Cuda)
-bash scripts/build.sh --cuda "$ARCH" --no-bootstrap "${targets[@]}" -- \
-  -DKKMEANS_THIRD_PARTY_DIR="$CARRY/third_party" -DKKMEANS_ENABLE_PYTHON=OFF >>"$OUT/build.log" 2>&1 ||
-  { tail -n 60 "$OUT/build.log"; exit 1; }
-wait
-[[ -z "$BASE" || -x "$BASE_K" ]] || { tail -n 60 "$OUT/build-base.log"; exit 1; }
-say "built"
 if [[ -n "${UNIT:-}" ]]; then
   timeout 400 "$BUILD/tests/kkmeans_unit_Cuda" >"$OUT/unit.txt" 2>&1
   say "CUDA unit suite: exit $? ($(grep -E '^\[  (PASSED|FAILED)' "$OUT/unit.txt" | tr '\n' ' '))"
