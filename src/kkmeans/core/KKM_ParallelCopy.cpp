@@ -1,6 +1,7 @@
 #include <kkmeans/core/KKM_ParallelCopy.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace kkm::detail {
@@ -19,6 +20,10 @@ ParallelCopy::~ParallelCopy() {
 }
 
 int ParallelCopy::default_threads() {
+  if (char const* given = std::getenv("KKMEANS_COPY_THREADS")) {
+    int const t = std::atoi(given);
+    if (t >= 1 && t <= 256) return t;
+  }
   int const host = int(std::thread::hardware_concurrency());
   return std::clamp(host / 2, 1, 8);
 }
