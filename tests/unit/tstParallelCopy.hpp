@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 namespace {
@@ -50,7 +52,21 @@ TEST(TEST_CATEGORY, parallel_copy_serves_many_copies_and_ends_idle) {
   }
   kkm::detail::ParallelCopy unused(3);  // destroyed without a copy: its workers stop
   EXPECT_GE(kkm::detail::ParallelCopy::default_threads(), 1);
-  EXPECT_LE(kkm::detail::ParallelCopy::default_threads(), 8);
+  EXPECT_LE(kkm::detail::ParallelCopy::default_threads(), 16);
+}
+
+TEST(TEST_CATEGORY, parallel_copy_threads_from_the_environment) {
+  char const* const before = std::getenv("KKMEANS_COPY_THREADS");
+  std::string const kept = before ? before : "";
+  setenv("KKMEANS_COPY_THREADS", "3", 1);
+  EXPECT_EQ(kkm::detail::ParallelCopy::default_threads(), 3);
+  setenv("KKMEANS_COPY_THREADS", "zero", 1);  // not a count: the default
+  EXPECT_GE(kkm::detail::ParallelCopy::default_threads(), 1);
+  EXPECT_LE(kkm::detail::ParallelCopy::default_threads(), 16);
+  if (before)
+    setenv("KKMEANS_COPY_THREADS", kept.c_str(), 1);
+  else
+    unsetenv("KKMEANS_COPY_THREADS");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sched.h>
+
 namespace kkm::detail {
 
 ParallelCopy::ParallelCopy(int threads) {
@@ -24,8 +26,10 @@ int ParallelCopy::default_threads() {
     int const t = std::atoi(given);
     if (t >= 1 && t <= 256) return t;
   }
-  int const host = int(std::thread::hardware_concurrency());
-  return std::clamp(host / 2, 1, 8);
+  cpu_set_t mine;  // the cores this process may run on (a batch system's share), else all
+  int const cores = sched_getaffinity(0, sizeof(mine), &mine) == 0 ? CPU_COUNT(&mine)
+                                                                    : int(std::thread::hardware_concurrency());
+  return std::clamp(cores, 1, 16);
 }
 
 void ParallelCopy::operator()(void* dst, void const* src, std::size_t bytes) {

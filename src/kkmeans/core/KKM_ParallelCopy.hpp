@@ -26,8 +26,10 @@ class ParallelCopy {
 
   int threads() const { return int(workers_.size()) + 1; }
 
-  /// The threads a staged copy to a device uses by default: half the host's (the other half run
-  /// the ranks' own threads), at least 1, at most 8 (more do not copy faster from the page cache).
+  /// The threads a copy from rows mapped from a file uses: KKMEANS_COPY_THREADS where set, else
+  /// one per core this process may run on, at most 16. (One H100 machine's 16 cores, rows mapped from
+  /// the page cache into page-locked slots: 4 threads 221 ms per 5.12 GB, 8 295 ms, 12 164 ms, 16
+  /// 147 ms.)
   static int default_threads();
 
  private:
