@@ -137,15 +137,17 @@ HostMatrix<compute_t<V>> initial_centroids(ExecSpace const& space, DeviceMatrix<
 /// DataIn::file: refuses, by name, what would read every row where it lies.
 template <class ExecSpace, class Metric>
 void require_streamed_features(Parameters const& p) {
-  auto const why = [](char const* what) {
-    return std::string("data_in = file streams the rows and never reads them where they lie; ") + what;
-  };
-  KKM_REQUIRE(init_for<ExecSpace>(p.init) != Init::kmeanspp,
-              why("k-means++ (init kmeans++, the default on CPUs) reads them there: use init kmeans|| or random"));
-  KKM_REQUIRE(Metric::update != Update::median, why("the median update reads them there: use a metric with a mean update"));
-  KKM_REQUIRE(p.mode == Mode::lloyd, why("the mini-batch modes draw them there: use mode lloyd"));
-  KKM_REQUIRE(p.empty != EmptyPolicy::farthest,
-              why("the farthest empty-cluster policy measures them there: use drop, split or keep"));
+  // (one throw: a check the metric decides at compile time would leave the others unreachable)
+  char const* const refused =
+      init_for<ExecSpace>(p.init) == Init::kmeanspp
+          ? "k-means++ (init kmeans++, the default on CPUs) reads them there: use init kmeans|| or random"
+      : Metric::update == Update::median ? "the median update reads them there: use a metric with a mean update"
+      : p.mode != Mode::lloyd            ? "the mini-batch modes draw them there: use mode lloyd"
+      : p.empty == EmptyPolicy::farthest
+          ? "the farthest empty-cluster policy measures them there: use drop, split or keep"
+          : nullptr;
+  if (refused)
+    throw UserError(std::string("data_in = file streams the rows and never reads them where they lie; ") + refused);
 }
 
 /// The data summary of this rank's rows x; host_rows (their host address): streamed through the
