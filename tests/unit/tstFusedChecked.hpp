@@ -153,4 +153,24 @@ TEST(TEST_CATEGORY, fused_checked_lists_too_short_far_from_origin) {
   }
 }
 
+// Centroids that crowd: eight within 10⁻³ of each of 16 centres, so that nearly every row has more
+// candidates than its list holds; those rows skip the centroids the gaps between centroids put
+// farther than their nearest listed one (KKM_CentroidGaps.hpp) — rows from the blobs, and rows on the
+// bisector of two crowded centroids, where a skipped centroid would tie.
+TEST(TEST_CATEGORY, fused_checked_where_centroids_crowd) {
+  for (int d : {16, 64}) {
+    auto const centres = blobs<float>(16, d, 16, 1.0, 21 + d);
+    Matrix<float> c{128, d, std::vector<float>(std::size_t(128) * d)};
+    std::mt19937 g{unsigned(d)};
+    std::uniform_real_distribution<float> tiny(-1e-3f, 1e-3f);
+    for (int q = 0; q < 128; ++q)
+      for (int j = 0; j < d; ++j) c(q, j) = centres(q % 16, j) + tiny(g);
+    auto x = blobs<float>(3000, d, 16, 1.0, 21 + d);
+    auto const ties = near_ties(c, 1000, 33u + d);
+    x.v.insert(x.v.end(), ties.v.begin(), ties.v.end());
+    x.n += ties.n;
+    EXPECT_GT(expect_same(x, c, "d " + std::to_string(d)), 2000) << "d " << d;  // most rows open
+  }
+}
+
 }  // namespace

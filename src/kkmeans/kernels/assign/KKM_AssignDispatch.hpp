@@ -14,6 +14,7 @@
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/kernels/assign/KKM_CentroidGaps.hpp>
 #include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/KKM_Tf32.hpp>
 #include <kkmeans/kernels/assign/tpls/KKM_FusedTf32.hpp>
@@ -178,12 +179,13 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
 
 /// Device bytes a plan's work buffers take, about: the accumulator (k × d sums, counts) and the
 /// centroids with their norms; on the GEMM paths a batch's rows (gemm_row_bytes), their prepared
-/// rows for all n_local rows where the plan prepares them once.
+/// rows for all n_local rows where the plan prepares them once; fused checked: the centroids' gaps.
 template <class T>
 std::size_t plan_work_bytes(AssignPlan const& plan, std::int64_t n_local, int d, int k) {
   std::size_t const kk = static_cast<std::size_t>(k), dd = static_cast<std::size_t>(d);
   std::size_t bytes = (kk * dd + kk + 1) * sizeof(fixed_t) + kk * (dd + 2) * sizeof(compute_t<T>);
   if (plan.gemm == GemmKind::none) return bytes;
+  if (plan.gemm == GemmKind::fused_checked && k <= max_gap_centroids) bytes += kk * kk * sizeof(compute_t<T>);
   std::size_t const rows = static_cast<std::size_t>(plan.batch > 0 ? plan.batch : n_local);
   bytes += rows * gemm_row_bytes<T>(plan.gemm, d, k);
   if (plan.split_once) bytes += (static_cast<std::size_t>(n_local) - rows) * prepared_row_bytes<T>(plan.gemm, d);

@@ -58,6 +58,8 @@ struct AssignWorkspace {
   Kokkos::View<C*, mem> dot;
   /// Fused checked: the batch's candidate lists in place of the product.
   Kokkos::View<CandidateList<C>*, mem> lists;
+  /// Fused checked: the squared distances between the centroids (KKM_CentroidGaps.hpp), k × k.
+  Kokkos::View<C**, Kokkos::LayoutRight, mem> centroid_gaps;
   /// The product's layout (product_offset): blocks of 256 rows where one cuBLAS call makes them
   /// (CUDA: a warp's threads, one per row, read 128 contiguous bytes per centroid and a team streams
   /// through its block), else 0 (a host thread reads its row contiguously; elsewhere each block
@@ -142,7 +144,7 @@ struct AssignWorkspace {
   std::size_t bytes() const {
     return (wide ? wide->bytes() : 0) + widened.span() * sizeof(C) + chunk_acc.span() * sizeof(fixed_t) +
            (dot.span() + cnorm.span() + gemm_centroids.span() + cpad.span() + prepared_rows.span() +
-            split_centroids.span() + xnorm.span() + shift.span()) *
+            split_centroids.span() + xnorm.span() + shift.span() + centroid_gaps.span()) *
                sizeof(C) +
            partial.span() * sizeof(double) + sorted.bytes() + pending.span() * sizeof(PendingRow<C>) +
            lists.span() * sizeof(CandidateList<C>) +

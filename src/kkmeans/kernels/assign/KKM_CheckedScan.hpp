@@ -9,6 +9,7 @@
 #include <kkmeans/core/KKM_Atomic.hpp>
 #include <kkmeans/core/KKM_Math.hpp>
 #include <kkmeans/core/KKM_Scratch.hpp>
+#include <kkmeans/kernels/assign/KKM_CentroidGaps.hpp>
 #include <kkmeans/kernels/assign/KKM_CheckedBound.hpp>
 #include <kkmeans/kernels/assign/KKM_Nearest.hpp>
 #include <kkmeans/kernels/assign/KKM_ProductScan.hpp>
@@ -42,6 +43,8 @@ struct CheckedArgs {
   /// Path fused-checked: each row's candidate list (by its index in the batch) in place of the
   /// product, which that path never writes; empty: the product.
   Kokkos::View<CandidateList<T> const*, Mem> lists;
+  /// Path fused-checked: the centroids a row whose list names too few candidates may skip.
+  GapTest<T, Mem> gap;
   /// Fit epochs (no row distances): the open rows, queued per team in scratch (at most queue_cap,
   /// then straight to the global list) and appended to `pending` (count at open_n(0)) at the team's
   /// end; a second launch (ResolveOpenRows) measures them with full warps.
@@ -103,8 +106,10 @@ struct CheckedScanKernel : ProductScanBase<ExecSpace, T, Metric, Accumulate> {
 
   /// Three or more candidates: each centroid whose product value is ≤ thr measured exactly, in
   /// ascending order (with candidate lists, which do not name them all: every centroid — the
-  /// nearest is among those under thr, so it is the nearest of all).
-  KOKKOS_INLINE_FUNCTION void measure_all(std::int64_t i, T const* pr, std::size_t step, T thr, int& best, T& bestd) const {
+  /// nearest is among those under thr, so it is the nearest of all — but those the gaps show to be
+  /// farther than the first candidate, `first`).
+  KOKKOS_INLINE_FUNCTION void measure_all(std::int64_t i, T const* pr, std::size_t step, T thr, int first, int& best,
+                                          T& bestd) const {
     bestd = Kokkos::reduction_identity<T>::min();
     auto const measure = [&](T v, int j) {
       if (v > thr) return;
@@ -116,8 +121,18 @@ struct CheckedScanKernel : ProductScanBase<ExecSpace, T, Metric, Accumulate> {
     };
     if (pr != nullptr) {
       this->scan_product(pr, step, this->cnorm.data(), measure);
-    } else {
-      for (int j = 0; j < this->k; ++j) measure(thr, j);
+      return;
+    }
+    bool const listed = first >= 0 && first < this->k && chk.gap.gaps.extent(0) > 0;
+    T const df = listed ? this->measure_one(i, first) : T(0);
+    bool const prune = listed && chk.gap.prunes(df);
+    double const lim = prune ? chk.gap.limit(df) : 0;
+    for (int j = 0; j < this->k; ++j) {
+      if (prune && j == first) {  // (measured above; taken in its place in the order)
+        if (df < bestd) bestd = df, best = j;
+      } else if (!(prune && chk.gap.skips(first, j, lim))) {
+        measure(thr, j);
+      }
     }
   }
 
@@ -152,7 +167,7 @@ struct CheckedScanKernel : ProductScanBase<ExecSpace, T, Metric, Accumulate> {
         bestd = this->measure_one(i, best);
       }
     } else {  // three or more: each candidate measured exactly, in ascending order
-      measure_all(i, pr, step, thr, best, bestd);
+      measure_all(i, pr, step, thr, tb.j[0], best, bestd);
     }
   }
 

@@ -10,6 +10,7 @@
 #include <kkmeans/kernels/assign/KKM_AssignDispatch.hpp>
 #include <kkmeans/kernels/assign/KKM_AssignRun.hpp>
 #include <kkmeans/kernels/assign/KKM_CandidateList.hpp>
+#include <kkmeans/kernels/assign/KKM_CentroidGaps.hpp>
 #include <kkmeans/kernels/assign/KKM_CheckedBound.hpp>
 #include <kkmeans/kernels/assign/KKM_CheckedScan.hpp>
 #include <kkmeans/kernels/assign/KKM_ClusterSums.hpp>
@@ -135,6 +136,12 @@ class GemmPath {
       Kokkos::parallel_for("kkm::centroid_norms", Kokkos::RangePolicy<ExecSpace>(space, 0, kp_),
                            CentroidNorms<T, mem>{cg_, ws_.cnorm, d});
     }
+    if (fused() && k <= max_gap_centroids) {
+      ensure_matrix(space, ws_.centroid_gaps, k, k, "kkm::centroid_gaps");
+      Kokkos::parallel_for("kkm::centroid_gaps",
+                           Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, std::int64_t(k) * k),
+                           CentroidGaps<T, mem>{r_.c, ws_.centroid_gaps, k, d});
+    }
     if (tf32x3()) {
       ensure_matrix(space, ws_.split_centroids, kp_, 3 * d, "kkm::tf32x3_centroids");
       Kokkos::parallel_for("kkm::split_tf32_centroids", Kokkos::RangePolicy<ExecSpace>(space, 0, std::int64_t(kp_) * d),
@@ -212,6 +219,7 @@ class GemmPath {
     kernel.chk.cmax = cmax_;
     kernel.chk.bound = bound_;
     kernel.chk.lists = lists;
+    if (fused() && r_.k <= max_gap_centroids) kernel.chk.gap = GapTest<T, mem>::make(ws_.centroid_gaps, r_.d);
     if constexpr (decltype(kernel)::defers) {
       run_checked_fit_batch(kernel, b0, b1);
     } else {

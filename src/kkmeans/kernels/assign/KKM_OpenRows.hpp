@@ -124,7 +124,7 @@ struct ResolveOpenRows {
                                                int* list_n, NearestPair<T>& near) const {
     std::int64_t const i = kernel.begin + row.row;
     if (kernel.chk.lists.extent(0) > 0) {  // no product to gather from: every centroid
-      measure_every(t, i, near);
+      measure_every(t, row, stage, list, near);
       return;
     }
     std::size_t step = 1;
@@ -155,16 +155,35 @@ struct ResolveOpenRows {
     }
   }
 
-  /// Row i against every centroid (path fused-checked, whose candidate list may name too few of
-  /// them: the nearest of all is the nearest of those under thr). Each lane measures centroids l,
-  /// l + lanes, … on its own — the metric's own sum (measure_one), no staging, no synchronisation per
-  /// centroid — and the lanes' nearest are joined (ties → the lower index); as in measure_gathered,
-  /// only distances below the reduction identity count.
-  KOKKOS_INLINE_FUNCTION void measure_every(member const& t, std::int64_t i, NearestPair<T>& near) const {
+  /// The row against every centroid (path fused-checked, whose candidate list may name too few of
+  /// them: the nearest of all is the nearest of those under thr) but those the gaps show to be
+  /// farther than its nearest listed candidate (KKM_CentroidGaps.hpp; where centroids crowd, most
+  /// of them). Each lane measures centroids l, l + lanes, … on its own — the metric's own sum
+  /// (measure_one), no staging, no synchronisation per centroid — and the lanes' nearest are joined
+  /// (ties → the lower index); as in measure_gathered, only distances below the reduction identity
+  /// count.
+  KOKKOS_INLINE_FUNCTION void measure_every(member const& t, PendingRow<T> const& row, T* stage, int* list,
+                                            NearestPair<T>& near) const {
+    std::int64_t const i = kernel.begin + row.row;
+    auto const& gap = kernel.chk.gap;
+    int const k = kernel.k;
+    NearestPair<T> listed;
+    if (gap.gaps.extent(0) > 0) {
+      int n = 0;  // (the listed candidates come first)
+      while (n < open_candidates && row.j[n] >= 0 && row.j[n] < k) ++n;
+      Kokkos::single(Kokkos::PerThread(t), [&]() {
+        for (int u = 0; u < open_candidates; ++u) list[u] = row.j[u];
+      });
+      if (n > 0) measure_staged(t, i, list, n, stage, true, listed);
+    }
+    bool const prune = listed.j >= 0 && gap.prunes(listed.v);
+    double const lim = prune ? gap.limit(listed.v) : 0;
+    int const a = listed.j;
     NearestPair<T> mine;
     Kokkos::parallel_reduce(
-        Kokkos::ThreadVectorRange(t, kernel.k),
+        Kokkos::ThreadVectorRange(t, k),
         [&](int j, NearestPair<T>& b) {
+          if (prune && gap.skips(a, j, lim)) return;
           T const dj = kernel.measure_one(i, j);
           if (dj < Kokkos::reduction_identity<T>::min()) b.take(dj, j);
         },
