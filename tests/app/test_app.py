@@ -168,18 +168,18 @@ def memory_limits(d):
     # list of rows the product leaves open (32 bytes per batch row: the row, 4 candidates, their
     # number, the threshold) and its count.
     # The fused checked path: the same, with each batch row's candidate list (36 bytes: five values,
-    # four centroids) in place of its product.
+    # four centroids) in place of its product, and the k × k squared gaps between the centroids.
     for path in ("fused", "gemm-checked", "fused-checked"):
         run(["fit", "--input", f"{data}:/points", "--k", "64", "--assign", path, "--max-epochs", "3", "--seed", "4",
              "--report", f"{d}/{path}.json", "--output", f"{d}/{path}.h5", "--quiet"], check=0)
-    for path, product in (("gemm-checked", 64 * 4), ("fused-checked", 36)):
+    for path, product, gaps in (("gemm-checked", 64 * 4, 0), ("fused-checked", 36, 64 * 64 * 4)):
         with h5py.File(f"{d}/fused.h5") as a, h5py.File(f"{d}/{path}.h5") as b:
             assert (a["labels"][:] == b["labels"][:]).all() and (a["centroids"][:] == b["centroids"][:]).all()
         r = json.load(open(f"{d}/{path}.json"))
         rows = r["batch_size"] if r["batch_size"] > 0 else 4000
         assert r["assign_path"] == path
         assert r["memory"]["assign_workspace_bytes"] == ((64 + 64 * 8 + 4000 * 8 + 4000 + 8) * 4 + rows * product +
-                                                         slot_bytes(4000, rows) + rows * 32 + 16)
+                                                         slot_bytes(4000, rows) + rows * 32 + 16 + gaps)
 
 
 @test

@@ -115,7 +115,7 @@ TEST(TEST_CATEGORY, stream_checked_gemm_equals_in_place) {
     p.assign = kkm::AssignPath::gemm_checked;
     expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 680 << 10, {}, mode);  // chunks of ≈ 800 rows
     p.assign = kkm::AssignPath::fused_checked;
-    expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 400 << 10, {}, mode);
+    expect_streaming_changes_nothing(p, x, kkm::SquaredEuclidean{}, 420 << 10, {}, mode);  // (20 KiB of it the gaps)
   }
 }
 

@@ -73,7 +73,8 @@ template <class ExecSpace, class T, class Metric>
 StreamPlan plan_stream(Parameters const& p, std::int64_t n_local, int d, int k, std::size_t have) {
   std::size_t const row = std::size_t(d) * sizeof(T);
   GemmKind const gemm = gemm_kind_for<ExecSpace, T, Metric>(p.assign, d, k);
-  std::size_t const fixed = plan_work_bytes<T>(AssignPlan{}, 0, d, k) * (gemm == GemmKind::none ? 1 : 2);
+  std::size_t const fixed =
+      plan_work_bytes<T>(AssignPlan{}, 0, d, k) * (gemm == GemmKind::none ? 1 : 2) + centroid_gap_bytes<T>(gemm, k);
   std::size_t const per_row = 2 * row + gemm_row_bytes<T>(gemm, d, k);
   std::size_t const rows = std::min((have > fixed ? have - fixed : 0) / per_row, most_chunk_bytes / row);
   StreamPlan s;

@@ -177,6 +177,13 @@ AssignPlan plan_assignment(Parameters const& p, std::int64_t n_local, int d, int
   return plan;
 }
 
+/// Device bytes the fused checked path keeps for the gaps between centroids (KKM_CentroidGaps.hpp),
+/// whatever its batches; 0 on other paths.
+template <class T>
+std::size_t centroid_gap_bytes(GemmKind g, int k) {
+  return g == GemmKind::fused_checked && k <= max_gap_centroids ? std::size_t(k) * k * sizeof(compute_t<T>) : 0;
+}
+
 /// Device bytes a plan's work buffers take, about: the accumulator (k × d sums, counts) and the
 /// centroids with their norms; on the GEMM paths a batch's rows (gemm_row_bytes), their prepared
 /// rows for all n_local rows where the plan prepares them once; fused checked: the centroids' gaps.
@@ -185,7 +192,7 @@ std::size_t plan_work_bytes(AssignPlan const& plan, std::int64_t n_local, int d,
   std::size_t const kk = static_cast<std::size_t>(k), dd = static_cast<std::size_t>(d);
   std::size_t bytes = (kk * dd + kk + 1) * sizeof(fixed_t) + kk * (dd + 2) * sizeof(compute_t<T>);
   if (plan.gemm == GemmKind::none) return bytes;
-  if (plan.gemm == GemmKind::fused_checked && k <= max_gap_centroids) bytes += kk * kk * sizeof(compute_t<T>);
+  bytes += centroid_gap_bytes<T>(plan.gemm, k);
   std::size_t const rows = static_cast<std::size_t>(plan.batch > 0 ? plan.batch : n_local);
   bytes += rows * gemm_row_bytes<T>(plan.gemm, d, k);
   if (plan.split_once) bytes += (static_cast<std::size_t>(n_local) - rows) * prepared_row_bytes<T>(plan.gemm, d);
