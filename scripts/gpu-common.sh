@@ -38,6 +38,8 @@ build_default() {
 # ends the script). With KKMEANS_PREBUILT=1 and the application $K carried (built on another
 # machine with the same options: `bash scripts/build.sh --cuda ARCH --target kkmeans --
 # -DKKMEANS_ENABLE_PYTHON=OFF`, then carry build-cuda-ARCH/apps/kkmeans/kkmeans), nothing is built.
+# (Only where the GPU machine has the shared libraries it was linked with: the lent machines lacked
+# Debian's libhdf5_openmpi on 2026-12-07.)
 #   build_targets TARGET... [-- CMAKE-ARGS...]
 build_targets() {
   if [[ -n ${KKMEANS_PREBUILT:-} && -x $K ]]; then
