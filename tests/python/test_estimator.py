@@ -155,6 +155,22 @@ def test_rows_of_the_working_dtype_are_used_in_place():
         np.testing.assert_array_equal(other, before)
 
 
+def expect_fit_of_float_values(precision, rows, x, f, w):
+    """KMeans(precision) fitted on `rows` (and used on x) gives the float fit of f, their values as
+    float32, for each metric's update rule: centroids, labels, inertia, predict, transform, score."""
+    for metric in ("sqeuclidean", "cosine", "manhattan"):
+        a = KMeans(5, metric=metric, precision=precision, random_state=3).fit(rows, sample_weight=w)
+        b = KMeans(5, metric=metric, random_state=3).fit(f, sample_weight=w)
+        assert a.cluster_centers_.dtype == np.float32
+        np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+        np.testing.assert_array_equal(a.labels_, b.labels_)
+        assert a.inertia_ == b.inertia_
+        np.testing.assert_array_equal(a.predict(x), b.predict(f))  # (x rounded to 16 bits first)
+        np.testing.assert_array_equal(a.transform(rows), b.transform(f))
+        assert a.transform(rows).dtype == np.float32
+        assert a.score(rows) == b.score(f)
+
+
 def test_half_rows_fit_as_their_values_in_float():
     """precision "half" keeps the rows as float16 (float16 arrays in place on host backends, others
     rounded once); centroids, labels, inertia, predict and transform are those of the float fit of the
@@ -163,17 +179,7 @@ def test_half_rows_fit_as_their_values_in_float():
     h = x.astype(np.float16)
     f = h.astype(np.float32)
     w = np.random.default_rng(4).uniform(0.5, 2.0, len(x))
-    for metric in ("sqeuclidean", "cosine", "manhattan"):
-        a = KMeans(5, metric=metric, precision="half", random_state=3).fit(h, sample_weight=w)
-        b = KMeans(5, metric=metric, random_state=3).fit(f, sample_weight=w)
-        assert a.cluster_centers_.dtype == np.float32
-        np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
-        np.testing.assert_array_equal(a.labels_, b.labels_)
-        assert a.inertia_ == b.inertia_
-        np.testing.assert_array_equal(a.predict(x), b.predict(f))  # (x rounded to float16 first)
-        np.testing.assert_array_equal(a.transform(h), b.transform(f))
-        assert a.transform(h).dtype == np.float32
-        assert a.score(h) == b.score(f)
+    expect_fit_of_float_values("half", h, x, f, w)
     c = KMeans(5, precision="half", random_state=3).fit(x)  # float64 rounded once to float16
     np.testing.assert_array_equal(c.cluster_centers_, KMeans(5, random_state=3).fit(f).cluster_centers_)
     if kkmeans._kkmeans.host_rows_in_place:
@@ -237,17 +243,7 @@ def test_bfloat16_rows_fit_as_their_values_in_float():
 
     f = (_checks.narrowed(x, np.uint16).astype(np.uint32) << 16).view(np.float32)
     w = np.random.default_rng(6).uniform(0.5, 2.0, len(x))
-    for metric in ("sqeuclidean", "cosine", "manhattan"):
-        a = KMeans(5, metric=metric, precision="bfloat16", random_state=3).fit(x, sample_weight=w)
-        b = KMeans(5, metric=metric, random_state=3).fit(f, sample_weight=w)
-        assert a.cluster_centers_.dtype == np.float32
-        np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
-        np.testing.assert_array_equal(a.labels_, b.labels_)
-        assert a.inertia_ == b.inertia_
-        np.testing.assert_array_equal(a.predict(x), b.predict(f))
-        np.testing.assert_array_equal(a.transform(x), b.transform(f))
-        assert a.transform(x).dtype == np.float32
-        assert a.score(x) == b.score(f)
+    expect_fit_of_float_values("bfloat16", x, x, f, w)
     # The caller's uint16 array is integers, rounded like any other numbers, not taken for bits.
     u = np.arange(1, 401, dtype=np.uint16).reshape(200, 2)
     c = KMeans(3, precision="bfloat16", random_state=1).fit(u)
