@@ -201,6 +201,35 @@ TEST(TEST_CATEGORY, stream_data_summary_equals_in_place) {
   }
 }
 
+TEST(TEST_CATEGORY, stream_passes_see_their_rows_with_the_next_pass_queued_early) {
+  // Each chunk of each pass holds the rows it names, whether the next pass's first chunk was queued
+  // behind the last (into the other buffer: the last chunk's work must not see it) or not; with an
+  // odd and an even number of chunks, and one chunk, so that both buffers start a pass.
+  auto const x = blobs<double>(1000, 3, 2, 1.0, 5);
+  auto const h = to_host_rows(x);
+  for (std::int64_t chunk : {300, 250, 1000}) {
+    for (bool early : {true, false}) {
+      kkm::detail::RowStream<space, double> stream(space{}, h.data(), x.n, x.d, chunk);
+      stream.keep_next_pass_ready(early);
+      for (int pass = 0; pass < 3; ++pass) {
+        std::int64_t seen = 0;
+        stream.for_each_chunk([&](kkm::detail::DeviceMatrix<space, double> rows, std::int64_t r0, std::int64_t r1) {
+          EXPECT_EQ(r0, seen);
+          seen = r1;
+          auto const got = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), rows);
+          ASSERT_EQ(std::int64_t(got.extent(0)), r1 - r0);
+          int wrong = 0;
+          for (std::int64_t i = r0; i < r1; ++i)
+            for (int j = 0; j < x.d; ++j) wrong += got(i - r0, j) != x(i, j);
+          EXPECT_EQ(wrong, 0) << "chunk [" << r0 << ", " << r1 << ") of pass " << pass << ", chunks of " << chunk
+                              << (early ? ", next pass queued early" : "");
+        });
+        EXPECT_EQ(seen, x.n);
+      }
+    }
+  }
+}
+
 TEST(TEST_CATEGORY, stream_predict_equals_in_place) {
   auto const x = blobs<float>(5000, 6, 9, 1.5, 26);
   auto const fitted = kkm::fit(space{}, to_device<space>(x), stream_params(9), kkm::Manhattan{});

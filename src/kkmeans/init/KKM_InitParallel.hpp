@@ -186,6 +186,7 @@ class KMeansParallel {
     stream_have_ = have > per_row ? have - per_row : 0;
     StreamPlan const sp = plan_stream<ExecSpace, T, Metric>(p_, n_, d_, 2 * k, stream_have_);
     stream_ = std::make_unique<RowStream<ExecSpace, T>>(space_, host_rows, n_, d_, sp.chunk);
+    stream_->keep_next_pass_ready(true);  // (a pass a round)
   }
 
   /// The candidates (global rows, in order) after the first and up to `rounds` rounds of ℓ =

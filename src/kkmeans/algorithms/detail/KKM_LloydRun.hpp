@@ -121,6 +121,7 @@ class LloydRun {
         plan_stream<ExecSpace, T, Metric>(p_, n_, d_, k_, work_memory<ExecSpace, T>(p_.device_memory, n_, d_, true));
     plan_ = sp.assign;
     stream_ = std::make_unique<RowStream<ExecSpace, T>>(space_, host_rows, n_, d_, sp.chunk);
+    stream_->keep_next_pass_ready(true);  // (every epoch and the final assignment pass over the rows)
     res_.data_in = to_string(DataIn::host);
     res_.stream_chunk_rows = sp.chunk;
     res_.bytes_streamed_per_epoch = stream_->bytes_per_pass();

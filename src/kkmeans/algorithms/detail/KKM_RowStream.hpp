@@ -7,6 +7,13 @@
 /// Each chunk's work is done (the space fenced) before its buffer is filled again two chunks later;
 /// a host fence per chunk costs tens of microseconds against the milliseconds a chunk of up to
 /// 256 MiB takes to cross the link.
+///
+/// A stream that makes several passes (the Lloyd epochs) may queue the next pass's first chunk
+/// behind the last chunk of a pass (keep_next_pass_ready): the link then carries it while the last
+/// chunk's work, the epoch's update and the host's checks run, instead of idling through them and
+/// making the next pass wait a whole chunk before its first kernel. The rows never change between
+/// passes, so the chunk copied early is the chunk the next pass would copy; after the last pass it
+/// is one chunk's copy wasted.
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_HostRows.hpp>
 
@@ -33,6 +40,8 @@ class RowStream {
   }
 
   std::int64_t chunk_rows() const { return chunk_; }
+  /// Whether each pass ends by queuing the next pass's first chunk (off until asked).
+  void keep_next_pass_ready(bool on) { prefetch_ = on; }
   /// Device bytes of the two buffers.
   std::size_t bytes() const { return 2 * std::size_t(chunk_) * d_ * sizeof(T); }
   /// Bytes one pass copies to the device.
@@ -44,15 +53,23 @@ class RowStream {
   void for_each_chunk(F&& f) {
     std::int64_t const chunks = (n_ + chunk_ - 1) / chunk_;
     if (chunks == 0) return;
-    queue_copy(0);
+    if (!first_ready_) queue_copy(0, first_);
+    first_ready_ = false;  // (until this pass ends: a pass cut short by an exception leaves it unknown)
     for (std::int64_t c = 0; c < chunks; ++c) {
       copies_.wait();  // chunk c is on the device
-      if (c + 1 < chunks) queue_copy(c + 1);  // into the buffer chunk c − 1 used, whose work is done
+      // The next copy goes into the buffer chunk c − 1 used, whose work is done: this pass's chunk
+      // c + 1, or after its last chunk the next pass's first.
+      int const next = (first_ + c + 1) % 2;
+      if (c + 1 < chunks) queue_copy(c + 1, next);
+      else if (prefetch_) queue_copy(0, next);
       auto const [r0, r1] = range(c);
-      f(DeviceMatrix<ExecSpace, T>(Kokkos::subview(buf_[c % 2], std::make_pair(std::int64_t(0), r1 - r0), Kokkos::ALL())),
+      f(DeviceMatrix<ExecSpace, T>(
+            Kokkos::subview(buf_[(first_ + c) % 2], std::make_pair(std::int64_t(0), r1 - r0), Kokkos::ALL())),
         r0, r1);
       space_.fence();
     }
+    first_ = (first_ + chunks) % 2;
+    first_ready_ = prefetch_;
   }
 
  private:
@@ -62,13 +79,16 @@ class RowStream {
   int d_;
   std::int64_t chunk_;
   Buffer buf_[2];
+  int first_ = 0;             // the buffer the next pass's first chunk goes into
+  bool prefetch_ = false;     // keep_next_pass_ready
+  bool first_ready_ = false;  // the next pass's first chunk is queued into buf_[first_]
   HostToDevice<ExecSpace> copies_;
 
   std::pair<std::int64_t, std::int64_t> range(std::int64_t c) const { return {c * chunk_, std::min(n_, (c + 1) * chunk_)}; }
 
-  void queue_copy(std::int64_t c) {
+  void queue_copy(std::int64_t c, int buffer) {
     auto const [r0, r1] = range(c);
-    copies_.copy(buf_[c % 2].data(), rows_ + std::size_t(r0) * d_, std::size_t(r1 - r0) * d_ * sizeof(T));
+    copies_.copy(buf_[buffer].data(), rows_ + std::size_t(r0) * d_, std::size_t(r1 - r0) * d_ * sizeof(T));
   }
 };
 
