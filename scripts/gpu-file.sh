@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Rows streamed from their file on a GPU machine (offline, through the device tool): the default CUDA
-# build of the application, its end-to-end tests of --data-in file and host (results against the rows
-# on the device, on 1–3 ranks, checkpoints, predict, a file changed under the fit), then
-# scripts/bench/out_of_core.py at W2's shape (device, host and file modes, the pinned-copy bound,
-# flash-kmeans' kmeans_largeN where the peers are carried). Needs the folder of scripts/carry-deps.sh.
+# build of the application, its end-to-end tests of --data-in file (mapped, and chunked and compressed
+# rows read a block at a time) and host (results against the rows on the device, on 1–3 ranks,
+# checkpoints, predict, a corrupt chunk, a file changed under the fit), then
+# scripts/bench/out_of_core.py at W2's shape (device, host and file modes, the pinned-copy bound, a
+# chunked copy, flash-kmeans' kmeans_largeN where the peers are carried). Needs the folder of
+# scripts/carry-deps.sh.
 # About 8 minutes on an H100 (the build alone about 4.5).
 #   bash scripts/gpu-file.sh [ARCH]     (logs and results in ${OUT:-out/gpu-file})
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh" gpu-file "$@"
 say "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
 build_targets kkmeans
-KKMEANS_APP_TESTS=map_rows_from_the_file,stream_from_host_memory python3 tests/app/test_app.py "$K" 2>&1 |
+KKMEANS_APP_TESTS=map_rows_from_the_file,read_unmappable_rows_from_the_file,stream_from_host_memory python3 tests/app/test_app.py "$K" 2>&1 |
   tail -n 30 | tee -a "$OUT/summary.txt"
 say "app tests done"
 flash=()

@@ -45,9 +45,11 @@ inline std::size_t free_host_memory() {
 }
 
 /// This rank's rows: in the device's memory, or (DataIn::host) in host memory the device reads
-/// across its link and the Lloyd epochs stream from (page-locked on CUDA), or (DataIn::file) mapped
-/// from their file: on host backends read in place by the library as device rows; on devices
-/// streamed from the mapping, which the device never reads in place.
+/// across its link and the Lloyd epochs stream from (page-locked on CUDA), or (DataIn::file) left in
+/// their file: mapped where the dataset allows (on host backends read in place by the library as
+/// device rows; on devices streamed from the mapping, which the device never reads in place), else
+/// read a hyperslab at a time by a source the library streams (a chunked or compressed dataset, one
+/// stored as another type, or on host backends rows held to --device-memory).
 template <class T>
 struct Slice {
   using space = Kokkos::DefaultExecutionSpace;
@@ -55,13 +57,16 @@ struct Slice {
   Kokkos::View<T**, Kokkos::LayoutRight, space::memory_space> device;  // also the mapped rows on host backends
   Kokkos::View<T**, Kokkos::LayoutRight, detail::staging_space_t<space>> host;  // also the mapped rows on devices
   std::shared_ptr<io::MappedRows<T>> mapped;
+  std::shared_ptr<io::DatasetRows<T>> source;
   DataIn where = DataIn::device;
-  /// Whether the rows are passed as host rows, which the library streams.
-  bool streamed() const { return where == DataIn::host || (where == DataIn::file && !device_is_host); }
-  std::int64_t rows() const { return streamed() ? host.extent(0) : device.extent(0); }
+  /// Whether the library streams the rows (host rows, or a source).
+  bool streamed() const { return where == DataIn::host || (where == DataIn::file && (!device_is_host || source)); }
+  std::int64_t rows() const { return source ? source->rows() : streamed() ? host.extent(0) : device.extent(0); }
   /// Where the library is told the rows are: on host backends mapped rows are read in place, as
   /// device rows.
-  DataIn library_data_in() const { return where == DataIn::file && device_is_host ? DataIn::device : where; }
+  DataIn library_data_in() const { return where == DataIn::file && device_is_host && !source ? DataIn::device : where; }
+  /// Whether the file of rows left in it changed since it was opened (its size or modification time).
+  bool file_changed() const { return (mapped && mapped->changed()) || (source && source->changed()); }
 };
 
 /// What a slice of `count` rows × `cols` of T needs where it would live, and why it does not fit.
@@ -98,43 +103,28 @@ struct Placement {
 };
 
 /// Where this rank's rows live in the fit (--data-in; auto: the device if they fit it, else on
-/// devices host memory, on host backends without --device-memory the file mapped), refused before
+/// devices host memory if they fit it, else the file; on host backends without --device-memory the
+/// file), refused before
 /// reading where they fit nowhere allowed: a clear error instead of an allocation failure deep in
 /// a kernel. Collective: every rank learns whether any rank's slice does not fit.
 template <class T>
 DataIn place_rows(io::DatasetRef const& ref, DataIn asked, Placement<T> const& pl, Communicator const& comm) {
   constexpr bool device_is_host = detail::is_host_space<Kokkos::DefaultExecutionSpace>();
-  // (On host backends the fit counts its rows against --device-memory as resident; mapped rows are
-  // paged by the system. On devices they are streamed, within --device-memory.)
-  KKM_REQUIRE(asked != DataIn::file || pl.device_budget == 0 || !device_is_host,
-              "--data-in file leaves the rows to the system's page cache, which --device-memory does not bound: "
-              "leave --device-memory out");
+  // (Rows left in their file: on devices streamed within --device-memory; on host backends mapped
+  // and paged by the system, or with --device-memory streamed within it as on devices.)
   std::string why;
   DataIn where = asked == DataIn::host || asked == DataIn::file ? asked : DataIn::device;
   if (asked == DataIn::host) {
     why = pl.host_short();
   } else if (asked == DataIn::file) {
-    if ((why = io::why_not_mappable<T>(ref)).empty()) why = pl.device_short(true);
+    why = pl.device_short(true);
   } else if (!(why = pl.device_short(false)).empty() && asked == DataIn::automatic && !device_is_host) {
-    std::string const host_why = pl.host_short();
-    std::string const map_why = host_why.empty() ? std::string() : io::why_not_mappable<T>(ref);
-    if (host_why.empty()) {
-      where = DataIn::host;
-      why.clear();
-    } else if (map_why.empty()) {  // larger than host memory: streamed from the file
-      where = DataIn::file;
-      why = pl.device_short(true);
-    } else {
-      why += "; in host memory they " + host_why + "; " + map_why;
-    }
-  } else if (!why.empty() && asked == DataIn::automatic && pl.device_budget == 0) {  // host backends: map them
-    std::string const map_why = io::why_not_mappable<T>(ref);
-    if (map_why.empty()) {
-      where = DataIn::file;
-      why = pl.device_short(true);
-    } else {
-      why += "; " + map_why;
-    }
+    bool const in_host_memory = pl.host_short().empty();  // else larger than host memory: from the file
+    where = in_host_memory ? DataIn::host : DataIn::file;
+    why = in_host_memory ? std::string() : pl.device_short(true);
+  } else if (!why.empty() && asked == DataIn::automatic && pl.device_budget == 0) {  // host backends: the file
+    where = DataIn::file;
+    why = pl.device_short(true);
   }
   if (!comm.any(!why.empty())) return where;
   if (why.empty()) throw UserError("another rank's slice does not fit where it would live (its error names why)");
@@ -162,6 +152,9 @@ Slice<T> read_slice(io::DatasetRef const& ref, io::DatasetInfo const& info, Comm
   slice.where = place_rows<T>(ref, asked, pl, comm);
   if (slice.where == DataIn::host) {
     slice.host = io::read_to_space<space, T, detail::staging_space_t<space>>(space(), ref, info, row0, count, comm);
+  } else if (slice.where == DataIn::file && (!io::why_not_mappable<T>(ref).empty() ||
+                                              (Slice<T>::device_is_host && device_budget > 0))) {
+    slice.source = on_every_rank(comm, [&] { return std::make_shared<io::DatasetRows<T>>(ref, info, row0, count); });
   } else if (slice.where == DataIn::file) {
     slice.mapped = on_every_rank(comm, [&] { return std::make_shared<io::MappedRows<T>>(ref, info, row0, count); });
     stop_on_bus_error();
@@ -292,6 +285,7 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
       fmt::format("read {} × {} ({}) from {} in {:.2f} s on {} rank(s); {}{}", info.rows, info.cols, info.type,
                   ref.str(), t_read, comm.size(), backend_description(),
                   comm.any(slice.where == DataIn::host)   ? "; rows streamed from host memory"
+                  : comm.any(slice.source != nullptr)     ? "; rows read from the file a block at a time"
                   : comm.any(slice.where == DataIn::file) ? "; rows mapped from the file"
                                                           : ""));
 
@@ -352,20 +346,21 @@ int run_fit(FitOptions const& o, Communicator const& comm) {
   }
   Progress progress(comm.rank() == 0 && !o.quiet, o.max_epochs, o.n_init);
   if (slice.streamed()) progress.streaming(double(n_local) * double(info.cols) * sizeof(T));
-  bool const any_mapped = comm.any(slice.mapped != nullptr);
-  p.on_epoch = [&progress, &slice, &comm, &ref, any_mapped](int run, EpochStats const& e) {
+  bool const any_in_file = comm.any(slice.mapped || slice.source);
+  p.on_epoch = [&progress, &slice, &comm, &ref, any_in_file](int run, EpochStats const& e) {
     progress.epoch(run, e);
-    // Rows mapped from a file that changes would change under the fit: stop (every rank together).
-    if (any_mapped)
-      KKM_REQUIRE(!comm.any(slice.mapped && slice.mapped->changed()),
+    // Rows left in a file that changes would change under the fit: stop (every rank together).
+    if (any_in_file)
+      KKM_REQUIRE(!comm.any(slice.file_changed()),
                   "input file '" + ref.file + "' changed during the fit (its size or modification time); stopped");
   };
 
   t.reset();
   std::size_t const free_before_fit = free_memory();
   auto res = with_metric(o.metric, iou_column, [&](auto metric) {
-    return slice.streamed() ? fit(space{}, slice.host, weights, p, metric, comm)
-                            : fit(space{}, slice.device, weights, p, metric, comm);
+    return slice.source     ? fit(space{}, *slice.source, weights, p, metric, comm)
+           : slice.streamed() ? fit(space{}, slice.host, weights, p, metric, comm)
+                              : fit(space{}, slice.device, weights, p, metric, comm);
   });
   progress.done();
   if (slice.where == DataIn::file) res.data_in = to_string(DataIn::file);

@@ -61,6 +61,15 @@ int predict_as(PredictOptions const& o, Communicator const& comm) {
       }
       return l;
     };
+    if (slice.source) {  // (rows read from their file a block at a time)
+      auto l = predict(space{}, *slice.source, c, m);
+      if (o.distances) {
+        auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                     assigned_distances(space{}, *slice.source, c, l, m));
+        dist.assign(h.data(), h.data() + h.extent(0));
+      }
+      return l;
+    }
     return slice.streamed() ? label_and_measure(slice.host) : label_and_measure(slice.device);
   });
   auto lh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), labels);

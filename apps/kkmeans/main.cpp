@@ -155,9 +155,11 @@ int main(int argc, char* argv[]) {
                   choice_help<kkm::DataIn>({{kkm::DataIn::device, "the rows in device memory"},
                                             {kkm::DataIn::host, "the rows in host memory, streamed to the device in "
                                                                 "chunks every epoch"},
-                                            {kkm::DataIn::file, "the rows mapped from their file, read as they are "
-                                                                "used (GPU builds: streamed from it); data larger "
-                                                                "than memory"}}) +
+                                            {kkm::DataIn::file, "the rows left in their file: mapped and read as "
+                                                                "they are used (GPU builds: streamed from it), or "
+                                                                "where the dataset is chunked, compressed or stored "
+                                                                "as another type read a block at a time and "
+                                                                "streamed; data larger than memory"}}) +
                       "; auto: the device if they fit it, else host (GPU builds, if they fit it) or file");
   fit->add_option("--host-memory", fo.host_memory,
                   "with the rows in host memory: the most they may take there, as --device-memory; auto: what the "
@@ -219,8 +221,8 @@ int main(int argc, char* argv[]) {
   predict->add_option("--precision", po.precision, "float | double | half | bfloat16, as for fit")
       ->check(CLI::IsMember(precision_names));
   predict->add_option("--data-in", po.data_in,
-                      "device | host (streamed to the device in chunks) | file (mapped from their file; GPU builds: "
-                      "streamed from it) | auto: the device if the rows fit it, else host (GPU builds, if they fit "
+                      "device | host (streamed to the device in chunks) | file (left in their file, streamed from "
+                      "it as for fit) | auto: the device if the rows fit it, else host (GPU builds, if they fit "
                       "it) or file")
       ->check(CLI::IsMember(kkm::selectable_names<kkm::DataIn>()));
   predict->add_flag("--overwrite", po.overwrite, "replace an existing output file");

@@ -33,18 +33,9 @@ Kokkos::View<T**, Kokkos::LayoutRight, kkm::detail::staging_space_t<space>> to_h
   return h;
 }
 
-/// Fits in place and streamed within `budget` bytes; expects the same results and that the stream
-/// took several chunks.
-template <class T, class Metric>
-void expect_streaming_changes_nothing(kkm::Parameters p, Matrix<T> const& x, Metric const& metric,
-                                      std::size_t budget, std::vector<T> const& w = {},
-                                      kkm::DataIn streamed = kkm::DataIn::host) {
-  auto const wd = to_device_weights<space>(w);
-  p.data_in = kkm::DataIn::device;
-  auto const a = kkm::fit(space{}, to_device<space>(x), wd, p, metric);
-  p.data_in = streamed;
-  p.device_memory = budget;
-  auto const b = kkm::fit(space{}, to_host_rows(x), wd, p, metric);
+/// Expects fit b, streamed (`streamed`), to have a's results, and its stream several chunks.
+template <class T, class R>
+void expect_same_fit(R const& a, R const& b, Matrix<T> const& x, kkm::DataIn streamed) {
   EXPECT_EQ(a.data_in, "device");
   EXPECT_EQ(b.data_in, kkm::to_string(streamed));
   EXPECT_GT(b.stream_chunk_rows, 0);
@@ -61,6 +52,45 @@ void expect_streaming_changes_nothing(kkm::Parameters p, Matrix<T> const& x, Met
   EXPECT_EQ(centroids_vector(a), centroids_vector(b));
   EXPECT_EQ(labels_to_host(a.labels), labels_to_host(b.labels));
   EXPECT_NEAR(a.inertia, b.inertia, 1e-9 * a.inertia);
+}
+
+/// m read through kkm::RowSource, a range at a time (as a file's chunks hold it), each range
+/// checked; a read that meets row `fail_at` throws.
+template <class T>
+class MatrixSource final : public kkm::RowSource<T> {
+ public:
+  MatrixSource(Matrix<T> const& m, std::int64_t block, std::int64_t fail_at = -1)
+      : m_(m), block_(block), fail_at_(fail_at) {}
+  std::int64_t rows() const override { return m_.n; }
+  int cols() const override { return m_.d; }
+  std::int64_t block_rows() const override { return block_; }
+  void read(std::int64_t r0, std::int64_t r1, T* out) override {
+    EXPECT_TRUE(0 <= r0 && r0 < r1 && r1 <= m_.n) << "[" << r0 << ", " << r1 << ")";
+    if (r0 <= fail_at_ && fail_at_ < r1) throw kkm::UserError("row " + std::to_string(fail_at_) + " is unreadable");
+    ++reads;
+    for (std::int64_t i = r0; i < r1; ++i)
+      for (int j = 0; j < m_.d; ++j) out[(i - r0) * m_.d + j] = m_(i, j);
+  }
+  int reads = 0;
+
+ private:
+  Matrix<T> const& m_;
+  std::int64_t block_, fail_at_;
+};
+
+/// Fits in place and streamed within `budget` bytes; expects the same results and that the stream
+/// took several chunks.
+template <class T, class Metric>
+void expect_streaming_changes_nothing(kkm::Parameters p, Matrix<T> const& x, Metric const& metric,
+                                      std::size_t budget, std::vector<T> const& w = {},
+                                      kkm::DataIn streamed = kkm::DataIn::host) {
+  auto const wd = to_device_weights<space>(w);
+  p.data_in = kkm::DataIn::device;
+  auto const a = kkm::fit(space{}, to_device<space>(x), wd, p, metric);
+  p.data_in = streamed;
+  p.device_memory = budget;
+  auto const b = kkm::fit(space{}, to_host_rows(x), wd, p, metric);
+  expect_same_fit(a, b, x, streamed);
 }
 
 kkm::Parameters stream_params(int k) {
@@ -149,6 +179,11 @@ TEST(TEST_CATEGORY, stream_from_file_refuses_what_reads_rows_in_place) {
     }
   };
   auto p = stream_params(5);
+  // The automatic init is k-means‖ for rows streamed from their file, on every backend.
+  auto automatic = p;
+  automatic.init = kkm::Init::automatic;
+  automatic.data_in = kkm::DataIn::file;
+  EXPECT_EQ(kkm::fit(space{}, rows, automatic, kkm::SquaredEuclidean{}).init, "kmeans||");
   refused(p, kkm::Manhattan{}, "median update");
   p.init = kkm::Init::kmeanspp;
   refused(p, kkm::SquaredEuclidean{}, "k-means++");
@@ -227,6 +262,62 @@ TEST(TEST_CATEGORY, stream_passes_see_their_rows_with_the_next_pass_queued_early
         EXPECT_EQ(seen, x.n);
       }
     }
+  }
+}
+
+TEST(TEST_CATEGORY, stream_from_a_source_equals_in_place) {
+  // Rows a RowSource reads (a chunked file's): the fit, its random and k-means‖ draws gathered
+  // through the source, predict and the distances are those of the rows in memory.
+  auto const x = blobs<float>(6000, 40, 12, 1.5, 31);
+  for (auto init : {kkm::Init::random, kkm::Init::kmeans_parallel}) {
+    auto p = stream_params(12);
+    p.init = init;
+    auto const a = kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{});
+    MatrixSource<float> source(x, 64);
+    p.data_in = kkm::DataIn::file;
+    p.device_memory = init == kkm::Init::random ? 200 << 10 : 600 << 10;  // (k-means‖'s rounds need more)
+    auto const b = kkm::fit(space{}, source, {}, p, kkm::SquaredEuclidean{});
+    expect_same_fit(a, b, x, kkm::DataIn::file);
+    EXPECT_EQ(b.stream_chunk_rows % 64, 0) << "chunks of whole blocks";
+    EXPECT_GT(source.reads, 0);
+    double in_place = 0, streamed = 0;
+    auto const la = kkm::predict(space{}, to_device<space>(x), a.centroids, kkm::SquaredEuclidean{}, &in_place);
+    auto const lb = kkm::predict(space{}, source, a.centroids, kkm::SquaredEuclidean{}, &streamed, 0, 40 << 10);
+    EXPECT_EQ(labels_to_host(la), labels_to_host(lb));
+    EXPECT_EQ(labels_to_host(la), labels_to_host(a.labels));
+    EXPECT_NEAR(in_place, streamed, 1e-9 * in_place);
+    auto const da = kkm::assigned_distances(space{}, to_device<space>(x), a.centroids, la, kkm::SquaredEuclidean{});
+    auto const db = kkm::assigned_distances(space{}, source, a.centroids, lb, kkm::SquaredEuclidean{}, 40 << 10);
+    auto const ha = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), da);
+    auto const hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), db);
+    ASSERT_EQ(ha.extent(0), hb.extent(0));
+    for (std::size_t i = 0; i < ha.extent(0); ++i) ASSERT_EQ(ha(i), hb(i)) << "row " << i;
+  }
+}
+
+TEST(TEST_CATEGORY, stream_from_a_source_stops_at_its_error) {
+  // A read that fails (a corrupt chunk) stops the fit and predict with the source's own error.
+  auto const x = blobs<float>(3000, 4, 5, 1.5, 32);
+  auto p = stream_params(5);
+  p.data_in = kkm::DataIn::file;
+  p.device_memory = 60 << 10;
+  MatrixSource<float> bad(x, 16, 2500);
+  for (bool fit : {true, false}) {
+    try {
+      if (fit) (void)kkm::fit(space{}, bad, {}, p, kkm::SquaredEuclidean{});
+      else (void)kkm::predict(space{}, bad, Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace>("c", 2, 4),
+                                kkm::SquaredEuclidean{}, nullptr, 0, 40 << 10);
+      ADD_FAILURE() << "the failed read went unnoticed";
+    } catch (std::exception const& e) {
+      EXPECT_EQ(std::string(e.what()), "row 2500 is unreadable");
+    }
+  }
+  p.data_in = kkm::DataIn::host;
+  try {
+    (void)kkm::fit(space{}, bad, {}, p, kkm::SquaredEuclidean{});
+    ADD_FAILURE() << "data_in = host was taken for a source";
+  } catch (kkm::UserError const& e) {
+    EXPECT_NE(std::string(e.what()).find("data_in must be file"), std::string::npos) << e.what();
   }
 }
 

@@ -96,24 +96,25 @@ inline void check_parameters_agree(Parameters const& p, int d, Communicator cons
 }
 
 /// The initialisation that Init::automatic stands for on ExecSpace: k-means‖ on devices (its rounds
-/// are assignments, where a GPU is fastest), k-means++ on hosts; other values stand for themselves.
+/// are assignments, where a GPU is fastest) and for rows streamed from their file (k-means++ would
+/// read them in place), k-means++ on hosts; other values stand for themselves.
 template <class ExecSpace>
-constexpr Init init_for(Init requested) {
+constexpr Init init_for(Init requested, DataIn data_in = DataIn::device) {
   if (requested != Init::automatic) return requested;
-  return is_host_space<ExecSpace>() ? Init::kmeanspp : Init::kmeans_parallel;
+  return is_host_space<ExecSpace>() && data_in != DataIn::file ? Init::kmeanspp : Init::kmeans_parallel;
 }
 
 /// The first centroids of run `seed`: a checkpoint's, the given ones, or by the chosen init
-/// (k-means‖ streams rows in host memory, host_rows, as the epochs do).
+/// (k-means‖ streams rows on the host, host_rows, as the epochs do).
 template <class ExecSpace, class V, class Metric>
 HostMatrix<compute_t<V>> initial_centroids(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
                                            Parameters const& params, Metric const& metric, std::uint64_t seed,
                                            DataSummary const& summary, Communicator const& comm,
                                            Kokkos::View<compute_t<V> const*, typename ExecSpace::memory_space> weights,
-                                           Checkpoint const* resume, V const* host_rows) {
+                                           Checkpoint const* resume, RowsOnHost<V> const& host_rows) {
   using C = compute_t<V>;
   int const d = x.extent(1);
-  Init const init = init_for<ExecSpace>(params.init);
+  Init const init = init_for<ExecSpace>(params.init, params.data_in);
   HostMatrix<C> c0;
   if (resume) {
     c0 = HostMatrix<C>("kkm::resumed_centers", resume->k, d);
@@ -139,8 +140,8 @@ template <class ExecSpace, class Metric>
 void require_streamed_features(Parameters const& p) {
   // (one throw: a check the metric decides at compile time would leave the others unreachable)
   char const* const refused =
-      init_for<ExecSpace>(p.init) == Init::kmeanspp
-          ? "k-means++ (init kmeans++, the default on CPUs) reads them there: use init kmeans|| or random"
+      init_for<ExecSpace>(p.init, p.data_in) == Init::kmeanspp
+          ? "k-means++ (init kmeans++) reads them there: use init kmeans|| (the default here) or random"
       : Metric::update == Update::median ? "the median update reads them there: use a metric with a mean update"
       : p.mode != Mode::lloyd            ? "the mini-batch modes draw them there: use mode lloyd"
       : p.empty == EmptyPolicy::farthest
@@ -150,10 +151,10 @@ void require_streamed_features(Parameters const& p) {
     throw UserError(std::string("data_in = file streams the rows and never reads them where they lie; ") + refused);
 }
 
-/// The data summary of this rank's rows x; host_rows (their host address): streamed through the
-/// device in chunks, as the epochs stream them.
+/// The data summary of this rank's rows x; host_rows (where the host reads them): streamed through
+/// the device in chunks, as the epochs stream them.
 template <class ExecSpace, class V>
-DataSummary summarize_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, V const* host_rows,
+DataSummary summarize_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, RowsOnHost<V> const& host_rows,
                            Kokkos::View<compute_t<V> const*, typename ExecSpace::memory_space> const& weights,
                            Parameters const& params, Communicator const& comm) {
   if (!host_rows) return summarize(space, x, weights, comm);
@@ -164,12 +165,12 @@ DataSummary summarize_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
   return summarize(space, x, weights, comm, &chunks);
 }
 
-/// The fit of kkm::fit, from the rows as the kernels read them; host_rows: their host address
-/// where the Lloyd epochs stream them (Parameters::data_in), else nullptr; streamable: whether
-/// they lie where the host can read them.
+/// The fit of kkm::fit, from the rows as the kernels read them; host_rows: where the host reads
+/// them (an address or a RowSource) where the Lloyd epochs stream them (Parameters::data_in), else
+/// none; streamable: whether they lie where the host can read them.
 template <class ExecSpace, class V, class Metric>
 Result<compute_t<V>, typename ExecSpace::memory_space> fit_rows(
-    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, V const* host_rows, bool streamable,
+    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, RowsOnHost<V> host_rows, bool streamable,
     Kokkos::View<compute_t<V> const*, typename ExecSpace::memory_space> const& weights, Parameters const& params,
     Metric const& metric, Communicator const& comm) {
   using C = compute_t<V>;
@@ -204,8 +205,8 @@ Result<compute_t<V>, typename ExecSpace::memory_space> fit_rows(
   if constexpr (Metric::update == Update::median)
     KKM_REQUIRE(params.mode == Mode::lloyd, "the mini-batch modes need a metric with a mean update (not k-medians)");
   on_every_rank(comm, [&] {
-    require_device_memory<ExecSpace, V, Metric>(params, init_for<ExecSpace>(params.init), n_local, d,
-                                                host_rows != nullptr);
+    require_device_memory<ExecSpace, V, Metric>(params, init_for<ExecSpace>(params.init, params.data_in), n_local, d,
+                                                bool(host_rows));
   });
   Checkpoint const* resume = params.resume_from.get();
   if (resume) check_resume(*resume, params, summary, d, n_local);
@@ -233,7 +234,7 @@ Result<compute_t<V>, typename ExecSpace::memory_space> fit_rows(
   }
   best.restart_inertia = inertias;
   best.seconds_init = t_init;
-  best.init = to_string(init_for<ExecSpace>(params.init));
+  best.init = to_string(init_for<ExecSpace>(params.init, params.data_in));
   best.seconds_epochs = t_epochs;
   Kokkos::Profiling::popRegion();
   return best;
@@ -276,7 +277,27 @@ Result<compute_t<T>, typename ExecSpace::memory_space> fit(
   auto const x = params.data_in == DataIn::file && host_readable
                      ? detail::DeviceMatrix<ExecSpace, V>(nullptr, data.extent(0), data.extent(1))
                      : detail::device_rows<ExecSpace>(data);
-  return detail::fit_rows(space, x, streamed ? data.data() : nullptr, host_readable, weights, params, metric, comm);
+  return detail::fit_rows(space, x, detail::RowsOnHost<V>(streamed ? data.data() : nullptr), host_readable, weights,
+                          params, metric, comm);
+}
+
+/// Fits rows a RowSource reads a range at a time (data_in = file, or automatic: taken as file),
+/// streamed through the device's memory as the rows of a mapped file are: an HDF5 dataset stored
+/// in chunks, compressed or as another type, larger than memory. The same results as the rows
+/// fitted from memory, bit for bit.
+template <class ExecSpace, class V, class Metric>
+Result<compute_t<V>, typename ExecSpace::memory_space> fit(
+    ExecSpace const& space, RowSource<V>& rows,
+    Kokkos::View<compute_t<V> const*, typename ExecSpace::memory_space> const& weights, Parameters const& params,
+    Metric const& metric, Communicator const& comm = Communicator{}) {
+  static_assert(is_data_scalar_v<V>, "kkm::fit: data must be float, double, kkm::float16 or kkm::bfloat16");
+  KKM_REQUIRE(params.data_in == DataIn::file || params.data_in == DataIn::automatic,
+              std::string("rows read by a source are streamed from the file: data_in must be file (or auto), not ") +
+                  to_string(params.data_in));
+  Parameters p = params;
+  p.data_in = DataIn::file;
+  detail::DeviceMatrix<ExecSpace, V> const x(nullptr, rows.rows(), rows.cols());
+  return detail::fit_rows(space, x, detail::RowsOnHost<V>(rows), true, weights, p, metric, comm);
 }
 
 /// Fits without sample weights (every row weighs 1).

@@ -13,7 +13,7 @@
 /// One fit: EXTERN is `extern` for the declaration, empty for the definition.
 #define KKM_FIT_INSTANCE(EXTERN, SPACE, V, METRIC)                                                   \
   EXTERN template Result<compute_t<V>, SPACE::memory_space> detail::fit_rows<SPACE, V, METRIC>(     \
-      SPACE const&, DeviceMatrix<SPACE, V>, V const*, bool,                                          \
+      SPACE const&, detail::DeviceMatrix<SPACE, V>, detail::RowsOnHost<V>, bool,                     \
       Kokkos::View<compute_t<V> const*, SPACE::memory_space> const&, Parameters const&, METRIC const&, \
       Communicator const&);
 

@@ -8,6 +8,7 @@
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/core/KKM_HostRows.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/core/KKM_RowSource.hpp>
 #include <kkmeans/kernels/KKM_Assign.hpp>
 #include <kkmeans/kernels/KKM_RowDistances.hpp>
 #include <kkmeans/metrics/KKM_Metrics.hpp>
@@ -23,12 +24,30 @@ namespace kkm {
 
 namespace detail {
 
-/// The labels of predict over rows x (host_rows: their host address, to stream them in chunks that
-/// fit `device_memory` bytes beside the labels, 0: the free memory; nullptr: read in place) for
-/// centroids c on the device; the local sum of distances into `inertia`.
+/// The model's centroids on the device, checked against the data's d and the metric.
+template <class ExecSpace, class C, class Metric>
+Kokkos::View<C**, Kokkos::LayoutRight, typename ExecSpace::memory_space> model_on_device(
+    ExecSpace const& space, Kokkos::View<C**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
+    Metric const& metric, int d) {
+  check_metric<Metric, C>();
+  KKM_REQUIRE(int(centroids.extent(1)) == d, "the model has " + std::to_string(centroids.extent(1)) +
+                                                 " columns but the data has " + std::to_string(d));
+  KKM_REQUIRE(centroids.extent(0) >= 1, "the model has no centroids");
+  check_centroid_values<C>(
+      centroids.extent(0), d, [&](std::int64_t q, int j) { return static_cast<double>(centroids(q, j)); },
+      "model centroid");
+  check_metric_dimensions(metric, d);
+  Kokkos::View<C**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c("kkm::centroids", centroids.extent(0), d);
+  Kokkos::deep_copy(space, c, centroids);
+  return c;
+}
+
+/// The labels of predict over rows x (host_rows: where the host reads them, to stream them in
+/// chunks that fit `device_memory` bytes beside the labels, 0: the free memory; none: read in
+/// place) for centroids c on the device; the local sum of distances into `inertia`.
 template <class ExecSpace, class V, class Metric>
 Kokkos::View<int*, typename ExecSpace::memory_space> predict_rows(ExecSpace const& space, DeviceMatrix<ExecSpace, V> x,
-                                                                  V const* host_rows,
+                                                                  RowsOnHost<V> const& host_rows,
                                                                   DeviceMatrix<ExecSpace, compute_t<V>> c,
                                                                   Metric const& metric, double& inertia,
                                                                   std::int64_t batch_size, std::size_t device_memory) {
@@ -55,6 +74,28 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict_rows(ExecSpace cons
   return labels;
 }
 
+/// assigned_distances over rows x, streamed from host_rows where there are any (as predict_rows).
+template <class ExecSpace, class V, class Metric>
+Kokkos::View<double*, typename ExecSpace::memory_space> distances_of_rows(
+    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, RowsOnHost<V> const& host_rows,
+    Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
+    Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric,
+    std::size_t device_memory) {
+  using mem = typename ExecSpace::memory_space;
+  if (!host_rows) return assigned_distances_impl(space, x, c, labels, metric);
+  std::int64_t const n = x.extent(0);
+  int const d = x.extent(1);
+  Kokkos::View<double*, mem> out(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"), n);
+  RowStream<ExecSpace, V> stream(space, host_rows, n, d,
+                                 fused_chunk_rows<ExecSpace, V, Metric>(device_memory, n, d, int(c.extent(0))));
+  stream.for_each_chunk([&](DeviceMatrix<ExecSpace, V> rows, std::int64_t r0, std::int64_t r1) {
+    auto const part = std::make_pair(r0, r1);
+    Kokkos::deep_copy(space, Kokkos::subview(out, part),
+                      assigned_distances_impl(space, rows, c, Kokkos::subview(labels, part), metric));
+  });
+  return out;
+}
+
 }  // namespace detail
 
 /// Labels of the rows of `data` for given centroids (k × d, host): the nearest centroid by the
@@ -68,24 +109,30 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict(
     Metric const& metric, double* inertia = nullptr, std::int64_t batch_size = 0, DataIn data_in = DataIn::automatic,
     std::size_t device_memory = 0) {
   using V = std::remove_const_t<T>;
-  using mem = typename ExecSpace::memory_space;
   using DataMem = typename Kokkos::View<T**, P...>::memory_space;
-  detail::check_metric<Metric, compute_t<V>>();
-  int const d = data.extent(1);
-  KKM_REQUIRE(int(centroids.extent(1)) == d, "the model has " + std::to_string(centroids.extent(1)) +
-                                                 " columns but the data has " + std::to_string(d));
-  KKM_REQUIRE(centroids.extent(0) >= 1, "the model has no centroids");
-  detail::check_centroid_values<compute_t<V>>(
-      centroids.extent(0), d, [&](std::int64_t q, int j) { return static_cast<double>(centroids(q, j)); },
-      "model centroid");
-  detail::check_metric_dimensions(metric, d);
+  auto const c = detail::model_on_device(space, centroids, metric, int(data.extent(1)));
   detail::require_streamable(data_in, Kokkos::SpaceAccessibility<Kokkos::HostSpace, DataMem>::accessible);
-  Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
-  Kokkos::deep_copy(space, c, centroids);
   bool const streamed = detail::streams_rows<ExecSpace, DataMem>(data_in);
   double s = 0;
-  auto labels = detail::predict_rows(space, detail::device_rows<ExecSpace>(data), streamed ? data.data() : nullptr,
+  auto labels = detail::predict_rows(space, detail::device_rows<ExecSpace>(data),
+                                     detail::RowsOnHost<V>(streamed ? data.data() : nullptr),
                                      detail::DeviceMatrix<ExecSpace, compute_t<V>>(c), metric, s, batch_size, device_memory);
+  if (inertia) *inertia = s;
+  return labels;
+}
+
+/// predict over rows a RowSource reads a range at a time, streamed through the device's memory as
+/// kkm::fit of a source streams them.
+template <class ExecSpace, class V, class Metric>
+Kokkos::View<int*, typename ExecSpace::memory_space> predict(
+    ExecSpace const& space, RowSource<V>& rows,
+    Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids, Metric const& metric,
+    double* inertia = nullptr, std::int64_t batch_size = 0, std::size_t device_memory = 0) {
+  auto const c = detail::model_on_device(space, centroids, metric, rows.cols());
+  double s = 0;
+  auto labels = detail::predict_rows(space, detail::DeviceMatrix<ExecSpace, V>(nullptr, rows.rows(), rows.cols()),
+                                     detail::RowsOnHost<V>(rows), detail::DeviceMatrix<ExecSpace, compute_t<V>>(c),
+                                     metric, s, batch_size, device_memory);
   if (inertia) *inertia = s;
   return labels;
 }
@@ -99,26 +146,34 @@ Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances(
     Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric,
     DataIn data_in = DataIn::automatic, std::size_t device_memory = 0) {
   using V = std::remove_const_t<T>;
-  using mem = typename ExecSpace::memory_space;
   using DataMem = typename Kokkos::View<T**, P...>::memory_space;
   detail::check_metric<Metric, compute_t<V>>();
-  std::int64_t const n = data.extent(0);
   int const d = data.extent(1);
   KKM_REQUIRE(int(centroids.extent(1)) == d, "the model's d differs from the data's");
   detail::require_streamable(data_in, Kokkos::SpaceAccessibility<Kokkos::HostSpace, DataMem>::accessible);
-  Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, mem> c("kkm::centroids", centroids.extent(0), d);
+  Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c("kkm::centroids",
+                                                                                       centroids.extent(0), d);
   Kokkos::deep_copy(space, c, centroids);
-  if (!detail::streams_rows<ExecSpace, DataMem>(data_in))
-    return detail::assigned_distances_impl(space, detail::device_rows<ExecSpace>(data), c, labels, metric);
-  Kokkos::View<double*, mem> out(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"), n);
-  detail::RowStream<ExecSpace, V> stream(
-      space, data.data(), n, d, detail::fused_chunk_rows<ExecSpace, V, Metric>(device_memory, n, d, int(c.extent(0))));
-  stream.for_each_chunk([&](detail::DeviceMatrix<ExecSpace, V> rows, std::int64_t r0, std::int64_t r1) {
-    auto const part = std::make_pair(r0, r1);
-    Kokkos::deep_copy(space, Kokkos::subview(out, part),
-                      detail::assigned_distances_impl(space, rows, c, Kokkos::subview(labels, part), metric));
-  });
-  return out;
+  bool const streamed = detail::streams_rows<ExecSpace, DataMem>(data_in);
+  return detail::distances_of_rows(space, detail::device_rows<ExecSpace>(data),
+                                   detail::RowsOnHost<V>(streamed ? data.data() : nullptr), c, labels, metric,
+                                   device_memory);
+}
+
+/// assigned_distances over rows a RowSource reads, streamed as predict of a source streams them.
+template <class ExecSpace, class V, class Metric>
+Kokkos::View<double*, typename ExecSpace::memory_space> assigned_distances(
+    ExecSpace const& space, RowSource<V>& rows,
+    Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, Kokkos::HostSpace> const& centroids,
+    Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric,
+    std::size_t device_memory = 0) {
+  detail::check_metric<Metric, compute_t<V>>();
+  KKM_REQUIRE(int(centroids.extent(1)) == rows.cols(), "the model's d differs from the data's");
+  Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c(
+      "kkm::centroids", centroids.extent(0), rows.cols());
+  Kokkos::deep_copy(space, c, centroids);
+  return detail::distances_of_rows(space, detail::DeviceMatrix<ExecSpace, V>(nullptr, rows.rows(), rows.cols()),
+                                   detail::RowsOnHost<V>(rows), c, labels, metric, device_memory);
 }
 
 /// Distances of every row of `data` to every centroid (n × k): scikit-learn's transform. This is

@@ -5,6 +5,7 @@
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_ParallelCopy.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
+#include <kkmeans/core/KKM_RowSource.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -102,12 +103,12 @@ class PinnedRegistration {
   void* p_ = nullptr;
 };
 
-/// Rows at their host address host_rows where the device may not read them in place (DataIn::file):
-/// the rows an initialisation or a policy picks from them are gathered on the host. Else nullptr: a
-/// kernel reads them.
+/// Rows on the host (host_rows) where the device may not read them in place (DataIn::file): the
+/// rows an initialisation or a policy picks from them are gathered on the host. Else none: a kernel
+/// reads them.
 template <class T>
-T const* rows_gathered_on_host(DataIn data_in, T const* host_rows) {
-  return data_in == DataIn::file ? host_rows : nullptr;
+RowsOnHost<T> rows_gathered_on_host(DataIn data_in, RowsOnHost<T> const& host_rows) {
+  return data_in == DataIn::file ? host_rows : RowsOnHost<T>();
 }
 
 /// Refuses DataIn::host and file for rows the host cannot read (host_readable false: the device's own
@@ -126,7 +127,7 @@ inline void require_streamable(DataIn data_in, bool host_readable) {
 /// slots: several threads fill a slot from the source (ParallelCopy) while the link empties the one
 /// filled before, all issued from a thread of their own so that the caller goes on to launch its
 /// kernels. (Handed pageable memory itself, the driver stages it with one thread at a fraction of
-/// the link's rate.)
+/// the link's rate.) Rows a RowSource reads (copy_read) take the same slots, read into them.
 template <class ExecSpace>
 class HostToDevice {
  public:
@@ -162,22 +163,37 @@ class HostToDevice {
       bool const pageable = cudaPointerGetAttributes(&a, src) != cudaSuccess || a.type == cudaMemoryTypeUnregistered;
       (void)cudaGetLastError();
       if (pageable) {
-        make_slots();
-        int device = 0;
-        cudaGetDevice(&device);  // (a new thread starts on device 0; the stream is on this one)
-        staging_ = std::async(std::launch::async, [=] {
-          cudaError_t const e = cudaSetDevice(device);
-          return e == cudaSuccess ? stage(static_cast<char*>(dst), static_cast<char const*>(src), bytes) : e;
-        });
-      } else if (cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_) != cudaSuccess) {
-        throw std::runtime_error("cudaMemcpyAsync of " + std::to_string(bytes) + " bytes to the device failed");
+        make_slots(1);
+        char const* const from = static_cast<char const*>(src);
+        return stage_async(dst, bytes, 1,
+                           [this, from](char* out, std::size_t off, std::size_t n) { (*fill_)(out, from + off, n); });
       }
-    } else
-#endif
-    {
-      static_assert(is_host_space<ExecSpace>(), "HostToDevice: a device backend without a copy queue");
-      std::memcpy(dst, src, bytes);
+      if (cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_) != cudaSuccess)
+        throw std::runtime_error("cudaMemcpyAsync of " + std::to_string(bytes) + " bytes to the device failed");
+      return;
     }
+#endif
+    static_assert(is_host_space<ExecSpace>(), "HostToDevice: a device backend without a copy queue");
+    std::memcpy(dst, src, bytes);
+  }
+
+  /// Queues a copy to ExecSpace's memory `dst` of `bytes` bytes that read(out, offset, n) writes
+  /// (bytes [offset, offset + n) of what is copied into `out`, n a multiple of `granule` but for the
+  /// last piece): the rows of a RowSource. On CUDA the reads run on the thread that issues the
+  /// copies, into the staging slots; elsewhere read() writes `dst` before this returns. A read's
+  /// exception reaches the caller from wait() or the next copy.
+  template <class Read>
+  void copy_read(void* dst, std::size_t bytes, std::size_t granule, Read read) {
+    if (bytes == 0) return;
+#if defined(KOKKOS_ENABLE_CUDA)
+    if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
+      land_staged();
+      make_slots(granule);
+      return stage_async(dst, bytes, granule, std::move(read));
+    }
+#endif
+    static_assert(is_host_space<ExecSpace>(), "HostToDevice: a device backend without a copy queue");
+    read(static_cast<char*>(dst), std::size_t(0), bytes);
   }
 
   /// Returns when every copy queued so far has landed.
@@ -191,42 +207,64 @@ class HostToDevice {
 
  private:
 #if defined(KOKKOS_ENABLE_CUDA)
-  // Three slots of 32 MiB: one filled by the threads, one crossing the link, one spare (the link
-  // takes about 0.6 ms a slot, the threads about as long).
-  static constexpr std::size_t slot_bytes = std::size_t(32) << 20;
+  // Three slots of 32 MiB (or one read's granule, where larger): one filled by the threads, one
+  // crossing the link, one spare (the link takes about 0.6 ms a slot, the threads about as long).
+  static constexpr std::size_t least_slot_bytes = std::size_t(32) << 20;
   static constexpr int slot_count = 3;
   cudaStream_t stream_ = nullptr;
-  std::future<cudaError_t> staging_;  // a copy from pageable memory being issued, or none
-  char* slots_ = nullptr;             // slot_count × slot_bytes of page-locked memory, made on first use
+  std::future<cudaError_t> staging_;  // a copy through the slots being issued, or none
+  char* slots_ = nullptr;             // slot_count × slot_bytes_ of page-locked memory, made on first use
+  std::size_t slot_bytes_ = 0;
   cudaEvent_t slot_free_[slot_count] = {};  // recorded after each slot's copy to the device
   int next_slot_ = 0;
   std::unique_ptr<ParallelCopy> fill_;
 
-  void make_slots() {
-    if (slots_ != nullptr) return;
-    if (cudaHostAlloc(reinterpret_cast<void**>(&slots_), slot_count * slot_bytes, cudaHostAllocPortable) != cudaSuccess) {
+  // Slots that hold `granule` bytes at least (the copies queued before are landed first where the
+  // slots must grow).
+  void make_slots(std::size_t granule) {
+    if (slots_ != nullptr && slot_bytes_ >= granule) return;
+    if (slots_ != nullptr) {
+      wait();
+      cudaFreeHost(slots_);
+      slots_ = nullptr;
+    }
+    slot_bytes_ = std::max(least_slot_bytes, granule);
+    if (cudaHostAlloc(reinterpret_cast<void**>(&slots_), slot_count * slot_bytes_, cudaHostAllocPortable) != cudaSuccess) {
       slots_ = nullptr;
       (void)cudaGetLastError();
-      throw std::runtime_error("cannot allocate " + std::to_string(slot_count * slot_bytes >> 20) +
+      throw std::runtime_error("cannot allocate " + std::to_string(slot_count * slot_bytes_ >> 20) +
                                " MiB of page-locked staging memory");
     }
     for (auto& e : slot_free_)
-      if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess)
+      if (e == nullptr && cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess)
         throw std::runtime_error("cudaEventCreate failed");
-    fill_ = std::make_unique<ParallelCopy>(ParallelCopy::default_threads());
+    if (!fill_) fill_ = std::make_unique<ParallelCopy>(ParallelCopy::default_threads());
   }
 
-  // Pageable [src, src + bytes) to dst, a slot at a time: a slot is refilled once its previous
-  // copy to the device has landed.
-  cudaError_t stage(char* dst, char const* src, std::size_t bytes) {
-    for (std::size_t off = 0; off < bytes; off += slot_bytes) {
-      std::size_t const n = std::min(slot_bytes, bytes - off);
+  // stage(), issued from a thread of its own so that the caller goes on to launch its kernels.
+  template <class Read>
+  void stage_async(void* dst, std::size_t bytes, std::size_t granule, Read read) {
+    int device = 0;
+    cudaGetDevice(&device);  // (a new thread starts on device 0; the stream is on this one)
+    staging_ = std::async(std::launch::async, [this, dst, bytes, granule, device, read = std::move(read)] {
+      cudaError_t const e = cudaSetDevice(device);
+      return e == cudaSuccess ? stage(static_cast<char*>(dst), bytes, granule, read) : e;
+    });
+  }
+
+  // [0, bytes) as read() writes it to dst, a slot at a time (pieces a multiple of granule): a slot
+  // is refilled once its previous copy to the device has landed.
+  template <class Read>
+  cudaError_t stage(char* dst, std::size_t bytes, std::size_t granule, Read const& read) {
+    std::size_t const piece = slot_bytes_ / granule * granule;
+    for (std::size_t off = 0; off < bytes; off += piece) {
+      std::size_t const n = std::min(piece, bytes - off);
       int const s = next_slot_;
       next_slot_ = (s + 1) % slot_count;
-      char* const slot = slots_ + s * slot_bytes;
+      char* const slot = slots_ + s * slot_bytes_;
       cudaError_t e = cudaEventSynchronize(slot_free_[s]);
       if (e != cudaSuccess) return e;
-      (*fill_)(slot, src + off, n);
+      read(slot, off, n);
       if ((e = cudaMemcpyAsync(dst + off, slot, n, cudaMemcpyHostToDevice, stream_)) != cudaSuccess) return e;
       if ((e = cudaEventRecord(slot_free_[s], stream_)) != cudaSuccess) return e;
     }
@@ -235,7 +273,7 @@ class HostToDevice {
 
   void land_staged() {
     if (staging_.valid() && staging_.get() != cudaSuccess)
-      throw std::runtime_error("a copy from pageable host memory to the device failed");
+      throw std::runtime_error("a copy of rows in host memory to the device failed");
   }
 #endif
 };

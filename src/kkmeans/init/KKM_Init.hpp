@@ -35,7 +35,7 @@ template <class ExecSpace, class T>
 HostMatrix<compute_t<T>> init_random(ExecSpace const& space,
                           Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x, int k,
                           std::uint64_t seed, DataSummary const& s, Communicator const& comm,
-                          T const* host_rows = nullptr) {
+                          RowsOnHost<T> const& host_rows = {}) {
   std::vector<std::int64_t> picked;
   std::unordered_set<std::int64_t> seen;
   std::int64_t const N = s.n_total;

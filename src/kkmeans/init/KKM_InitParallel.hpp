@@ -167,11 +167,11 @@ class KMeansParallel {
   using policy = Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>;
   static constexpr bool squared = is_squared_euclidean<Metric>::value;
 
-  /// host_rows: x's rows at their host address, to stream them through the device in chunks
-  /// (DataIn::host), or nullptr: the kernels read x.
+  /// host_rows: x's rows on the host (at their address or read by a source), to stream them through
+  /// the device in chunks (DataIn::host, file), or none: the kernels read x.
   KMeansParallel(ExecSpace const& space, Rows x, Metric const& metric, std::uint64_t seed, DataSummary const& s,
                  Communicator const& comm, Kokkos::View<C const*, mem> w, Parameters const& p, int k,
-                 T const* host_rows = nullptr)
+                 RowsOnHost<T> const& host_rows = {})
       : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), p_(rounds_parameters(p, x.extent(1), k)),
         seed_(seed), n_(x.extent(0)),
         d_(x.extent(1)), D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kpar_D"), n_),
@@ -307,12 +307,12 @@ class KMeansParallel {
   AssignWorkspace<ExecSpace, T> ws_;
   std::unique_ptr<RowStream<ExecSpace, T>> stream_;  // the rows streamed from host memory, or none
   std::size_t stream_have_ = 0;                     // device bytes the stream and the rounds' batches may take
-  T const* unaddressable_;  // host_rows where the device may not read them in place (DataIn::file), else nullptr
+  RowsOnHost<T> unaddressable_;  // host_rows where the device may not read them in place (DataIn::file), else none
 };
 
 /// k-means‖ with `rounds` rounds of oversampling · k expected candidates, reduced to k by weighted
 /// k-means++ (`trials` as there). `p` names the assignment path and batch the rounds run with;
-/// host_rows (x's host address, DataIn::host) streams the rounds' passes through the device.
+/// host_rows (x's rows on the host, DataIn::host or file) streams the rounds' passes through the device.
 template <class ExecSpace, class T, class Metric>
 HostMatrix<compute_t<T>> init_kmeans_parallel(ExecSpace const& space,
                                    Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
@@ -320,7 +320,7 @@ HostMatrix<compute_t<T>> init_kmeans_parallel(ExecSpace const& space,
                                    Communicator const& comm,
                                    Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w = {}, int rounds = 5,
                                    double oversampling = 2.0, Parameters const& p = Parameters{},
-                                   T const* host_rows = nullptr) {
+                                   RowsOnHost<T> const& host_rows = {}) {
   using mem = typename ExecSpace::memory_space;
   KMeansParallel<ExecSpace, T, Metric> kpar(space, x, metric, seed, s, comm, w, p, k, host_rows);
   int const m = kpar.oversample(k, rounds, oversampling).size();

@@ -8,6 +8,7 @@
 #include <kkmeans/KKM_Config.hpp>
 #include <kkmeans/core/KKM_Half.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
+#include <kkmeans/core/KKM_RowSource.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>
 
 #include <cstdint>
@@ -36,6 +37,7 @@ struct DatasetInfo {
   int rank = 2;               ///< 1 or 2
   std::string type;           ///< e.g. "float32", "int64"
   bool chunked = false;
+  std::int64_t chunk_rows = 0;  ///< rows of one chunk where chunked
 };
 
 /// Opens the file and dataset and checks them. Throws UserError: missing or unreadable file, not
@@ -99,6 +101,34 @@ class MappedRows {
   void* base_ = nullptr;
   std::size_t length_ = 0;
   T const* rows_ = nullptr;
+  std::int64_t size_ = 0, mtime_ns_ = 0;
+};
+
+/// Rows [row0, row0 + count) of a 2-D dataset read a hyperslab at a time where a fit asks for them
+/// (--data-in file where they cannot be mapped: a chunked or compressed dataset, or one stored as
+/// another type than the fit's), converted as RowReader converts them. The file stays open, on each
+/// rank on its own; reads are best cut at multiples of block_rows(), the dataset's chunk rows.
+template <class T>
+class DatasetRows final : public RowSource<T> {
+ public:
+  DatasetRows(DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t count);
+  ~DatasetRows() override;
+  DatasetRows(DatasetRows const&) = delete;
+  DatasetRows& operator=(DatasetRows const&) = delete;
+  std::int64_t rows() const override { return count_; }
+  int cols() const override { return int(cols_); }
+  /// Rows [r0, r1) of this slice. Throws UserError naming what failed (a corrupt chunk, a value
+  /// beyond a 16-bit type's range).
+  void read(std::int64_t r0, std::int64_t r1, T* out) override;
+  std::int64_t block_rows() const override { return block_; }
+  /// As MappedRows::changed.
+  bool changed() const;
+
+ private:
+  Communicator self_;  // (one process: each rank reads the file on its own)
+  std::unique_ptr<RowReader> reader_;
+  std::string file_;
+  std::int64_t row0_, count_, cols_, block_;
   std::int64_t size_ = 0, mtime_ns_ = 0;
 };
 

@@ -1,6 +1,8 @@
-// Rows mapped from their HDF5 file instead of read (--data-in file). A contiguous dataset's values
-// lie in the file as one array at a known offset, in the type they were written in; where that is
-// the working precision's native type, the rows can be used where they lie in the file.
+// The rows of --data-in file: mapped from their HDF5 file where they can be (a contiguous dataset's
+// values lie in the file as one array at a known offset, in the type they were written in; where
+// that is the working precision's native type, the rows can be used where they lie), else read a
+// hyperslab at a time where the fit asks for them (DatasetRows). Either notices a file changed
+// under the fit by its size and modification time.
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 #include <kkmeans/io/detail/KKM_HDF5Detail.hpp>
@@ -11,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <type_traits>
@@ -31,6 +34,15 @@ FileStamp stamp_of(int fd) {
   struct stat st {};
   if (fstat(fd, &st) != 0) return {-1, -1};
   return {std::int64_t(st.st_size), std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+/// The stamp of the file at `path` now ({-1, -1} where it cannot be opened).
+FileStamp stamp_of(std::string const& path) {
+  int const fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {-1, -1};
+  FileStamp const st = stamp_of(fd);
+  close(fd);
+  return st;
 }
 
 /// Where rows of T start in the file, after checking that they can be mapped there.
@@ -114,10 +126,34 @@ MappedRows<T>::~MappedRows() {
 
 template <class T>
 bool MappedRows<T>::changed() const {
-  int const fd = open(file_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  FileStamp const st = stamp_of(fd);
-  close(fd);
+  FileStamp const st = stamp_of(file_);
+  return st.size != size_ || st.mtime_ns != mtime_ns_;
+}
+
+template <class T>
+DatasetRows<T>::DatasetRows(DatasetRef const& ref, DatasetInfo const& info, std::int64_t row0, std::int64_t count)
+    : file_(ref.file), row0_(row0), count_(count), cols_(info.cols), block_(std::max<std::int64_t>(1, info.chunk_rows)) {
+  FileStamp const st = stamp_of(ref.file);  // (before the open: a change after it is seen)
+  size_ = st.size;
+  mtime_ns_ = st.mtime_ns;
+  reader_ = std::make_unique<RowReader>(ref, info, self_);
+  reader_->finish();  // (the open's error, if any)
+}
+
+template <class T>
+DatasetRows<T>::~DatasetRows() = default;
+
+template <class T>
+void DatasetRows<T>::read(std::int64_t r0, std::int64_t r1, T* out) {
+  KKM_ASSERT(0 <= r0 && r0 <= r1 && r1 <= count_);
+  detail::quiet();  // (this thread's reads, where HDF5 keeps the setting per thread)
+  reader_->read(row0_ + r0, r1 - r0, out);
+  reader_->finish();
+}
+
+template <class T>
+bool DatasetRows<T>::changed() const {
+  FileStamp const st = stamp_of(file_);
   return st.size != size_ || st.mtime_ns != mtime_ns_;
 }
 
@@ -131,6 +167,10 @@ std::string why_not_mappable(DatasetRef const& ref) {
   }
 }
 
+template class DatasetRows<float>;
+template class DatasetRows<double>;
+template class DatasetRows<float16>;
+template class DatasetRows<bfloat16>;
 template class MappedRows<float>;
 template class MappedRows<double>;
 template std::string why_not_mappable<float>(DatasetRef const&);

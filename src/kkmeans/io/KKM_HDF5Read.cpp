@@ -172,6 +172,8 @@ DatasetInfo inspect(DatasetRef const& ref, bool allow_1d) {
                   "; kkmeans takes at most 2^31 − 1 columns (and under 2^62 rows)");
   H plist(H5Dget_create_plist(d.get()), H5Pclose);
   info.chunked = plist.ok() && H5Pget_layout(plist.get()) == H5D_CHUNKED;
+  hsize_t chunk[2] = {0, 0};
+  if (info.chunked && H5Pget_chunk(plist.get(), 2, chunk) >= 1) info.chunk_rows = std::int64_t(chunk[0]);
   if (info.rows > 0 && info.cols > 0) detail::require_complete_storage(d.get(), ref);
   return info;
 }

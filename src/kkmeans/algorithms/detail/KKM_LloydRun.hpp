@@ -39,7 +39,7 @@ class LloydRun {
 
   LloydRun(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, Parameters const& p, Metric const& metric,
            Communicator const& comm, DataSummary const& s, HostMatrix<C> centroids, int run_index,
-           Checkpoint const* resume, Kokkos::View<C const*, mem> w, T const* host_rows)
+           Checkpoint const* resume, Kokkos::View<C const*, mem> w, RowsOnHost<T> const& host_rows)
       : space_(space), x_(x), p_(p), metric_(metric), comm_(comm), s_(s), centroids_(centroids), run_index_(run_index),
         w_(w), n_(x.extent(0)), d_(x.extent(1)), k_(centroids.extent(0)),
         scale_(Kokkos::view_alloc(space, "kkm::scale"), d_) {
@@ -109,9 +109,9 @@ class LloydRun {
   Result<C, mem> res_;
   int first_epoch_ = 1;
 
-  /// The assignment's plan within the device memory; with rows in host memory (host_rows, their
-  /// host address), the stream that brings them chunk by chunk.
-  void plan(T const* host_rows) {
+  /// The assignment's plan within the device memory; with rows on the host (host_rows), the stream
+  /// that brings them chunk by chunk.
+  void plan(RowsOnHost<T> const& host_rows) {
     if (!host_rows) {
       plan_ = plan_assignment<ExecSpace, T, Metric>(p_, n_, d_, k_, [&] { return work_memory<ExecSpace, T>(p_.device_memory, n_, d_); });
       res_.data_in = to_string(DataIn::device);
@@ -123,7 +123,7 @@ class LloydRun {
     stream_ = std::make_unique<RowStream<ExecSpace, T>>(space_, host_rows, n_, d_, sp.chunk);
     stream_->keep_next_pass_ready(true);  // (every epoch and the final assignment pass over the rows)
     res_.data_in = to_string(DataIn::host);
-    res_.stream_chunk_rows = sp.chunk;
+    res_.stream_chunk_rows = stream_->chunk_rows();
     res_.bytes_streamed_per_epoch = stream_->bytes_per_pass();
   }
 
@@ -335,8 +335,8 @@ class LloydRun {
   }
 };
 
-/// One Lloyd run from given initial centroids. host_rows: x's rows at their host address, to stream
-/// them (DataIn::host), or nullptr: the kernels read x.
+/// One Lloyd run from given initial centroids. host_rows: x's rows on the host, to stream them
+/// (DataIn::host, file), or none: the kernels read x.
 template <class ExecSpace, class T, class Metric>
 Result<compute_t<T>, typename ExecSpace::memory_space> lloyd_run(ExecSpace const& space, DeviceMatrix<ExecSpace, T> x,
                                                      Parameters const& p, Metric const& metric,
@@ -344,7 +344,7 @@ Result<compute_t<T>, typename ExecSpace::memory_space> lloyd_run(ExecSpace const
                                                      HostMatrix<compute_t<T>> centroids, int run_index = 0,
                                                      Checkpoint const* resume = nullptr,
                                                      Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w = {},
-                                                     T const* host_rows = nullptr) {
+                                                     RowsOnHost<T> const& host_rows = {}) {
   return LloydRun<ExecSpace, T, Metric>(space, x, p, metric, comm, s, centroids, run_index, resume, w, host_rows)();
 }
 

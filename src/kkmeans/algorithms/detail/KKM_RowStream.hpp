@@ -13,9 +13,11 @@
 /// chunk's work, the epoch's update and the host's checks run, instead of idling through them and
 /// making the next pass wait a whole chunk before its first kernel. The rows never change between
 /// passes, so the chunk copied early is the chunk the next pass would copy; after the last pass it
-/// is one chunk's copy wasted.
+/// is one chunk's copy wasted. Not for rows a RowSource reads: its reads must not run beside what
+/// the caller does between passes (an HDF5 library without thread safety, a checkpoint written).
 #include <kkmeans/core/KKM_Backend.hpp>
 #include <kkmeans/core/KKM_HostRows.hpp>
+#include <kkmeans/core/KKM_RowSource.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -32,10 +34,11 @@ class RowStream {
   using mem = typename ExecSpace::memory_space;
   using Buffer = Kokkos::View<T**, Kokkos::LayoutRight, mem>;
 
-  /// `rows`: n × d in host memory (its host address: the copies read it there); chunks of
-  /// `chunk_rows` rows (≥ 1).
-  RowStream(ExecSpace const& space, T const* rows, std::int64_t n, int d, std::int64_t chunk_rows)
+  /// `rows`: n × d at their host address (the copies read it there) or read by a RowSource; chunks
+  /// of `chunk_rows` rows (≥ 1; a source's are cut to whole blocks of its rows where they hold one).
+  RowStream(ExecSpace const& space, RowsOnHost<T> rows, std::int64_t n, int d, std::int64_t chunk_rows)
       : space_(space), rows_(rows), n_(n), d_(d), chunk_(std::max<std::int64_t>(1, std::min(chunk_rows, n))) {
+    if (std::int64_t const block = rows_.block_rows(); chunk_ > block) chunk_ = chunk_ / block * block;
     for (auto& b : buf_) b = Buffer(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::row_chunk"), chunk_, d);
   }
 
@@ -61,7 +64,7 @@ class RowStream {
       // c + 1, or after its last chunk the next pass's first.
       int const next = (first_ + c + 1) % 2;
       if (c + 1 < chunks) queue_copy(c + 1, next);
-      else if (prefetch_) queue_copy(0, next);
+      else if (prefetch_ && rows_.address()) queue_copy(0, next);
       auto const [r0, r1] = range(c);
       f(DeviceMatrix<ExecSpace, T>(
             Kokkos::subview(buf_[(first_ + c) % 2], std::make_pair(std::int64_t(0), r1 - r0), Kokkos::ALL())),
@@ -69,12 +72,12 @@ class RowStream {
       space_.fence();
     }
     first_ = (first_ + chunks) % 2;
-    first_ready_ = prefetch_;
+    first_ready_ = prefetch_ && rows_.address();
   }
 
  private:
   ExecSpace space_;  // (a copy: an instance is a handle, and a caller's may be a temporary)
-  T const* rows_;
+  RowsOnHost<T> rows_;
   std::int64_t n_;
   int d_;
   std::int64_t chunk_;
@@ -88,7 +91,16 @@ class RowStream {
 
   void queue_copy(std::int64_t c, int buffer) {
     auto const [r0, r1] = range(c);
-    copies_.copy(buf_[buffer].data(), rows_ + std::size_t(r0) * d_, std::size_t(r1 - r0) * d_ * sizeof(T));
+    std::size_t const row_bytes = std::size_t(d_) * sizeof(T), bytes = std::size_t(r1 - r0) * row_bytes;
+    if (rows_.address()) return copies_.copy(buf_[buffer].data(), rows_.address() + std::size_t(r0) * d_, bytes);
+    // A source's reads in whole blocks of its rows where a block is not too large for a staging slot.
+    std::size_t const block = row_bytes * std::size_t(rows_.block_rows());
+    std::size_t const granule = block <= (std::size_t(64) << 20) ? block : row_bytes;
+    copies_.copy_read(buf_[buffer].data(), bytes, granule,
+                      [rows = rows_, r0 = r0, d = d_, row_bytes](char* out, std::size_t off, std::size_t n) {
+                        std::int64_t const first = r0 + std::int64_t(off / row_bytes);
+                        rows.read(first, first + std::int64_t(n / row_bytes), d, reinterpret_cast<T*>(out));
+                      });
   }
 };
 

@@ -4,12 +4,15 @@
 /// owns into a device buffer (zeros elsewhere) in one launch; with several ranks the buffer goes to
 /// the host once and is summed over ranks (one owner per row, zeros elsewhere: exact).
 #include <kkmeans/core/KKM_Backend.hpp>
+#include <kkmeans/core/KKM_RowSource.hpp>
 #include <kkmeans/parallel/KKM_Communicator.hpp>
 
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 namespace kkm::detail {
@@ -29,16 +32,22 @@ struct GatherOwned {
   }
 };
 
-/// The rows a rank owns of `rows` (global indices) copied on the host from host_rows (n × d, the
-/// rank's rows at their host address), widened to the compute type; zeros for the others'.
+/// The rows a rank owns of `rows` (global indices) read on the host from host_rows (n × d, the
+/// rank's rows), widened to the compute type; zeros for the others'. Read in ascending order, so
+/// that rows a source keeps in one block follow each other.
 template <class T>
-HostMatrix<compute_t<T>> gather_on_host(T const* host_rows, std::int64_t n, int d,
+HostMatrix<compute_t<T>> gather_on_host(RowsOnHost<T> const& host_rows, std::int64_t n, int d,
                                         std::vector<std::int64_t> const& rows, std::int64_t row_offset) {
   HostMatrix<compute_t<T>> h("kkm::gathered_rows", rows.size(), d);
-  for (std::size_t r = 0; r < rows.size(); ++r) {
+  std::vector<std::size_t> order(rows.size());
+  std::iota(order.begin(), order.end(), std::size_t(0));
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return rows[a] < rows[b]; });
+  std::vector<T> row(d);
+  for (std::size_t r : order) {
     std::int64_t const local = rows[r] - row_offset;
     if (local < 0 || local >= n) continue;
-    for (int j = 0; j < d; ++j) h(r, j) = compute_t<T>(host_rows[std::size_t(local) * d + j]);
+    host_rows.read(local, local + 1, d, row.data());
+    for (int j = 0; j < d; ++j) h(r, j) = compute_t<T>(row[j]);
   }
   return h;
 }
@@ -59,14 +68,14 @@ void sum_over_ranks(HostMatrix<C> const& h, Communicator const& comm) {
 
 /// out(r, :) = global row rows[r] for r < rows.size(); out has at least rows.size() rows, and rows
 /// past them are left as they are. On return `out` holds the same values on every rank. host_rows:
-/// x's rows at their host address where the device may not read them in place (DataIn::file), else
-/// nullptr: a kernel reads x.
+/// x's rows on the host where the device may not read them in place (DataIn::file), else none: a
+/// kernel reads x.
 template <class ExecSpace, class T>
 void gather_rows_into(ExecSpace const& space,
                       Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                       std::vector<std::int64_t> const& rows, std::int64_t row_offset, Communicator const& comm,
                       Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out,
-                      T const* host_rows = nullptr) {
+                      RowsOnHost<T> const& host_rows = {}) {
   using mem = typename ExecSpace::memory_space;
   int const m = rows.size();
   int const d = x.extent(1);
@@ -96,7 +105,7 @@ template <class ExecSpace, class T>
 HostMatrix<compute_t<T>> gather_rows(ExecSpace const& space,
                                      Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                                      std::vector<std::int64_t> const& rows, std::int64_t row_offset,
-                                     Communicator const& comm, T const* host_rows = nullptr) {
+                                     Communicator const& comm, RowsOnHost<T> const& host_rows = {}) {
   Kokkos::View<compute_t<T>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> out(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::gathered_rows"), rows.size(), x.extent(1));
   gather_rows_into(space, x, rows, row_offset, comm, out, host_rows);

@@ -48,9 +48,10 @@ class H {
 };
 
 /// HDF5 prints its error stack by default; kkmeans reports one line of its own instead. (Inline:
-/// one `done` flag for the whole program, whichever source file calls it first.)
+/// one `done` flag for the whole program, whichever source file calls it first; one per thread, as a
+/// thread-safe HDF5 keeps the setting per thread and rows are also read on a stream's own thread.)
 inline void quiet() {
-  static bool done = false;
+  static thread_local bool done = false;
   if (!done) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     done = true;
