@@ -170,11 +170,12 @@ class HostToDevice {
       }
       if (cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_) != cudaSuccess)
         throw std::runtime_error("cudaMemcpyAsync of " + std::to_string(bytes) + " bytes to the device failed");
-      return;
-    }
+    } else
 #endif
-    static_assert(is_host_space<ExecSpace>(), "HostToDevice: a device backend without a copy queue");
-    std::memcpy(dst, src, bytes);
+    {
+      static_assert(is_host_space<ExecSpace>(), "HostToDevice: a device backend without a copy queue");
+      std::memcpy(dst, src, bytes);
+    }
   }
 
   /// Queues a copy to ExecSpace's memory `dst` of `bytes` bytes that read(out, offset, n) writes
@@ -189,11 +190,13 @@ class HostToDevice {
     if constexpr (std::is_same_v<ExecSpace, Kokkos::Cuda>) {
       land_staged();
       make_slots(granule);
-      return stage_async(dst, bytes, granule, std::move(read));
-    }
+      stage_async(dst, bytes, granule, std::move(read));
+    } else
 #endif
-    static_assert(is_host_space<ExecSpace>(), "HostToDevice: a device backend without a copy queue");
-    read(static_cast<char*>(dst), std::size_t(0), bytes);
+    {
+      static_assert(is_host_space<ExecSpace>(), "HostToDevice: a device backend without a copy queue");
+      read(static_cast<char*>(dst), std::size_t(0), bytes);
+    }
   }
 
   /// Returns when every copy queued so far has landed.
