@@ -1269,7 +1269,8 @@ def write_table(path):
                 "| # | command (temporary paths shortened, in messages too) | ranks | exit | message |\n| --- | --- | --- | --- | --- |\n")
         for i, (env, args, np_, code, msg) in enumerate(TABLE, 1):
             m = no_temp(msg).replace("|", "\\|")
-            f.write(f"| {i} | `{' '.join(env + ['kkmeans'])} {short(args)}` | {np_} | {code} | {m} |\n")
+            command = f"{' '.join(env + ['kkmeans'])} {short(args)}".replace("|", "\\|")
+            f.write(f"| {i} | `{command}` | {np_} | {code} | {m} |\n")
         f.write(TRAILER)
 
 
