@@ -5,7 +5,8 @@
 // weights, whatever the chunk size; a budget too small for two chunks of the least rows is refused
 // before any work, naming the least that would do. With data_in = file the engine never reads the
 // rows where they lie (its kernels get no address for them: a read would fault), and what would is
-// refused by name.
+// refused by name; rows a RowSource reads (a chunked file's) stream the same way, and its errors stop
+// the fit.
 #include <KKM_TestHelpers.hpp>
 
 #include <gtest/gtest.h>

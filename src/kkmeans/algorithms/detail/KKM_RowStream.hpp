@@ -1,8 +1,8 @@
 #pragma once
 /// \file KKM_RowStream.hpp
-/// \brief A pass over rows that stay in host memory (Parameters::data_in = host): chunk by chunk
-/// through two device buffers, the copy of chunk c + 1 queued before the work on chunk c, so that
-/// the link and the kernels overlap.
+/// \brief A pass over rows that stay on the host (Parameters::data_in = host or file: in host memory,
+/// mapped from their file, or read by a RowSource): chunk by chunk through two device buffers, the
+/// copy of chunk c + 1 queued before the work on chunk c, so that the link and the kernels overlap.
 ///
 /// Each chunk's work is done (the space fenced) before its buffer is filled again two chunks later;
 /// a host fence per chunk costs tens of microseconds against the milliseconds a chunk of up to
