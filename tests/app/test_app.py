@@ -346,7 +346,8 @@ def read_unmappable_rows_from_the_file(d):
     # --data-in file where the dataset cannot be mapped (chunked and compressed; float64 for a
     # float32 fit; on CPU builds, rows held to --device-memory): read a block at a time and streamed,
     # with the labels, centroids and distances of the rows read into memory, on 1 and 3 ranks, resumed
-    # from a checkpoint, and from predict. A corrupt chunk, or a file that changes under the fit,
+    # from a checkpoint, and from predict; k-means++, the median update, the farthest policy and the
+    # mini-batch modes too. A corrupt chunk, or a file that changes under the fit,
     # stops it with one line and no output.
     blobs(f"{d}/m.h5", n=6000, d=8, k=5)
     with h5py.File(f"{d}/m.h5") as src:
@@ -374,6 +375,28 @@ def read_unmappable_rows_from_the_file(d):
     for name in ("z1", "zb"):
         assert json.load(open(f"{d}/{name}.json"))["memory"]["data_in"] == "file", name
     assert 0 < json.load(open(f"{d}/zb.json"))["memory"]["stream_chunk_rows"] < 6000
+    # What reads rows one at a time or in several passes streams them from the file too: k-means++,
+    # the median update, the farthest policy and the mini-batch modes (on one rank: their batches
+    # depend on the split). The farthest policy's data repeats 60 rows, so that random draws repeat a
+    # row and leave its twin centroid empty.
+    for name, rows in (("m", x), ("dup", np.repeat(x[:60], 100, axis=0))):
+        with h5py.File(f"{d}/{name}-c.h5", "w") as f:
+            f.create_dataset("points", data=rows)
+        with h5py.File(f"{d}/{name}-z.h5", "w") as f:
+            f.create_dataset("points", data=rows, chunks=(128, 8), compression="gzip")
+    kpar = ["--k", "7", "--init", "kmeans||"]
+    features = {"kmpp": ("m", ["--k", "7", "--init", "kmeans++"], 2),
+                "median": ("m", kpar + ["--metric", "manhattan"], 2),
+                "farthest": ("dup", ["--k", "12", "--init", "random", "--empty", "farthest"], 2),
+                "minibatch": ("m", kpar + ["--mode", "minibatch", "--batch-size", "1000"], 1)}
+    for name, (data, extra, ranks) in features.items():
+        for suffix, where in (("c", "device"), ("z", "file")):
+            run(["fit", "--input", f"{d}/{data}-{suffix}.h5:/points", "--seed", "3", "--max-epochs", "6", "--quiet",
+                 "--data-in", where, "--output", f"{d}/{name}-{where}.h5", "--report", f"{d}/{name}-{where}.json"]
+                + extra, np_=1 if where == "device" else ranks, check=0)
+        with h5py.File(f"{d}/{name}-device.h5") as a, h5py.File(f"{d}/{name}-file.h5") as b:
+            assert (a["labels"][:] == b["labels"][:]).all() and (a["centroids"][:] == b["centroids"][:]).all(), name
+    assert sum(e["relocated"] for e in json.load(open(f"{d}/farthest-file.json"))["history"]) > 0
     for src, where in ((f"{d}/m.h5", "device"), (f"{d}/z.h5", "file")):
         run(["predict", "--model", f"{d}/device.h5", "--input", f"{src}:/points", "--output", f"{d}/p-{where}.h5",
              "--distances", "--data-in", where, "--quiet"], check=0)

@@ -4,9 +4,10 @@
 // and per-epoch counts as the rows read in place, bit for bit, for every kind of metric, with
 // weights, whatever the chunk size; a budget too small for two chunks of the least rows is refused
 // before any work, naming the least that would do. With data_in = file the engine never reads the
-// rows where they lie (its kernels get no address for them: a read would fault), and what would is
-// refused by name; rows a RowSource reads (a chunked file's) stream the same way, and its errors stop
-// the fit.
+// rows where they lie (its kernels get no address for them: a read would fault): k-means++, the
+// median update, the farthest policy and the mini-batch modes stream them or read them on the host,
+// with the same results; rows a RowSource reads (a chunked file's) stream the same way, and its
+// errors stop the fit.
 #include <KKM_TestHelpers.hpp>
 
 #include <gtest/gtest.h>
@@ -34,13 +35,14 @@ Kokkos::View<T**, Kokkos::LayoutRight, kkm::detail::staging_space_t<space>> to_h
   return h;
 }
 
-/// Expects fit b, streamed (`streamed`), to have a's results, and its stream several chunks.
+/// Expects fit b, streamed (`streamed`), to have a's results, and (several_chunks) its epochs'
+/// stream several chunks.
 template <class T, class R>
-void expect_same_fit(R const& a, R const& b, Matrix<T> const& x, kkm::DataIn streamed) {
+void expect_same_fit(R const& a, R const& b, Matrix<T> const& x, kkm::DataIn streamed, bool several_chunks = true) {
   EXPECT_EQ(a.data_in, "device");
   EXPECT_EQ(b.data_in, kkm::to_string(streamed));
   EXPECT_GT(b.stream_chunk_rows, 0);
-  EXPECT_LT(b.stream_chunk_rows * 3, x.n) << "the stream should take several chunks";
+  if (several_chunks) EXPECT_LT(b.stream_chunk_rows * 3, x.n) << "the stream should take several chunks";
   EXPECT_EQ(b.bytes_streamed_per_epoch, std::size_t(x.n) * x.d * sizeof(T));
   EXPECT_EQ(a.path, b.path);
   ASSERT_EQ(a.history.size(), b.history.size());
@@ -117,7 +119,7 @@ TEST(TEST_CATEGORY, stream_weighted_cosine_and_median_equal_in_place) {
   std::vector<double> w(x.n);
   for (std::int64_t i = 0; i < x.n; ++i) w[i] = 0.5 + double(i % 5);
   for (auto mode : streamed_modes) expect_streaming_changes_nothing(stream_params(7), x, kkm::Cosine{}, 60 << 10, w, mode);
-  expect_streaming_changes_nothing(stream_params(7), x, kkm::Manhattan{}, 60 << 10, w);
+  for (auto mode : streamed_modes) expect_streaming_changes_nothing(stream_params(7), x, kkm::Manhattan{}, 60 << 10, w, mode);
   auto const boxes = uniform<double>(3000, 4, 0.1, 6.0, 29);
   auto given = stream_params(7);  // given centroids, and IoU's boxes
   given.init = kkm::Init::given;
@@ -132,9 +134,7 @@ TEST(TEST_CATEGORY, stream_generic_kernel_batches_and_empty_policies_equal_in_pl
   p.batch_size = 100;
   for (auto empty : {kkm::EmptyPolicy::drop, kkm::EmptyPolicy::split, kkm::EmptyPolicy::farthest}) {
     p.empty = empty;
-    for (auto mode : streamed_modes)
-      if (mode == kkm::DataIn::host || empty != kkm::EmptyPolicy::farthest)
-        expect_streaming_changes_nothing(p, x, kkm::Euclidean{}, 200 << 10, {}, mode);
+    for (auto mode : streamed_modes) expect_streaming_changes_nothing(p, x, kkm::Euclidean{}, 200 << 10, {}, mode);
   }
 }
 
@@ -165,35 +165,74 @@ TEST(TEST_CATEGORY, stream_kmeans_parallel_equals_in_place) {
   }
 }
 
-TEST(TEST_CATEGORY, stream_from_file_refuses_what_reads_rows_in_place) {
+TEST(TEST_CATEGORY, stream_kmeanspp_equals_in_place) {
+  // k-means++ from rows the device may not read in place (a RowSource) streams each step's
+  // measuring pass within the budget beside its per-row buffers and reads its trials on the host:
+  // the same centres, so the same fit; squared Euclidean (the tiled kernel on devices) and a metric
+  // without its trait, with weights. Host rows (read in place across the link) too.
+  auto const x = blobs<float>(5000, 8, 12, 1.5, 33);
+  std::vector<float> w(x.n);
+  for (std::int64_t i = 0; i < x.n; ++i) w[i] = 0.5f + float(i % 3);
+  auto const wd = to_device_weights<space>(w);
+  auto p = stream_params(12);
+  p.init = kkm::Init::kmeanspp;
+  p.max_epochs = 10;
+  auto check = [&](auto const& metric, Kokkos::View<float const*, mem> const& weights) {
+    auto const a = kkm::fit(space{}, to_device<space>(x), weights, p, metric);
+    auto q = p;
+    q.data_in = kkm::DataIn::file;
+    // 20 KB of labels and 120 KB of k-means++'s per-row buffers leave chunks of about 900 rows.
+    q.device_memory = 200 << 10;
+    MatrixSource<float> source(x, 64);
+    auto const b = kkm::fit(space{}, source, weights, q, metric);
+    expect_same_fit(a, b, x, kkm::DataIn::file, false);
+    // Each of the 12 steps reads the rows once; in one chunk, all passes together would read 12
+    // times plus once an epoch.
+    EXPECT_GE(source.reads, 3 * 12) << "k-means++ should stream its passes in several chunks";
+    q.data_in = kkm::DataIn::host;
+    expect_same_fit(a, kkm::fit(space{}, to_host_rows(x), weights, q, metric), x, kkm::DataIn::host, false);
+  };
+  check(kkm::SquaredEuclidean{}, {});
+  check(kkm::Euclidean{}, wd);
+}
+
+TEST(TEST_CATEGORY, stream_minibatch_equals_in_place) {
+  // The mini-batch modes read each batch (contiguous rows) on the host where the device may not
+  // read them in place, and stream the final pass: the same centroids, labels and history.
+  auto const x = blobs<float>(5000, 8, 12, 1.5, 34);
+  for (auto mode : {kkm::Mode::minibatch, kkm::Mode::seed}) {
+    auto p = stream_params(12);
+    p.mode = mode;
+    p.batch_size = 700;  // (batches wrap around the rows)
+    p.max_epochs = 4;
+    auto const a = kkm::fit(space{}, to_device<space>(x), p, kkm::SquaredEuclidean{});
+    p.data_in = kkm::DataIn::file;
+    p.device_memory = 100 << 10;
+    MatrixSource<float> source(x, 64);
+    auto const b = kkm::fit(space{}, source, {}, p, kkm::SquaredEuclidean{});
+    EXPECT_EQ(b.data_in, "file");
+    EXPECT_GT(source.reads, 0);
+    ASSERT_EQ(a.history.size(), b.history.size());
+    for (std::size_t e = 0; e < a.history.size(); ++e) {
+      EXPECT_EQ(a.history[e].changed, b.history[e].changed) << "epoch " << e + 1;
+      EXPECT_EQ(a.history[e].shift, b.history[e].shift) << "epoch " << e + 1;
+      EXPECT_EQ(a.history[e].k, b.history[e].k) << "epoch " << e + 1;
+    }
+    EXPECT_EQ(centroids_vector(a), centroids_vector(b));
+    EXPECT_EQ(labels_to_host(a.labels), labels_to_host(b.labels));
+    EXPECT_NEAR(a.inertia, b.inertia, 1e-9 * a.inertia);
+  }
+}
+
+TEST(TEST_CATEGORY, stream_from_file_takes_kmeans_parallel_by_default) {
   auto const x = blobs<float>(2000, 6, 5, 1.0, 30);
   auto const rows = to_host_rows(x);
-  auto refused = [&](kkm::Parameters p, auto const& metric, char const* what) {
-    p.data_in = kkm::DataIn::file;
-    try {
-      (void)kkm::fit(space{}, rows, p, metric);
-      ADD_FAILURE() << what << " was not refused";
-    } catch (kkm::UserError const& e) {
-      std::string const m = e.what();
-      EXPECT_NE(m.find("data_in = file"), std::string::npos) << m;
-      EXPECT_NE(m.find(what), std::string::npos) << m;
-    }
-  };
-  auto p = stream_params(5);
-  // The automatic init is k-means‖ for rows streamed from their file, on every backend.
-  auto automatic = p;
+  // The automatic init is k-means‖ for rows streamed from their file, on every backend (k-means++
+  // would read them once a centre).
+  auto automatic = stream_params(5);
   automatic.init = kkm::Init::automatic;
   automatic.data_in = kkm::DataIn::file;
   EXPECT_EQ(kkm::fit(space{}, rows, automatic, kkm::SquaredEuclidean{}).init, "kmeans||");
-  refused(p, kkm::Manhattan{}, "median update");
-  p.init = kkm::Init::kmeanspp;
-  refused(p, kkm::SquaredEuclidean{}, "k-means++");
-  p.init = kkm::Init::random;
-  p.empty = kkm::EmptyPolicy::farthest;
-  refused(p, kkm::SquaredEuclidean{}, "farthest");
-  p.empty = kkm::EmptyPolicy::drop;
-  p.mode = kkm::Mode::minibatch;
-  refused(p, kkm::SquaredEuclidean{}, "mini-batch");
   auto same = stream_params(3);  // k-means‖ finds one candidate (every row the same) for k = 3
   same.init = kkm::Init::kmeans_parallel;
   same.data_in = kkm::DataIn::file;

@@ -97,7 +97,8 @@ inline void check_parameters_agree(Parameters const& p, int d, Communicator cons
 
 /// The initialisation that Init::automatic stands for on ExecSpace: k-means‖ on devices (its rounds
 /// are assignments, where a GPU is fastest) and for rows streamed from their file (k-means++ would
-/// read them in place), k-means++ on hosts; other values stand for themselves.
+/// read them from the file once a centre, k-means‖ about once a round), k-means++ on hosts; other
+/// values stand for themselves.
 template <class ExecSpace>
 constexpr Init init_for(Init requested, DataIn data_in = DataIn::device) {
   if (requested != Init::automatic) return requested;
@@ -130,25 +131,11 @@ HostMatrix<compute_t<V>> initial_centroids(ExecSpace const& space, DeviceMatrix<
     c0 = init_kmeans_parallel(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights, 5, 2.0,
                               params, host_rows);
   } else {
-    c0 = init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights);
+    c0 = init_kmeanspp(space, x, metric, params.k, params.kmeanspp_trials, seed, summary, comm, weights,
+                       TrialKernel::automatic, TrialPruning::automatic,
+                       rows_gathered_on_host(params.data_in, host_rows), params.device_memory);
   }
   return c0;
-}
-
-/// DataIn::file: refuses, by name, what would read every row where it lies.
-template <class ExecSpace, class Metric>
-void require_streamed_features(Parameters const& p) {
-  // (one throw: a check the metric decides at compile time would leave the others unreachable)
-  char const* const refused =
-      init_for<ExecSpace>(p.init, p.data_in) == Init::kmeanspp
-          ? "k-means++ (init kmeans++) reads them there: use init kmeans|| (the default here) or random"
-      : Metric::update == Update::median ? "the median update reads them there: use a metric with a mean update"
-      : p.mode != Mode::lloyd            ? "the mini-batch modes draw them there: use mode lloyd"
-      : p.empty == EmptyPolicy::farthest
-          ? "the farthest empty-cluster policy measures them there: use drop, split or keep"
-          : nullptr;
-  if (refused)
-    throw UserError(std::string("data_in = file streams the rows and never reads them where they lie; ") + refused);
 }
 
 /// The data summary of this rank's rows x; host_rows (where the host reads them): streamed through
@@ -179,7 +166,6 @@ Result<compute_t<V>, typename ExecSpace::memory_space> fit_rows(
   int const d = x.extent(1);
   check_parameters_agree(params, d, comm);
   on_every_rank(comm, [&] { require_streamable(params.data_in, streamable); });
-  if (params.data_in == DataIn::file) require_streamed_features<ExecSpace, Metric>(params);
   KKM_REQUIRE(d >= 1, "data has no columns (d = 0)");
   check_metric_dimensions(metric, d);
   if (params.init == Init::given) {
@@ -222,8 +208,10 @@ Result<compute_t<V>, typename ExecSpace::memory_space> fit_rows(
       run = lloyd_run(space, x, params, metric, comm, summary, c0, r, resume, weights, host_rows);
       if (params.data_in == DataIn::file) run.data_in = to_string(DataIn::file);
     } else if constexpr (Metric::update != Update::median) {
-      run = minibatch_run(space, x, params, metric, comm, summary, c0, r, weights);
-      run.data_in = to_string(host_rows ? DataIn::host : DataIn::device);  // (its draws read them in place)
+      run = minibatch_run(space, x, params, metric, comm, summary, c0, r, weights,
+                          rows_gathered_on_host(params.data_in, host_rows));
+      // (host: its batches read the rows in place across the link; file: read on the host)
+      run.data_in = to_string(params.data_in == DataIn::file ? DataIn::file : host_rows ? DataIn::host : DataIn::device);
     }
     t_epochs += run.seconds_epochs;
     inertias.push_back(run.inertia);

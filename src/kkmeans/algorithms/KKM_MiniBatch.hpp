@@ -10,7 +10,11 @@
 /// An epoch is ⌈max local rows / B⌉ steps. The global batches depend on how rows are split over
 /// ranks, so unlike Lloyd the result depends on the number of ranks (it is deterministic for a given
 /// split). A final pass over all rows assigns the labels.
+///
+/// Rows the device may not read where they lie (DataIn::file) are read a batch at a time on the
+/// host, in one contiguous read, into a device buffer of B rows; the final pass streams them.
 #include <kkmeans/algorithms/detail/KKM_EmptyClusters.hpp>
+#include <kkmeans/algorithms/detail/KKM_RowStream.hpp>
 #include <kkmeans/algorithms/detail/KKM_Memory.hpp>
 #include <kkmeans/core/KKM_Parameters.hpp>
 #include <kkmeans/core/KKM_Result.hpp>
@@ -22,6 +26,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -53,6 +58,10 @@ struct MiniBatchRun {
   Result<C, mem> res;
   Kokkos::View<double*, mem> scale;
   AssignWorkspace<ExecSpace, T> ws;
+  RowsOnHost<T> unaddressable;  // the rows where the device may not read them (DataIn::file), else none
+  Kokkos::View<T**, Kokkos::LayoutRight, mem> batch_rows;           // unaddressable: the batch on the device
+  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> batch_read;  // unaddressable: the batch read
+  std::unique_ptr<RowStream<ExecSpace, T>> stream;  // unaddressable: the final pass's chunks
   std::vector<double> seen;  // weight each centroid has absorbed (minibatch mode)
   std::int64_t steps_per_epoch = 1;
   double tol_abs = 0;
@@ -62,12 +71,21 @@ struct MiniBatchRun {
   bool stop = false;
 
   /// Sets up the run: the result's fixed fields, the column scales on the device, labels −1, and the
-  /// number of steps per epoch (one allreduce: the largest rank's row count).
+  /// number of steps per epoch (one allreduce: the largest rank's row count). unaddressable_: x's
+  /// rows on the host where the device may not read them in place (DataIn::file), else none.
   MiniBatchRun(ExecSpace const& space_, Rows x_, Parameters const& p_, Metric const& metric_,
-               Communicator const& comm_, DataSummary const& s_, HostMatrix<C> centroids_, Weights w_)
+               Communicator const& comm_, DataSummary const& s_, HostMatrix<C> centroids_, Weights w_,
+               RowsOnHost<T> const& unaddressable_ = {})
       : space(space_), x(x_), p(p_), metric(metric_), comm(comm_), s(s_), centroids(centroids_), w(w_),
         n(x_.extent(0)), d(x_.extent(1)), k(centroids_.extent(0)), P(comm_.size()),
-        B(p_.batch_size > 0 ? p_.batch_size : 1024) {
+        B(p_.batch_size > 0 ? p_.batch_size : 1024), unaddressable(unaddressable_) {
+    if (unaddressable) {
+      std::int64_t const rows = std::min(B, n);
+      batch_rows = decltype(batch_rows)(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::batch_rows"), rows, d);
+      batch_read = decltype(batch_read)(Kokkos::view_alloc(Kokkos::WithoutInitializing, "kkm::batch_read"), rows, d);
+      stream = std::make_unique<RowStream<ExecSpace, T>>(space, unaddressable, n, d,
+                                                         fused_chunk_rows<ExecSpace, T, Metric>(p.device_memory, n, d, k));
+    }
     res.k_requested = k;
     res.n_rows = s.n_total;
     res.path = "fused";
@@ -127,7 +145,7 @@ struct MiniBatchRun {
   /// and changed labels, and allreduces them: `buf` receives the global sums (allreduce_accumulator's
   /// layout) and the batch's global inertia is returned.
   double assign_batch(std::int64_t b0, std::int64_t b1, std::vector<fixed_t>& buf) {
-    auto xb = Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
+    Rows const xb = batch(b0, b1);
     auto lb = Kokkos::subview(res.labels, Kokkos::make_pair(b0, b1));
     Kokkos::View<C const*, mem> wb;
     if (w.extent(0) > 0) wb = Kokkos::subview(w, Kokkos::make_pair(b0, b1));
@@ -135,12 +153,23 @@ struct MiniBatchRun {
     Kokkos::deep_copy(space, c_d, centroids);
     std::size_t const acc_len = accumulator_size(k, d);
     Kokkos::View<fixed_t*, mem> acc("kkm::accumulator", acc_len);
-    double const local = assign_rows<true>(space, Rows(xb), CRows(c_d), scale, acc, Kokkos::View<int*, mem>(lb), metric,
+    double const local = assign_rows<true>(space, xb, CRows(c_d), scale, acc, Kokkos::View<int*, mem>(lb), metric,
                                            GemmKind::none, 0, ws, wb, s.weight_scale);
     buf = std::vector<fixed_t>(acc_len + P, 0);
     auto acc_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
     std::memcpy(buf.data(), acc_h.data(), acc_len * sizeof(fixed_t));
     return allreduce_accumulator(buf, acc_len, local, comm);
+  }
+
+  /// Rows [b0, b1) where the kernels read them: in place, or read on the host into the batch buffer.
+  Rows batch(std::int64_t b0, std::int64_t b1) {
+    auto const rows = std::make_pair(std::int64_t(0), b1 - b0);
+    if (!unaddressable) return Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
+    auto const read = Kokkos::subview(batch_read, rows, Kokkos::ALL());
+    auto const on_device = Kokkos::subview(batch_rows, rows, Kokkos::ALL());
+    unaddressable.read(b0, b1, d, read.data());
+    Kokkos::deep_copy(space, on_device, read);
+    return on_device;
   }
 
   /// Moves each centroid the batch reached towards the batch's mean of it: c ← c + lr (mean − c), with
@@ -217,12 +246,18 @@ struct MiniBatchRun {
   void assign_all() {
     Kokkos::View<C**, Kokkos::LayoutRight, mem> c_d("kkm::centroids", k, d);
     Kokkos::deep_copy(space, c_d, centroids);
-    double const local = assign_rows<false>(space, x, CRows(c_d), scale, Kokkos::View<fixed_t*, mem>(), res.labels,
-                                            metric, GemmKind::none, 0, ws, w, s.weight_scale);
+    double local = 0;
+    for_each_row_range(x, stream.get(), [&](Rows rows, std::int64_t r0, std::int64_t r1) {
+      auto const r = std::make_pair(r0, r1);
+      ws.forget_rows();  // (a chunk's buffer holds other rows each time)
+      local += assign_rows<false>(space, rows, CRows(c_d), scale, Kokkos::View<fixed_t*, mem>(),
+                                  Kokkos::subview(res.labels, r), metric, GemmKind::none, 0, ws, chunk_weights(w, r),
+                                  s.weight_scale);
+    });
     res.inertia = comm.ordered_sum(local);
     res.centroids = centroids;
     res.k_final = k;
-    res.workspace_bytes = ws.bytes();
+    res.workspace_bytes = ws.bytes() + (stream ? stream->bytes() + batch_rows.span() * sizeof(T) : 0);
   }
 };
 
@@ -231,9 +266,9 @@ Result<compute_t<T>, typename ExecSpace::memory_space> minibatch_run(
     ExecSpace const& space, Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
     Parameters const& p, Metric const& metric, Communicator const& comm, DataSummary const& s,
     HostMatrix<compute_t<T>> centroids, int run_index,
-    Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w) {
+    Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w, RowsOnHost<T> const& unaddressable = {}) {
   static_assert(Metric::update != Update::median, "mini-batch modes need a mean update");
-  MiniBatchRun<ExecSpace, T, Metric> run(space, x, p, metric, comm, s, centroids, w);
+  MiniBatchRun<ExecSpace, T, Metric> run(space, x, p, metric, comm, s, centroids, w, unaddressable);
   Kokkos::Timer timer;
   for (int epoch = 1; epoch <= p.max_epochs && !run.stop; ++epoch) run.run_epoch(epoch, run_index);
   if (!run.res.converged) run.res.stop_reason = "max epochs";

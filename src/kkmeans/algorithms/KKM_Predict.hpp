@@ -74,6 +74,23 @@ Kokkos::View<int*, typename ExecSpace::memory_space> predict_rows(ExecSpace cons
   return labels;
 }
 
+/// assigned_distances over all rows of x, brought chunk by chunk by `stream` where there is one.
+template <class ExecSpace, class V, class Metric>
+Kokkos::View<double*, typename ExecSpace::memory_space> distances_of_rows(
+    ExecSpace const& space, DeviceMatrix<ExecSpace, V> x, RowStream<ExecSpace, V>* stream,
+    Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
+    Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric) {
+  if (!stream) return assigned_distances_impl(space, x, c, labels, metric);
+  Kokkos::View<double*, typename ExecSpace::memory_space> out(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"), x.extent(0));
+  stream->for_each_chunk([&](DeviceMatrix<ExecSpace, V> rows, std::int64_t r0, std::int64_t r1) {
+    auto const part = std::make_pair(r0, r1);
+    Kokkos::deep_copy(space, Kokkos::subview(out, part),
+                      assigned_distances_impl(space, rows, c, Kokkos::subview(labels, part), metric));
+  });
+  return out;
+}
+
 /// assigned_distances over rows x, streamed from host_rows where there are any (as predict_rows).
 template <class ExecSpace, class V, class Metric>
 Kokkos::View<double*, typename ExecSpace::memory_space> distances_of_rows(
@@ -81,19 +98,12 @@ Kokkos::View<double*, typename ExecSpace::memory_space> distances_of_rows(
     Kokkos::View<compute_t<V>**, Kokkos::LayoutRight, typename ExecSpace::memory_space> c,
     Kokkos::View<int*, typename ExecSpace::memory_space> const& labels, Metric const& metric,
     std::size_t device_memory) {
-  using mem = typename ExecSpace::memory_space;
   if (!host_rows) return assigned_distances_impl(space, x, c, labels, metric);
   std::int64_t const n = x.extent(0);
   int const d = x.extent(1);
-  Kokkos::View<double*, mem> out(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::assigned_distances"), n);
   RowStream<ExecSpace, V> stream(space, host_rows, n, d,
                                  fused_chunk_rows<ExecSpace, V, Metric>(device_memory, n, d, int(c.extent(0))));
-  stream.for_each_chunk([&](DeviceMatrix<ExecSpace, V> rows, std::int64_t r0, std::int64_t r1) {
-    auto const part = std::make_pair(r0, r1);
-    Kokkos::deep_copy(space, Kokkos::subview(out, part),
-                      assigned_distances_impl(space, rows, c, Kokkos::subview(labels, part), metric));
-  });
-  return out;
+  return distances_of_rows(space, x, &stream, c, labels, metric);
 }
 
 }  // namespace detail

@@ -19,6 +19,13 @@
 /// nearer (KKM_TrialPruning.hpp): the same centres, from fewer bytes.
 /// Memory: D (n doubles), the trials' distances (trials × n) and, pruning, each row's nearest
 /// centre and reach (n ints and n values).
+///
+/// Rows the device may not read where they lie (DataIn::file) stream through it chunk by chunk in
+/// each step's measuring pass (the only pass that reads rows): a step then reads the rows once from
+/// their file, so the initialisation takes k passes over them. The potentials of a step are summed
+/// over the chunks in fixed point, the trials and centres read on the host: the same centres.
+#include <kkmeans/algorithms/detail/KKM_Memory.hpp>
+#include <kkmeans/algorithms/detail/KKM_RowStream.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_Init.hpp>
 #include <kkmeans/init/detail/KKM_KmppAdvance.hpp>
@@ -31,6 +38,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,7 +55,8 @@ class GreedyKMeansPP {
 
   GreedyKMeansPP(ExecSpace const& space, Rows x, Metric const& metric, int k, int trials, std::uint64_t seed,
                  DataSummary const& s, Communicator const& comm, Kokkos::View<C const*, mem> w,
-                 TrialKernel kernel = TrialKernel::automatic, TrialPruning pruning = TrialPruning::automatic)
+                 TrialKernel kernel = TrialKernel::automatic, TrialPruning pruning = TrialPruning::automatic,
+                 RowsOnHost<T> const& unaddressable = {}, std::size_t device_memory = 0)
       : space_(space), x_(x), metric_(metric), comm_(comm), s_(s), w_(w), seed_(seed), n_(x.extent(0)),
         d_(x.extent(1)), k_(k), trials_(kmeanspp_trial_count(k, trials)),
         D_(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::kmpp_D"), n_),
@@ -57,7 +66,8 @@ class GreedyKMeansPP {
         kernel_(kernel == TrialKernel::automatic
                     ? (squared && !is_host_space<ExecSpace>() ? TrialKernel::tiled : TrialKernel::rows)
                     : kernel),
-        decide_on_device_(kernel_ == TrialKernel::tiled && !comm.is_distributed()) {
+        decide_on_device_(kernel_ == TrialKernel::tiled && !comm.is_distributed() && !unaddressable),
+        unaddressable_(unaddressable) {
     if (decide_on_device_) {
       potentials_ = Kokkos::View<TrialPotentials*, mem>("kkm::kmpp_potentials", (trials_ + race_width - 1) / race_width);
       best_ = Kokkos::View<int*, mem>("kkm::kmpp_best_trials", k_);
@@ -66,6 +76,7 @@ class GreedyKMeansPP {
     PruneBound const bound = PruneBound::of<C>(d_);
     bool const prune = squared && bound.usable() && k_ > 1 &&
                        (pruning == TrialPruning::on || (pruning == TrialPruning::automatic && pruning_pays<ExecSpace>(n_, d_)));
+    if (unaddressable_) stream_rows(device_memory, prune);
     if (!prune) return;
     auto alloc = [&](char const* name) { return Kokkos::view_alloc(space_, Kokkos::WithoutInitializing, std::string(name)); };
     prune_.nearest = Kokkos::View<int*, mem>(alloc("kkm::kmpp_nearest"), n_);
@@ -107,10 +118,23 @@ class GreedyKMeansPP {
       auto const best = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace{}, best_);
       for (int step = 1; step < k_; ++step) centers.push_back(step_picks[step - 1][best(step)]);
     }
-    return gather_rows(space_, x_, centers, s_.row_offset, comm_);
+    return gather_rows(space_, x_, centers, s_.row_offset, comm_, unaddressable_);
   }
 
  private:
+  /// The stream of the rows the device may not read in place: two chunks within the memory the
+  /// budget (0: the free memory) leaves beside the labels and the per-row buffers.
+  void stream_rows(std::size_t device_memory, bool prune) {
+    std::size_t const row = std::size_t(d_) * sizeof(T);
+    std::size_t const per_row = init_row_bytes<T, Metric>(Init::kmeanspp, k_, trials_) +
+                                (prune ? sizeof(int) + sizeof(C) : 0);
+    std::size_t const have = work_memory<ExecSpace, T>(device_memory, n_, d_, true);
+    std::size_t const left = have > per_row * std::size_t(n_) ? have - per_row * std::size_t(n_) : 0;
+    auto const chunk = static_cast<std::int64_t>(std::min(left / (2 * row), most_chunk_bytes / row));
+    stream_ = std::make_unique<RowStream<ExecSpace, T>>(space_, unaddressable_, n_, d_,
+                                                        std::max(chunk, std::min(n_, least_chunk_rows)));
+  }
+
   /// The step's trials as global rows: the races' winners (the first race_width races were run by
   /// the pass that updated D, further ones here), a uniform row where every D is 0.
   std::vector<std::int64_t> draw(RaceLeaders const& first_races, int step) {
@@ -149,8 +173,8 @@ class GreedyKMeansPP {
   void load_trials(std::vector<std::int64_t> const& rows) {
     int const m = rows.size();
     for (int t = 0; t < race_width; ++t) own_row_[t] = -1;
-    if (comm_.is_distributed() || !TrialPass<ExecSpace, T, Metric>::trials_in_place)
-      gather_rows_into(space_, x_, rows, s_.row_offset, comm_, cand_);
+    if (comm_.is_distributed() || !TrialPass<ExecSpace, T, Metric>::trials_in_place || stream_)
+      gather_rows_into(space_, x_, rows, s_.row_offset, comm_, cand_, unaddressable_);
     else
       for (int t = 0; t < m; ++t) own_row_[t] = rows[t] - s_.row_offset;
     if constexpr (squared && Kokkos::SpaceAccessibility<Kokkos::HostSpace, mem>::accessible) {
@@ -181,9 +205,17 @@ class GreedyKMeansPP {
     return RaceLeaders{};
   }
 
-  /// The pass over trials [column0, + m), returning the potentials to the host.
+  /// The pass over trials [column0, + m), returning the potentials to the host (streamed: summed
+  /// over the chunks).
   TrialPotentials measure(int column0, int m, bool potentials, double scale = 1, int centres = 0) {
-    TrialPotentials const p = measure_trials(space_, trial_pass(column0, m, potentials, scale, centres), kernel_);
+    TrialPass<ExecSpace, T, Metric> pass = trial_pass(column0, m, potentials, scale, centres);
+    TrialPotentials p;
+    PotentialsReducer<Kokkos::HostSpace>(p).init(p);
+    for_each_row_range(x_, stream_.get(), [&](Rows rows, std::int64_t r0, std::int64_t) {
+      pass.x = rows;
+      pass.row0 = r0;
+      PotentialsReducer<Kokkos::HostSpace>(p).join(p, measure_trials(space_, pass, kernel_));
+    });
     skipped_ += p.skipped;
     return p;
   }
@@ -269,7 +301,9 @@ class GreedyKMeansPP {
   std::int64_t own_row_[race_width] = {};
   PruneState<mem, C> prune_;  // empty: not pruning
   std::int64_t skipped_ = 0;
-  bool decide_on_device_;     // one rank, device kernels: the best trial decided where the potentials are
+  bool decide_on_device_;     // one rank, device kernels, rows in place: the best trial decided where the potentials are
+  RowsOnHost<T> unaddressable_;  // the rows where the device may not read them (DataIn::file), else none
+  std::unique_ptr<RowStream<ExecSpace, T>> stream_;  // unaddressable_: the rows a chunk at a time
   Kokkos::View<TrialPotentials*, mem> potentials_;
   Kokkos::View<int*, mem> best_;
   Kokkos::View<std::int64_t, mem> skipped_on_device_;
@@ -280,8 +314,10 @@ HostMatrix<compute_t<T>> init_kmeanspp(ExecSpace const& space,
                             Kokkos::View<T const**, Kokkos::LayoutRight, typename ExecSpace::memory_space> x,
                             Metric const& metric, int k, int trials, std::uint64_t seed, DataSummary const& s,
                             Communicator const& comm, Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w = {},
-                            TrialKernel kernel = TrialKernel::automatic, TrialPruning pruning = TrialPruning::automatic) {
-  return GreedyKMeansPP<ExecSpace, T, Metric>(space, x, metric, k, trials, seed, s, comm, w, kernel, pruning)();
+                            TrialKernel kernel = TrialKernel::automatic, TrialPruning pruning = TrialPruning::automatic,
+                            RowsOnHost<T> const& unaddressable = {}, std::size_t device_memory = 0) {
+  return GreedyKMeansPP<ExecSpace, T, Metric>(space, x, metric, k, trials, seed, s, comm, w, kernel, pruning,
+                                              unaddressable, device_memory)();
 }
 
 }  // namespace kkm::detail

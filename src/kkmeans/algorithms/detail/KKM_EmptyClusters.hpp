@@ -3,6 +3,8 @@
 /// \brief What happens to clusters that attracted no row in an epoch (Parameters::empty): drop
 /// them and renumber the labels, split the largest cluster (FAISS), or move them to the farthest
 /// rows (scikit-learn). `keep` needs nothing.
+#include <kkmeans/algorithms/KKM_Predict.hpp>
+#include <kkmeans/algorithms/detail/KKM_RowStream.hpp>
 #include <kkmeans/core/KKM_FixedPoint.hpp>
 #include <kkmeans/init/KKM_Init.hpp>
 #include <kkmeans/kernels/KKM_RowDistances.hpp>
@@ -34,13 +36,16 @@ struct Relabel {
 /// EmptyPolicy::farthest (scikit-learn's relocation): each empty cluster takes one of the rows
 /// farthest from their centroids (a global top-m; ties → lower global index; rows of weight 0 are
 /// skipped), and that row's contribution moves from its old cluster's sums to the empty one's, exactly
-/// (fixed point). Returns the rows taken (in the compute type), for the median update.
+/// (fixed point). Returns the rows taken (in the compute type), for the median update. Rows on the
+/// host: `stream` brings them for the distances, and where the device may not read them in place
+/// (`unaddressable`, DataIn::file) the rows taken are read on the host.
 template <class ExecSpace, class T, class CView, class Metric>
 std::vector<std::pair<int, std::vector<compute_t<T>>>> relocate_farthest(
     ExecSpace const& space, DeviceMatrix<ExecSpace, T> x, CView c_d,
     Kokkos::View<int*, typename ExecSpace::memory_space> labels, Metric const& metric,
     Kokkos::View<compute_t<T> const*, typename ExecSpace::memory_space> w, DataSummary const& s,
-    Communicator const& comm, int k, std::vector<std::int64_t>& counts, std::vector<fixed_t>& buf) {
+    Communicator const& comm, int k, std::vector<std::int64_t>& counts, std::vector<fixed_t>& buf,
+    RowStream<ExecSpace, T>* stream = nullptr, RowsOnHost<T> const& unaddressable = {}) {
   using mem = typename ExecSpace::memory_space;
   using C = compute_t<T>;
   int const d = x.extent(1);
@@ -51,7 +56,8 @@ std::vector<std::pair<int, std::vector<compute_t<T>>>> relocate_farthest(
   int const m = empties.size();
   Kokkos::View<C**, Kokkos::LayoutRight, mem> c(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kkm::c_old"), k, d);
   Kokkos::deep_copy(space, c, c_d);
-  auto dist = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), assigned_distances_impl(space, x, c, labels, metric));
+  auto const dist_d = distances_of_rows(space, x, stream, c, labels, metric);
+  auto dist = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dist_d);
   auto lab = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), labels);
   auto wh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
   auto weight = [&](std::int64_t i) { return row_weight(wh, i); };
@@ -83,7 +89,8 @@ std::vector<std::pair<int, std::vector<compute_t<T>>>> relocate_farthest(
   if (all.size() > std::size_t(m)) all.resize(m);
   std::vector<std::int64_t> rows;
   for (auto const& a : all) rows.push_back(static_cast<std::int64_t>(a[1]));
-  auto values = gather_rows(space, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(x), rows, s.row_offset, comm);
+  auto values = gather_rows(space, Kokkos::View<T const**, Kokkos::LayoutRight, mem>(x), rows, s.row_offset, comm,
+                            unaddressable);
   std::vector<std::pair<int, std::vector<C>>> moved;
   for (std::size_t t = 0; t < all.size(); ++t) {
     int const e = empties[t], old = static_cast<int>(all[t][2]);

@@ -104,6 +104,7 @@ class LloydRun {
   int d_, k_;
   AssignPlan plan_;
   std::unique_ptr<RowStream<ExecSpace, T>> stream_;  // the rows streamed from host memory, or none
+  RowsOnHost<T> unaddressable_;  // the rows on the host where the device may not read them (DataIn::file), else none
   Kokkos::View<double*, mem> scale_;
   AssignWorkspace<ExecSpace, T> ws_;
   Result<C, mem> res_;
@@ -120,6 +121,7 @@ class LloydRun {
     StreamPlan const sp =
         plan_stream<ExecSpace, T, Metric>(p_, n_, d_, k_, work_memory<ExecSpace, T>(p_.device_memory, n_, d_, true));
     plan_ = sp.assign;
+    unaddressable_ = rows_gathered_on_host(p_.data_in, host_rows);
     stream_ = std::make_unique<RowStream<ExecSpace, T>>(space_, host_rows, n_, d_, sp.chunk);
     stream_->keep_next_pass_ready(true);  // (every epoch and the final assignment pass over the rows)
     res_.data_in = to_string(DataIn::host);
@@ -239,7 +241,8 @@ class LloydRun {
   template <class CView>
   std::vector<std::pair<int, std::vector<C>>> relocate_to_farthest(EpochSums& e, CView const& c_d) {
     if (e.empty == 0 || p_.empty != EmptyPolicy::farthest) return {};
-    return relocate_farthest(space_, x_, c_d, res_.labels, metric_, w_, s_, comm_, k_, e.counts, e.buf);
+    return relocate_farthest(space_, x_, c_d, res_.labels, metric_, w_, s_, comm_, k_, e.counts, e.buf, stream_.get(),
+                             unaddressable_);
   }
 
   /// New centroids by the metric's update rule, from the same integers on every rank; a cluster
@@ -250,7 +253,7 @@ class LloydRun {
       for (int j = 0; j < d_; ++j) next[std::size_t(c) * d_ + j] = centroids_(c, j);
     if constexpr (Metric::update == Update::median) {
       cluster_medians(space_, x_, Kokkos::View<int const*, mem>(res_.labels), k_, e.counts, comm_, next, w_,
-                      s_.weight_scale);
+                      s_.weight_scale, stream_.get());
       for (auto const& [q, row] : far)
         for (int j = 0; j < d_; ++j) next[std::size_t(q) * d_ + j] = row[j];
     } else {

@@ -115,13 +115,15 @@ std::size_t init_row_bytes(Init init, int k, int trials) {
 }
 
 /// Device bytes the initialisation `init` takes beside the resident rows and labels: its per-row
-/// buffers and, streamed, k-means‖'s chunks of at least 256 rows (its rounds' blocks: about 2k
-/// candidates).
+/// buffers and, streamed, the chunks of at least 256 rows (k-means‖'s with its rounds' blocks:
+/// about 2k candidates).
 template <class ExecSpace, class T, class Metric>
 std::size_t init_bytes(Parameters const& p, Init init, std::int64_t n_local, int d, bool streamed) {
   std::size_t bytes = static_cast<std::size_t>(n_local) * init_row_bytes<T, Metric>(init, p.k, p.kmeanspp_trials);
   if (init == Init::kmeanspp && is_squared_euclidean<Metric>::value && pruning_pays<ExecSpace>(n_local, d))
     bytes += static_cast<std::size_t>(n_local) * (sizeof(int) + sizeof(compute_t<T>));  // each row's nearest centre and reach
+  if (streamed && init == Init::kmeanspp)  // (rows the device may not read in place: two chunks)
+    bytes += 2 * static_cast<std::size_t>(std::min(n_local, least_chunk_rows)) * d * sizeof(T);
   if (streamed && init == Init::kmeans_parallel) {
     StreamPlan least;
     least.chunk = std::min(n_local, least_chunk_rows);

@@ -104,4 +104,12 @@ class RowStream {
   }
 };
 
+/// Calls f(rows, r0, r1) for all n rows of x: x itself at once where there is no stream (its rows are
+/// where the kernels read them), else the stream's chunks in order.
+template <class ExecSpace, class T, class F>
+void for_each_row_range(DeviceMatrix<ExecSpace, T> const& x, RowStream<ExecSpace, T>* stream, F&& f) {
+  if (stream) return stream->for_each_chunk(f);
+  f(x, std::int64_t(0), std::int64_t(x.extent(0)));
+}
+
 }  // namespace kkm::detail

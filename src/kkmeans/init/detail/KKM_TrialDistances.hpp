@@ -72,7 +72,8 @@ struct PotentialsReducer {
   KOKKOS_INLINE_FUNCTION bool references_scalar() const { return references_scalar_; }
 };
 
-/// What both kernels read and write. Trial t of this pass is column `column0 + t` of `dist`.
+/// What both kernels read and write. Trial t of this pass is column `column0 + t` of `dist`. Row i
+/// of x is row row0 + i of dist, D, w and the pruning state (rows streamed a chunk at a time).
 template <class ExecSpace, class T, class Metric>
 struct TrialPass {
   using mem = typename ExecSpace::memory_space;
@@ -82,7 +83,7 @@ struct TrialPass {
   /// Trials are rows of x where they are this rank's, unless rows are 16-bit (always gathered).
   static constexpr bool trials_in_place = !is_16_bit_v<T>;
 
-  Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;     // IN  n × d rows
+  Kokkos::View<T const**, Kokkos::LayoutRight, mem> x;     // IN  the rows (all n, or a chunk from row0)
   Kokkos::View<C const**, Kokkos::LayoutRight, mem> cand;  // IN  trials gathered (other ranks', 16-bit rows') (race_width × d)
   Kokkos::View<C const**, Kokkos::LayoutRight, mem> cand_t;  // IN  hosts, squared metrics: d × race_width, zero past m
   std::int64_t own_row[race_width] = {};  // IN  trial t is row own_row[t] of x, or (−1) row t of cand
@@ -91,6 +92,7 @@ struct TrialPass {
   Kokkos::View<C const*, mem> w;                         // IN  sample weights (empty: all 1)
   Metric metric;
   int d = 0, m = 0, column0 = 0;
+  std::int64_t row0 = 0;     // x's first row among all n
   double scale = 1;          // fixed-point scale of the potentials
   bool potentials = true;    // false: distances only (the first centre: D is not made yet)
   PruneState<mem, C> prune;  // IN  pruning's state (off: empty; never with potentials false)
@@ -103,8 +105,9 @@ struct TrialPass {
     return &cand(t, 0);
   }
 
-  /// Row i's distances to the m trials are known: store them, add their potentials.
-  KOKKOS_INLINE_FUNCTION void finish_row(std::int64_t i, R const* v, TrialPotentials& p) const {
+  /// Row i_in_x of x: its distances to the m trials are known; store them, add their potentials.
+  KOKKOS_INLINE_FUNCTION void finish_row(std::int64_t i_in_x, R const* v, TrialPotentials& p) const {
+    std::int64_t const i = row0 + i_in_x;
     double const wi = row_weight(w, i);
     for (int t = 0; t < m; ++t) {
       dist(column0 + t, i) = v[t];
@@ -114,11 +117,13 @@ struct TrialPass {
       }
     }
   }
-  /// Whether row i must be measured: pruning is off, or some trial may bring it nearer.
-  KOKKOS_INLINE_FUNCTION bool needed(std::int64_t i) const { return !prune.on() || prune.needed(i, column0, m); }
-  /// Row i, which no trial can move, adds D(i) to every potential.
-  KOKKOS_INLINE_FUNCTION void skip_row(std::int64_t i, TrialPotentials& p) const {
-    fixed_t const f = to_fixed(D(i), scale);
+  /// Whether row i_in_x of x must be measured: pruning is off, or some trial may bring it nearer.
+  KOKKOS_INLINE_FUNCTION bool needed(std::int64_t i_in_x) const {
+    return !prune.on() || prune.needed(row0 + i_in_x, column0, m);
+  }
+  /// Row i_in_x of x, which no trial can move, adds its D to every potential.
+  KOKKOS_INLINE_FUNCTION void skip_row(std::int64_t i_in_x, TrialPotentials& p) const {
+    fixed_t const f = to_fixed(D(row0 + i_in_x), scale);
     for (int t = 0; t < m; ++t) p.p[t] += f;
     ++p.skipped;
   }
