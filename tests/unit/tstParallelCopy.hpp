@@ -1,14 +1,17 @@
 // ParallelCopy, the several-thread memcpy that fills the page-locked slots of a CUDA copy from rows
 // mapped from their file: every byte lands, nothing outside the destination is written, and a copier
-// serves copy after copy of every size (the parts' page boundaries, sizes under a page per thread).
+// serves copy after copy of every size (the parts' page boundaries, sizes under a page per thread);
+// its tasks (for_each_task) run once each, and a task's exception reaches the caller.
 #include <kkmeans/core/KKM_ParallelCopy.hpp>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -53,6 +56,38 @@ TEST(TEST_CATEGORY, parallel_copy_serves_many_copies_and_ends_idle) {
   kkm::detail::ParallelCopy unused(3);  // destroyed without a copy: its workers stop
   EXPECT_GE(kkm::detail::ParallelCopy::default_threads(), 1);
   EXPECT_LE(kkm::detail::ParallelCopy::default_threads(), 16);
+}
+
+TEST(TEST_CATEGORY, parallel_copy_runs_every_task_once_and_passes_on_a_failure) {
+  for (int threads : {1, 3}) {
+    kkm::detail::ParallelCopy team(threads);
+    for (std::size_t tasks : {std::size_t(1), std::size_t(2), std::size_t(97)}) {
+      std::vector<std::atomic<int>> runs(tasks);
+      std::atomic<int> bad_thread{0};
+      team.for_each_task(tasks, [&](std::size_t t, int thread) {
+        ++runs[t];
+        if (thread < 0 || thread >= threads) ++bad_thread;
+      });
+      for (std::size_t t = 0; t < tasks; ++t) ASSERT_EQ(runs[t], 1) << "task " << t << ", threads " << threads;
+      EXPECT_EQ(bad_thread, 0);
+    }
+    // A task's exception reaches the caller once the others are done; the team goes on serving.
+    std::atomic<int> started{0};
+    try {
+      team.for_each_task(50, [&](std::size_t t, int) {
+        ++started;
+        if (t == 7) throw std::runtime_error("task 7 failed");
+      });
+      ADD_FAILURE() << "the failure was lost";
+    } catch (std::runtime_error const& e) {
+      EXPECT_EQ(std::string(e.what()), "task 7 failed");
+    }
+    EXPECT_GE(started, 8);
+    auto const src = pattern(10000, 3);
+    std::vector<unsigned char> dst(src.size());
+    team(dst.data(), src.data(), src.size());
+    EXPECT_EQ(dst, src);
+  }
 }
 
 TEST(TEST_CATEGORY, parallel_copy_threads_from_the_environment) {

@@ -39,13 +39,57 @@ void ParallelCopy::operator()(void* dst, void const* src, std::size_t bytes) {
     dst_ = static_cast<char*>(dst);
     src_ = static_cast<char const*>(src);
     bytes_ = bytes;
+    task_ = nullptr;
+  }
+  start();
+}
+
+void ParallelCopy::for_each_task(std::size_t tasks, std::function<void(std::size_t, int)> const& task) {
+  if (tasks == 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    task_ = &task;
+    tasks_ = tasks;
+    next_task_ = 0;
+    failed_ = nullptr;
+  }
+  start();
+  std::exception_ptr const failed = failed_;
+  task_ = nullptr;
+  if (failed) std::rethrow_exception(failed);
+}
+
+void ParallelCopy::start() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
     running_ = int(workers_.size());
     ++generation_;
   }
   start_.notify_all();
-  copy_part(0);
+  run(0);
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [this] { return running_ == 0; });
+}
+
+// A copy's part `part`; or tasks, taken one at a time until none is left (tasks take unequal times:
+// a compressed chunk inflates at its own pace).
+void ParallelCopy::run(int part) {
+  if (!task_) return copy_part(part);
+  for (;;) {
+    std::size_t t;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (next_task_ >= tasks_) return;
+      t = next_task_++;
+    }
+    try {
+      (*task_)(t, part);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!failed_) failed_ = std::current_exception();
+      next_task_ = tasks_;  // (the others stop taking tasks)
+    }
+  }
 }
 
 // Part p of threads(): its share of the bytes, the boundaries on 4 KiB (one page each thread alone
@@ -66,7 +110,7 @@ void ParallelCopy::work(int part) {
       if (stop_) return;
       seen = generation_;
     }
-    copy_part(part);
+    run(part);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (--running_ == 0) done_.notify_one();

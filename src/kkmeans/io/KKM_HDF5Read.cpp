@@ -3,6 +3,9 @@
 #include <kkmeans/core/KKM_Error.hpp>
 #include <kkmeans/io/KKM_HDF5.hpp>
 #include <kkmeans/io/detail/KKM_HDF5Detail.hpp>
+#if KKM_HAVE_ZLIB
+#include <kkmeans/io/detail/KKM_HDF5Inflate.hpp>
+#endif
 
 #include <hdf5.h>
 
@@ -10,6 +13,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -196,6 +200,12 @@ struct RowReader::Impl {
   /// The values of a block read in another type than the rows' (converted here), kept from block to
   /// block: a fresh buffer per block would fault in every page of it again.
   std::vector<double> staging;
+#if KKM_HAVE_ZLIB
+  /// Where the dataset is deflate-compressed: its chunks fetched here and inflated on several
+  /// threads (made on the first read, for that read's memory type; null where it does not apply).
+  std::unique_ptr<detail::InflatedChunks> inflater;
+  hid_t inflater_type = -1;
+#endif
 
   template <class U>
   U* staged(std::int64_t n) {
@@ -278,6 +288,17 @@ struct RowReader::Impl {
            (std::is_same_v<T, float16> ? "float or bfloat16" : "double");
   }
 
+#if KKM_HAVE_ZLIB
+  /// The inflating reader of rows as mem_type, or null (HDF5 reads them).
+  detail::InflatedChunks* inflater_for(hid_t mem_type) {
+    if (inflater_type != mem_type) {
+      inflater_type = mem_type;
+      inflater = detail::InflatedChunks::open(dataset.get(), mem_type, ref.str(), kkm::detail::ParallelCopy::default_threads());
+    }
+    return inflater.get();
+  }
+#endif
+
   /// Rows [row0, row0 + n) into `out` as memory type `mem_type`.
   void read_as(hid_t mem_type, std::int64_t row0, std::int64_t n, void* out) {
     if (!error.empty()) {
@@ -294,6 +315,11 @@ struct RowReader::Impl {
         H5Sselect_none(fspace.get());
         H5Sselect_none(mspace.get());
       }
+#if KKM_HAVE_ZLIB
+      if (n > 0 && !collective) {
+        if (detail::InflatedChunks* z = inflater_for(mem_type)) return z->read(dataset.get(), row0, n, out);
+      }
+#endif
       if (n > 0 || collective) {
         double dummy = 0;  // (room for one value of any memory type)
         check(H5Dread(dataset.get(), mem_type, mspace.get(), fspace.get(), xfer.get(), n > 0 ? out : &dummy),
