@@ -212,6 +212,9 @@ TEST(TEST_CATEGORY, stream_minibatch_equals_in_place) {
     auto const b = kkm::fit(space{}, source, {}, p, kkm::SquaredEuclidean{});
     EXPECT_EQ(b.data_in, "file");
     EXPECT_GT(source.reads, 0);
+    // (an epoch's ⌈5000 / 700⌉ = 8 batches of 700 rows, read from the file)
+    EXPECT_EQ(b.bytes_streamed_per_epoch, std::size_t(8 * 700) * x.d * sizeof(float));
+    EXPECT_GT(b.stream_chunk_rows, 0);
     ASSERT_EQ(a.history.size(), b.history.size());
     for (std::size_t e = 0; e < a.history.size(); ++e) {
       EXPECT_EQ(a.history[e].changed, b.history[e].changed) << "epoch " << e + 1;

@@ -104,6 +104,10 @@ struct MiniBatchRun {
     steps_per_epoch = std::max<std::int64_t>(1, (max_local + B - 1) / B);
     tol_abs = p.tol * s.mean_variance;
     alpha = std::min(1.0, 2.0 * double(B) * P / (double(s.n_total) + 1));
+    if (stream) {  // (an epoch's batches read from the file; the final pass streams in these chunks)
+      res.bytes_streamed_per_epoch = std::size_t(steps_per_epoch) * batch_rows.extent(0) * d * sizeof(T);
+      res.stream_chunk_rows = stream->chunk_rows();
+    }
   }
 
   /// One epoch: steps_per_epoch steps (fewer if the run stops), then its history entry.
