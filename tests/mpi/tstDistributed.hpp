@@ -115,7 +115,8 @@ TEST(TEST_CATEGORY, distributed_random_init_restarts) {
 }
 
 TEST(TEST_CATEGORY, distributed_streamed_from_file) {
-  // data_in = file: the rows an initialisation picks are gathered on the host and summed over ranks.
+  // data_in = file: the rows an initialisation picks are gathered on the host and summed over ranks;
+  // every pass over them streams (the last rank holds none).
   kkm::Parameters p;
   p.k = 8;
   p.seed = 13;
@@ -129,6 +130,13 @@ TEST(TEST_CATEGORY, distributed_streamed_from_file) {
   p.init = kkm::Init::random;
   p.n_init = 2;
   check_distributed(kkm::Cosine{}, p, x);
+  // k-means++ (its measuring passes streamed, its trials gathered on the host) and the median
+  // update (its radix passes streamed) from the file too.
+  p.n_init = 1;
+  p.init = kkm::Init::kmeanspp;
+  check_distributed(kkm::SquaredEuclidean{}, p, x, w);
+  p.init = kkm::Init::random;
+  check_distributed(kkm::Manhattan{}, p, x, w);
 }
 
 TEST(TEST_CATEGORY, distributed_kmeans_parallel) {
@@ -162,6 +170,18 @@ TEST(TEST_CATEGORY, distributed_minibatch_converges) {
   double first = mb.centroids(0, 0), mx = first;  // every rank holds the same centroids
   comm.allreduce_max(&mx, 1);
   EXPECT_EQ(mx, first);
+  // From rows the device is never given an address for (as from a file): each batch read on the
+  // host, the same fit on the same split; the last rank, which holds no rows, reads none.
+  Kokkos::View<float**, Kokkos::LayoutRight, kkm::detail::staging_space_t<space>> rows("rows", count, x.d);
+  for (std::int64_t i = 0; i < count; ++i)
+    for (int j = 0; j < x.d; ++j) rows(i, j) = x(r0 + i, j);
+  p.init = kkm::Init::kmeanspp;  // (automatic would be k-means‖ from a file)
+  auto const in_place = kkm::fit(space{}, local, p, kkm::SquaredEuclidean{}, comm);
+  p.data_in = kkm::DataIn::file;
+  auto const mf = kkm::fit(space{}, rows, p, kkm::SquaredEuclidean{}, comm);
+  EXPECT_EQ(mf.data_in, "file");
+  EXPECT_EQ(centroids_vector(mf), centroids_vector(in_place));
+  EXPECT_EQ(labels_to_host(mf.labels), labels_to_host(in_place.labels));
 }
 
 TEST(TEST_CATEGORY, distributed_cosine) {

@@ -171,8 +171,10 @@ struct MiniBatchRun {
     if (!unaddressable) return Kokkos::subview(x, Kokkos::make_pair(b0, b1), Kokkos::ALL());
     auto const read = Kokkos::subview(batch_read, rows, Kokkos::ALL());
     auto const on_device = Kokkos::subview(batch_rows, rows, Kokkos::ALL());
-    unaddressable.read(b0, b1, d, read.data());
-    Kokkos::deep_copy(space, on_device, read);
+    if (b1 > b0) {  // (an empty rank reads nothing)
+      unaddressable.read(b0, b1, d, read.data());
+      Kokkos::deep_copy(space, on_device, read);
+    }
     return on_device;
   }
 
