@@ -82,14 +82,16 @@ void InflatedChunks::fetch(hid_t dataset, std::int64_t row0, std::int64_t n) {
       s.row0 = r;
       s.col0 = col;
       hsize_t const at[2] = {hsize_t(r), hsize_t(col)};
+      auto const unreadable = [&] {  // (the message made only where a read fails)
+        return UserError("cannot read the chunk at row " + std::to_string(r) +
+                         (rank_ == 2 ? ", column " + std::to_string(col) : "") + " of '" + name_ +
+                         "' (truncated or corrupt file?)");
+      };
       hsize_t size = 0;
-      std::string const where = "chunk at row " + std::to_string(r) + (rank_ == 2 ? ", column " + std::to_string(col) : "");
-      check(H5Dget_chunk_storage_size(dataset, at, &size),
-            "cannot read the " + where + " of '" + name_ + "' (truncated or corrupt file?)");
+      if (H5Dget_chunk_storage_size(dataset, at, &size) < 0) throw unreadable();
       s.bytes.resize(std::size_t(size));
       s.skipped = 0;
-      check(H5Dread_chunk(dataset, H5P_DEFAULT, at, &s.skipped, s.bytes.data()),
-            "cannot read the " + where + " of '" + name_ + "' (truncated or corrupt file?)");
+      if (H5Dread_chunk(dataset, H5P_DEFAULT, at, &s.skipped, s.bytes.data()) < 0) throw unreadable();
     }
   stored_.resize(c);
 }
